@@ -1,0 +1,37 @@
+# `make run`: create .venv, install, run the default suite.  `make test`: the tests.
+# On a Jetson (/etc/nv_tegra_release) the venv sees JetPack's own torch and TensorRT
+# (--system-site-packages) and pip leaves torch alone instead of fetching PyPI's CPU wheel.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+JETSON := $(wildcard /etc/nv_tegra_release)
+
+ifeq ($(JETSON),)
+VENV_FLAGS :=
+INSTALL := $(PY) -m pip install -q -e '.[test]'
+else
+VENV_FLAGS := --system-site-packages
+INSTALL := $(PY) -m pip install -q --no-deps -e . && $(PY) -m pip install -q onnx onnxscript onnxruntime numpy matplotlib tqdm pytest
+endif
+
+.PHONY: install run test report clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(INSTALL)
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/edgebench run $(ARGS)
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+report: install
+	$(VENV)/bin/edgebench report
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,29 @@
+"""edgebench: benchmark vision models before and after optimisation (PyTorch -> ONNX ->
+ONNX Runtime / TensorRT), reproducing Table 1 and Figure 4 of the Jetson Nano paper.
+
+`import edgebench` is light: torch and the backends load on first use.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "benchmark": "edgebench.api",
+    "run_suite": "edgebench.api",
+    "SuiteConfig": "edgebench.api",
+    "ModelOptions": "edgebench.api",
+    "TimingConfig": "edgebench.bench.harness",
+    "list_models": "edgebench.models.registry",
+    "list_availability": "edgebench.backends.registry",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'edgebench' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_LAZY]

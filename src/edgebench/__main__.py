@@ -1,0 +1,5 @@
+import sys
+
+from edgebench.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,406 @@
+"""The Python API: `benchmark` (one cell) and `run_suite` (models x backends -> store ->
+Table 1 / Figure 4). The CLI is a thin layer over these two functions."""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from edgebench.backends.registry import backend_class, best_post_backend, entry
+from edgebench.bench import environment
+from edgebench.bench.harness import TimingConfig, infer, overhead_check, time_backend
+from edgebench.bench.inputs import input_pool
+from edgebench.bench.parity import compare_outputs
+from edgebench.bench.stats import LatencyStats
+from edgebench.errors import (
+    BackendUnavailableError,
+    BuildError,
+    EdgebenchError,
+    ExportError,
+    InvalidConfigError,
+    UserError,
+)
+from edgebench.results.record import Record
+
+PAPER_SUITE = (
+    "alexnet",
+    "vgg19",
+    "resnet50",
+    "squeezenet1_1",
+    "densenet121",
+    "shufflenet_v2_x1_0",
+    "mobilenet_v2",
+    "resnext50_32x4d",
+)
+BASELINE_BACKEND = "pytorch"
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        from edgebench.system import cuda_available
+
+        return "cuda" if cuda_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise InvalidConfigError(f"device must be cpu, cuda or auto, not {device!r}")
+    return device
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class ModelOptions:
+    num_classes: int | None = None
+    weights: str | None = None
+    pretrained: bool = False
+    input_shape: tuple[int, ...] | None = None
+    opset: int = 18
+    seed: int = 0
+
+
+class ModelCell:
+    """One model's shared state across its backend cells: built once, exported once,
+    one input pool, one reference output list."""
+
+    def __init__(self, name: str, opts: ModelOptions, batch_size: int, pool_size: int, cache_dir: Path | None):
+        self.name = name
+        self.opts = opts
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self.loaded = None
+        self.onnx_file = None
+        if name.endswith(".onnx"):
+            from edgebench.export import load_onnx_file
+
+            self.onnx_file = load_onnx_file(name)
+            self.item_shape = tuple(self.onnx_file.metadata["input_shape"])
+            self.task = "unknown"
+        else:
+            from edgebench.models import build_model, get_spec
+
+            spec = get_spec(name, opts.input_shape)
+            self.loaded = build_model(spec, opts.num_classes, opts.weights, opts.pretrained, opts.seed)
+            self.item_shape = spec.input_shape
+            self.task = spec.task
+        self.pool = input_pool(self.item_shape, batch_size, pool_size, opts.seed)
+        self.reference: list | None = None
+        self._artifact = None
+        self._export_error: Exception | None = None
+        self._stats: dict | None = None
+
+    def stats(self) -> dict:
+        if self._stats is None:
+            if self.loaded is None:
+                self._stats = {"params": self.onnx_file.metadata.get("params"), "flops": None, "macs": None}
+            else:
+                import torch
+
+                from edgebench.models.stats import count_flops, trainable_params
+
+                # FLOPs per item (batch 1), as the paper's Table 1 gives them
+                flops = count_flops(self.loaded.module, torch.from_numpy(self.pool[0][:1]))
+                self._stats = {"params": trainable_params(self.loaded.module), "flops": flops, "macs": flops // 2}
+        return self._stats
+
+    def artifact(self):
+        if self.onnx_file is not None:
+            return self.onnx_file
+        if self._export_error is not None:
+            raise self._export_error
+        if self._artifact is None:
+            from edgebench.export import export_onnx
+
+            try:
+                self._artifact = export_onnx(self.loaded, opset=self.opts.opset, cache_dir=self.cache_dir)
+            except ExportError as exc:
+                self._export_error = exc
+                raise
+        return self._artifact
+
+    def source_for(self, consumes: str):
+        if consumes == "module":
+            if self.loaded is None:
+                raise InvalidConfigError(f"{self.name} is an ONNX file; the pytorch backend needs a model name or file.py:factory")
+            return copy.deepcopy(self.loaded.module)  # backends may move or cast it
+        return self.artifact()
+
+    def reference_outputs(self) -> list | None:
+        """PyTorch FP32 CPU outputs on the pool, when no baseline cell supplied them."""
+        if self.reference is None and self.loaded is not None:
+            import torch
+
+            with torch.inference_mode():
+                self.reference = [self.loaded.module(torch.from_numpy(x)).numpy() for x in self.pool]
+        return self.reference
+
+
+def run_cell(
+    cell: ModelCell,
+    backend: str,
+    run_id: str,
+    device: str = "cpu",
+    precision: str = "fp32",
+    timing: TimingConfig = TimingConfig(),
+    env: dict | None = None,
+    check_overhead: bool = False,
+    backend_options: dict | None = None,
+    strict: bool = False,
+) -> tuple[Record, list | None]:
+    """Measure one cell. Failures become a record with a status; with `strict`, user errors
+    and missing dependencies are raised instead (the single-cell `bench` command)."""
+    env = env if env is not None else environment.capture()
+    rec = Record(
+        run_id=run_id,
+        model=cell.name,
+        backend=backend,
+        precision=precision,
+        batch_size=cell.batch_size,
+        device=device,
+        task=cell.task,
+        device_name=environment.device_name(env, device),
+        num_classes=cell.loaded.num_classes if cell.loaded else None,
+        input_shape=list(cell.item_shape),
+        weights=cell.loaded.weights if cell.loaded else cell.onnx_file.path.name,
+        timing=timing.to_dict(),
+        env=env,
+    )
+    stage = "skipped"
+    outputs = None
+    try:
+        rec.params, rec.flops, rec.macs = (cell.stats()[k] for k in ("params", "flops", "macs"))
+        cls = backend_class(backend)
+        bk = cls(device=device, precision=precision, cache_dir=cell.cache_dir, **(backend_options or {}))
+        stage = "export_failed"
+        source = cell.source_for(cls.consumes)
+        if cls.consumes == "onnx":
+            rec.artifact_bytes, rec.artifact_sha256, rec.export_s = source.size_bytes, source.sha256, source.export_s
+            rec.details["onnx_max_abs_diff_vs_torch"] = source.metadata.get("max_abs_diff_vs_torch")
+            rec.details["opset"] = source.metadata.get("opset")
+        stage = "build_failed"
+        with bk:
+            t0 = time.perf_counter()
+            bk.prepare(source, cell.batch_size)
+            rec.build_s = bk.timings.get("build_s", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            bk.load()
+            rec.load_s = time.perf_counter() - t0
+            stage = "run_failed"
+            outputs = [infer(bk, x) for x in cell.pool]
+            values = time_backend(bk, cell.pool, timing)
+            rec.latency = LatencyStats.from_values(values, cell.batch_size)
+            if check_overhead:
+                harness, bare = overhead_check(bk, cell.pool[0], max(20, min(len(values), 200)))
+                rec.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
+                rec.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
+            rec.details.update(bk.details)
+        rec.status = "ok"
+    except KeyboardInterrupt:
+        raise
+    except (BackendUnavailableError, InvalidConfigError) as exc:
+        if strict:
+            raise
+        rec.status, rec.error = "skipped", str(exc)
+    except UserError:
+        raise
+    except ExportError as exc:
+        if strict:
+            raise
+        rec.status, rec.error = "export_failed", str(exc)
+    except BuildError as exc:
+        if strict:
+            raise
+        rec.status, rec.error = "build_failed", str(exc)
+    except Exception as exc:  # any library failure in one cell is recorded, never fatal
+        if strict:
+            raise
+        rec.status = stage if stage != "skipped" else "run_failed"
+        rec.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:400] if str(exc).strip() else ''}"
+    return rec, outputs
+
+
+def benchmark(
+    model: str,
+    backend: str = "onnxruntime",
+    batch_size: int = 1,
+    precision: str = "fp32",
+    device: str = "cpu",
+    timing: TimingConfig | None = None,
+    num_classes: int | None = None,
+    weights: str | None = None,
+    pretrained: bool = False,
+    input_shape: tuple[int, ...] | None = None,
+    opset: int = 18,
+    pool_size: int = 8,
+    cache_dir: str | Path | None = None,
+    check_overhead: bool = False,
+    backend_options: dict | None = None,
+) -> Record:
+    """Benchmark one model on one backend; returns the Record (statistics in `.latency`,
+    parity against PyTorch FP32 in `.max_abs_diff` / `.top1_agreement`)."""
+    _check_batch(batch_size)
+    entry(backend)  # unknown names fail before any work
+    device = resolve_device(device)
+    cell = ModelCell(
+        model,
+        ModelOptions(num_classes, weights, pretrained, input_shape, opset),
+        batch_size,
+        pool_size,
+        Path(cache_dir) if cache_dir else None,
+    )
+    rec, outputs = run_cell(
+        cell, backend, new_run_id(), device, precision, timing or TimingConfig(),
+        check_overhead=check_overhead, backend_options=backend_options, strict=True,
+    )
+    _attach_parity(rec, outputs, cell.reference_outputs())
+    return rec
+
+
+def _attach_parity(rec: Record, outputs, reference) -> None:
+    if outputs is not None and reference is not None:
+        p = compare_outputs(reference, outputs)
+        rec.max_abs_diff, rec.max_rel_diff, rec.top1_agreement = p.max_abs_diff, p.max_rel_diff, p.top1_agreement
+
+
+def _check_batch(batch_size: int) -> None:
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidConfigError(f"batch size must be an integer >= 1, got {batch_size!r}; pass --batch-size 1 or more")
+
+
+@dataclass
+class SuiteConfig:
+    models: list[str] = field(default_factory=lambda: list(PAPER_SUITE))
+    backends: list[str] | None = None  # None: [pytorch, the best optimiser available]
+    batch_size: int = 1
+    precision: str = "fp32"
+    device: str = "auto"
+    model_options: ModelOptions = field(default_factory=ModelOptions)
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    pool_size: int = 8
+    out_dir: Path = Path("results")
+    db: Path | None = None  # default: out_dir / edgebench.sqlite
+    cache_dir: Path | None = None
+    check_overhead: bool = False
+
+    def resolved(self) -> "SuiteConfig":
+        _check_batch(self.batch_size)
+        if not self.models:
+            raise InvalidConfigError("no models given; pass --models a,b or leave it out for the paper's suite")
+        backends = list(self.backends) if self.backends else [BASELINE_BACKEND, best_post_backend()]
+        for b in backends:
+            entry(b)
+        if len(set(backends)) != len(backends):
+            raise InvalidConfigError(f"backend listed twice in {backends}")
+        return replace(self, backends=backends, device=resolve_device(self.device), db=self.db or self.out_dir / "edgebench.sqlite")
+
+
+@dataclass
+class SuiteResult:
+    run_id: str
+    records: list[Record]
+    outputs: dict  # report name -> Path
+    status: str
+
+
+def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> SuiteResult:
+    """Run every model x backend cell, store each row as it completes, then render Table 1
+    and Figure 4 from the stored rows. The first backend is the baseline (pre-opt, FP32)."""
+    from edgebench.models import get_spec
+    from edgebench.report import write_reports
+    from edgebench.results.store import Store
+
+    cfg = config.resolved()
+    for m in cfg.models:  # fail fast on names before any measurement
+        if not m.endswith(".onnx"):
+            get_spec(m, cfg.model_options.input_shape)
+    _check_writable(cfg.out_dir)
+    env = environment.capture()
+    run_id = new_run_id()
+    records: list[Record] = []
+    baseline = cfg.backends[0]
+    cells = [(m, b) for m in cfg.models for b in cfg.backends]
+    bar = _progress(len(cells), progress)
+    with Store(cfg.db) as store:
+        store.begin_run(run_id, _now(), baseline, _config_dict(cfg), env)
+        status = "interrupted"
+        try:
+            for model in cfg.models:
+                try:
+                    cell = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
+                except UserError:
+                    raise
+                except Exception as exc:  # e.g. out of memory while building: record, go on
+                    for b in cfg.backends:
+                        rec = Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, "run_failed",
+                                     f"model build failed: {type(exc).__name__}: {exc}", env=env)
+                        store.add(rec)
+                        records.append(rec)
+                        bar.update(1)
+                    continue
+                for b in cfg.backends:
+                    bar.set_description(f"{model} / {b}")
+                    precision = "fp32" if b == baseline else cfg.precision
+                    rec, outputs = run_cell(cell, b, run_id, cfg.device, precision, cfg.timing, env, cfg.check_overhead)
+                    if b == baseline and outputs is not None:
+                        cell.reference = outputs
+                    reference = cell.reference if cell.reference is not None else cell.reference_outputs()
+                    _attach_parity(rec, outputs, reference)
+                    store.add(rec)
+                    records.append(rec)
+                    bar.update(1)
+                    if on_record is not None:
+                        on_record(rec)
+            status = "finished"
+        finally:
+            bar.close()
+            store.finish_run(run_id, _now(), status)
+            outputs = write_reports(store.records(run_id), store.run(run_id), cfg.out_dir) if records else {}
+    return SuiteResult(run_id, records, outputs, status)
+
+
+def _config_dict(cfg: SuiteConfig) -> dict:
+    from dataclasses import asdict
+
+    d = asdict(cfg)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+def _check_writable(folder: Path) -> None:
+    from edgebench.errors import OutputDirError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".edgebench-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputDirError(f"output folder {folder} is not writable ({exc.strerror}); pass --out DIR with a writable folder") from exc
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_description(self, s):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="cell", dynamic_ncols=True)
+
+
+__all__ = ["EdgebenchError", "ModelOptions", "SuiteConfig", "SuiteResult", "TimingConfig", "benchmark", "run_suite"]

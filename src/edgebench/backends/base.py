@@ -1,0 +1,99 @@
+"""The backend interface: context-managed objects with guarded template methods.
+
+Public `prepare / load / run / synchronize / unload`; subclasses implement `_prepare`,
+`_load`, `_run` (and optionally `_synchronize`, `_unload`). Backends never time themselves:
+the harness does t0 -> run -> synchronize -> t1. `run` takes and returns host numpy arrays,
+so every backend's figure includes its own host<->device transfers (the paper's steps iii-v).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from edgebench.errors import BackendStateError, InvalidConfigError
+
+_NEW, _PREPARED, _LOADED, _UNLOADED = "new", "prepared", "loaded", "unloaded"
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+    #: what `prepare` needs: "module" (an nn.Module) or "onnx" (an ONNX Artifact)
+    consumes: ClassVar[str]
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+
+    def __init__(self, device: str = "cpu", precision: str = "fp32", cache_dir: Path | None = None, **options: Any):
+        if device not in self.devices:
+            raise InvalidConfigError(f"backend {self.name} runs on {', '.join(self.devices)}, not {device!r}; pass --device {self.devices[0]}")
+        if precision not in self.precisions:
+            raise InvalidConfigError(
+                f"backend {self.name} supports precision {', '.join(self.precisions)}, not {precision!r}; pass --precision {self.precisions[0]}"
+            )
+        self.device = device
+        self.precision = precision
+        self.cache_dir = cache_dir
+        self.options = options
+        #: seconds spent in prepare (engine build, compilation) and load; 0.0 when cached
+        self.timings: dict[str, float] = {}
+        #: facts about what actually ran (provider, engine file, versions) for the record
+        self.details: dict[str, Any] = {}
+        self._state = _NEW
+
+    # -- public, guarded -------------------------------------------------------------
+    def prepare(self, source: Any, batch_size: int = 1) -> "Backend":
+        if self._state != _NEW:
+            raise BackendStateError(f"{self.name}: prepare() called twice")
+        self.batch_size = batch_size
+        self._prepare(source, batch_size)
+        self._state = _PREPARED
+        return self
+
+    def load(self) -> "Backend":
+        if self._state != _PREPARED:
+            raise BackendStateError(f"{self.name}: load() needs prepare() first (state: {self._state})")
+        self._load()
+        self._state = _LOADED
+        return self
+
+    def run(self, x):
+        if self._state != _LOADED:
+            raise BackendStateError(f"{self.name}: run() needs load() first (state: {self._state})")
+        return self._run(x)
+
+    def synchronize(self) -> None:
+        if self._state == _LOADED:
+            self._synchronize()
+
+    def unload(self) -> None:
+        if self._state in (_PREPARED, _LOADED):
+            self._unload()
+        self._state = _UNLOADED
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.unload()
+
+    # -- the library's own call, for the harness-overhead check ----------------------
+    def native_call(self, x):
+        """A zero-argument callable doing only the library's own inference call on `x`
+        (no conversion), so the harness can be compared with a bare loop around it."""
+        raise NotImplementedError
+
+    # -- to implement ------------------------------------------------------------------
+    @abstractmethod
+    def _prepare(self, source: Any, batch_size: int) -> None: ...
+
+    def _load(self) -> None:
+        pass
+
+    @abstractmethod
+    def _run(self, x): ...
+
+    def _synchronize(self) -> None:
+        pass
+
+    def _unload(self) -> None:
+        pass

@@ -1,0 +1,105 @@
+"""Backends named by string and imported only when used; availability checked without
+importing the heavy library (find_spec first, then the device)."""
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from importlib.util import find_spec
+
+from edgebench.errors import BackendUnavailableError, UnknownBackendError
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    name: str
+    target: str  # "module:Class", imported on first use
+    modules: tuple[str, ...]  # import names that must be findable
+    install: str  # the exact command that makes it available
+    description: str
+    requires_cuda: bool = False
+
+
+BACKENDS: dict[str, BackendEntry] = {
+    e.name: e
+    for e in (
+        BackendEntry(
+            "pytorch",
+            "edgebench.backends.pytorch_backend:PyTorchBackend",
+            ("torch",),
+            "pip install torch torchvision",
+            "PyTorch eager (the paper's pre-optimisation baseline), CPU or CUDA",
+        ),
+        BackendEntry(
+            "onnxruntime",
+            "edgebench.backends.onnxruntime_backend:OnnxRuntimeBackend",
+            ("onnxruntime",),
+            "pip install onnxruntime  (GPU: pip install onnxruntime-gpu)",
+            "ONNX Runtime: CPU EP, or CUDA / TensorRT EPs with onnxruntime-gpu",
+        ),
+        BackendEntry(
+            "tensorrt",
+            "edgebench.backends.tensorrt_backend:TensorRTBackend",
+            ("tensorrt",),
+            "pip install tensorrt  (Jetson: JetPack's python3-libnvinfer, with a venv made --system-site-packages)",
+            "NVIDIA TensorRT engine from the ONNX file (the paper's optimiser)",
+            requires_cuda=True,
+        ),
+    )
+}
+
+#: post-optimisation preference, best first, when the user names none
+POST_OPT_PREFERENCE = ("tensorrt", "onnxruntime")
+
+
+@dataclass(frozen=True)
+class Availability:
+    name: str
+    available: bool
+    reason: str
+    install: str
+
+
+def entry(name: str) -> BackendEntry:
+    if name not in BACKENDS:
+        close = difflib.get_close_matches(name, list(BACKENDS), n=2)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise UnknownBackendError(f"unknown backend {name!r}.{hint} Known: {', '.join(BACKENDS)} (see `edgebench backends`)")
+    return BACKENDS[name]
+
+
+def availability(name: str) -> Availability:
+    e = entry(name)
+    missing = [m for m in e.modules if find_spec(m) is None]
+    if missing:
+        return Availability(name, False, f"python module {', '.join(missing)} not found", e.install)
+    if e.requires_cuda:
+        from edgebench.system import cuda_available
+
+        if not cuda_available():
+            return Availability(name, False, "needs an NVIDIA GPU with CUDA; torch.cuda.is_available() is False", e.install)
+    return Availability(name, True, "ok", e.install)
+
+
+def list_availability() -> list[Availability]:
+    return [availability(n) for n in BACKENDS]
+
+
+def best_post_backend() -> str:
+    for name in POST_OPT_PREFERENCE:
+        if availability(name).available:
+            return name
+    raise BackendUnavailableError("no optimising backend is available; install one: pip install onnxruntime")
+
+
+def backend_class(name: str):
+    e = entry(name)
+    a = availability(name)
+    if not a.available:
+        raise BackendUnavailableError(f"backend {name} is unavailable: {a.reason}; install with: {a.install}")
+    module_name, cls_name = e.target.split(":")
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+def create_backend(name: str, **kwargs):
+    return backend_class(name)(**kwargs)

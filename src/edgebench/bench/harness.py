@@ -1,0 +1,84 @@
+"""The timing harness: warm-up, then iterate until both a minimum count and a minimum
+duration are met, with the backend's synchronize inside the timed region."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from edgebench.errors import InvalidConfigError
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    warmup_iters: int = 5
+    warmup_s: float = 0.5
+    min_iters: int = 20
+    min_time_s: float = 2.0
+    max_iters: int = 1_000_000
+
+    def __post_init__(self):
+        if self.min_iters < 1 or self.warmup_iters < 0 or self.min_time_s < 0 or self.warmup_s < 0:
+            raise InvalidConfigError(
+                f"timing needs min_iters >= 1 and non-negative warm-up and durations, got {asdict(self)}"
+            )
+        if self.max_iters < self.min_iters:
+            raise InvalidConfigError(f"max_iters ({self.max_iters}) must be >= min_iters ({self.min_iters})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def time_backend(backend, pool: list, cfg: TimingConfig, on_iter=None) -> list[float]:
+    """Per-iteration latencies in seconds. Inputs cycle through `pool` (several fixed-seed
+    tensors, not one), so caching of a single input cannot flatter the figure."""
+    clock = time.perf_counter
+    n = len(pool)
+    i = 0
+    start = clock()
+    while i < cfg.warmup_iters or clock() - start < cfg.warmup_s:
+        backend.run(pool[i % n])
+        backend.synchronize()
+        i += 1
+    values: list[float] = []
+    start = clock()
+    while len(values) < cfg.max_iters and (len(values) < cfg.min_iters or clock() - start < cfg.min_time_s):
+        x = pool[len(values) % n]
+        t0 = clock()
+        backend.run(x)
+        backend.synchronize()
+        values.append(clock() - t0)
+        if on_iter is not None:
+            on_iter()
+    return values
+
+
+def overhead_check(backend, x, iters: int, block: int = 10) -> tuple[list[float], list[float]]:
+    """(harness, bare) latencies in seconds: the harness path (run + synchronize) and a plain
+    loop around the backend's own library call (Backend.native_call), interleaved in blocks
+    so that drift of the machine hits both alike."""
+    clock = time.perf_counter
+    call = backend.native_call(x)
+    for _ in range(min(5, iters)):
+        call()
+    harness: list[float] = []
+    bare: list[float] = []
+    while len(bare) < iters:
+        for _ in range(block):
+            t0 = clock()
+            backend.run(x)
+            backend.synchronize()
+            harness.append(clock() - t0)
+        for _ in range(block):
+            t0 = clock()
+            call()
+            bare.append(clock() - t0)
+    return harness, bare
+
+
+def infer(backend, x):
+    """One synchronized inference returning an owned copy of the output."""
+    import numpy as np
+
+    out = backend.run(x)
+    backend.synchronize()
+    return np.array(out, copy=True)

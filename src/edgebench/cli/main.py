@@ -1,0 +1,291 @@
+"""`edgebench` console script. Every command builds a config and calls the library."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edgebench import __version__
+from edgebench.errors import EdgebenchError, InvalidConfigError
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"input shape must be comma-separated integers like 3,224,224, got {text!r}")
+    if not dims or any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"input shape dimensions must be >= 1, got {text!r}")
+    return dims
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--num-classes", type=int, default=None, help="classifier head size (default 2, the paper's)")
+    g.add_argument("--weights", default=None, help="a state-dict file to load")
+    g.add_argument("--pretrained", action="store_true", help="torchvision's pretrained weights (needs internet)")
+    g.add_argument("--input-shape", type=_shape, default=None, help="one item's shape without batch, e.g. 3,224,224")
+    g.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18; < 18 uses the TorchScript exporter)")
+    g.add_argument("--cache-dir", type=Path, default=None, help="artifact cache (default ~/.cache/edgebench)")
+
+
+def _add_timing_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("timing")
+    g.add_argument("--warmup-iters", type=int, default=5)
+    g.add_argument("--warmup-s", type=float, default=0.5)
+    g.add_argument("--min-iters", type=int, default=20, help="measure at least this many iterations")
+    g.add_argument("--min-time-s", type=float, default=2.0, help="and for at least this many seconds")
+    g.add_argument("--pool-size", type=int, default=8, help="distinct fixed-seed inputs cycled through")
+    g.add_argument("--check-overhead", action="store_true",
+                   help="also time a bare loop around the backend's own call and report the harness overhead")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgebench",
+        description="Benchmark vision models before and after optimisation (PyTorch -> ONNX -> ONNX Runtime / TensorRT).",
+    )
+    parser.add_argument("--version", action="version", version=f"edgebench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list models: name, task, input shape, params")
+    p.add_argument("pattern", nargs="?", default="*", help="shell wildcard, e.g. 'res*'")
+    p.add_argument("--imagenet-heads", action="store_true", help="count params with 1000-class heads (compare with the paper)")
+    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--include-test", action="store_true", help="also list the tiny test_* models")
+
+    sub.add_parser("backends", help="which backends are available here, why not, and how to install them")
+
+    p = sub.add_parser("export", help="export a model to ONNX (dynamic batch axis, checked, cached)")
+    p.add_argument("model")
+    p.add_argument("--output", type=Path, default=None, help="also copy the .onnx file here")
+    _add_model_options(p)
+
+    p = sub.add_parser("bench", help="benchmark one model on one backend")
+    p.add_argument("model", help="model name, path/to/file.py:factory, or path/to/model.onnx")
+    p.add_argument("--backend", required=True)
+    p.add_argument("--json", action="store_true", help="print the full record as JSON")
+    _add_run_options(p)
+    _add_model_options(p)
+    _add_timing_options(p)
+
+    p = sub.add_parser("run", help="run the suite and write Table 1, Figure 4 and the SQLite store")
+    p.add_argument("--models", type=_csv, default=None, help="comma-separated (default: the paper's eight classifiers)")
+    p.add_argument("--backends", type=_csv, default=None,
+                   help="comma-separated; the first is the baseline (default: pytorch + the best optimiser here)")
+    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--db", type=Path, default=None, help="SQLite store (default OUT/edgebench.sqlite)")
+    p.add_argument("--no-progress", action="store_true")
+    _add_run_options(p)
+    _add_model_options(p)
+    _add_timing_options(p)
+
+    p = sub.add_parser("report", help="re-render Table 1 and Figure 4 from stored records (no re-run)")
+    p.add_argument("--db", type=Path, default=Path("results/edgebench.sqlite"))
+    p.add_argument("--out", type=Path, default=None, help="default: the folder holding the store")
+    p.add_argument("--run-id", default=None, help="default: the latest run")
+    p.add_argument("--list", action="store_true", help="list stored runs")
+    return parser
+
+
+def _timing(args):
+    from edgebench.bench.harness import TimingConfig
+
+    return TimingConfig(warmup_iters=args.warmup_iters, warmup_s=args.warmup_s, min_iters=args.min_iters,
+                        min_time_s=args.min_time_s)
+
+
+def _model_options(args):
+    from edgebench.api import ModelOptions
+
+    return ModelOptions(args.num_classes, args.weights, args.pretrained, args.input_shape, args.opset)
+
+
+def cmd_models(args) -> int:
+    from edgebench.models import build_model, get_spec, list_models
+    from edgebench.models.stats import trainable_params
+
+    names = list_models(args.pattern, include_test=args.include_test)
+    if not names:
+        print(f"no registered model matches {args.pattern!r}; any torchvision classifier name also works")
+        return 0
+    classes = 1000 if args.imagenet_heads else args.num_classes
+    rows = [("name", "task", "input (per item)", f"params ({classes or 'default'} classes)", "paper row")]
+    for n in names:
+        spec = get_spec(n)
+        params = trainable_params(build_model(spec, classes).module)
+        rows.append((n, spec.task, "x".join(map(str, spec.input_shape)), f"{params:,}", spec.paper_name or "-"))
+    _print_table(rows)
+    return 0
+
+
+def cmd_backends(args) -> int:
+    from edgebench.backends.registry import BACKENDS, list_availability
+
+    rows = [("backend", "available", "reason", "install")]
+    for a in list_availability():
+        rows.append((a.name, "yes" if a.available else "no", a.reason, "-" if a.available else a.install))
+    _print_table(rows)
+    for name, e in BACKENDS.items():
+        print(f"  {name}: {e.description}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import shutil
+
+    from edgebench.export import export_onnx
+    from edgebench.models import build_model, get_spec
+
+    spec = get_spec(args.model, args.input_shape)
+    loaded = build_model(spec, args.num_classes, args.weights, args.pretrained)
+    art = export_onnx(loaded, opset=args.opset, cache_dir=args.cache_dir)
+    target = art.path
+    if args.output:
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(art.path, args.output)
+        except OSError as exc:
+            from edgebench.errors import OutputDirError
+
+            raise OutputDirError(f"cannot write {args.output} ({exc.strerror}); pass a writable --output path")
+        target = args.output
+    m = art.metadata
+    print(f"{target}  ({art.size_bytes / 1e6:.1f} MB, opset {m['opset']}, {m['exporter']} exporter, "
+          f"{'cached' if art.cached else f'exported in {art.export_s:.1f} s'})")
+    print(f"  input {m['input_name']} [batch, {', '.join(map(str, m['input_shape']))}] -> output {m['output_name']}; "
+          f"max |onnx - torch| = {m['max_abs_diff_vs_torch']:.2e}; sha256 {art.sha256[:16]}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from edgebench.api import benchmark
+
+    rec = benchmark(
+        args.model, backend=args.backend, batch_size=args.batch_size, precision=args.precision, device=args.device,
+        timing=_timing(args), num_classes=args.num_classes, weights=args.weights, pretrained=args.pretrained,
+        input_shape=args.input_shape, opset=args.opset, pool_size=args.pool_size, cache_dir=args.cache_dir,
+        check_overhead=args.check_overhead,
+    )
+    if args.json:
+        print(json.dumps(rec.to_dict(), indent=2, default=str))
+        return 0
+    s = rec.latency
+    print(f"{rec.model} on {rec.backend} ({rec.precision}, {rec.device}: {rec.device_name}), batch {rec.batch_size}")
+    print(f"  latency  {s.summary()}")
+    print(f"  p50 {s.p50_ms:.3f} ms  p90 {s.p90_ms:.3f}  p95 {s.p95_ms:.3f}  p99 {s.p99_ms:.3f}  "
+          f"min {s.min_ms:.3f}  max {s.max_ms:.3f}")
+    if rec.params is not None:
+        flops = f"{rec.flops:,}" if rec.flops is not None else "n/a"
+        print(f"  params {rec.params:,}  FLOPs/item {flops}" + (f"  artifact {rec.artifact_bytes / 1e6:.1f} MB" if rec.artifact_bytes else ""))
+    if rec.max_abs_diff is not None:
+        print(f"  parity vs PyTorch FP32: max abs diff {rec.max_abs_diff:.2e}, top-1 agreement {100 * rec.top1_agreement:.1f}%")
+    if rec.bare_p50_ms is not None:
+        print(f"  overhead check (interleaved): harness p50 {rec.harness_check_p50_ms:.3f} ms vs bare loop p50 "
+              f"{rec.bare_p50_ms:.3f} ms: {rec.harness_overhead_pct:+.1f}%")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from edgebench.api import SuiteConfig, run_suite
+    from edgebench.report import build_table1, render_terminal
+    from edgebench.results.store import Store
+
+    cfg = SuiteConfig(
+        batch_size=args.batch_size, precision=args.precision, device=args.device, backends=args.backends,
+        model_options=_model_options(args), timing=_timing(args), pool_size=args.pool_size, out_dir=args.out,
+        db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead,
+    )
+    if args.models is not None:
+        cfg.models = args.models
+    if args.weights and len(cfg.models) != 1:
+        raise InvalidConfigError("--weights names one checkpoint; pass it with a single model (--models NAME)")
+    show = not args.no_progress and sys.stderr.isatty()
+    result = run_suite(cfg, progress=show, on_record=None if show else _print_record)
+    with Store(cfg.db or args.out / "edgebench.sqlite") as store:
+        table = build_table1(store.records(result.run_id), store.run(result.run_id))
+    print(render_terminal(table))
+    for name, path in result.outputs.items():
+        print(f"wrote {path}")
+    return 0
+
+
+def _print_record(rec) -> None:
+    if rec.ok:
+        print(f"  {rec.model:<22} {rec.backend:<12} {rec.precision:<5} p50 {rec.latency.p50_ms:9.3f} ms", file=sys.stderr)
+    else:
+        print(f"  {rec.model:<22} {rec.backend:<12} {rec.status}: {rec.error}", file=sys.stderr)
+
+
+def cmd_report(args) -> int:
+    from edgebench.errors import UserError
+    from edgebench.report import build_table1, render_terminal, write_reports
+    from edgebench.results.store import Store
+
+    if not args.db.is_file():
+        raise UserError(f"no results store at {args.db}; run `edgebench run` first or pass --db PATH")
+    with Store(args.db) as store:
+        if args.list:
+            rows = [("run_id", "started", "status", "device", "records")]
+            for r in store.runs():
+                rows.append((r["run_id"], r["started_at"], r["status"], r["config"].get("device", "?"),
+                             str(len(store.records(r["run_id"])))))
+            _print_table(rows)
+            return 0
+        run_id = args.run_id or store.latest_run_id()
+        run = store.run(run_id)
+        records = store.records(run_id)
+    if not records:
+        raise UserError(f"run {run_id} has no records to report")
+    out = args.out or args.db.parent
+    from edgebench.api import _check_writable
+
+    _check_writable(out)
+    written = write_reports(records, run, out)
+    print(render_terminal(build_table1(records, run)))
+    for path in written.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def _print_table(rows) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for j, r in enumerate(rows):
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+COMMANDS = {"models": cmd_models, "backends": cmd_backends, "export": cmd_export, "bench": cmd_bench,
+            "run": cmd_run, "report": cmd_report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except EdgebenchError as exc:
+        print(f"edgebench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edgebench: interrupted; every completed row is kept in the results store", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""nn.Module -> ONNX (the paper's step 1): named input/output, dynamic batch axis, checker,
+output parity against PyTorch, and a cache keyed by everything that changes the file."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+from edgebench.errors import ArtifactError, ExportError
+from edgebench.export.artifact import Artifact, cache_key, default_cache_dir, file_sha256
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+DEFAULT_OPSET = 18
+# The dynamo exporter emits opset 18+; older opsets (e.g. 13 for JetPack 4.6's TensorRT 8.2)
+# need the TorchScript exporter, which torch still ships.
+DYNAMO_MIN_OPSET = 18
+# FP32 ONNX vs FP32 PyTorch: different kernels and fusions, same arithmetic; differences are
+# rounding (~1e-6 relative). 1e-3 relative leaves room for deep nets and still catches a wrong graph.
+PARITY_RTOL = 1e-3
+
+
+def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = None, exporter: str = "auto") -> Artifact:
+    """Export `loaded` (a models.LoadedModel) to ONNX, or return the cached file.
+
+    Cache key: model name, weights hash, opset, input shape, class count, torch version, exporter.
+    """
+    import torch
+
+    if exporter == "auto":
+        exporter = "dynamo" if opset >= DYNAMO_MIN_OPSET else "torchscript"
+    spec = loaded.spec
+    key_fields = {
+        "model": spec.name,
+        "weights_sha256": loaded.weights_sha256,
+        "opset": opset,
+        "input_shape": list(spec.input_shape),
+        "num_classes": loaded.num_classes,
+        "torch": torch.__version__,
+        "exporter": exporter,
+    }
+    key = cache_key(key_fields)
+    folder = Path(cache_dir or default_cache_dir()) / "onnx" / f"{_safe(spec.name)}-{key[:16]}"
+    path = folder / "model.onnx"
+    meta_path = folder / "meta.json"
+    if path.is_file() and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("sha256") == file_sha256(path):
+            return Artifact("onnx", path, meta["sha256"], path.stat().st_size, meta, 0.0, True)
+        shutil.rmtree(folder)  # a partial or altered file is never reused
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    # batch 2 for tracing: a batch of 1 lets the exporter specialise the axis to a constant
+    example = torch.randn(2, *spec.input_shape)
+    try:
+        _torch_export(loaded.module, example, path, opset, exporter)
+        import onnx
+
+        onnx.checker.check_model(str(path))
+    except Exception as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ExportError(f"ONNX export of {spec.name} failed ({exporter}, opset {opset}): {type(exc).__name__}: {_first_line(exc)}") from exc
+    meta = {
+        **key_fields,
+        "format": "onnx",
+        "input_name": INPUT_NAME,
+        "output_name": OUTPUT_NAME,
+        "dynamic_axes": {INPUT_NAME: {"0": "batch"}, OUTPUT_NAME: {"0": "batch"}},
+        "task": spec.task,
+        "weights": loaded.weights,
+        "onnx": _version("onnx"),
+    }
+    _write_metadata_props(path, meta)
+    # Fresh inputs at another batch size: an exporter that traced a value into a constant or
+    # fixed the batch axis shows up here instead of in a benchmark's numbers.
+    probe = torch.randn(3, *spec.input_shape)
+    diff, scale = _parity(loaded.module, path, probe)
+    if not diff <= PARITY_RTOL * max(1.0, scale):
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ExportError(
+            f"ONNX export of {spec.name} ({exporter}) disagrees with PyTorch: max abs diff {diff:.3g} on outputs of "
+            f"magnitude {scale:.3g} at batch 3; the model may have data-dependent or non-exportable code"
+        )
+    meta["max_abs_diff_vs_torch"] = diff
+    meta["sha256"] = file_sha256(path)
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return Artifact("onnx", path, meta["sha256"], path.stat().st_size, meta, time.perf_counter() - t0, False)
+
+
+def _torch_export(module, example, path: Path, opset: int, exporter: str) -> None:
+    import torch
+
+    kwargs = dict(
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        opset_version=opset,
+        dynamo=exporter == "dynamo",
+    )
+    if exporter == "dynamo":
+        kwargs["external_data"] = False
+    sink = io.StringIO()  # the exporters print progress lines; keep the terminal for our own
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), str(path), **kwargs)
+
+
+def _write_metadata_props(path: Path, meta: dict) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = f"edgebench.{k}", json.dumps(v) if not isinstance(v, str) else v
+    onnx.save(model, str(path))
+
+
+def _parity(module, path: Path, example) -> tuple[float, float]:
+    """(max abs difference, max abs reference value) of ONNX Runtime's vs PyTorch's outputs."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    with torch.inference_mode():
+        ref = module(example).numpy()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {INPUT_NAME: example.numpy()})[0]
+    if out.shape != ref.shape:
+        return float("inf"), float(np.max(np.abs(ref)))
+    return float(np.max(np.abs(out.astype(np.float64) - ref.astype(np.float64)))), float(np.max(np.abs(ref)))
+
+
+def load_onnx_file(path: str | Path) -> Artifact:
+    """Take a user's existing .onnx file: it must pass the checker and have one input."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"ONNX file {path} does not exist; pass the path of a .onnx file")
+    try:
+        onnx.checker.check_model(str(path))
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ArtifactError(f"{path} fails the ONNX checker ({_first_line(exc)}); re-export it or pass a valid .onnx file") from exc
+    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    if len(inputs) != 1:
+        raise ArtifactError(f"{path} has {len(inputs)} graph inputs; edgebench benchmarks single-input models")
+    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in inputs[0].type.tensor_type.shape.dim]
+    if len(dims) < 2 or any(d <= 0 for d in dims[1:]):
+        raise ArtifactError(f"{path} input {inputs[0].name} has shape {dims}; every axis but the batch axis must be fixed")
+    params = sum(int(_numel(t.dims)) for t in model.graph.initializer)
+    meta = {
+        "model": path.stem,
+        "input_name": inputs[0].name,
+        "output_name": model.graph.output[0].name,
+        "input_shape": dims[1:],
+        "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0),
+        "params": params,
+        "source": "onnx-file",
+    }
+    return Artifact("onnx", path, file_sha256(path), path.stat().st_size, meta, 0.0, True)
+
+
+def _numel(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _first_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[-60:]
+
+
+def _version(module: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return "absent"

@@ -1,0 +1,132 @@
+"""Builds an nn.Module for a spec: random init (seeded), a state-dict file, or torchvision's
+pretrained weights with the head adapted to N classes."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgebench.errors import InvalidConfigError, PretrainedWeightsError, WeightsError
+from edgebench.models.spec import ModelSpec
+
+
+@dataclass
+class LoadedModel:
+    module: Any  # torch.nn.Module in eval mode
+    spec: ModelSpec
+    num_classes: int
+    weights: str  # "random-init(seed=0)", "pretrained:DEFAULT", or the checkpoint path
+    weights_sha256: str
+
+
+def build_model(
+    spec: ModelSpec,
+    num_classes: int | None = None,
+    weights: str | Path | None = None,
+    pretrained: bool = False,
+    seed: int = 0,
+) -> LoadedModel:
+    import torch
+
+    num_classes = spec.default_num_classes if num_classes is None else int(num_classes)
+    if num_classes < 1:
+        raise InvalidConfigError(f"--num-classes must be >= 1, got {num_classes}")
+    if weights is not None and pretrained:
+        raise InvalidConfigError("pass either --weights FILE or --pretrained, not both")
+    torch.manual_seed(seed)
+    if pretrained:
+        module = _pretrained(spec, num_classes)
+        desc = "pretrained:DEFAULT (head re-initialised)" if num_classes != 1000 else "pretrained:DEFAULT"
+    else:
+        module = spec.factory(num_classes)
+        desc = f"random-init(seed={seed})"
+    if weights is not None:
+        load_weights(module, weights)
+        desc = str(weights)
+    module.eval()
+    return LoadedModel(module, spec, num_classes, desc, state_dict_sha256(module))
+
+
+def _pretrained(spec: ModelSpec, num_classes: int):
+    if spec.source != "torchvision":
+        raise InvalidConfigError(
+            f"--pretrained works for torchvision models only; {spec.name} is a {spec.source} model: pass --weights FILE"
+        )
+    import torchvision
+
+    try:
+        module = torchvision.models.get_model(spec.name, weights="DEFAULT")
+    except Exception as exc:  # network errors come in many types (URLError, OSError, HTTPError)
+        raise PretrainedWeightsError(
+            f"could not fetch torchvision's pretrained weights for {spec.name} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160]}); this needs internet or a filled torch hub cache: "
+            "connect, or pass --weights FILE with a state dict"
+        ) from exc
+    if num_classes != 1000:
+        adapt_head(module, num_classes)
+    return module
+
+
+def adapt_head(module, num_classes: int, old_classes: int = 1000) -> None:
+    """Replace the last Linear/Conv2d producing `old_classes` outputs with a fresh one
+    producing `num_classes` (covers fc, classifier[-1] and SqueezeNet's 1x1 conv head)."""
+    from torch import nn
+
+    target = None
+    for name, child in module.named_modules():
+        if isinstance(child, nn.Linear) and child.out_features == old_classes:
+            target = (name, nn.Linear(child.in_features, num_classes, bias=child.bias is not None))
+        elif isinstance(child, nn.Conv2d) and child.out_channels == old_classes:
+            target = (
+                name,
+                nn.Conv2d(child.in_channels, num_classes, child.kernel_size, child.stride, child.padding),
+            )
+    if target is None:
+        raise InvalidConfigError(f"found no {old_classes}-output layer to adapt to {num_classes} classes")
+    name, new = target
+    parent_name, _, attr = name.rpartition(".")
+    parent = module.get_submodule(parent_name) if parent_name else module
+    setattr(parent, attr, new)
+
+
+def load_weights(module, path: str | Path) -> None:
+    """Load a state dict (or a checkpoint dict holding one under 'state_dict'/'model')."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist; pass a saved state dict (torch.save(model.state_dict(), FILE))")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"could not read {path} as a torch checkpoint ({type(exc).__name__}); save it with torch.save(model.state_dict(), FILE)") from exc
+    if isinstance(obj, dict) and not any(hasattr(v, "shape") for v in obj.values()):
+        obj = obj.get("state_dict", obj.get("model", obj))
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path} holds a {type(obj).__name__}, not a state dict; save model.state_dict()")
+    own = module.state_dict()
+    missing = sorted(set(own) - set(obj))
+    unexpected = sorted(set(obj) - set(own))
+    wrong = sorted(k for k in set(own) & set(obj) if tuple(own[k].shape) != tuple(obj[k].shape))
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} of wrong shape (e.g. {k}: file {tuple(obj[k].shape)} vs model {tuple(own[k].shape)})")
+        raise WeightsError(
+            f"checkpoint {path} does not fit the model: {'; '.join(parts)}; check the model name and --num-classes"
+        )
+    module.load_state_dict(obj)
+
+
+def state_dict_sha256(module) -> str:
+    h = hashlib.sha256()
+    for key, tensor in sorted(module.state_dict().items()):
+        h.update(key.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -1,0 +1,113 @@
+"""Model registry: strict (duplicates raise), searchable with wildcards, and resolving
+torchvision classifiers and user `file.py:factory` models by name."""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib.util
+import inspect
+from pathlib import Path
+from typing import Callable
+
+from edgebench.errors import ModelFileError, UnknownModelError
+from edgebench.models.spec import IMAGE_CLASSIFICATION, ModelSpec
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_BUILTINS_LOADED = False
+
+IMAGE_INPUT = (3, 224, 224)
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is already registered; pick another name")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _ensure_builtins() -> None:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        from edgebench.models import classifiers, testing  # noqa: F401  (they register)
+
+
+def list_models(pattern: str = "*", include_test: bool = False) -> list[str]:
+    """Registered names matching a shell wildcard; `test_*` models only when asked."""
+    _ensure_builtins()
+    names = sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    if not include_test and not pattern.startswith("test_"):
+        names = [n for n in names if not n.startswith("test_")]
+    return names
+
+
+def _torchvision_classifiers() -> list[str]:
+    import torchvision
+
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def get_spec(name: str, input_shape: tuple[int, ...] | None = None) -> ModelSpec:
+    """Resolve a registered name, any torchvision classifier, or `path/to/file.py:factory`."""
+    _ensure_builtins()
+    if name in _REGISTRY:
+        spec = _REGISTRY[name]
+    elif ":" in name and name.split(":", 1)[0].endswith(".py"):
+        spec = _user_spec(name)
+    else:
+        tv = _torchvision_classifiers()
+        if name not in tv:
+            known = list(_REGISTRY) + tv
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise UnknownModelError(
+                f"unknown model {name!r}.{hint} List models with `edgebench models`, use any "
+                "torchvision classifier name, or pass path/to/file.py:factory"
+            )
+        from edgebench.models.classifiers import torchvision_spec
+
+        spec = torchvision_spec(name)
+    if input_shape is not None:
+        spec = ModelSpec(**{**spec.__dict__, "input_shape": tuple(input_shape)})
+    return spec
+
+
+def _user_spec(ref: str) -> ModelSpec:
+    path_s, factory_name = ref.rsplit(":", 1)
+    path = Path(path_s)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist; pass an existing path/to/file.py:factory")
+    mod_name = "edgebench_user_" + path.stem
+    try:
+        module_spec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any failure is theirs to fix
+        raise ModelFileError(f"could not import {path}: {type(exc).__name__}: {exc}") from exc
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        found = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
+        raise ModelFileError(
+            f"{path} has no callable {factory_name!r}; callables there: {', '.join(sorted(found)) or 'none'}"
+        )
+    shape = getattr(factory, "input_shape", None) or getattr(module, "INPUT_SHAPE", None) or IMAGE_INPUT
+    task = getattr(module, "TASK", IMAGE_CLASSIFICATION)
+    return ModelSpec(
+        name=ref,
+        task=task,
+        input_shape=tuple(shape),
+        factory=_wrap_user_factory(factory),
+        default_num_classes=int(getattr(module, "NUM_CLASSES", 2)),
+        source="user",
+        description=(inspect.getdoc(factory) or "").split("\n")[0],
+    )
+
+
+def _wrap_user_factory(factory: Callable) -> Callable:
+    params = inspect.signature(factory).parameters
+    takes_classes = "num_classes" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+    def build(num_classes: int):
+        return factory(num_classes=num_classes) if takes_classes else factory()
+
+    return build

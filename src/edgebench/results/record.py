@@ -1,0 +1,80 @@
+"""One measurement cell: model x backend x precision x batch x device, with its statistics,
+its environment and its status. A failed cell is a record too."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgebench.bench.stats import LatencyStats
+
+STATUSES = ("ok", "export_failed", "build_failed", "run_failed", "skipped")
+
+
+@dataclass
+class Record:
+    run_id: str
+    model: str
+    backend: str
+    precision: str
+    batch_size: int
+    device: str
+    status: str = "ok"
+    error: str = ""
+    task: str = ""
+    device_name: str = ""
+    num_classes: int | None = None
+    input_shape: list = field(default_factory=list)
+    weights: str = ""
+    params: int | None = None
+    flops: int | None = None
+    macs: int | None = None
+    artifact_bytes: int | None = None
+    artifact_sha256: str = ""
+    export_s: float | None = None
+    build_s: float | None = None
+    load_s: float | None = None
+    latency: LatencyStats | None = None
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    top1_agreement: float | None = None
+    # harness-overhead check: the harness path and a bare loop around the backend's own
+    # call, interleaved (bench.harness.overhead_check)
+    harness_check_p50_ms: float | None = None
+    bare_p50_ms: float | None = None
+    details: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    created_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} not in {STATUSES}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def p50_ms(self) -> float | None:
+        return self.latency.p50_ms if self.latency else None
+
+    @property
+    def harness_overhead_pct(self) -> float | None:
+        if not self.harness_check_p50_ms or not self.bare_p50_ms:
+            return None
+        return 100.0 * (self.harness_check_p50_ms / self.bare_p50_ms - 1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["latency"] = self.latency.to_dict() if self.latency else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Record":
+        d = dict(d)
+        lat = d.get("latency")
+        d["latency"] = LatencyStats(**lat) if lat else None
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})

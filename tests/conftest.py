@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated artifact cache, RNG state restored, hardware markers that
+skip themselves where the hardware or library is absent."""
+from __future__ import annotations
+
+import random
+from importlib.util import find_spec
+
+import pytest
+
+FAST_TIMING = dict(warmup_iters=1, warmup_s=0.0, min_iters=3, min_time_s=0.0)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    no_cuda = pytest.mark.skip(reason="needs an NVIDIA GPU with CUDA (torch.cuda.is_available() is False)")
+    no_trt = pytest.mark.skip(reason="needs the tensorrt Python module and a CUDA GPU; tensorrt is not installed here")
+    for item in items:
+        if "needs_cuda" in item.keywords and not _cuda():
+            item.add_marker(no_cuda)
+        if "tensorrt" in item.keywords and (find_spec("tensorrt") is None or not _cuda()):
+            item.add_marker(no_trt)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory, monkeypatch):
+    import numpy as np
+    import torch
+
+    monkeypatch.setenv("EDGEBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    torch_state = torch.random.get_rng_state()
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    yield
+    torch.random.set_rng_state(torch_state)
+    random.setstate(py_state)
+    np.random.set_state(np_state)
+
+
+@pytest.fixture
+def fast_timing():
+    from edgebench.bench.harness import TimingConfig
+
+    return TimingConfig(**FAST_TIMING)
+
+
+@pytest.fixture
+def tiny_loaded():
+    from edgebench.models import build_model, get_spec
+
+    return build_model(get_spec("test_cnn"))

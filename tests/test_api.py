@@ -1,0 +1,82 @@
+"""The library API end to end on tiny models: one cell, the suite, failure isolation, Ctrl-C."""
+import pytest
+
+from edgebench.api import ModelOptions, SuiteConfig, benchmark, run_suite
+from edgebench.bench.harness import TimingConfig
+from edgebench.results import Store
+from tests.conftest import FAST_TIMING
+
+
+def test_benchmark_returns_statistics_and_parity():
+    rec = benchmark("test_cnn", backend="onnxruntime", timing=TimingConfig(**FAST_TIMING), check_overhead=True)
+    assert rec.ok and rec.latency.count >= 3 and rec.latency.p50_ms > 0
+    assert rec.params == 1442 and rec.flops > 0 and rec.macs == rec.flops // 2
+    assert rec.max_abs_diff < 1e-4 and rec.top1_agreement == 1.0
+    assert rec.artifact_bytes > 0 and rec.bare_p50_ms > 0 and rec.harness_check_p50_ms > 0
+    assert rec.details["provider"] == "CPUExecutionProvider"
+
+
+def _suite(tmp_path, **kw):
+    return SuiteConfig(models=kw.pop("models", ["test_cnn", "test_mlp"]), backends=["pytorch", "onnxruntime"],
+                       device="cpu", timing=TimingConfig(**FAST_TIMING), pool_size=2, out_dir=tmp_path / "out", **kw)
+
+
+def test_suite_writes_store_and_reports(tmp_path):
+    result = run_suite(_suite(tmp_path))
+    assert result.status == "finished" and len(result.records) == 4
+    assert all(r.ok for r in result.records)
+    out = tmp_path / "out"
+    for name in ("table1.md", "table1.csv", "table1.json", "figure4_speedup.png", "edgebench.sqlite"):
+        assert (out / name).is_file(), name
+    with Store(out / "edgebench.sqlite") as s:
+        assert len(s.records(result.run_id)) == 4
+    post = [r for r in result.records if r.backend == "onnxruntime"]
+    assert all(r.max_abs_diff < 1e-4 and r.top1_agreement == 1.0 for r in post)
+
+
+def test_failing_backend_is_recorded_and_others_kept(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import torch\nINPUT_SHAPE = (3, 8, 8)\nclass M(torch.nn.Module):\n"
+                   "    def forward(self, x):\n        return torch.linalg.svdvals(x[:, 0])[:, :2]\n"
+                   "def make(num_classes=2):\n    return M()\n")
+    result = run_suite(_suite(tmp_path, models=[f"{bad}:make", "test_cnn"]))
+    by = {(r.model.split("/")[-1], r.backend): r for r in result.records}
+    assert by[("bad.py:make", "pytorch")].ok
+    assert by[("bad.py:make", "onnxruntime")].status == "export_failed"
+    assert "svdvals" in by[("bad.py:make", "onnxruntime")].error or "ONNX export" in by[("bad.py:make", "onnxruntime")].error
+    assert by[("test_cnn", "onnxruntime")].ok
+
+
+def test_unavailable_backend_is_skipped_not_fatal(tmp_path):
+    from importlib.util import find_spec
+
+    if find_spec("tensorrt") is not None:
+        pytest.skip("tensorrt is installed here")
+    cfg = _suite(tmp_path, models=["test_cnn"])
+    cfg.backends = ["pytorch", "onnxruntime", "tensorrt"]
+    result = run_suite(cfg)
+    trt = [r for r in result.records if r.backend == "tensorrt"][0]
+    assert trt.status == "skipped" and "pip install tensorrt" in trt.error
+
+
+def test_interrupt_keeps_completed_rows(tmp_path):
+    seen = []
+
+    def stop_after_two(rec):
+        seen.append(rec)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    cfg = _suite(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(cfg, on_record=stop_after_two)
+    with Store(cfg.out_dir / "edgebench.sqlite") as s:
+        run = s.runs()[-1]
+        assert run["status"] == "interrupted"
+        assert len(s.records(run["run_id"])) == 2
+    assert (cfg.out_dir / "table1.md").is_file()  # the finished rows are reported too
+
+
+def test_model_options_reach_the_model(tmp_path):
+    result = run_suite(_suite(tmp_path, models=["test_cnn"], model_options=ModelOptions(num_classes=5)))
+    assert all(r.num_classes == 5 for r in result.records)

@@ -1,0 +1,39 @@
+"""`import edgebench`, `edgebench --help` and `edgebench backends` need no TensorRT, OpenVINO
+or GPU, and import none of the heavy optional libraries (Polygraphy's
+test_no_extra_submodule_dependencies_required)."""
+import subprocess
+import sys
+
+PROBE = r"""
+import sys
+import edgebench
+assert 'torch' not in sys.modules, 'import edgebench pulled in torch'
+from edgebench.cli.main import main
+try:
+    main(['--help'])
+except SystemExit as e:
+    assert e.code == 0
+rc = main(['backends'])
+assert rc == 0
+heavy = [m for m in ('tensorrt', 'openvino', 'onnxruntime') if m in sys.modules]
+assert not heavy, heavy
+print('LIGHT-OK')
+"""
+
+
+def test_import_and_help_and_backends_are_light():
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "LIGHT-OK" in out.stdout
+    assert "tensorrt" in out.stdout  # the backends table names it, available or not
+
+
+def test_lazy_public_api():
+    import edgebench
+
+    assert callable(edgebench.benchmark)
+    assert callable(edgebench.run_suite)
+    import pytest
+
+    with pytest.raises(AttributeError):
+        edgebench.no_such_thing
