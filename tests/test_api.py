@@ -80,3 +80,30 @@ def test_interrupt_keeps_completed_rows(tmp_path):
 def test_model_options_reach_the_model(tmp_path):
     result = run_suite(_suite(tmp_path, models=["test_cnn"], model_options=ModelOptions(num_classes=5)))
     assert all(r.num_classes == 5 for r in result.records)
+
+
+def test_split_timing_shares_the_minima_across_rounds():
+    from edgebench.api import split_timing
+    from edgebench.errors import InvalidConfigError
+
+    rounds = split_timing(TimingConfig(warmup_iters=5, warmup_s=0.5, min_iters=20, min_time_s=3.0), 3)
+    assert len(rounds) == 3
+    assert sum(r.min_iters for r in rounds) >= 20 and sum(r.min_time_s for r in rounds) == pytest.approx(3.0)
+    assert rounds[0].warmup_iters == 5 and rounds[1].warmup_s == 0.0
+    with pytest.raises(InvalidConfigError):
+        split_timing(TimingConfig(), 0)
+
+
+def test_suite_interleaves_backends_round_by_round(tmp_path, monkeypatch):
+    from edgebench import api
+
+    order = []
+    real = api.time_backend
+
+    def spy(bk, pool, timing, on_iter=None):
+        order.append(bk.name)
+        return real(bk, pool, timing)
+
+    monkeypatch.setattr(api, "time_backend", spy)
+    run_suite(_suite(tmp_path, models=["test_cnn"], repetitions=2))
+    assert order == ["pytorch", "onnxruntime", "pytorch", "onnxruntime"]

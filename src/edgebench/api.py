@@ -142,50 +142,73 @@ class ModelCell:
         return self.reference
 
 
-def run_cell(
-    cell: ModelCell,
-    backend: str,
-    run_id: str,
-    device: str = "cpu",
-    precision: str = "fp32",
-    timing: TimingConfig = TimingConfig(),
-    env: dict | None = None,
-    check_overhead: bool = False,
-    backend_options: dict | None = None,
-    strict: bool = False,
-) -> tuple[Record, list | None]:
-    """Measure one cell. Failures become a record with a status; with `strict`, user errors
-    and missing dependencies are raised instead (the single-cell `bench` command)."""
-    env = env if env is not None else environment.capture()
-    rec = Record(
-        run_id=run_id,
-        model=cell.name,
-        backend=backend,
-        precision=precision,
-        batch_size=cell.batch_size,
-        device=device,
-        task=cell.task,
-        device_name=environment.device_name(env, device),
-        num_classes=cell.loaded.num_classes if cell.loaded else None,
-        input_shape=list(cell.item_shape),
-        weights=cell.loaded.weights if cell.loaded else cell.onnx_file.path.name,
-        timing=timing.to_dict(),
-        env=env,
-    )
-    stage = "skipped"
-    outputs = None
-    try:
-        rec.params, rec.flops, rec.macs = (cell.stats()[k] for k in ("params", "flops", "macs"))
-        cls = backend_class(backend)
-        bk = cls(device=device, precision=precision, cache_dir=cell.cache_dir, **(backend_options or {}))
-        stage = "export_failed"
-        source = cell.source_for(cls.consumes)
-        if cls.consumes == "onnx":
-            rec.artifact_bytes, rec.artifact_sha256, rec.export_s = source.size_bytes, source.sha256, source.export_s
-            rec.details["onnx_max_abs_diff_vs_torch"] = source.metadata.get("max_abs_diff_vs_torch")
-            rec.details["opset"] = source.metadata.get("opset")
-        stage = "build_failed"
-        with bk:
+class BackendCell:
+    """One backend on one model: `open` (create, prepare, load, outputs on the pool for
+    parity), `measure` in one or more rounds, `finish`. A failure at any step lands in the
+    record's status (export_failed / build_failed / run_failed / skipped); with `strict`,
+    user errors and missing dependencies are raised instead (the single-cell `bench`)."""
+
+    def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
+                 timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False):
+        self.cell, self.backend, self.strict = cell, backend, strict
+        self.backend_options = backend_options or {}
+        self.bk = None
+        self.outputs: list | None = None
+        self.values: list[float] = []
+        self.rec = Record(
+            run_id=run_id,
+            model=cell.name,
+            backend=backend,
+            precision=precision,
+            batch_size=cell.batch_size,
+            device=device,
+            task=cell.task,
+            device_name=environment.device_name(env, device),
+            num_classes=cell.loaded.num_classes if cell.loaded else None,
+            input_shape=list(cell.item_shape),
+            weights=cell.loaded.weights if cell.loaded else cell.onnx_file.path.name,
+            timing=timing.to_dict(),
+            env=env,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.bk is not None
+
+    def _fail(self, stage: str, exc: BaseException) -> None:
+        if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, UserError) and not isinstance(exc, InvalidConfigError)):
+            raise exc
+        if self.strict and isinstance(exc, (BackendUnavailableError, InvalidConfigError, ExportError, BuildError)):
+            raise exc
+        if self.strict and stage == "run_failed":
+            raise exc
+        if isinstance(exc, (BackendUnavailableError, InvalidConfigError)):
+            stage = "skipped"
+        elif isinstance(exc, ExportError):
+            stage = "export_failed"
+        elif isinstance(exc, BuildError):
+            stage = "build_failed"
+        text = str(exc).strip()
+        self.rec.status = stage
+        self.rec.error = text if isinstance(exc, EdgebenchError) else f"{type(exc).__name__}: {text.splitlines()[0][:400] if text else ''}"
+        self.close()
+
+    def open(self) -> bool:
+        rec, cell = self.rec, self.cell
+        stage = "run_failed"
+        try:
+            rec.params, rec.flops, rec.macs = (cell.stats()[k] for k in ("params", "flops", "macs"))
+            stage = "skipped"
+            cls = backend_class(self.backend)
+            bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, **self.backend_options)
+            stage = "export_failed"
+            source = cell.source_for(cls.consumes)
+            if cls.consumes == "onnx":
+                rec.artifact_bytes, rec.artifact_sha256, rec.export_s = source.size_bytes, source.sha256, source.export_s
+                rec.details["onnx_max_abs_diff_vs_torch"] = source.metadata.get("max_abs_diff_vs_torch")
+                rec.details["opset"] = source.metadata.get("opset")
+            stage = "build_failed"
+            self.bk = bk
             t0 = time.perf_counter()
             bk.prepare(source, cell.batch_size)
             rec.build_s = bk.timings.get("build_s", time.perf_counter() - t0)
@@ -193,37 +216,50 @@ def run_cell(
             bk.load()
             rec.load_s = time.perf_counter() - t0
             stage = "run_failed"
-            outputs = [infer(bk, x) for x in cell.pool]
-            values = time_backend(bk, cell.pool, timing)
-            rec.latency = LatencyStats.from_values(values, cell.batch_size)
-            if check_overhead:
-                harness, bare = overhead_check(bk, cell.pool[0], max(20, min(len(values), 200)))
-                rec.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
-                rec.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
-            rec.details.update(bk.details)
-        rec.status = "ok"
-    except KeyboardInterrupt:
-        raise
-    except (BackendUnavailableError, InvalidConfigError) as exc:
-        if strict:
-            raise
-        rec.status, rec.error = "skipped", str(exc)
-    except UserError:
-        raise
-    except ExportError as exc:
-        if strict:
-            raise
-        rec.status, rec.error = "export_failed", str(exc)
-    except BuildError as exc:
-        if strict:
-            raise
-        rec.status, rec.error = "build_failed", str(exc)
-    except Exception as exc:  # any library failure in one cell is recorded, never fatal
-        if strict:
-            raise
-        rec.status = stage if stage != "skipped" else "run_failed"
-        rec.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:400] if str(exc).strip() else ''}"
-    return rec, outputs
+            self.outputs = [infer(bk, x) for x in cell.pool]
+            return True
+        except BaseException as exc:
+            self._fail(stage, exc)
+            return False
+
+    def measure(self, timing: TimingConfig) -> None:
+        if self.alive:
+            try:
+                self.values += time_backend(self.bk, self.cell.pool, timing)
+            except BaseException as exc:
+                self._fail("run_failed", exc)
+
+    def finish(self, check_overhead: bool = False) -> Record:
+        rec = self.rec
+        if self.alive:
+            try:
+                rec.latency = LatencyStats.from_values(self.values, self.cell.batch_size)
+                if check_overhead:
+                    harness, bare = overhead_check(self.bk, self.cell.pool[0], max(20, min(len(self.values), 200)))
+                    rec.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
+                    rec.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
+                rec.details.update(self.bk.details)
+                rec.status = "ok"
+            except BaseException as exc:
+                self._fail("run_failed", exc)
+            self.close()
+        return rec
+
+    def close(self) -> None:
+        if self.bk is not None:
+            bk, self.bk = self.bk, None
+            bk.unload()
+
+
+def split_timing(timing: TimingConfig, rounds: int) -> list[TimingConfig]:
+    """One full warm-up, then the minimum count and duration shared across `rounds` rounds, so
+    that interleaved arms together meet the same minima as one long loop."""
+    if rounds < 1:
+        raise InvalidConfigError(f"repetitions must be >= 1, got {rounds}")
+    per_iters = -(-timing.min_iters // rounds)
+    first = replace(timing, min_iters=per_iters, min_time_s=timing.min_time_s / rounds)
+    rest = replace(first, warmup_iters=min(2, timing.warmup_iters), warmup_s=0.0)
+    return [first] + [rest] * (rounds - 1)
 
 
 def benchmark(
@@ -255,11 +291,12 @@ def benchmark(
         pool_size,
         Path(cache_dir) if cache_dir else None,
     )
-    rec, outputs = run_cell(
-        cell, backend, new_run_id(), device, precision, timing or TimingConfig(),
-        check_overhead=check_overhead, backend_options=backend_options, strict=True,
-    )
-    _attach_parity(rec, outputs, cell.reference_outputs())
+    timing = timing or TimingConfig()
+    bc = BackendCell(cell, backend, new_run_id(), device, precision, timing, environment.capture(), backend_options, strict=True)
+    if bc.open():
+        bc.measure(timing)
+    rec = bc.finish(check_overhead)
+    _attach_parity(rec, bc.outputs, cell.reference_outputs())
     return rec
 
 
@@ -288,6 +325,9 @@ class SuiteConfig:
     db: Path | None = None  # default: out_dir / edgebench.sqlite
     cache_dir: Path | None = None
     check_overhead: bool = False
+    #: timing rounds per cell, the model's backends interleaved round by round so that drift
+    #: of the machine hits pre and post alike
+    repetitions: int = 3
 
     def resolved(self) -> "SuiteConfig":
         _check_batch(self.batch_size)
@@ -325,8 +365,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
     run_id = new_run_id()
     records: list[Record] = []
     baseline = cfg.backends[0]
-    cells = [(m, b) for m in cfg.models for b in cfg.backends]
-    bar = _progress(len(cells), progress)
+    bar = _progress(len(cfg.models) * len(cfg.backends), progress)
     with Store(cfg.db) as store:
         store.begin_run(run_id, _now(), baseline, _config_dict(cfg), env)
         status = "interrupted"
@@ -344,14 +383,21 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                         records.append(rec)
                         bar.update(1)
                     continue
+                cells = []
                 for b in cfg.backends:
-                    bar.set_description(f"{model} / {b}")
+                    bar.set_description(f"{model} / {b}: load")
                     precision = "fp32" if b == baseline else cfg.precision
-                    rec, outputs = run_cell(cell, b, run_id, cfg.device, precision, cfg.timing, env, cfg.check_overhead)
-                    if b == baseline and outputs is not None:
-                        cell.reference = outputs
-                    reference = cell.reference if cell.reference is not None else cell.reference_outputs()
-                    _attach_parity(rec, outputs, reference)
+                    bc = BackendCell(cell, b, run_id, cfg.device, precision, cfg.timing, env)
+                    if bc.open() and b == baseline:
+                        cell.reference = bc.outputs
+                    cells.append(bc)
+                for round_timing in split_timing(cfg.timing, cfg.repetitions):
+                    for bc in cells:
+                        bar.set_description(f"{model} / {bc.backend}")
+                        bc.measure(round_timing)
+                for bc in cells:
+                    rec = bc.finish(cfg.check_overhead)
+                    _attach_parity(rec, bc.outputs, cell.reference if cell.reference is not None else cell.reference_outputs())
                     store.add(rec)
                     records.append(rec)
                     bar.update(1)

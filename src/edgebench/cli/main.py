@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--db", type=Path, default=None, help="SQLite store (default OUT/edgebench.sqlite)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--repetitions", type=int, default=3,
+                   help="timing rounds per cell, backends interleaved round by round (default 3)")
     _add_run_options(p)
     _add_model_options(p)
     _add_timing_options(p)
@@ -180,7 +182,10 @@ def cmd_bench(args) -> int:
     )
     if args.json:
         print(json.dumps(rec.to_dict(), indent=2, default=str))
-        return 0
+        return 0 if rec.ok else 1
+    if not rec.ok:
+        print(f"edgebench: {rec.model} on {rec.backend}: {rec.status}: {rec.error}", file=sys.stderr)
+        return 1
     s = rec.latency
     print(f"{rec.model} on {rec.backend} ({rec.precision}, {rec.device}: {rec.device_name}), batch {rec.batch_size}")
     print(f"  latency  {s.summary()}")
@@ -205,7 +210,7 @@ def cmd_run(args) -> int:
     cfg = SuiteConfig(
         batch_size=args.batch_size, precision=args.precision, device=args.device, backends=args.backends,
         model_options=_model_options(args), timing=_timing(args), pool_size=args.pool_size, out_dir=args.out,
-        db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead,
+        db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
     )
     if args.models is not None:
         cfg.models = args.models

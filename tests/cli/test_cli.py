@@ -1,0 +1,102 @@
+"""The command line: real commands on tiny models, one-line errors and exit codes."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from edgebench.cli.main import main
+
+FAST = ["--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--pool-size", "2"]
+
+
+def _cli(*args, timeout=300):
+    """Run the real console entry point in a subprocess (exit code + stderr as a user sees them)."""
+    return subprocess.run([sys.executable, "-m", "edgebench", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    "args, code, text",
+    [
+        (["bench", "nosuchmodel", "--backend", "pytorch"], 2, "unknown model 'nosuchmodel'"),
+        (["bench", "test_cnn", "--backend", "nosuch"], 2, "unknown backend 'nosuch'"),
+        (["bench", "test_cnn", "--backend", "pytorch", "--batch-size", "0"], 2, "batch size must be"),
+        (["bench", "x.py:make", "--backend", "pytorch"], 2, "does not exist"),
+        (["report", "--db", "/nonexistent/e.sqlite"], 2, "no results store"),
+    ],
+)
+def test_bad_input_one_line_exit_2(args, code, text):
+    out = _cli(*args)
+    assert out.returncode == code
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and text in lines[0] and lines[0].startswith("edgebench: error:")
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_dependency_exit_3():
+    from importlib.util import find_spec
+
+    if find_spec("tensorrt") is not None:
+        pytest.skip("tensorrt is installed here")
+    out = _cli("bench", "test_cnn", "--backend", "tensorrt")
+    assert out.returncode == 3 and "pip install tensorrt" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_file_without_factory_and_bad_checkpoint_and_bad_onnx(tmp_path, capsys):
+    f = tmp_path / "m.py"
+    f.write_text("import torch\ndef other(num_classes=2):\n    return torch.nn.Linear(4, num_classes)\n")
+    assert main(["bench", f"{f}:make", "--backend", "pytorch"]) == 2
+    assert "no callable 'make'" in capsys.readouterr().err
+    ck = tmp_path / "w.pt"
+    import torch
+
+    torch.save({"fc.weight": torch.zeros(2, 2)}, ck)
+    assert main(["bench", "test_cnn", "--backend", "pytorch", "--weights", str(ck)]) == 2
+    assert "does not fit the model" in capsys.readouterr().err
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"garbage")
+    assert main(["bench", str(bad), "--backend", "onnxruntime"]) == 2
+    assert "fails the ONNX checker" in capsys.readouterr().err
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["run", "--models", "test_cnn", "--out", str(blocker / "sub"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "not writable" in err and "--out" in err
+
+
+def test_models_and_backends_listing(capsys):
+    assert main(["models", "test_*"]) == 0
+    out = capsys.readouterr().out
+    assert "test_cnn" in out and "3x32x32" in out and "1,442" in out
+    assert main(["models", "squeezenet*", "--imagenet-heads"]) == 0
+    assert "1,235,496" in capsys.readouterr().out  # the paper's SqueezeNet count, 1000 classes
+    assert main(["backends"]) == 0
+    assert "onnxruntime" in capsys.readouterr().out
+
+
+def test_export_and_bench_on_the_exported_file(tmp_path, capsys):
+    target = tmp_path / "m.onnx"
+    assert main(["export", "test_cnn", "--output", str(target)]) == 0
+    assert target.is_file() and "max |onnx - torch|" in capsys.readouterr().out
+    assert main(["bench", str(target), "--backend", "onnxruntime", "--json", *FAST]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["status"] == "ok" and rec["latency"]["count"] >= 3
+
+
+def test_run_then_report_rerenders_without_rerun(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", "--models", "test_cnn,test_mlp", "--backends", "pytorch,onnxruntime", "--device", "cpu",
+                 "--out", str(out), "--no-progress", *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "mean speedup" in printed and "test_mlp" in printed
+    first = (out / "table1.md").read_text()
+    for name in ("table1.md", "table1.csv", "table1.json", "figure4_speedup.png"):
+        (out / name).unlink()
+    assert main(["report", "--db", str(out / "edgebench.sqlite")]) == 0
+    assert (out / "table1.md").read_text() == first  # a pure function of the stored records
+    assert (out / "figure4_speedup.png").is_file()
+    assert main(["report", "--db", str(out / "edgebench.sqlite"), "--list"]) == 0
+    assert "finished" in capsys.readouterr().out
