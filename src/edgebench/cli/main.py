@@ -116,18 +116,22 @@ def _model_options(args):
 
 def cmd_models(args) -> int:
     from edgebench.models import build_model, get_spec, list_models
-    from edgebench.models.stats import trainable_params
+    import torch
+
+    from edgebench.models.stats import count_flops, trainable_params
 
     names = list_models(args.pattern, include_test=args.include_test)
     if not names:
         print(f"no registered model matches {args.pattern!r}; any torchvision classifier name also works")
         return 0
     classes = 1000 if args.imagenet_heads else args.num_classes
-    rows = [("name", "task", "input (per item)", f"params ({classes or 'default'} classes)", "paper row")]
+    rows = [("name", "task", "input (per item)", f"params ({classes or 'default'} classes)", "GFLOPs/item", "paper row")]
     for n in names:
         spec = get_spec(n)
-        params = trainable_params(build_model(spec, classes).module)
-        rows.append((n, spec.task, "x".join(map(str, spec.input_shape)), f"{params:,}", spec.paper_name or "-"))
+        module = build_model(spec, classes).module
+        flops = count_flops(module, torch.zeros(1, *spec.input_shape))
+        rows.append((n, spec.task, "x".join(map(str, spec.input_shape)), f"{trainable_params(module):,}",
+                     f"{flops / 1e9:.3f}", spec.paper_name or "-"))
     _print_table(rows)
     return 0
 
