@@ -53,3 +53,11 @@ def tiny_loaded():
     from edgebench.models import build_model, get_spec
 
     return build_model(get_spec("test_cnn"))
+
+
+@pytest.fixture(scope="session")
+def synth_videos(tmp_path_factory):
+    """A synthetic UCF50-layout set: 4 classes x 6 groups x 6 clips of 24 frames, 64x64."""
+    from edgebench.data.synth import write_video_set
+
+    return write_video_set(tmp_path_factory.mktemp("synth"), groups=6, clips_per_group=6, frames=24, size=64)

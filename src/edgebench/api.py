@@ -26,6 +26,7 @@ from edgebench.errors import (
 from edgebench.results.record import Record
 
 PAPER_SUITE = (
+    # image classification (2-class heads)
     "alexnet",
     "vgg19",
     "resnet50",
@@ -34,6 +35,10 @@ PAPER_SUITE = (
     "shufflenet_v2_x1_0",
     "mobilenet_v2",
     "resnext50_32x4d",
+    # human action recognition (4 UCF50 classes, 3x8x64x64 clips)
+    "c3d",
+    "conv_autoencoder",
+    "densenet3d",
 )
 BASELINE_BACKEND = "pytorch"
 
@@ -298,6 +303,51 @@ def benchmark(
     rec = bc.finish(check_overhead)
     _attach_parity(rec, bc.outputs, cell.reference_outputs())
     return rec
+
+
+def stream(
+    model: str,
+    source: str,
+    backend: str = "onnxruntime",
+    target_fps: float = 30.0,
+    stride: int = 1,
+    max_frames: int | None = None,
+    show: bool = False,
+    device: str = "cpu",
+    precision: str = "fp32",
+    num_classes: int | None = None,
+    weights: str | None = None,
+    class_names: list[str] | None = None,
+    opset: int = 18,
+    cache_dir: str | Path | None = None,
+):
+    """Run a model over a video file or camera in real time; returns a bench.stream.StreamResult.
+    Class names default to the ones stored in an `edgebench train` checkpoint."""
+    from edgebench.bench.stream import StreamConfig, run_stream
+
+    cfg = StreamConfig(source, target_fps, stride, max_frames, show)
+    entry(backend)
+    device = resolve_device(device)
+    cell = ModelCell(model, ModelOptions(num_classes, weights, False, None, opset), 1, 1,
+                     Path(cache_dir) if cache_dir else None)
+    if class_names is None and weights:
+        class_names = _checkpoint_classes(weights)
+    bk = backend_class(backend)(device=device, precision=precision, cache_dir=cell.cache_dir)
+    with bk:
+        bk.prepare(cell.source_for(bk.consumes), 1)
+        bk.load()
+        return run_stream(bk, cell.item_shape, cfg, class_names)
+
+
+def _checkpoint_classes(weights: str) -> list[str] | None:
+    import torch
+
+    try:
+        obj = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    meta = obj.get("meta", {}) if isinstance(obj, dict) else {}
+    return meta.get("classes")
 
 
 def _attach_parity(rec: Record, outputs, reference) -> None:

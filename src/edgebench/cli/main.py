@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timing_options(p)
 
     p = sub.add_parser("run", help="run the suite and write Table 1, Figure 4 and the SQLite store")
-    p.add_argument("--models", type=_csv, default=None, help="comma-separated (default: the paper's eight classifiers)")
+    p.add_argument("--models", type=_csv, default=None,
+                   help="comma-separated (default: the paper's eight classifiers and three action models)")
     p.add_argument("--backends", type=_csv, default=None,
                    help="comma-separated; the first is the baseline (default: pytorch + the best optimiser here)")
     p.add_argument("--out", type=Path, default=Path("results"))
@@ -92,6 +93,49 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     _add_model_options(p)
     _add_timing_options(p)
+
+    p = sub.add_parser("train", help="train an action model (UCF50 layout) or fine-tune a classifier (image folder)")
+    p.add_argument("model")
+    p.add_argument("--data", type=Path, required=True, help="UCF50 root, or an image folder with train/ and val/")
+    p.add_argument("--classes", type=_csv, default=None, help="class folder names (default: first four / all)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--patience", type=int, default=5, help="early stopping: epochs without improvement")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-groups", type=lambda t: [int(v) for v in _csv(t)], default=None,
+                   help="UCF50 groups held out for validation (default: the last 20%%)")
+    p.add_argument("--out", type=Path, default=None, help="checkpoint path (default checkpoints/MODEL.pt)")
+    p.add_argument("--resume", type=Path, default=None, help="continue from a checkpoint")
+    p.add_argument("--weights", default=None, help="start from a state dict")
+    p.add_argument("--pretrained", action="store_true", help="start from torchvision's weights (needs internet)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("data", help="data utilities")
+    dsub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    q = dsub.add_parser("synth", help="write a small synthetic data set")
+    q.add_argument("out", type=Path)
+    q.add_argument("--task", choices=["video", "image"], default="video")
+    q.add_argument("--groups", type=int, default=6, help="video: UCF50 groups per class")
+    q.add_argument("--clips-per-group", type=int, default=6)
+    q.add_argument("--frames", type=int, default=24, help="video: frames per clip")
+    q.add_argument("--per-class", type=int, default=40, help="image: images per class")
+    q.add_argument("--size", type=int, default=64, help="frame / image side in pixels")
+    q.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("stream", help="real-time inference over a video file or camera: FPS, latency, deadline misses")
+    p.add_argument("model")
+    p.add_argument("--source", required=True, help="video file or camera index (0, 1, ...)")
+    p.add_argument("--backend", default="onnxruntime")
+    p.add_argument("--target-fps", type=float, default=30.0)
+    p.add_argument("--stride", type=int, default=1, help="run the model every N frames")
+    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--show", action="store_true", help="draw predictions on the frames (needs a display)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--weights", default=None, help="a checkpoint; its class names label the predictions")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("report", help="re-render Table 1 and Figure 4 from stored records (no re-run)")
     p.add_argument("--db", type=Path, default=Path("results/edgebench.sqlite"))
@@ -268,6 +312,65 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from edgebench.train.run import train_model
+
+    out = args.out or Path("checkpoints") / f"{Path(args.model).stem}.pt"
+    run = train_model(
+        args.model, args.data, out, classes=args.classes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        patience=args.patience, seed=args.seed, resume=args.resume, weights=args.weights, pretrained=args.pretrained,
+        val_groups=args.val_groups, progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    r = run.result
+    print(f"{args.model}: {run.train_samples} training / {run.val_samples} validation samples, classes {', '.join(run.classes)}")
+    for h in r.history:
+        print(f"  epoch {h['epoch'] + 1:3d}  loss {h['train_loss']:.4f}  train acc {100 * h['train_accuracy']:5.1f}%  "
+              f"val acc {100 * h['val_accuracy']:5.1f}%  ({h['seconds']:.1f} s)")
+    if run.skipped:
+        print(f"  skipped {len(run.skipped)} unusable videos:")
+        for path, why in run.skipped.items():
+            print(f"    {path}: {why}")
+    print(f"best validation accuracy {100 * r.best_val_accuracy:.1f}% (epoch {r.best_epoch + 1})"
+          f"{', stopped early' if r.stopped_early else ''}; checkpoint {r.checkpoint}")
+    print("confusion matrix (rows: true, columns: predicted):")
+    _print_table([("", *run.classes)] + [(c, *map(str, row)) for c, row in zip(run.classes, r.confusion)])
+    return 0
+
+
+def cmd_data(args) -> int:
+    from edgebench.data import synth
+
+    if args.data_command != "synth":
+        raise InvalidConfigError("usage: edgebench data synth OUT --task video|image")
+    if args.task == "video":
+        root = synth.write_video_set(args.out, args.groups, args.clips_per_group, args.frames, args.size, seed=args.seed)
+        n = sum(1 for _ in root.rglob("*.avi"))
+        print(f"wrote {n} videos in UCF50 layout under {root} (classes: {', '.join(synth.VIDEO_CLASSES)})")
+    else:
+        out = synth.write_image_set(args.out, args.per_class, size=args.size, seed=args.seed)
+        n = sum(1 for _ in out.rglob("*.png"))
+        print(f"wrote {n} images under {out}/train and {out}/val (classes: {', '.join(synth.IMAGE_CLASSES)})")
+    return 0
+
+
+def cmd_stream(args) -> int:
+    from edgebench.api import stream
+
+    r = stream(args.model, args.source, backend=args.backend, target_fps=args.target_fps, stride=args.stride,
+               max_frames=args.max_frames, show=args.show, device=args.device, precision=args.precision,
+               num_classes=args.num_classes, weights=args.weights)
+    if args.json:
+        print(json.dumps(r.to_dict(), indent=2, default=str))
+        return 0
+    print(f"{args.model} on {args.backend}: {r.frames} frames, {r.inferences} inferences in {r.wall_s:.2f} s")
+    print(f"  pipeline {r.achieved_fps:.1f} FPS (decode + preprocess + infer); target {args.target_fps:g} FPS "
+          f"({r.frame_period_ms:.1f} ms/frame): {r.deadline_misses} deadline misses ({100 * r.deadline_miss_rate:.1f}%)")
+    if r.inference:
+        print(f"  inference {r.inference.summary()}")
+    print(f"  frame time {r.frame_time.summary()}")
+    return 0
+
+
 def _print_table(rows) -> None:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for j, r in enumerate(rows):
@@ -277,7 +380,7 @@ def _print_table(rows) -> None:
 
 
 COMMANDS = {"models": cmd_models, "backends": cmd_backends, "export": cmd_export, "bench": cmd_bench,
-            "run": cmd_run, "report": cmd_report}
+            "run": cmd_run, "report": cmd_report, "train": cmd_train, "data": cmd_data, "stream": cmd_stream}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ def _ensure_builtins() -> None:
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
-        from edgebench.models import classifiers, testing  # noqa: F401  (they register)
+        from edgebench.models import classifiers, testing, video  # noqa: F401  (they register)
 
 
 def list_models(pattern: str = "*", include_test: bool = False) -> list[str]:

@@ -1,0 +1,132 @@
+"""Real-time streams: decode frames from a video file or camera, keep a sliding clip buffer (or
+single frames for classifiers), run the model every `stride` frames, and measure inference
+latency, the whole pipeline's achieved FPS (decode + preprocess + infer) and deadline misses
+against the target frame period."""
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from edgebench.bench.harness import infer
+from edgebench.bench.stats import LatencyStats
+from edgebench.errors import InvalidConfigError
+
+log = logging.getLogger("edgebench.stream")
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    source: str  # a video file path or a camera index ("0")
+    target_fps: float = 30.0
+    stride: int = 1
+    max_frames: int | None = None
+    show: bool = False
+
+    def __post_init__(self):
+        if self.target_fps <= 0 or self.stride < 1 or (self.max_frames is not None and self.max_frames < 1):
+            raise InvalidConfigError(
+                f"stream needs --target-fps > 0, --stride >= 1 and --max-frames >= 1, got {asdict(self)}"
+            )
+
+
+@dataclass
+class StreamResult:
+    frames: int
+    inferences: int
+    wall_s: float
+    achieved_fps: float  # frames through the whole pipeline per second
+    frame_period_ms: float
+    deadline_misses: int  # frames whose pipeline time exceeded the frame period
+    deadline_miss_rate: float
+    inference: LatencyStats | None
+    frame_time: LatencyStats | None  # per frame: decode + preprocess (+ inference on inference frames)
+    predictions: list = field(default_factory=list)  # (frame index, class index, top score)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return d
+
+
+def open_source(source: str):
+    import cv2
+
+    cap = cv2.VideoCapture(int(source)) if source.isdigit() else cv2.VideoCapture(source)
+    if not cap.isOpened():
+        kind = "camera" if source.isdigit() else "video file"
+        raise InvalidConfigError(f"cannot open {kind} {source!r}; pass an existing video file or a camera index")
+    return cap
+
+
+def run_stream(backend, item_shape: tuple[int, ...], cfg: StreamConfig, class_names: list[str] | None = None) -> StreamResult:
+    """Stream through a loaded backend. `item_shape` is (C, H, W) for frame models or
+    (C, T, H, W) for clip models."""
+    import cv2
+
+    from edgebench.data.images import preprocess_image
+    from edgebench.data.ucf50 import preprocess_frames
+
+    clip = len(item_shape) == 4
+    t_len = item_shape[1] if clip else 1
+    h, w = item_shape[-2:]
+    buffer: collections.deque = collections.deque(maxlen=t_len)
+    show = cfg.show and bool(os.environ.get("DISPLAY"))
+    if cfg.show and not show:
+        log.warning("--show ignored: no display (DISPLAY is not set)")
+    cap = open_source(cfg.source)
+    period = 1.0 / cfg.target_fps
+    infer_s, frame_s, preds = [], [], []
+    frames = misses = 0
+    label = ""
+    start = time.perf_counter()
+    try:
+        while cfg.max_frames is None or frames < cfg.max_frames:
+            t0 = time.perf_counter()
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            if clip:
+                buffer.append(preprocess_frames([rgb], (h, w))[:, 0])  # (C, H, W), video normalisation
+            else:
+                buffer.append(preprocess_image(rgb, (h, w)))
+            if frames % cfg.stride == 0 and len(buffer) == t_len:
+                x = np.stack(buffer, axis=1)[None] if clip else buffer[-1][None]
+                ti = time.perf_counter()
+                logits = infer(backend, np.ascontiguousarray(x, dtype=np.float32))[0]
+                infer_s.append(time.perf_counter() - ti)
+                k = int(np.argmax(logits))
+                preds.append((frames, k, float(logits[k])))
+                label = class_names[k] if class_names and k < len(class_names) else str(k)
+            dt = time.perf_counter() - t0
+            frame_s.append(dt)
+            misses += dt > period
+            frames += 1
+            if show:
+                cv2.putText(bgr, label, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 0), 2)
+                cv2.imshow("edgebench stream", bgr)
+                if cv2.waitKey(1) & 0xFF == ord("q"):
+                    break
+    finally:
+        cap.release()
+        if show:
+            cv2.destroyAllWindows()
+    wall = time.perf_counter() - start
+    if frames == 0:
+        raise InvalidConfigError(f"no frames could be read from {cfg.source!r}; check the file or camera")
+    return StreamResult(
+        frames=frames,
+        inferences=len(infer_s),
+        wall_s=wall,
+        achieved_fps=frames / wall if wall > 0 else 0.0,
+        frame_period_ms=1e3 * period,
+        deadline_misses=int(misses),
+        deadline_miss_rate=misses / frames,
+        inference=LatencyStats.from_values(infer_s) if infer_s else None,
+        frame_time=LatencyStats.from_values(frame_s),
+        predictions=preds,
+    )

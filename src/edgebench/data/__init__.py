@@ -1,0 +1,1 @@
+"""Data: the UCF50 video loader, image folders, and synthetic data generators."""
