@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edgebench.backends.registry import backend_class, best_post_backend, entry
 from edgebench.bench import environment
-from edgebench.bench.harness import TimingConfig, infer, overhead_check, time_backend
+from edgebench.bench.harness import TimingConfig, infer, overhead_check, time_backend, time_device
 from edgebench.bench.inputs import input_pool
 from edgebench.bench.parity import compare_outputs
 from edgebench.bench.stats import LatencyStats
@@ -130,6 +130,13 @@ class ModelCell:
                 raise
         return self._artifact
 
+    def source_key(self) -> dict:
+        """What identifies this model's weights and input, for backends' own caches."""
+        if self.loaded is not None:
+            return {"model": self.name, "weights_sha256": self.loaded.weights_sha256,
+                    "input_shape": list(self.item_shape), "num_classes": self.loaded.num_classes}
+        return {"model": self.name, "onnx_sha256": self.onnx_file.sha256, "input_shape": list(self.item_shape)}
+
     def source_for(self, consumes: str):
         if consumes == "module":
             if self.loaded is None:
@@ -156,10 +163,11 @@ class BackendCell:
     def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
                  timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False):
         self.cell, self.backend, self.strict = cell, backend, strict
-        self.backend_options = backend_options or {}
+        self.backend_options = {"item_shape": tuple(cell.item_shape), "source_key": cell.source_key(), **(backend_options or {})}
         self.bk = None
         self.outputs: list | None = None
         self.values: list[float] = []
+        self.device_values: list[float] = []
         self.rec = Record(
             run_id=run_id,
             model=cell.name,
@@ -214,14 +222,22 @@ class BackendCell:
                 rec.details["opset"] = source.metadata.get("opset")
             stage = "build_failed"
             self.bk = bk
+            if rec.device == "cuda":
+                import torch
+
+                torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
             bk.prepare(source, cell.batch_size)
-            rec.build_s = bk.timings.get("build_s", time.perf_counter() - t0)
+            rec.prepare_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             bk.load()
             rec.load_s = time.perf_counter() - t0
+            rec.build_s = bk.timings.get("build_s", rec.prepare_s)
             stage = "run_failed"
-            self.outputs = [infer(bk, x) for x in cell.pool]
+            t0 = time.perf_counter()
+            self.outputs = [infer(bk, cell.pool[0])]
+            rec.first_infer_s = time.perf_counter() - t0
+            self.outputs += [infer(bk, x) for x in cell.pool[1:]]
             return True
         except BaseException as exc:
             self._fail(stage, exc)
@@ -231,6 +247,8 @@ class BackendCell:
         if self.alive:
             try:
                 self.values += time_backend(self.bk, self.cell.pool, timing)
+                if self.rec.device == "cuda":
+                    self.device_values += time_device(self.bk, self.cell.pool, timing)
             except BaseException as exc:
                 self._fail("run_failed", exc)
 
@@ -239,6 +257,13 @@ class BackendCell:
         if self.alive:
             try:
                 rec.latency = LatencyStats.from_values(self.values, self.cell.batch_size)
+                if self.device_values:
+                    rec.device_latency = LatencyStats.from_values(self.device_values, self.cell.batch_size)
+                if rec.device == "cuda":
+                    import torch
+
+                    rec.gpu_mem_peak_allocated_mb = torch.cuda.max_memory_allocated() / 2**20
+                    rec.gpu_mem_peak_reserved_mb = torch.cuda.max_memory_reserved() / 2**20
                 if check_overhead:
                     harness, bare = overhead_check(self.bk, self.cell.pool[0], max(20, min(len(self.values), 200)))
                     rec.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
@@ -361,6 +386,16 @@ def _check_batch(batch_size: int) -> None:
         raise InvalidConfigError(f"batch size must be an integer >= 1, got {batch_size!r}; pass --batch-size 1 or more")
 
 
+def parse_backend_spec(spec: str, default_precision: str = "fp32") -> tuple[str, str]:
+    """"onnxruntime" -> (onnxruntime, default); "torch-compile@fp16" -> (torch-compile, fp16)."""
+    name, _, precision = spec.partition("@")
+    entry(name)
+    precision = precision or default_precision
+    if precision not in ("fp32", "fp16", "bf16"):
+        raise InvalidConfigError(f"precision {precision!r} in backend {spec!r} is not one of fp32, fp16, bf16")
+    return name, precision
+
+
 @dataclass
 class SuiteConfig:
     models: list[str] = field(default_factory=lambda: list(PAPER_SUITE))
@@ -383,12 +418,13 @@ class SuiteConfig:
         _check_batch(self.batch_size)
         if not self.models:
             raise InvalidConfigError("no models given; pass --models a,b or leave it out for the paper's suite")
-        backends = list(self.backends) if self.backends else [BASELINE_BACKEND, best_post_backend()]
+        device = resolve_device(self.device)
+        backends = list(self.backends) if self.backends else [BASELINE_BACKEND, best_post_backend(device)]
         for b in backends:
-            entry(b)
+            parse_backend_spec(b, self.precision)
         if len(set(backends)) != len(backends):
             raise InvalidConfigError(f"backend listed twice in {backends}")
-        return replace(self, backends=backends, device=resolve_device(self.device), db=self.db or self.out_dir / "edgebench.sqlite")
+        return replace(self, backends=backends, device=device, db=self.db or self.out_dir / "edgebench.sqlite")
 
 
 @dataclass
@@ -414,7 +450,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
     env = environment.capture()
     run_id = new_run_id()
     records: list[Record] = []
-    baseline = cfg.backends[0]
+    baseline = "@".join(parse_backend_spec(cfg.backends[0], "fp32"))  # stored as name@precision
     bar = _progress(len(cfg.models) * len(cfg.backends), progress)
     with Store(cfg.db) as store:
         store.begin_run(run_id, _now(), baseline, _config_dict(cfg), env)
@@ -434,11 +470,12 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                         bar.update(1)
                     continue
                 cells = []
-                for b in cfg.backends:
-                    bar.set_description(f"{model} / {b}: load")
-                    precision = "fp32" if b == baseline else cfg.precision
-                    bc = BackendCell(cell, b, run_id, cfg.device, precision, cfg.timing, env)
-                    if bc.open() and b == baseline:
+                for i, spec in enumerate(cfg.backends):
+                    bar.set_description(f"{model} / {spec}: load")
+                    # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
+                    name, precision = parse_backend_spec(spec, "fp32" if i == 0 else cfg.precision)
+                    bc = BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env)
+                    if bc.open() and i == 0:
                         cell.reference = bc.outputs
                     cells.append(bc)
                 for round_timing in split_timing(cfg.timing, cfg.repetitions):

@@ -24,7 +24,8 @@ def test_backend_matches_pytorch(name, batch, tiny_loaded, tmp_path):
     cls = backend_class(name)
     device = cls.devices[0]
     source = copy.deepcopy(tiny_loaded.module) if cls.consumes == "module" else export_onnx(tiny_loaded, cache_dir=tmp_path)
-    with cls(device=device, cache_dir=tmp_path).prepare(source, batch).load() as bk:
+    opts = dict(item_shape=(3, 32, 32), source_key={"model": "test_cnn", "weights_sha256": tiny_loaded.weights_sha256})
+    with cls(device=device, cache_dir=tmp_path, **opts).prepare(source, batch).load() as bk:
         outs = [infer(bk, x) for x in pool]
     for r, o in zip(ref, outs):
         np.testing.assert_allclose(o, r, rtol=1e-4, atol=1e-5)

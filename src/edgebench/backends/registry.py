@@ -38,6 +38,20 @@ BACKENDS: dict[str, BackendEntry] = {
             "ONNX Runtime: CPU EP, or CUDA / TensorRT EPs with onnxruntime-gpu",
         ),
         BackendEntry(
+            "torch-compile",
+            "edgebench.backends.torch_compile_backend:TorchCompileBackend",
+            ("torch",),
+            "pip install torch  (CPU needs a C++ compiler; CUDA needs triton, shipped with CUDA torch)",
+            "torch.compile (Inductor), default or reduce-overhead (CUDA graphs) mode",
+        ),
+        BackendEntry(
+            "aot-inductor",
+            "edgebench.backends.aot_inductor_backend:AOTInductorBackend",
+            ("torch",),
+            "pip install torch  (needs a C++ compiler)",
+            "torch.export + AOTInductor package (.pt2), cached and loaded without the model's code",
+        ),
+        BackendEntry(
             "tensorrt",
             "edgebench.backends.tensorrt_backend:TensorRTBackend",
             ("tensorrt",),
@@ -50,6 +64,8 @@ BACKENDS: dict[str, BackendEntry] = {
 
 #: post-optimisation preference, best first, when the user names none
 POST_OPT_PREFERENCE = ("tensorrt", "onnxruntime")
+#: on a CUDA GPU without TensorRT: PyTorch's own compiler (ONNX Runtime's CPU build cannot use it)
+POST_OPT_PREFERENCE_CUDA = ("tensorrt", "torch-compile")
 
 
 @dataclass(frozen=True)
@@ -85,8 +101,8 @@ def list_availability() -> list[Availability]:
     return [availability(n) for n in BACKENDS]
 
 
-def best_post_backend() -> str:
-    for name in POST_OPT_PREFERENCE:
+def best_post_backend(device: str = "cpu") -> str:
+    for name in POST_OPT_PREFERENCE_CUDA if device == "cuda" else POST_OPT_PREFERENCE:
         if availability(name).available:
             return name
     raise BackendUnavailableError("no optimising backend is available; install one: pip install onnxruntime")

@@ -52,6 +52,33 @@ def time_backend(backend, pool: list, cfg: TimingConfig, on_iter=None) -> list[f
     return values
 
 
+def time_device(backend, pool: list, cfg: TimingConfig) -> list[float]:
+    """Per-iteration GPU time in seconds from CUDA events around the backend's own call on
+    device-resident inputs (Backend.native_call): no host<->device copies, no host overhead
+    between launches. Inputs are staged on the device before timing, one call per pool item."""
+    import torch
+
+    calls = [backend.native_call(x) for x in pool]
+    n = len(calls)
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    clock = time.perf_counter
+    i = 0
+    t_start = clock()
+    while i < cfg.warmup_iters or clock() - t_start < cfg.warmup_s:
+        calls[i % n]()
+        i += 1
+    torch.cuda.synchronize()
+    values: list[float] = []
+    t_start = clock()
+    while len(values) < cfg.max_iters and (len(values) < cfg.min_iters or clock() - t_start < cfg.min_time_s):
+        start.record()
+        calls[len(values) % n]()
+        end.record()
+        end.synchronize()
+        values.append(start.elapsed_time(end) / 1e3)
+    return values
+
+
 def overhead_check(backend, x, iters: int, block: int = 10) -> tuple[list[float], list[float]]:
     """(harness, bare) latencies in seconds: the harness path (run + synchronize) and a plain
     loop around the backend's own library call (Backend.native_call), interleaved in blocks

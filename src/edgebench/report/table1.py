@@ -30,6 +30,16 @@ class Table1Row:
     max_abs_diff: float | None
     top1_agreement: float | None
     note: str = ""
+    # cold start (seconds to the first result) and when optimising pays off
+    pre_cold_start_s: float | None = None
+    post_cold_start_s: float | None = None
+    break_even_inferences: int | None = None  # None: never (post not faster) or unknown
+    # GPU cells: CUDA-event time on device-resident inputs, and the post cell's peak memory
+    pre_device_p50_ms: float | None = None
+    post_device_p50_ms: float | None = None
+    device_speedup: float | None = None
+    post_gpu_mem_peak_mb: float | None = None
+    post_throughput_items_per_s: float | None = None
 
 
 @dataclass
@@ -45,18 +55,25 @@ class Table1:
 
 
 def build_table1(records: list[Record], run: dict) -> Table1:
-    baseline = run["baseline_backend"]
+    baseline, _, base_precision = run["baseline_backend"].partition("@")
+    base_precision = base_precision or "fp32"
+
+    def is_pre(r: Record) -> bool:
+        return r.backend == baseline and r.precision == base_precision
+
     by_model: dict[str, list[Record]] = {}
     for r in records:
         by_model.setdefault(r.model, []).append(r)
     rows = []
     for model, recs in by_model.items():
-        pre = next((r for r in recs if r.backend == baseline and r.precision == "fp32" and r.ok), None)
-        posts = sorted((r for r in recs if r.backend != baseline and r.ok), key=lambda r: r.latency.p50_ms)
+        pre = next((r for r in recs if is_pre(r) and r.ok), None)
+        posts = sorted((r for r in recs if not is_pre(r) and r.ok), key=lambda r: r.latency.p50_ms)
         post = posts[0] if posts else None
         failed = [f"{r.backend}: {r.status}" for r in recs if not r.ok]
         any_rec = pre or post or recs[0]
         speedup = pre.latency.p50_ms / post.latency.p50_ms if pre and post else None
+        pre_dev = pre.device_latency.p50_ms if pre and pre.device_latency else None
+        post_dev = post.device_latency.p50_ms if post and post.device_latency else None
         rows.append(
             Table1Row(
                 model=model,
@@ -72,6 +89,16 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 max_abs_diff=post.max_abs_diff if post else None,
                 top1_agreement=post.top1_agreement if post else None,
                 note="; ".join(failed),
+                pre_cold_start_s=pre.cold_start_s if pre else None,
+                post_cold_start_s=post.cold_start_s if post else None,
+                break_even_inferences=break_even(pre, post),
+                pre_device_p50_ms=pre_dev,
+                post_device_p50_ms=post_dev,
+                device_speedup=pre_dev / post_dev if pre_dev and post_dev else None,
+                post_gpu_mem_peak_mb=post.gpu_mem_peak_reserved_mb if post else None,
+                post_throughput_items_per_s=(
+                    post.batch_size * 1e3 / (post_dev or post.latency.p50_ms) if post else None
+                ),
             )
         )
     speedups = [r.speedup for r in rows if r.speedup is not None]
@@ -90,6 +117,19 @@ def build_table1(records: list[Record], run: dict) -> Table1:
             if r.ok and r.harness_overhead_pct is not None
         ],
     )
+
+
+def break_even(pre: Record | None, post: Record | None) -> int | None:
+    """Inferences after which the optimised path has paid for its extra cold start:
+    (post cold start - pre cold start) / (pre p50 - post p50). None when post is not faster."""
+    import math
+
+    if not pre or not post or pre.cold_start_s is None or post.cold_start_s is None:
+        return None
+    saving_s = (pre.latency.p50_ms - post.latency.p50_ms) / 1e3
+    if saving_s <= 0:
+        return None
+    return max(0, math.ceil((post.cold_start_s - pre.cold_start_s) / saving_s))
 
 
 def _fmt_int(v) -> str:
@@ -172,10 +212,43 @@ def render_markdown(table: Table1) -> str:
         ]
         for model, backend, precision, p50, hp50, bp50, pct in table.overhead:
             lines.append(f"| {model} | {backend} {precision} | {p50:.3f} | {hp50:.3f} | {bp50:.3f} | {pct:+.1f}% |")
+    lines += _cold_start_section(table)
     notes = [f"- {r.model}: {r.note}" for r in table.rows if r.note]
     if notes:
         lines += ["", "Cells that did not produce a measurement:", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _cold_start_section(table: Table1) -> list[str]:
+    rows = [r for r in table.rows if r.post_backend]
+    if not rows:
+        return []
+    gpu = any(r.post_device_p50_ms is not None for r in rows)
+    head = ["Model", "Post-opt", "Pre cold start (s)", "Post cold start (s)", "Break-even (inferences)"]
+    if gpu:
+        head += ["Pre GPU p50 (ms)", "Post GPU p50 (ms)", "GPU speedup", "Post items/s (GPU time)", "Post peak GPU mem (MiB)"]
+    out = [
+        "",
+        "Cold start = export + build/compile + load + first inference; break-even = extra cold start of the "
+        "post-opt path over the per-inference saving (host p50)."
+        + (" GPU columns: CUDA-event time per batch on device-resident inputs (no host<->device copies); "
+           "peak memory from torch's allocator (reserved)." if gpu else ""),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|---|" + "---:|" * (len(head) - 2),
+    ]
+    for r in rows:
+        cells = [r.model, _post_label(r), _fmt(r.pre_cold_start_s, ".2f"), _fmt(r.post_cold_start_s, ".2f"),
+                 _fmt_int(r.break_even_inferences) if r.break_even_inferences is not None else "never / n/a"]
+        if gpu:
+            cells += [_fmt(r.pre_device_p50_ms, ".3f"), _fmt(r.post_device_p50_ms, ".3f"),
+                      _fmt(r.device_speedup, ".2f", "x"), _fmt(r.post_throughput_items_per_s, ",.0f"),
+                      _fmt(r.post_gpu_mem_peak_mb, ",.0f")]
+        out.append("| " + " | ".join(cells) + " |")
+    dev = [r.device_speedup for r in rows if r.device_speedup is not None]
+    if dev:
+        out += ["", f"Mean GPU-time speedup across {len(dev)} models: {sum(dev) / len(dev):.2f}x."]
+    return out
 
 
 def _timing_text(t: dict) -> str:

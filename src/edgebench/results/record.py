@@ -32,10 +32,19 @@ class Record:
     macs: int | None = None
     artifact_bytes: int | None = None
     artifact_sha256: str = ""
+    # cold start, seconds: export (ONNX) + prepare (engine/package build) + load (torch.compile
+    # compiles here) + the first inference; build_s is the backend's own build/compile time
     export_s: float | None = None
     build_s: float | None = None
+    prepare_s: float | None = None
     load_s: float | None = None
+    first_infer_s: float | None = None
+    #: host wall-clock per batch, including host<->device copies
     latency: LatencyStats | None = None
+    #: CUDA-event time per batch on device-resident inputs (GPU cells only)
+    device_latency: LatencyStats | None = None
+    gpu_mem_peak_allocated_mb: float | None = None  # torch's caching allocator, this cell
+    gpu_mem_peak_reserved_mb: float | None = None
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
     top1_agreement: float | None = None
@@ -61,6 +70,11 @@ class Record:
         return self.latency.p50_ms if self.latency else None
 
     @property
+    def cold_start_s(self) -> float | None:
+        parts = [self.export_s or 0.0, self.prepare_s, self.load_s, self.first_infer_s]
+        return None if any(p is None for p in parts[1:]) else sum(parts)
+
+    @property
     def harness_overhead_pct(self) -> float | None:
         if not self.harness_check_p50_ms or not self.bare_p50_ms:
             return None
@@ -69,12 +83,14 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["latency"] = self.latency.to_dict() if self.latency else None
+        d["device_latency"] = self.device_latency.to_dict() if self.device_latency else None
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Record":
         d = dict(d)
-        lat = d.get("latency")
-        d["latency"] = LatencyStats(**lat) if lat else None
+        for key in ("latency", "device_latency"):
+            lat = d.get(key)
+            d[key] = LatencyStats(**lat) if lat else None
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})

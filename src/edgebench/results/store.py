@@ -10,14 +10,13 @@ from edgebench.bench.stats import LatencyStats
 from edgebench.errors import OutputDirError, UserError
 from edgebench.results.record import Record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: cold-start, device-latency and GPU-memory columns
 _LATENCY_FIELDS = list(LatencyStats.__dataclass_fields__)
+_STATS = ("latency", "device_latency")  # LatencyStats fields, flattened as <name>_<field>
 _JSON_FIELDS = ("input_shape", "details", "timing", "env")
-_SCALAR_FIELDS = [
-    f
-    for f in Record.__dataclass_fields__
-    if f not in ("latency", *_JSON_FIELDS)
-]
+_SCALAR_FIELDS = [f for f in Record.__dataclass_fields__ if f not in (*_STATS, *_JSON_FIELDS)]
+_STAT_COLUMNS = [f"{s}_{f}" for s in _STATS for f in _LATENCY_FIELDS]
+_COLUMNS = _SCALAR_FIELDS + _STAT_COLUMNS + list(_JSON_FIELDS)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -32,9 +31,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    {", ".join(_SCALAR_FIELDS)},
-    {", ".join("latency_" + f for f in _LATENCY_FIELDS)},
-    {", ".join(_JSON_FIELDS)}
+    {", ".join(_COLUMNS)}
 );
 CREATE INDEX IF NOT EXISTS records_run ON records(run_id);
 """
@@ -62,6 +59,13 @@ class Store:
                 raise UserError(
                     f"{self.path} has schema version {row[0]}, newer than this edgebench's {SCHEMA_VERSION}; upgrade edgebench"
                 )
+            elif row[0] < SCHEMA_VERSION:
+                # older stores gain the new columns (empty for their rows); nothing is rewritten
+                have = {r[1] for r in self.conn.execute("PRAGMA table_info(records)")}
+                for col in _COLUMNS:
+                    if col not in have:
+                        self.conn.execute(f"ALTER TABLE records ADD COLUMN {col}")
+                self.conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     def close(self) -> None:
         self.conn.close()
@@ -105,13 +109,12 @@ class Store:
         """Insert one record in its own transaction."""
         d = rec.to_dict()
         values = [d[f] for f in _SCALAR_FIELDS]
-        lat = d["latency"] or {}
-        values += [lat.get(f) for f in _LATENCY_FIELDS]
+        for stat in _STATS:
+            values += [(d[stat] or {}).get(f) for f in _LATENCY_FIELDS]
         values += [json.dumps(d[f], default=str) for f in _JSON_FIELDS]
-        cols = _SCALAR_FIELDS + ["latency_" + f for f in _LATENCY_FIELDS] + list(_JSON_FIELDS)
         with self.conn:
             self.conn.execute(
-                f"INSERT INTO records ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values
+                f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", values
             )
 
     def records(self, run_id: str | None = None) -> list[Record]:
@@ -121,8 +124,9 @@ class Store:
         out = []
         for row in self.conn.execute(query + " ORDER BY id", args).fetchall():
             d = dict(row)
-            lat = {f: d.pop("latency_" + f) for f in _LATENCY_FIELDS}
-            d["latency"] = lat if lat["count"] is not None else None
+            for stat in _STATS:
+                lat = {f: d.pop(f"{stat}_{f}") for f in _LATENCY_FIELDS}
+                d[stat] = lat if lat["count"] is not None else None
             for f in _JSON_FIELDS:
                 d[f] = json.loads(d[f]) if d[f] else ({} if f != "input_shape" else [])
             d.pop("id")

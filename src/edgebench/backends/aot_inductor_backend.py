@@ -1,0 +1,96 @@
+"""AOTInductor: torch.export with a dynamic batch dimension -> a compiled package (.pt2) on disk,
+cached like an engine (model + weights hash, torch version, device, precision, batch range),
+then loaded with `torch._inductor.aoti_load_package`, which needs none of the model's Python
+code: the PyTorch-native counterpart of a TensorRT engine."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from edgebench.backends.base import Backend
+from edgebench.backends.torch_io import TorchIO
+from edgebench.errors import BackendUnavailableError, BuildError, InvalidConfigError
+
+DEFAULT_MAX_BATCH = 256
+
+
+def package_cache_fields(source_key: dict, torch_version: str, device: str, precision: str, max_batch: int) -> dict:
+    """Everything that makes a .pt2 package valid: a change in any of these forces a rebuild."""
+    return {**source_key, "torch": torch_version, "device": device, "precision": precision, "max_batch": max_batch}
+
+
+def device_identity(device: str) -> str:
+    import torch
+
+    if device == "cuda":
+        p = torch.cuda.get_device_properties(torch.cuda.current_device())
+        return f"{p.name} sm_{p.major}{p.minor}"
+    from edgebench.system import cpu_model
+
+    return f"cpu {cpu_model()}"
+
+
+class AOTInductorBackend(Backend):
+    name = "aot-inductor"
+    consumes = "module"
+    devices = ("cpu", "cuda")
+    precisions = ("fp32", "fp16", "bf16")
+
+    def _prepare(self, module, batch_size: int) -> None:
+        import torch
+
+        from edgebench.export.artifact import cache_key, default_cache_dir
+
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise BackendUnavailableError("aot-inductor --device cuda needs a CUDA GPU; torch.cuda.is_available() is False")
+        item = self.options.get("item_shape")
+        source_key = self.options.get("source_key")
+        if item is None or source_key is None:
+            raise InvalidConfigError("aot-inductor needs item_shape and source_key (model name and weights hash) for its cache")
+        self._torch = torch
+        self.io = TorchIO(self.device, self.precision)
+        max_batch = max(batch_size, int(self.options.get("max_batch") or DEFAULT_MAX_BATCH))
+        fields = package_cache_fields(source_key, torch.__version__, device_identity(self.device), self.precision, max_batch)
+        folder = Path(self.cache_dir or default_cache_dir()) / "aot-inductor"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.package = folder / f"{cache_key(fields)[:24]}.pt2"
+        self.details.update(torch=torch.__version__, package=str(self.package))
+        if self.package.is_file():
+            self.timings["build_s"] = 0.0
+            self.details["package_cached"] = True
+            return
+        t0 = time.perf_counter()
+        module = module.to(self.device, self.io.dtype).eval()
+        example = torch.randn((2, *item), device=self.device, dtype=self.io.dtype)  # 2: keep the axis symbolic
+        batch = torch.export.Dim("batch", min=1, max=max_batch)
+        try:
+            with torch.inference_mode(False), torch.no_grad():
+                program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+                tmp = self.package.with_suffix(".tmp.pt2")
+                torch._inductor.aoti_compile_and_package(program, package_path=str(tmp))
+            tmp.replace(self.package)  # a half-written package is never picked up
+        except Exception as exc:
+            raise BuildError(f"AOTInductor could not compile {source_key.get('model')}: {type(exc).__name__}: "
+                             f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from exc
+        self.package.with_suffix(".json").write_text(json.dumps(fields, indent=2))
+        self.timings["build_s"] = time.perf_counter() - t0
+        self.details["package_cached"] = False
+
+    def _load(self) -> None:
+        self.runner = self._torch._inductor.aoti_load_package(str(self.package))
+
+    def _run(self, x):
+        with self._torch.inference_mode():
+            return self.io.to_host(self.runner(self.io.to_device(x)))
+
+    def _synchronize(self) -> None:
+        if self.device == "cuda":
+            self._torch.cuda.synchronize()
+
+    def native_call(self, x):
+        t = self.io.to_device(x)
+        return lambda: self.runner(t)
+
+    def _unload(self) -> None:
+        self.runner = None
