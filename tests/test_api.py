@@ -107,3 +107,39 @@ def test_suite_interleaves_backends_round_by_round(tmp_path, monkeypatch):
     monkeypatch.setattr(api, "time_backend", spy)
     run_suite(_suite(tmp_path, models=["test_cnn"], repetitions=2))
     assert order == ["pytorch", "onnxruntime", "pytorch", "onnxruntime"]
+
+
+def test_backend_spec_parsing():
+    from edgebench.api import parse_backend_spec
+    from edgebench.errors import InvalidConfigError, UnknownBackendError
+
+    assert parse_backend_spec("onnxruntime") == ("onnxruntime", "fp32", {})
+    assert parse_backend_spec("torch-compile@fp16:mode=default") == ("torch-compile", "fp16", {"mode": "default"})
+    assert parse_backend_spec("pytorch:cuda_graphs=1+x=on", "bf16") == ("pytorch", "bf16", {"cuda_graphs": 1, "x": True})
+    with pytest.raises(InvalidConfigError, match="int7"):
+        parse_backend_spec("pytorch@int7")
+    with pytest.raises(InvalidConfigError, match="key=value"):
+        parse_backend_spec("pytorch:oops")
+    with pytest.raises(UnknownBackendError):
+        parse_backend_spec("nope@fp16")
+
+
+def test_suite_with_variants_cold_start_and_break_even(tmp_path):
+    from edgebench.report import build_table1
+    from edgebench.results import Store
+
+    cfg = _suite(tmp_path, models=["test_cnn"])
+    cfg.backends = ["pytorch", "onnxruntime:threads=1", "pytorch@bf16"]
+    result = run_suite(cfg)
+    assert [r.status for r in result.records] == ["ok", "ok", "ok"]
+    assert result.records[1].details["options"] == {"threads": 1} and result.records[1].details["threads"] == 1
+    assert all(r.cold_start_s is not None and r.first_infer_s > 0 for r in result.records)
+    with Store(cfg.out_dir / "edgebench.sqlite") as s:
+        run = s.run(result.run_id)
+        assert run["baseline_backend"] == "pytorch@fp32"
+        table = build_table1(s.records(result.run_id), run)
+    row = table.rows[0]
+    assert row.post_cold_start_s is not None
+    if row.speedup and row.speedup > 1:
+        assert row.break_even_inferences is not None
+    assert "Break-even" in (cfg.out_dir / "table1.md").read_text()

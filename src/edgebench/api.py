@@ -386,14 +386,34 @@ def _check_batch(batch_size: int) -> None:
         raise InvalidConfigError(f"batch size must be an integer >= 1, got {batch_size!r}; pass --batch-size 1 or more")
 
 
-def parse_backend_spec(spec: str, default_precision: str = "fp32") -> tuple[str, str]:
-    """"onnxruntime" -> (onnxruntime, default); "torch-compile@fp16" -> (torch-compile, fp16)."""
-    name, _, precision = spec.partition("@")
+def parse_backend_spec(spec: str, default_precision: str = "fp32") -> tuple[str, str, dict]:
+    """NAME[@PRECISION][:KEY=VALUE[+KEY=VALUE...]] -> (name, precision, options), e.g.
+    "onnxruntime", "torch-compile@fp16", "pytorch@fp16:cuda_graphs=1", "onnxruntime:threads=1"."""
+    head, _, opts = spec.partition(":")
+    name, _, precision = head.partition("@")
     entry(name)
     precision = precision or default_precision
     if precision not in ("fp32", "fp16", "bf16"):
         raise InvalidConfigError(f"precision {precision!r} in backend {spec!r} is not one of fp32, fp16, bf16")
-    return name, precision
+    options = {}
+    for item in filter(None, opts.split("+")):
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise InvalidConfigError(f"backend option {item!r} in {spec!r} must look like key=value")
+        options[key] = _option_value(value)
+    return name, precision, options
+
+
+def _option_value(text: str):
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 @dataclass
@@ -450,7 +470,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
     env = environment.capture()
     run_id = new_run_id()
     records: list[Record] = []
-    baseline = "@".join(parse_backend_spec(cfg.backends[0], "fp32"))  # stored as name@precision
+    baseline = "@".join(parse_backend_spec(cfg.backends[0], "fp32")[:2])  # stored as name@precision
     bar = _progress(len(cfg.models) * len(cfg.backends), progress)
     with Store(cfg.db) as store:
         store.begin_run(run_id, _now(), baseline, _config_dict(cfg), env)
@@ -473,8 +493,10 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                 for i, spec in enumerate(cfg.backends):
                     bar.set_description(f"{model} / {spec}: load")
                     # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
-                    name, precision = parse_backend_spec(spec, "fp32" if i == 0 else cfg.precision)
-                    bc = BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env)
+                    name, precision, options = parse_backend_spec(spec, "fp32" if i == 0 else cfg.precision)
+                    bc = BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, options)
+                    if options:
+                        bc.rec.details["options"] = options
                     if bc.open() and i == 0:
                         cell.reference = bc.outputs
                     cells.append(bc)

@@ -50,3 +50,23 @@ def test_unknown_status_rejected():
 def test_empty_store_has_no_latest_run(tmp_path):
     with Store(tmp_path / "s.sqlite") as store, pytest.raises(UserError, match="edgebench run"):
         store.latest_run_id()
+
+
+def test_version_1_store_is_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
+        "CREATE TABLE records (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id, model, backend, precision, batch_size,"
+        " device, status, latency_count);"
+        "INSERT INTO records (run_id, model, backend, precision, batch_size, device, status) "
+        "VALUES ('r0', 'm', 'pytorch', 'fp32', 1, 'cpu', 'ok');"
+    )
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        old = store.records("r0")
+        assert old[0].model == "m" and old[0].device_latency is None
+        store.add(_rec(run_id="r1", device_latency=LatencyStats.from_values([0.001])))
+        assert store.records("r1")[0].device_latency.count == 1
+    assert sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION

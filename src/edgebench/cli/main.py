@@ -67,14 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("backends", help="which backends are available here, why not, and how to install them")
 
-    p = sub.add_parser("export", help="export a model to ONNX (dynamic batch axis, checked, cached)")
+    p = sub.add_parser("export", help="export a model to ONNX or an AOTInductor package (dynamic batch axis, cached)")
     p.add_argument("model")
-    p.add_argument("--output", type=Path, default=None, help="also copy the .onnx file here")
+    p.add_argument("--format", choices=["onnx", "aot-inductor"], default="onnx")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="aot-inductor: the device it compiles for")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="aot-inductor only")
+    p.add_argument("--output", type=Path, default=None, help="also copy the file here")
     _add_model_options(p)
 
     p = sub.add_parser("bench", help="benchmark one model on one backend")
     p.add_argument("model", help="model name, path/to/file.py:factory, or path/to/model.onnx")
-    p.add_argument("--backend", required=True)
+    p.add_argument("--backend", required=True, help="NAME[@PRECISION][:KEY=VALUE[+KEY=VALUE]], e.g. torch-compile:mode=default")
+    p.add_argument("--cuda-graphs", action="store_true", help="pytorch: capture the forward pass in a CUDA graph and replay it")
     p.add_argument("--json", action="store_true", help="print the full record as JSON")
     _add_run_options(p)
     _add_model_options(p)
@@ -84,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", type=_csv, default=None,
                    help="comma-separated (default: the paper's eight classifiers and three action models)")
     p.add_argument("--backends", type=_csv, default=None,
-                   help="comma-separated; the first is the baseline (default: pytorch + the best optimiser here)")
+                   help="comma-separated NAME[@PRECISION][:KEY=VALUE]; the first is the baseline "
+                        "(default: pytorch + the best optimiser here), e.g. pytorch,torch-compile@fp16,pytorch:cuda_graphs=1")
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--db", type=Path, default=None, help="SQLite store (default OUT/edgebench.sqlite)")
     p.add_argument("--no-progress", action="store_true")
@@ -193,24 +198,28 @@ def cmd_backends(args) -> int:
 
 
 def cmd_export(args) -> int:
-    import shutil
-
     from edgebench.export import export_onnx
     from edgebench.models import build_model, get_spec
 
     spec = get_spec(args.model, args.input_shape)
     loaded = build_model(spec, args.num_classes, args.weights, args.pretrained)
-    art = export_onnx(loaded, opset=args.opset, cache_dir=args.cache_dir)
-    target = art.path
-    if args.output:
-        try:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(art.path, args.output)
-        except OSError as exc:
-            from edgebench.errors import OutputDirError
+    if args.format == "aot-inductor":
+        from edgebench.backends.registry import backend_class
 
-            raise OutputDirError(f"cannot write {args.output} ({exc.strerror}); pass a writable --output path")
-        target = args.output
+        bk = backend_class("aot-inductor")(
+            device=args.device, precision=args.precision, cache_dir=args.cache_dir, item_shape=tuple(spec.input_shape),
+            source_key={"model": spec.name, "weights_sha256": loaded.weights_sha256, "input_shape": list(spec.input_shape),
+                        "num_classes": loaded.num_classes},
+        )
+        bk.prepare(loaded.module, 1)
+        target = _copy_out(bk.package, args.output)
+        how = "cached" if bk.details["package_cached"] else f"compiled in {bk.timings['build_s']:.1f} s"
+        print(f"{target}  ({target.stat().st_size / 1e6:.1f} MB AOTInductor package for {args.device} {args.precision}, {how})")
+        print(f"  load anywhere with torch._inductor.aoti_load_package(path) -- no model code needed; "
+              f"input [batch, {', '.join(map(str, spec.input_shape))}]")
+        return 0
+    art = export_onnx(loaded, opset=args.opset, cache_dir=args.cache_dir)
+    target = _copy_out(art.path, args.output)
     m = art.metadata
     print(f"{target}  ({art.size_bytes / 1e6:.1f} MB, opset {m['opset']}, {m['exporter']} exporter, "
           f"{'cached' if art.cached else f'exported in {art.export_s:.1f} s'})")
@@ -219,14 +228,32 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from edgebench.api import benchmark
+def _copy_out(path: Path, output: Path | None) -> Path:
+    import shutil
 
+    if output is None:
+        return path
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, output)
+    except OSError as exc:
+        from edgebench.errors import OutputDirError
+
+        raise OutputDirError(f"cannot write {output} ({exc.strerror}); pass a writable --output path") from exc
+    return output
+
+
+def cmd_bench(args) -> int:
+    from edgebench.api import benchmark, parse_backend_spec
+
+    name, precision, options = parse_backend_spec(args.backend, args.precision)
+    if args.cuda_graphs:
+        options["cuda_graphs"] = True
     rec = benchmark(
-        args.model, backend=args.backend, batch_size=args.batch_size, precision=args.precision, device=args.device,
+        args.model, backend=name, batch_size=args.batch_size, precision=precision, device=args.device,
         timing=_timing(args), num_classes=args.num_classes, weights=args.weights, pretrained=args.pretrained,
         input_shape=args.input_shape, opset=args.opset, pool_size=args.pool_size, cache_dir=args.cache_dir,
-        check_overhead=args.check_overhead,
+        check_overhead=args.check_overhead, backend_options=options,
     )
     if args.json:
         print(json.dumps(rec.to_dict(), indent=2, default=str))
@@ -236,7 +263,14 @@ def cmd_bench(args) -> int:
         return 1
     s = rec.latency
     print(f"{rec.model} on {rec.backend} ({rec.precision}, {rec.device}: {rec.device_name}), batch {rec.batch_size}")
-    print(f"  latency  {s.summary()}")
+    print(f"  latency  {s.summary()}  [host wall-clock incl. host<->device copies]")
+    if rec.device_latency:
+        print(f"  GPU time {rec.device_latency.summary()}  [CUDA events, device-resident inputs]")
+    if rec.cold_start_s is not None:
+        print(f"  cold start {rec.cold_start_s:.2f} s (export {rec.export_s or 0:.2f} + prepare {rec.prepare_s:.2f} + "
+              f"load {rec.load_s:.2f} + first inference {rec.first_infer_s:.3f}); build/compile {rec.build_s or 0:.2f} s")
+    if rec.gpu_mem_peak_reserved_mb is not None:
+        print(f"  peak GPU memory {rec.gpu_mem_peak_allocated_mb:,.0f} MiB allocated, {rec.gpu_mem_peak_reserved_mb:,.0f} MiB reserved")
     print(f"  p50 {s.p50_ms:.3f} ms  p90 {s.p90_ms:.3f}  p95 {s.p95_ms:.3f}  p99 {s.p99_ms:.3f}  "
           f"min {s.min_ms:.3f}  max {s.max_ms:.3f}")
     if rec.params is not None:

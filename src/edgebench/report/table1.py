@@ -25,6 +25,7 @@ class Table1Row:
     pre_p50_ms: float | None
     post_backend: str
     post_precision: str
+    post_options: str
     post_p50_ms: float | None
     speedup: float | None
     max_abs_diff: float | None
@@ -84,6 +85,7 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 pre_p50_ms=pre.latency.p50_ms if pre else None,
                 post_backend=post.backend if post else "",
                 post_precision=post.precision if post else "",
+                post_options="+".join(f"{k}={v}" for k, v in (post.details.get("options") or {}).items()) if post else "",
                 post_p50_ms=post.latency.p50_ms if post else None,
                 speedup=speedup,
                 max_abs_diff=post.max_abs_diff if post else None,
@@ -141,7 +143,9 @@ def _fmt(v, spec: str, suffix: str = "") -> str:
 
 
 def _post_label(r: Table1Row) -> str:
-    return f"{r.post_backend} {r.post_precision}" if r.post_backend else "none"
+    if not r.post_backend:
+        return "none"
+    return f"{r.post_backend} {r.post_precision}" + (f" ({r.post_options})" if r.post_options else "")
 
 
 HEADERS = [

@@ -1,0 +1,95 @@
+"""torch-compile, aot-inductor and pytorch's CUDA graphs: CPU behaviour here, GPU parts marked."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from edgebench.backends import create_backend
+from edgebench.backends.aot_inductor_backend import package_cache_fields
+from edgebench.bench.harness import infer
+from edgebench.errors import InvalidConfigError
+
+
+def _opts(loaded):
+    return dict(item_shape=(3, 32, 32), source_key={"model": "test_cnn", "weights_sha256": loaded.weights_sha256})
+
+
+def _x(batch=2):
+    return np.random.default_rng(3).standard_normal((batch, 3, 32, 32), dtype=np.float32)
+
+
+def _ref(loaded, x):
+    with torch.inference_mode():
+        return loaded.module(torch.from_numpy(x)).numpy()
+
+
+def test_torch_compile_records_compile_time_and_matches(tiny_loaded):
+    import copy
+
+    bk = create_backend("torch-compile", device="cpu", **_opts(tiny_loaded))
+    with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
+        assert bk.timings["build_s"] > 0 and bk.details["mode"] == "default"
+        np.testing.assert_allclose(infer(bk, _x()), _ref(tiny_loaded, _x()), rtol=1e-4, atol=1e-5)
+
+
+def test_torch_compile_refuses_bad_modes(tiny_loaded):
+    with pytest.raises(InvalidConfigError, match="max-autotune"):
+        create_backend("torch-compile", mode="max-autotune").prepare(tiny_loaded.module)
+    with pytest.raises(InvalidConfigError, match="needs --device cuda"):
+        create_backend("torch-compile", mode="reduce-overhead").prepare(tiny_loaded.module)
+    with pytest.raises(InvalidConfigError, match="needs --device cuda"):
+        create_backend("pytorch", cuda_graphs=True).prepare(tiny_loaded.module)
+
+
+def test_aot_inductor_package_is_cached_and_runs_in_a_fresh_process(tiny_loaded, tmp_path):
+    import copy
+
+    bk = create_backend("aot-inductor", cache_dir=tmp_path, **_opts(tiny_loaded))
+    with bk.prepare(copy.deepcopy(tiny_loaded.module), 1).load():
+        assert bk.details["package_cached"] is False and bk.timings["build_s"] > 0
+        for batch in (1, 3):  # the batch dimension is dynamic
+            np.testing.assert_allclose(infer(bk, _x(batch)), _ref(tiny_loaded, _x(batch)), rtol=1e-4, atol=1e-5)
+    again = create_backend("aot-inductor", cache_dir=tmp_path, **_opts(tiny_loaded)).prepare(tiny_loaded.module, 1)
+    assert again.details["package_cached"] is True and again.package == bk.package
+    # a fresh interpreter that never imports edgebench or the model's code
+    probe = (f"import torch; r = torch._inductor.aoti_load_package({str(bk.package)!r}); "
+             "print(tuple(r(torch.zeros(4, 3, 32, 32)).shape))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(4, 2)" in out.stdout
+
+
+def test_aot_inductor_cache_key_fields():
+    from edgebench.export.artifact import cache_key
+
+    base = ({"model": "m", "weights_sha256": "a"}, "2.11", "cuda H100 sm_90", "fp16", 256)
+    key = cache_key(package_cache_fields(*base))
+    for i, other in enumerate(({"model": "m", "weights_sha256": "b"}, "2.12", "cpu x", "fp32", 128)):
+        changed = list(base)
+        changed[i] = other
+        assert cache_key(package_cache_fields(*changed)) != key
+
+
+@pytest.mark.needs_cuda
+@pytest.mark.parametrize("name, options", [("pytorch", {"cuda_graphs": True}), ("torch-compile", {}),
+                                           ("aot-inductor", {})])
+def test_gpu_backends_match_pytorch(name, options, tiny_loaded, tmp_path):
+    import copy
+
+    bk = create_backend(name, device="cuda", cache_dir=tmp_path, **_opts(tiny_loaded), **options)
+    with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
+        for _ in range(2):  # replays reuse static buffers
+            np.testing.assert_allclose(infer(bk, _x()), _ref(tiny_loaded, _x()), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.needs_cuda
+def test_gpu_cell_records_device_time_and_memory():
+    from edgebench.api import benchmark
+    from edgebench.bench.harness import TimingConfig
+
+    rec = benchmark("test_cnn", backend="pytorch", device="cuda",
+                    timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=5, min_time_s=0))
+    assert rec.device_latency.count >= 5 and rec.device_latency.p50_ms > 0
+    assert rec.gpu_mem_peak_reserved_mb > 0 and rec.cold_start_s > 0
