@@ -74,7 +74,7 @@ def test_aot_inductor_cache_key_fields():
 
 @pytest.mark.needs_cuda
 @pytest.mark.parametrize("name, options", [("pytorch", {"cuda_graphs": True}), ("torch-compile", {}),
-                                           ("aot-inductor", {})])
+                                           ("torch-compile", {"mode": "reduce-overhead"}), ("aot-inductor", {})])
 def test_gpu_backends_match_pytorch(name, options, tiny_loaded, tmp_path):
     import copy
 

@@ -81,8 +81,9 @@ class AOTInductorBackend(Backend):
         self.runner = self._torch._inductor.aoti_load_package(str(self.package))
 
     def _run(self, x):
+        t = self.io.to_device(x)
         with self._torch.inference_mode():
-            return self.io.to_host(self.runner(self.io.to_device(x)))
+            return self.io.to_host(self.runner(t))
 
     def _synchronize(self) -> None:
         if self.device == "cuda":

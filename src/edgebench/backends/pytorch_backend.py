@@ -3,7 +3,7 @@ optionally CUDA-graph capture and replay (`cuda_graphs=True`) to show launch ove
 from __future__ import annotations
 
 from edgebench.backends.base import Backend
-from edgebench.backends.torch_io import TorchIO
+from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark
 from edgebench.errors import BackendUnavailableError, InvalidConfigError
 
 
@@ -24,39 +24,34 @@ class PyTorchBackend(Backend):
         self._torch = torch
         self.io = TorchIO(self.device, self.precision)
         self.module = module.to(self.device, self.io.dtype).eval()
-        self.details.update(torch=torch.__version__, threads=torch.get_num_threads(), cuda_graphs=self.cuda_graphs)
+        # plain eager (the paper's baseline) keeps PyTorch's default: no cuDNN autotuning
+        self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", False))
+        self.details.update(torch=torch.__version__, threads=torch.get_num_threads(), cuda_graphs=self.cuda_graphs,
+                            cudnn_benchmark=self.cudnn_benchmark)
 
     def _load(self) -> None:
+        self.graph = None
         if self.cuda_graphs:
             self._capture(self.batch_size)
 
     def _capture(self, batch: int) -> None:
-        """Record one forward pass into a CUDA graph over static input/output buffers."""
-        torch = self._torch
         item = self.options.get("item_shape")
         if item is None:
             raise InvalidConfigError("cuda_graphs needs the input shape (item_shape) to size its static buffer")
-        self.static_in = torch.zeros((batch, *item), device="cuda", dtype=self.io.dtype)
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side), torch.inference_mode():
-            for _ in range(3):  # warm-up outside the graph (cuDNN autotuning, allocator)
-                self.module(self.static_in)
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph), torch.inference_mode():
-            self.static_out = self.module(self.static_in)
+        set_cudnn_benchmark(self.cudnn_benchmark)
+        self.graph = CudaGraph(self.module, (batch, *item), self.io.dtype)
 
     def _run(self, x):
         torch = self._torch
-        if self.cuda_graphs:
-            if x.shape[0] != self.static_in.shape[0]:
+        if self.device == "cuda":
+            set_cudnn_benchmark(self.cudnn_benchmark)
+        t = self.io.to_device(x)
+        if self.graph is not None:
+            if x.shape[0] != self.graph.batch:
                 self._capture(x.shape[0])
-            self.static_in.copy_(self.io.to_device(x))
-            self.graph.replay()
-            return self.io.to_host(self.static_out)
+            return self.io.to_host(self.graph.run(t))
         with torch.inference_mode():
-            return self.io.to_host(self.module(self.io.to_device(x)))
+            return self.io.to_host(self.module(t))
 
     def _synchronize(self) -> None:
         if self.device == "cuda":
@@ -64,10 +59,10 @@ class PyTorchBackend(Backend):
 
     def native_call(self, x):
         torch = self._torch
-        if self.cuda_graphs:
-            self.static_in.copy_(self.io.to_device(x))
-            return self.graph.replay
         t = self.io.to_device(x)
+        if self.graph is not None:
+            graph = self.graph
+            return lambda: graph.run(t)
 
         def call():
             with torch.inference_mode():
