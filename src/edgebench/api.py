@@ -225,6 +225,8 @@ class BackendCell:
             if rec.device == "cuda":
                 import torch
 
+                torch.cuda.synchronize()
+                mem_base = (torch.cuda.memory_allocated(), torch.cuda.memory_reserved())
                 torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
             bk.prepare(source, cell.batch_size)
@@ -238,6 +240,11 @@ class BackendCell:
             self.outputs = [infer(bk, cell.pool[0])]
             rec.first_infer_s = time.perf_counter() - t0
             self.outputs += [infer(bk, x) for x in cell.pool[1:]]
+            if rec.device == "cuda":
+                # this cell's own peak: above what the process held before it (a model's other
+                # backends stay loaded while the arms are interleaved)
+                rec.gpu_mem_peak_allocated_mb = (torch.cuda.max_memory_allocated() - mem_base[0]) / 2**20
+                rec.gpu_mem_peak_reserved_mb = (torch.cuda.max_memory_reserved() - mem_base[1]) / 2**20
             return True
         except BaseException as exc:
             self._fail(stage, exc)
@@ -259,11 +266,6 @@ class BackendCell:
                 rec.latency = LatencyStats.from_values(self.values, self.cell.batch_size)
                 if self.device_values:
                     rec.device_latency = LatencyStats.from_values(self.device_values, self.cell.batch_size)
-                if rec.device == "cuda":
-                    import torch
-
-                    rec.gpu_mem_peak_allocated_mb = torch.cuda.max_memory_allocated() / 2**20
-                    rec.gpu_mem_peak_reserved_mb = torch.cuda.max_memory_reserved() / 2**20
                 if check_overhead:
                     harness, bare = overhead_check(self.bk, self.cell.pool[0], max(20, min(len(self.values), 200)))
                     rec.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms

@@ -4,8 +4,8 @@ Compilation happens in `load` and its time is recorded as the build time.
 On CUDA the default is Inductor's "default" mode with the compiled forward recorded into one
 CUDA graph by edgebench (`cuda_graphs=True`): a replay per inference with no Python in between,
 lower per-call overhead than "reduce-overhead" mode's cudagraph trees (which remain available:
-mode=reduce-overhead, cuda_graphs=0). cuDNN autotuning is on. max-autotune is refused: minutes
-of tuning."""
+mode=reduce-overhead, cuda_graphs=0). cuDNN autotuning and Inductor's freezing are on
+(freezing=0 turns it off). max-autotune is refused: minutes of tuning."""
 from __future__ import annotations
 
 import time
@@ -42,14 +42,21 @@ class TorchCompileBackend(Backend):
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module
-        self.compiled = torch.compile(module, mode=self.mode, dynamic=False)
+        # freezing: weights become constants, so Inductor folds BatchNorm into convolutions and
+        # pre-lays-out weights; valid for inference only, which is all a backend does
+        self.freezing = bool(self.options.get("freezing", True))
+        if self.mode == "default":
+            self.compiled = torch.compile(module, dynamic=False, options={"freezing": self.freezing})
+        else:
+            self.compiled = torch.compile(module, mode=self.mode, dynamic=False)
+            self.freezing = False
         self.use_graph = bool(self.options.get("cuda_graphs", self.device == "cuda" and self.mode == "default"))
         if self.use_graph and (self.device != "cuda" or self.mode != "default"):
             raise InvalidConfigError("torch-compile cuda_graphs=1 needs --device cuda and mode=default")
         self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", self.device == "cuda"))
         self.graph = None
         self.details.update(torch=torch.__version__, mode=self.mode, channels_last=bool(self.channels_last),
-                            cuda_graphs=self.use_graph, cudnn_benchmark=self.cudnn_benchmark)
+                            cuda_graphs=self.use_graph, cudnn_benchmark=self.cudnn_benchmark, freezing=self.freezing)
 
     def _to_device(self, x):
         t = self.io.to_device(x)

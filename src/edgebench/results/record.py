@@ -43,7 +43,9 @@ class Record:
     latency: LatencyStats | None = None
     #: CUDA-event time per batch on device-resident inputs (GPU cells only)
     device_latency: LatencyStats | None = None
-    gpu_mem_peak_allocated_mb: float | None = None  # torch's caching allocator, this cell
+    # torch's caching allocator: this cell's peak from prepare to its first inferences, above
+    # what the process held before the cell began
+    gpu_mem_peak_allocated_mb: float | None = None
     gpu_mem_peak_reserved_mb: float | None = None
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
