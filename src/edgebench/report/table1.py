@@ -97,7 +97,7 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 pre_device_p50_ms=pre_dev,
                 post_device_p50_ms=post_dev,
                 device_speedup=pre_dev / post_dev if pre_dev and post_dev else None,
-                post_gpu_mem_peak_mb=post.gpu_mem_peak_reserved_mb if post else None,
+                post_gpu_mem_peak_mb=post.gpu_mem_peak_allocated_mb if post else None,
                 post_throughput_items_per_s=(
                     post.batch_size * 1e3 / (post_dev or post.latency.p50_ms) if post else None
                 ),
@@ -236,7 +236,9 @@ def _cold_start_section(table: Table1) -> list[str]:
         "Cold start = export + build/compile + load + first inference; break-even = extra cold start of the "
         "post-opt path over the per-inference saving (host p50)."
         + (" GPU columns: CUDA-event time per batch on device-resident inputs (no host<->device copies); "
-           "peak memory from torch's allocator (reserved)." if gpu else ""),
+           "peak memory: the post-opt cell's peak allocation through torch's allocator, from prepare to its first "
+           "inferences, above what the process held before (weights, activations, workspaces; not TensorRT's or "
+           "ONNX Runtime's own allocations)." if gpu else ""),
         "",
         "| " + " | ".join(head) + " |",
         "|---|---|" + "---:|" * (len(head) - 2),
