@@ -13,7 +13,6 @@ from edgebench.backends.registry import backend_class, best_post_backend, entry
 from edgebench.bench import environment
 from edgebench.bench.harness import TimingConfig, infer, overhead_check, time_backend, time_device
 from edgebench.bench.inputs import input_pool
-from edgebench.bench.parity import compare_outputs
 from edgebench.bench.stats import LatencyStats
 from edgebench.errors import (
     BackendUnavailableError,
@@ -69,6 +68,19 @@ class ModelOptions:
     input_shape: tuple[int, ...] | None = None
     opset: int = 18
     seed: int = 0
+    #: labelled task data (image folder or UCF50 root) for calibration and the accuracy gate;
+    #: without it: scikit-image's photos (images) or synthetic videos (clips), no task accuracy
+    data: str | None = None
+    calibration_size: int = 32
+    check_size: int = 16  # task inputs the accuracy gate compares backends on
+    #: a folder of per-model checkpoints, DIR/<model>.pt (as `edgebench train` writes them)
+    weights_dir: str | None = None
+
+    def weights_for(self, model: str) -> str | None:
+        if self.weights or not self.weights_dir:
+            return self.weights
+        candidate = Path(self.weights_dir) / f"{Path(model).stem}.pt"
+        return str(candidate) if candidate.is_file() else None
 
 
 class ModelCell:
@@ -92,14 +104,37 @@ class ModelCell:
             from edgebench.models import build_model, get_spec
 
             spec = get_spec(name, opts.input_shape)
-            self.loaded = build_model(spec, opts.num_classes, opts.weights, opts.pretrained, opts.seed)
+            self.loaded = build_model(spec, opts.num_classes, opts.weights_for(name), opts.pretrained, opts.seed)
             self.item_shape = spec.input_shape
             self.task = spec.task
+        self.spec = None if self.loaded is None else self.loaded.spec
         self.pool = input_pool(self.item_shape, batch_size, pool_size, opts.seed)
-        self.reference: list | None = None
-        self._artifact = None
-        self._export_error: Exception | None = None
+        self.reference: list | None = None  # PyTorch FP32 outputs on the check batches
+        self._artifacts: dict = {}
+        self._export_errors: dict = {}
         self._stats: dict | None = None
+        self._check = None
+
+    def check_batches(self):
+        """(batches, labels or None, description): task inputs grouped into batches of the
+        benchmark's size (the last one padded by repetition), for the accuracy gate."""
+        if self._check is None:
+            import numpy as np
+
+            if self.spec is None:
+                self._check = (self.pool, None, "random inputs (fixed seed)")
+            else:
+                from edgebench.data.task_inputs import task_inputs
+
+                items, labels, desc = task_inputs(self.spec, self.opts.data, self.opts.check_size, self.opts.seed + 1,
+                                                  self.cache_dir)
+                b = self.batch_size
+                n = len(items)
+                padded = items + [items[i % n] for i in range((-n) % b)]
+                batches = [np.stack(padded[i : i + b]).astype(np.float32) for i in range(0, len(padded), b)]
+                self._check = (batches, labels, desc)
+                self.check_items = n
+        return self._check
 
     def stats(self) -> dict:
         if self._stats is None:
@@ -115,20 +150,37 @@ class ModelCell:
                 self._stats = {"params": trainable_params(self.loaded.module), "flops": flops, "macs": flops // 2}
         return self._stats
 
-    def artifact(self):
-        if self.onnx_file is not None:
-            return self.onnx_file
-        if self._export_error is not None:
-            raise self._export_error
-        if self._artifact is None:
-            from edgebench.export import export_onnx
-
+    def artifact(self, precision: str = "fp32"):
+        """The ONNX artifact: FP32 export (the user's file when given), or its INT8 QDQ
+        quantization calibrated on task inputs. Built once; a failure is remembered."""
+        kind = "int8" if precision == "int8" else "fp32"
+        if kind in self._export_errors:
+            raise self._export_errors[kind]
+        if kind not in self._artifacts:
             try:
-                self._artifact = export_onnx(self.loaded, opset=self.opts.opset, cache_dir=self.cache_dir)
+                if kind == "fp32":
+                    if self.onnx_file is not None:
+                        art = self.onnx_file
+                    else:
+                        from edgebench.export import export_onnx
+
+                        art = export_onnx(self.loaded, opset=self.opts.opset, cache_dir=self.cache_dir)
+                else:
+                    from edgebench.export.quantize import quantize_int8
+
+                    fp32 = self.artifact("fp32")
+                    if self.spec is None:
+                        raise ExportError("INT8 calibration needs the model's task inputs; pass a model name, not an .onnx file")
+                    from edgebench.data.task_inputs import task_inputs
+
+                    calib, _, desc = task_inputs(self.spec, self.opts.data, self.opts.calibration_size, self.opts.seed,
+                                                 self.cache_dir, split="train")
+                    art = quantize_int8(fp32, calib, self.cache_dir, calibration_desc=desc)
             except ExportError as exc:
-                self._export_error = exc
+                self._export_errors[kind] = exc
                 raise
-        return self._artifact
+            self._artifacts[kind] = art
+        return self._artifacts[kind]
 
     def source_key(self) -> dict:
         """What identifies this model's weights and input, for backends' own caches."""
@@ -137,20 +189,22 @@ class ModelCell:
                     "input_shape": list(self.item_shape), "num_classes": self.loaded.num_classes}
         return {"model": self.name, "onnx_sha256": self.onnx_file.sha256, "input_shape": list(self.item_shape)}
 
-    def source_for(self, consumes: str):
+    def source_for(self, consumes: str, precision: str = "fp32"):
         if consumes == "module":
             if self.loaded is None:
                 raise InvalidConfigError(f"{self.name} is an ONNX file; the pytorch backend needs a model name or file.py:factory")
+            if precision == "int8":
+                raise InvalidConfigError("int8 runs the quantized ONNX model: use onnxruntime, openvino or tensorrt")
             return copy.deepcopy(self.loaded.module)  # backends may move or cast it
-        return self.artifact()
+        return self.artifact(precision)
 
     def reference_outputs(self) -> list | None:
-        """PyTorch FP32 CPU outputs on the pool, when no baseline cell supplied them."""
+        """PyTorch FP32 CPU outputs on the check batches, when no baseline cell supplied them."""
         if self.reference is None and self.loaded is not None:
             import torch
 
             with torch.inference_mode():
-                self.reference = [self.loaded.module(torch.from_numpy(x)).numpy() for x in self.pool]
+                self.reference = [self.loaded.module(torch.from_numpy(x)).numpy() for x in self.check_batches()[0]]
         return self.reference
 
 
@@ -215,7 +269,7 @@ class BackendCell:
             cls = backend_class(self.backend)
             bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, **self.backend_options)
             stage = "export_failed"
-            source = cell.source_for(cls.consumes)
+            source = cell.source_for(cls.consumes, rec.precision)
             if cls.consumes == "onnx":
                 rec.artifact_bytes, rec.artifact_sha256, rec.export_s = source.size_bytes, source.sha256, source.export_s
                 rec.details["onnx_max_abs_diff_vs_torch"] = source.metadata.get("max_abs_diff_vs_torch")
@@ -236,10 +290,11 @@ class BackendCell:
             rec.load_s = time.perf_counter() - t0
             rec.build_s = bk.timings.get("build_s", rec.prepare_s)
             stage = "run_failed"
+            batches = cell.check_batches()[0]
             t0 = time.perf_counter()
-            self.outputs = [infer(bk, cell.pool[0])]
+            self.outputs = [infer(bk, batches[0])]
             rec.first_infer_s = time.perf_counter() - t0
-            self.outputs += [infer(bk, x) for x in cell.pool[1:]]
+            self.outputs += [infer(bk, x) for x in batches[1:]]
             if rec.device == "cuda":
                 # this cell's own peak: above what the process held before it (a model's other
                 # backends stay loaded while the arms are interleaved)
@@ -310,15 +365,20 @@ def benchmark(
     cache_dir: str | Path | None = None,
     check_overhead: bool = False,
     backend_options: dict | None = None,
+    data: str | None = None,
+    calibration_size: int = 32,
 ) -> Record:
-    """Benchmark one model on one backend; returns the Record (statistics in `.latency`,
-    parity against PyTorch FP32 in `.max_abs_diff` / `.top1_agreement`)."""
+    """Benchmark one model on one backend; returns the Record (statistics in `.latency`;
+    parity against PyTorch FP32 on task inputs in `.max_abs_diff` / `.cosine_similarity` /
+    `.top1_agreement`; the precision's accuracy gate in `.accuracy_gate`)."""
     _check_batch(batch_size)
     entry(backend)  # unknown names fail before any work
+    if precision not in PRECISIONS:
+        raise InvalidConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     device = resolve_device(device)
     cell = ModelCell(
         model,
-        ModelOptions(num_classes, weights, pretrained, input_shape, opset),
+        ModelOptions(num_classes, weights, pretrained, input_shape, opset, data=data, calibration_size=calibration_size),
         batch_size,
         pool_size,
         Path(cache_dir) if cache_dir else None,
@@ -328,7 +388,7 @@ def benchmark(
     if bc.open():
         bc.measure(timing)
     rec = bc.finish(check_overhead)
-    _attach_parity(rec, bc.outputs, cell.reference_outputs())
+    _attach_accuracy(rec, cell, bc.outputs, cell.reference_outputs())
     return rec
 
 
@@ -377,15 +437,57 @@ def _checkpoint_classes(weights: str) -> list[str] | None:
     return meta.get("classes")
 
 
-def _attach_parity(rec: Record, outputs, reference) -> None:
-    if outputs is not None and reference is not None:
-        p = compare_outputs(reference, outputs)
-        rec.max_abs_diff, rec.max_rel_diff, rec.top1_agreement = p.max_abs_diff, p.max_rel_diff, p.top1_agreement
+def _attach_accuracy(rec: Record, cell: ModelCell, outputs, reference, gate: bool = True) -> None:
+    """Parity against PyTorch FP32 on the task inputs, the precision's accuracy gate, and the
+    task accuracy when the inputs are labelled. A cell that fails the gate keeps its timing and
+    is marked accuracy_failed, so it is never picked as the post-opt result."""
+    if outputs is None:
+        return
+    from edgebench.bench.accuracy import compare, task_accuracy
+
+    batches, labels, desc = cell.check_batches()
+    n = getattr(cell, "check_items", None)
+    rec.details["accuracy_inputs"] = desc
+    if labels is not None and n:
+        flat = [o for o in outputs]
+        import numpy as np
+
+        rec.task_accuracy = task_accuracy([np.concatenate(flat)[:n]], labels)
+    if reference is None:
+        return
+    res = compare(reference, outputs, rec.precision if rec.precision in ("fp32", "fp16", "bf16", "int8") else "fp32")
+    rec.max_abs_diff, rec.max_rel_diff = res.max_abs_diff, res.max_rel_diff
+    rec.cosine_similarity, rec.top1_agreement = res.cosine, res.top1_agreement
+    if gate:
+        rec.accuracy_gate = "passed" if res.passed else "failed"
+        rec.accuracy_gate_reason = res.reason
+        if not res.passed and rec.status == "ok":
+            rec.status = "accuracy_failed"
 
 
 def _check_batch(batch_size: int) -> None:
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidConfigError(f"batch size must be an integer >= 1, got {batch_size!r}; pass --batch-size 1 or more")
+
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+
+
+def expand_auto(backends: list[str], device: str) -> list[str]:
+    """`--precision auto`: every post-opt backend named without a precision becomes one variant
+    per precision it offers on this device (registry.AUTO_PRECISIONS); the accuracy gate and
+    Table 1 then keep the fastest variant that passes."""
+    from edgebench.backends.registry import AUTO_PRECISIONS
+
+    out = [backends[0]]
+    for spec in backends[1:]:
+        head, sep, opts = spec.partition(":")
+        if "@" in head:
+            out.append(spec)
+            continue
+        for p in AUTO_PRECISIONS.get(head, {}).get(device, ("fp32",)):
+            out.append(f"{head}@{p}{sep}{opts}")
+    return out
 
 
 def parse_backend_spec(spec: str, default_precision: str = "fp32") -> tuple[str, str, dict]:
@@ -395,8 +497,8 @@ def parse_backend_spec(spec: str, default_precision: str = "fp32") -> tuple[str,
     name, _, precision = head.partition("@")
     entry(name)
     precision = precision or default_precision
-    if precision not in ("fp32", "fp16", "bf16"):
-        raise InvalidConfigError(f"precision {precision!r} in backend {spec!r} is not one of fp32, fp16, bf16")
+    if precision not in PRECISIONS:
+        raise InvalidConfigError(f"precision {precision!r} in backend {spec!r} is not one of {', '.join(PRECISIONS)}")
     options = {}
     for item in filter(None, opts.split("+")):
         key, eq, value = item.partition("=")
@@ -442,8 +544,12 @@ class SuiteConfig:
             raise InvalidConfigError("no models given; pass --models a,b or leave it out for the paper's suite")
         device = resolve_device(self.device)
         backends = list(self.backends) if self.backends else [BASELINE_BACKEND, best_post_backend(device)]
+        if self.precision == "auto":
+            backends = expand_auto(backends, device)
+        elif self.precision not in PRECISIONS:
+            raise InvalidConfigError(f"precision must be one of {', '.join(PRECISIONS)} or auto, not {self.precision!r}")
         for b in backends:
-            parse_backend_spec(b, self.precision)
+            parse_backend_spec(b, "fp32" if self.precision == "auto" else self.precision)
         if len(set(backends)) != len(backends):
             raise InvalidConfigError(f"backend listed twice in {backends}")
         return replace(self, backends=backends, device=device, db=self.db or self.out_dir / "edgebench.sqlite")
@@ -495,7 +601,8 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                 for i, spec in enumerate(cfg.backends):
                     bar.set_description(f"{model} / {spec}: load")
                     # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
-                    name, precision, options = parse_backend_spec(spec, "fp32" if i == 0 else cfg.precision)
+                    default = "fp32" if i == 0 or cfg.precision == "auto" else cfg.precision
+                    name, precision, options = parse_backend_spec(spec, default)
                     bc = BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, options)
                     if options:
                         bc.rec.details["options"] = options
@@ -506,9 +613,10 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                     for bc in cells:
                         bar.set_description(f"{model} / {bc.backend}")
                         bc.measure(round_timing)
-                for bc in cells:
+                for i, bc in enumerate(cells):
                     rec = bc.finish(cfg.check_overhead)
-                    _attach_parity(rec, bc.outputs, cell.reference if cell.reference is not None else cell.reference_outputs())
+                    reference = cell.reference if cell.reference is not None else cell.reference_outputs()
+                    _attach_accuracy(rec, cell, bc.outputs, reference, gate=i > 0)
                     store.add(rec)
                     records.append(rec)
                     bar.update(1)

@@ -16,7 +16,7 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     consumes = "onnx"
     devices = ("cpu", "cuda")
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "fp16", "int8")  # int8: the QDQ model from export.quantize
 
     def _prepare(self, artifact, batch_size: int) -> None:
         import onnxruntime as ort

@@ -52,6 +52,13 @@ BACKENDS: dict[str, BackendEntry] = {
             "torch.export + AOTInductor package (.pt2), cached and loaded without the model's code",
         ),
         BackendEntry(
+            "openvino",
+            "edgebench.backends.openvino_backend:OpenVINOBackend",
+            ("openvino",),
+            "pip install openvino  (or pip install 'edgebench[openvino]')",
+            "Intel OpenVINO on the CPU: the FP32 or INT8 (QDQ) ONNX model, latency hint",
+        ),
+        BackendEntry(
             "tensorrt",
             "edgebench.backends.tensorrt_backend:TensorRTBackend",
             ("tensorrt",),
@@ -64,6 +71,15 @@ BACKENDS: dict[str, BackendEntry] = {
 
 #: post-optimisation preference, best first, when the user names none
 POST_OPT_PREFERENCE = ("tensorrt", "onnxruntime")
+#: what `--precision auto` tries for each backend (the accuracy gate then decides)
+AUTO_PRECISIONS = {
+    "onnxruntime": {"cpu": ("fp32", "int8"), "cuda": ("fp32", "int8")},
+    "openvino": {"cpu": ("fp32", "int8", "bf16")},
+    "tensorrt": {"cuda": ("fp32", "fp16", "int8")},
+    "torch-compile": {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")},
+    "aot-inductor": {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")},
+    "pytorch": {"cpu": ("fp32",), "cuda": ("fp32", "fp16")},
+}
 #: on a CUDA GPU without TensorRT: PyTorch's own compiler (ONNX Runtime's CPU build cannot use it)
 POST_OPT_PREFERENCE_CUDA = ("tensorrt", "torch-compile")
 

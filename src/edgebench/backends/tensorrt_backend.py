@@ -56,7 +56,7 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
     consumes = "onnx"
     devices = ("cuda",)
-    precisions = ("fp32", "fp16")
+    precisions = ("fp32", "fp16", "int8")  # int8: the QDQ ONNX model (explicit quantization)
 
     def __init__(self, device: str = "cuda", **kwargs):
         super().__init__(device=device, **kwargs)
@@ -100,8 +100,15 @@ class TensorRTBackend(Backend):
             raise BuildError(format_parser_errors(errors, self.artifact.path))
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace)
-        if self.precision == "fp16":
-            config.set_flag(trt.BuilderFlag.FP16)
+        if self.precision == "fp16" and not builder.platform_has_fast_fp16:
+            raise BuildError(f"{gpu_identity()} has no fast FP16; an FP16 engine would not be faster: use fp32")
+        if self.precision == "int8" and not builder.platform_has_fast_int8:
+            # e.g. the Jetson Nano's Maxwell GPU: INT8 would run, slower, so it is not offered
+            raise BuildError(f"{gpu_identity()} has no fast INT8 (needs DP4A, sm_61+); use fp16")
+        if self.precision in ("fp16", "int8"):
+            config.set_flag(trt.BuilderFlag.FP16)  # layers left unquantized may run in FP16
+        if self.precision == "int8":
+            config.set_flag(trt.BuilderFlag.INT8)  # the QDQ nodes fix the INT8 scales
         profile = builder.create_optimization_profile()
         profile.set_shape(self.input_name, *self.profile)
         config.add_optimization_profile(profile)

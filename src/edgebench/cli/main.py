@@ -32,6 +32,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-shape", type=_shape, default=None, help="one item's shape without batch, e.g. 3,224,224")
     g.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18; < 18 uses the TorchScript exporter)")
     g.add_argument("--cache-dir", type=Path, default=None, help="artifact cache (default ~/.cache/edgebench)")
+    g.add_argument("--data", default=None,
+                   help="labelled task data (image folder, or UCF50 root) for INT8 calibration and the accuracy gate; "
+                        "default: scikit-image's photos / synthetic videos")
+    g.add_argument("--calibration-size", type=int, default=32, help="INT8 calibration inputs")
+    g.add_argument("--weights-dir", default=None, help="per-model checkpoints DIR/<model>.pt (run)")
 
 
 def _add_timing_options(p: argparse.ArgumentParser) -> None:
@@ -45,9 +50,10 @@ def _add_timing_options(p: argparse.ArgumentParser) -> None:
                    help="also time a bare loop around the backend's own call and report the harness overhead")
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+def _add_run_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
     p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "int8", *(["auto"] if auto else [])],
+                   help="post-opt precision" + ("; auto: per model, the fastest that passes the accuracy gate" if auto else ""))
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
 
@@ -95,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--repetitions", type=int, default=3,
                    help="timing rounds per cell, backends interleaved round by round (default 3)")
-    _add_run_options(p)
+    _add_run_options(p, auto=True)
     _add_model_options(p)
     _add_timing_options(p)
 
@@ -160,7 +166,8 @@ def _timing(args):
 def _model_options(args):
     from edgebench.api import ModelOptions
 
-    return ModelOptions(args.num_classes, args.weights, args.pretrained, args.input_shape, args.opset)
+    return ModelOptions(args.num_classes, args.weights, args.pretrained, args.input_shape, args.opset,
+                        data=args.data, calibration_size=args.calibration_size, weights_dir=args.weights_dir)
 
 
 def cmd_models(args) -> int:
@@ -253,12 +260,13 @@ def cmd_bench(args) -> int:
         args.model, backend=name, batch_size=args.batch_size, precision=precision, device=args.device,
         timing=_timing(args), num_classes=args.num_classes, weights=args.weights, pretrained=args.pretrained,
         input_shape=args.input_shape, opset=args.opset, pool_size=args.pool_size, cache_dir=args.cache_dir,
-        check_overhead=args.check_overhead, backend_options=options,
+        check_overhead=args.check_overhead, backend_options=options, data=args.data,
+        calibration_size=args.calibration_size,
     )
     if args.json:
         print(json.dumps(rec.to_dict(), indent=2, default=str))
         return 0 if rec.ok else 1
-    if not rec.ok:
+    if rec.latency is None:
         print(f"edgebench: {rec.model} on {rec.backend}: {rec.status}: {rec.error}", file=sys.stderr)
         return 1
     s = rec.latency
@@ -277,10 +285,17 @@ def cmd_bench(args) -> int:
         flops = f"{rec.flops:,}" if rec.flops is not None else "n/a"
         print(f"  params {rec.params:,}  FLOPs/item {flops}" + (f"  artifact {rec.artifact_bytes / 1e6:.1f} MB" if rec.artifact_bytes else ""))
     if rec.max_abs_diff is not None:
-        print(f"  parity vs PyTorch FP32: max abs diff {rec.max_abs_diff:.2e}, top-1 agreement {100 * rec.top1_agreement:.1f}%")
+        print(f"  vs PyTorch FP32 on {rec.details.get('accuracy_inputs', 'the same inputs')}: max abs diff "
+              f"{rec.max_abs_diff:.2e}, cosine {rec.cosine_similarity:.6f}, top-1 agreement {100 * rec.top1_agreement:.1f}%")
+        print(f"  accuracy gate ({rec.precision}): {rec.accuracy_gate}" + (f": {rec.accuracy_gate_reason}" if rec.accuracy_gate_reason else ""))
+    if rec.task_accuracy is not None:
+        print(f"  task accuracy on the labelled data: {100 * rec.task_accuracy:.1f}%")
     if rec.bare_p50_ms is not None:
         print(f"  overhead check (interleaved): harness p50 {rec.harness_check_p50_ms:.3f} ms vs bare loop p50 "
               f"{rec.bare_p50_ms:.3f} ms: {rec.harness_overhead_pct:+.1f}%")
+    if rec.status == "accuracy_failed":
+        print(f"edgebench: {rec.model} on {rec.backend} {rec.precision} failed the accuracy gate", file=sys.stderr)
+        return 1
     return 0
 
 

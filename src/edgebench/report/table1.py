@@ -31,6 +31,9 @@ class Table1Row:
     max_abs_diff: float | None
     top1_agreement: float | None
     note: str = ""
+    post_gate: str = ""
+    pre_task_accuracy: float | None = None
+    post_task_accuracy: float | None = None
     # cold start (seconds to the first result) and when optimising pays off
     pre_cold_start_s: float | None = None
     post_cold_start_s: float | None = None
@@ -70,7 +73,8 @@ def build_table1(records: list[Record], run: dict) -> Table1:
         pre = next((r for r in recs if is_pre(r) and r.ok), None)
         posts = sorted((r for r in recs if not is_pre(r) and r.ok), key=lambda r: r.latency.p50_ms)
         post = posts[0] if posts else None
-        failed = [f"{r.backend}: {r.status}" for r in recs if not r.ok]
+        failed = [f"{r.backend} {r.precision}: {r.status}" + (f" ({r.accuracy_gate_reason})" if r.accuracy_gate_reason else "")
+                  for r in recs if not r.ok]
         any_rec = pre or post or recs[0]
         speedup = pre.latency.p50_ms / post.latency.p50_ms if pre and post else None
         pre_dev = pre.device_latency.p50_ms if pre and pre.device_latency else None
@@ -91,6 +95,9 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 max_abs_diff=post.max_abs_diff if post else None,
                 top1_agreement=post.top1_agreement if post else None,
                 note="; ".join(failed),
+                post_gate=post.accuracy_gate if post else "",
+                pre_task_accuracy=pre.task_accuracy if pre else None,
+                post_task_accuracy=post.task_accuracy if post else None,
                 pre_cold_start_s=pre.cold_start_s if pre else None,
                 post_cold_start_s=post.cold_start_s if post else None,
                 break_even_inferences=break_even(pre, post),
@@ -150,7 +157,7 @@ def _post_label(r: Table1Row) -> str:
 
 HEADERS = [
     "Model", "Params", "FLOPs", "Pre-opt", "Pre p50 (ms)", "Post-opt", "Post p50 (ms)",
-    "Speedup", "Max abs diff", "Top-1 agree",
+    "Speedup", "Max abs diff", "Top-1 agree", "Gate", "Task acc pre/post",
 ]
 
 
@@ -166,6 +173,10 @@ def _cells(r: Table1Row) -> list[str]:
         _fmt(r.speedup, ".2f", "x"),
         _fmt(r.max_abs_diff, ".2e"),
         _fmt(None if r.top1_agreement is None else 100 * r.top1_agreement, ".1f", "%"),
+        r.post_gate or "n/a",
+        "n/a" if r.pre_task_accuracy is None and r.post_task_accuracy is None else
+        f"{_fmt(None if r.pre_task_accuracy is None else 100 * r.pre_task_accuracy, '.1f', '%')} / "
+        f"{_fmt(None if r.post_task_accuracy is None else 100 * r.post_task_accuracy, '.1f', '%')}",
     ]
 
 
@@ -191,10 +202,12 @@ def render_markdown(table: Table1) -> str:
         f"- Run `{run.get('run_id', '?')}`, started {run.get('started_at', '?')}, status {run.get('status', '?')}; "
         f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
         f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
-        "including host<->device copies; speedup = pre p50 / post p50; parity = post vs pre outputs on the same inputs.",
+        "including host<->device copies; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
+        "the accuracy gate = post vs pre outputs on the same task inputs; post-opt = the fastest cell that ran and "
+        "passed its precision's accuracy gate.",
         "",
         "| " + " | ".join(HEADERS) + " |",
-        "|" + "|".join("---" if i == 0 or i in (3, 5) else "---:" for i in range(len(HEADERS))) + "|",
+        "|" + "|".join("---" if i == 0 or i in (3, 5, 10) else "---:" for i in range(len(HEADERS))) + "|",
     ]
     for title, rows in _sections(table):
         lines.append(f"| **{title}** |" + " |" * (len(HEADERS) - 1))
@@ -296,7 +309,7 @@ def render_terminal(table: Table1) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
     out = []
     for j, row in enumerate(rows):
-        out.append("  ".join(c.ljust(w) if i in (0, 3, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        out.append("  ".join(c.ljust(w) if i in (0, 3, 5, 10) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
         if j == 0:
             out.append("  ".join("-" * w for w in widths))
     out.append(f"mean speedup: {_fmt(table.mean_speedup, '.2f', 'x')}  (device: {table.device_name})")

@@ -9,7 +9,7 @@ from typing import Any
 
 from edgebench.bench.stats import LatencyStats
 
-STATUSES = ("ok", "export_failed", "build_failed", "run_failed", "skipped")
+STATUSES = ("ok", "accuracy_failed", "export_failed", "build_failed", "run_failed", "skipped")
 
 
 @dataclass
@@ -47,9 +47,14 @@ class Record:
     # what the process held before the cell began
     gpu_mem_peak_allocated_mb: float | None = None
     gpu_mem_peak_reserved_mb: float | None = None
+    # against PyTorch FP32 on the same task inputs (bench.accuracy)
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
     top1_agreement: float | None = None
+    cosine_similarity: float | None = None
+    accuracy_gate: str = ""  # "passed", "failed", or "" (the baseline, or no reference)
+    accuracy_gate_reason: str = ""
+    task_accuracy: float | None = None  # on labelled task data (--data), 0..1
     # harness-overhead check: the harness path and a bare loop around the backend's own
     # call, interleaved (bench.harness.overhead_check)
     harness_check_p50_ms: float | None = None

@@ -10,7 +10,7 @@ from edgebench.bench.stats import LatencyStats
 from edgebench.errors import OutputDirError, UserError
 from edgebench.results.record import Record
 
-SCHEMA_VERSION = 2  # 2: cold-start, device-latency and GPU-memory columns
+SCHEMA_VERSION = 3  # 2: cold-start, device-latency, GPU-memory columns; 3: accuracy-gate columns
 _LATENCY_FIELDS = list(LatencyStats.__dataclass_fields__)
 _STATS = ("latency", "device_latency")  # LatencyStats fields, flattened as <name>_<field>
 _JSON_FIELDS = ("input_shape", "details", "timing", "env")

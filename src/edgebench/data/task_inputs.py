@@ -1,0 +1,51 @@
+"""Inputs from the model's task, for INT8 calibration and accuracy checks: an image folder, a
+UCF50-layout folder, or, without data, scikit-image's photos (images) or a synthetic video set
+(clips). Returns (inputs, labels or None, description)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgebench.models.spec import ACTION_RECOGNITION
+
+
+def task_inputs(spec, data: str | Path | None, count: int, seed: int = 0, cache_dir: Path | None = None,
+                split: str = "val"):
+    """Up to `count` preprocessed single inputs (item shape, float32) for `spec`'s task.
+    `split`: for an image folder with train/ and val/, which one; for UCF50, "train" or "val"
+    groups (calibration takes training data, the accuracy gate validation data)."""
+    if spec.task == ACTION_RECOGNITION:
+        from edgebench.data.ucf50 import ClipDataset, index_ucf50
+
+        if data is None:
+            from edgebench.data.synth import write_video_set
+            from edgebench.export.artifact import default_cache_dir
+
+            root = Path(cache_dir or default_cache_dir()) / "synthetic-videos"
+            if not (root / "UCF50").is_dir():
+                write_video_set(root, groups=3, clips_per_group=3, seed=seed)
+            data, desc = root, "synthetic UCF50-layout videos"
+        else:
+            desc = f"UCF50 folder {data}"
+        index = index_ucf50(data)
+        train, val = index.split() if len(index.groups()) > 1 else (index.items, index.items)
+        pool = train if split == "train" else val
+        rng = np.random.default_rng(seed)
+        items = [pool[i] for i in rng.permutation(len(pool))[:count]]
+        _, t, h, w = spec.input_shape
+        ds = ClipDataset(items, t, (h, w))
+        return [c.astype(np.float32) for c in ds.clips], list(ds.labels), desc
+    size = tuple(spec.input_shape[1:])
+    if data is None:
+        from edgebench.data.photos import photo_inputs
+
+        return photo_inputs(size, count, seed), None, "scikit-image sample photos (crops and flips)"
+    from edgebench.data.images import ImageFolderDataset
+
+    root = Path(data)
+    folder = root / split if (root / split).is_dir() else root
+    ds = ImageFolderDataset(folder, size)
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(ds))[:count]
+    return [ds.images[i] for i in idx], [ds.labels[i] for i in idx], f"image folder {folder}"
