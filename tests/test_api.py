@@ -143,3 +143,67 @@ def test_suite_with_variants_cold_start_and_break_even(tmp_path):
     if row.speedup and row.speedup > 1:
         assert row.break_even_inferences is not None
     assert "Break-even" in (cfg.out_dir / "table1.md").read_text()
+
+
+def test_expand_auto_precisions():
+    from edgebench.api import expand_auto
+
+    got = expand_auto(["pytorch", "onnxruntime", "openvino:threads=1", "onnxruntime@fp16"], "cpu")
+    assert got == ["pytorch", "onnxruntime@fp32", "onnxruntime@int8", "openvino@fp32:threads=1",
+                   "openvino@int8:threads=1", "openvino@bf16:threads=1", "onnxruntime@fp16"]
+
+
+def test_precision_auto_gates_every_variant_and_picks_a_passing_one(tmp_path):
+    from edgebench.report import build_table1
+    from edgebench.results import Store
+
+    cfg = _suite(tmp_path, models=["test_cnn"])
+    cfg.backends = ["pytorch", "onnxruntime", "openvino"]
+    cfg.precision = "auto"
+    result = run_suite(cfg)
+    by = {(r.backend, r.precision): r for r in result.records}
+    assert {("onnxruntime", "int8"), ("onnxruntime", "fp32"), ("openvino", "int8")} <= set(by)
+    for (b, p), r in by.items():
+        if b != "pytorch" and r.status in ("ok", "accuracy_failed"):
+            assert r.accuracy_gate in ("passed", "failed") and r.cosine_similarity is not None
+            assert "scikit-image" in r.details["accuracy_inputs"]
+    with Store(cfg.out_dir / "edgebench.sqlite") as s:
+        table = build_table1(s.records(result.run_id), s.run(result.run_id))
+    row = table.rows[0]
+    chosen = by[(row.post_backend, row.post_precision)]
+    assert chosen.ok and chosen.accuracy_gate == "passed"
+
+
+def test_failing_the_gate_marks_the_cell_and_keeps_its_timing(tmp_path, monkeypatch):
+    from edgebench.bench import accuracy
+
+    monkeypatch.setitem(accuracy.TOLERANCES, "int8", {"max_rel_diff": None, "min_cosine": 1.5, "min_top1": 0.99})
+    cfg = _suite(tmp_path, models=["test_cnn"])
+    cfg.backends = ["pytorch", "onnxruntime@int8", "onnxruntime@fp32"]
+    result = run_suite(cfg)
+    int8 = [r for r in result.records if r.precision == "int8"][0]
+    assert int8.status == "accuracy_failed" and "cosine" in int8.accuracy_gate_reason and int8.latency.count >= 3
+    table = (cfg.out_dir / "table1.md").read_text()
+    assert "onnxruntime fp32" in table and "accuracy_failed" in table
+
+
+def test_task_accuracy_with_labelled_data(tmp_path):
+    from edgebench.data.synth import write_image_set
+
+    write_image_set(tmp_path / "img", per_class=8)
+    cfg = _suite(tmp_path, models=["test_cnn"], model_options=ModelOptions(data=str(tmp_path / "img")))
+    cfg.backends = ["pytorch", "onnxruntime@int8"]
+    result = run_suite(cfg)
+    pre, post = result.records
+    assert pre.task_accuracy is not None and post.task_accuracy is not None
+    assert "image folder" in post.details["accuracy_inputs"]
+
+
+def test_precision_without_fast_hardware_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    import edgebench.system as system
+
+    monkeypatch.setattr(system, "fast_precisions", lambda device: {"fp32": "", "int8": "no fast INT8 here (test)"})
+    cfg = _suite(tmp_path, models=["test_cnn"])
+    cfg.backends = ["pytorch", "onnxruntime@int8"]
+    rec = run_suite(cfg).records[1]
+    assert rec.status == "skipped" and "no fast INT8 here (test)" in rec.error

@@ -266,6 +266,11 @@ class BackendCell:
         try:
             rec.params, rec.flops, rec.macs = (cell.stats()[k] for k in ("params", "flops", "macs"))
             stage = "skipped"
+            from edgebench.system import fast_precisions
+
+            slow = fast_precisions(rec.device).get(rec.precision, "")
+            if slow:
+                raise InvalidConfigError(f"{rec.precision} not measured: {slow}; it would only show a slowdown")
             cls = backend_class(self.backend)
             bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, **self.backend_options)
             stage = "export_failed"

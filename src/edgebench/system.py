@@ -39,3 +39,37 @@ def cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def fast_precisions(device: str) -> dict[str, str]:
+    """precision -> "" when this device runs it fast, else the reason it does not. A precision
+    without fast hardware support would run, slower, and be reported as a slowdown; edgebench
+    says so instead (e.g. the Jetson Nano's Maxwell GPU has fast FP16 but no fast INT8)."""
+    out = {"fp32": ""}
+    if device == "cuda":
+        import torch
+
+        major, minor = torch.cuda.get_device_capability()
+        name = torch.cuda.get_device_name()
+        cc = (major, minor)
+        out["fp16"] = "" if cc in ((5, 3), (6, 0), (6, 2)) or cc >= (7, 0) else f"{name} (sm_{major}{minor}) has no fast FP16"
+        out["bf16"] = "" if cc >= (8, 0) else f"{name} (sm_{major}{minor}) has no BF16 tensor cores (needs sm_80+)"
+        out["int8"] = "" if cc >= (6, 1) else f"{name} (sm_{major}{minor}) has no fast INT8 (DP4A needs sm_61+)"
+        return out
+    flags = cpu_flags()
+    arm = platform.machine().lower() in ("aarch64", "arm64")
+    int8 = {"avx512_vnni", "avx_vnni", "amx_int8", "avx512bw", "avx2"} if not arm else {"asimddp", "i8mm"}
+    out["int8"] = "" if flags & int8 else "this CPU has no fast INT8 dot-product instructions"
+    out["bf16"] = "" if flags & ({"avx512_bf16", "amx_bf16"} if not arm else {"bf16"}) else "this CPU has no BF16 instructions"
+    out["fp16"] = "" if flags & ({"avx512_fp16", "amx_fp16"} if not arm else {"fphp", "asimdhp"}) else "this CPU has no fast FP16 arithmetic"
+    return out

@@ -57,3 +57,15 @@ def test_onnxruntime_session_options(tiny_loaded, tmp_path):
         assert bk.details["threads"] == physical_cores()
     with create_backend("onnxruntime", threads=1).prepare(art).load() as bk:
         assert bk.details["threads"] == 1
+
+
+def test_openvino_pins_fp32_inference_precision(tiny_loaded, tmp_path):
+    from edgebench.backends import availability
+    from edgebench.export import export_onnx
+
+    if not availability("openvino").available:
+        pytest.skip("openvino is not installed")
+    art = export_onnx(tiny_loaded, cache_dir=tmp_path)
+    with create_backend("openvino").prepare(art, 2).load() as bk:
+        assert bk.details["inference_precision"] == "f32" and bk.details["hint"] == "LATENCY"
+        assert bk.run(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 2)
