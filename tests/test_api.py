@@ -17,6 +17,7 @@ def test_benchmark_returns_statistics_and_parity():
 
 
 def _suite(tmp_path, **kw):
+    kw.setdefault("isolate", False)  # in-process: fast; isolation has its own tests
     return SuiteConfig(models=kw.pop("models", ["test_cnn", "test_mlp"]), backends=["pytorch", "onnxruntime"],
                        device="cpu", timing=TimingConfig(**FAST_TIMING), pool_size=2, out_dir=tmp_path / "out", **kw)
 

@@ -150,6 +150,11 @@ class ModelCell:
                 self._stats = {"params": trainable_params(self.loaded.module), "flops": flops, "macs": flops // 2}
         return self._stats
 
+    def check_info(self) -> tuple:
+        """(labels or None, description, number of real items) of the check batches."""
+        _, labels, desc = self.check_batches()
+        return labels, desc, getattr(self, "check_items", None)
+
     def artifact(self, precision: str = "fp32"):
         """The ONNX artifact: FP32 export (the user's file when given), or its INT8 QDQ
         quantization calibrated on task inputs. Built once; a failure is remembered."""
@@ -222,6 +227,7 @@ class BackendCell:
         self.outputs: list | None = None
         self.values: list[float] = []
         self.device_values: list[float] = []
+        self.energy = None
         self.rec = Record(
             run_id=run_id,
             model=cell.name,
@@ -313,7 +319,11 @@ class BackendCell:
     def measure(self, timing: TimingConfig) -> None:
         if self.alive:
             try:
-                self.values += time_backend(self.bk, self.cell.pool, timing)
+                if self.energy is None:
+                    from edgebench.bench.energy import EnergyProbe
+
+                    self.energy = EnergyProbe(self.rec.device)
+                self.values += self.energy.window(lambda: time_backend(self.bk, self.cell.pool, timing))
                 if self.rec.device == "cuda":
                     self.device_values += time_device(self.bk, self.cell.pool, timing)
             except BaseException as exc:
@@ -324,8 +334,10 @@ class BackendCell:
         if self.alive:
             try:
                 rec.latency = LatencyStats.from_values(self.values, self.cell.batch_size)
+                rec.samples_ms = [round(v * 1e3, 5) for v in self.values]
                 if self.device_values:
                     rec.device_latency = LatencyStats.from_values(self.device_values, self.cell.batch_size)
+                self._validity()
                 if check_overhead:
                     harness, bare = overhead_check(self.bk, self.cell.pool[0], max(20, min(len(self.values), 200)))
                     rec.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
@@ -336,6 +348,32 @@ class BackendCell:
                 self._fail("run_failed", exc)
             self.close()
         return rec
+
+    def _validity(self) -> None:
+        """Energy, peak RSS and the trust checks (bench.validity), into the record."""
+        import resource
+
+        from edgebench.bench import validity
+
+        rec = self.rec
+        rec.host_rss_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if self.energy is not None:
+            e = self.energy.result()
+            if e is not None and self.values:
+                items = len(self.values) * self.cell.batch_size
+                rec.energy_per_item_mj = 1e3 * e.joules / items
+                rec.items_per_joule = items / e.joules if e.joules > 0 else None
+                rec.idle_power_w, rec.energy_source = e.idle_watts, e.source
+            self.energy.close()
+        rec.warnings = validity.timing_warnings(rec) + validity.environment_warnings(rec.env)
+        if len(self.cell.pool) > 1:
+            same, varied = validity.same_input_check(self.bk, self.cell.pool, iters=20)
+            rec.details["same_input_p50_ms"], rec.details["varied_input_p50_ms"] = 1e3 * same, 1e3 * varied
+            warning = validity.caching_warning(same, varied)
+            if warning:
+                rec.warnings.append(warning)
+        if rec.timing.get("quick"):
+            rec.warnings.append("quick run: fewer iterations than the defaults; a smoke test, not a result")
 
     def close(self) -> None:
         if self.bk is not None:
@@ -393,7 +431,7 @@ def benchmark(
     if bc.open():
         bc.measure(timing)
     rec = bc.finish(check_overhead)
-    _attach_accuracy(rec, cell, bc.outputs, cell.reference_outputs())
+    _attach_accuracy(rec, cell.check_info(), bc.outputs, cell.reference_outputs())
     return rec
 
 
@@ -442,7 +480,7 @@ def _checkpoint_classes(weights: str) -> list[str] | None:
     return meta.get("classes")
 
 
-def _attach_accuracy(rec: Record, cell: ModelCell, outputs, reference, gate: bool = True) -> None:
+def _attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bool = True) -> None:
     """Parity against PyTorch FP32 on the task inputs, the precision's accuracy gate, and the
     task accuracy when the inputs are labelled. A cell that fails the gate keeps its timing and
     is marked accuracy_failed, so it is never picked as the post-opt result."""
@@ -450,8 +488,7 @@ def _attach_accuracy(rec: Record, cell: ModelCell, outputs, reference, gate: boo
         return
     from edgebench.bench.accuracy import compare, task_accuracy
 
-    batches, labels, desc = cell.check_batches()
-    n = getattr(cell, "check_items", None)
+    labels, desc, n = check_info
     rec.details["accuracy_inputs"] = desc
     if labels is not None and n:
         flat = [o for o in outputs]
@@ -542,6 +579,11 @@ class SuiteConfig:
     #: timing rounds per cell, the model's backends interleaved round by round so that drift
     #: of the machine hits pre and post alike
     repetitions: int = 3
+    #: each cell in its own spawned worker process (a crash or OOM costs only that cell)
+    isolate: bool = True
+    cell_timeout_s: float = 1800.0
+    #: skip cells already stored ok with the same fingerprint (their rows join this run)
+    resume: bool = False
 
     def resolved(self) -> "SuiteConfig":
         _check_batch(self.batch_size)
@@ -590,38 +632,29 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
         status = "interrupted"
         try:
             for model in cfg.models:
-                try:
-                    cell = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
-                except UserError:
-                    raise
-                except Exception as exc:  # e.g. out of memory while building: record, go on
+                arms = _model_arms(cfg, model, run_id, env, store)
+                if arms is None:  # the model could not be built in-process: recorded, go on
                     for b in cfg.backends:
                         rec = Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, "run_failed",
-                                     f"model build failed: {type(exc).__name__}: {exc}", env=env)
+                                     "model build failed", env=env)
                         store.add(rec)
                         records.append(rec)
                         bar.update(1)
                     continue
-                cells = []
-                for i, spec in enumerate(cfg.backends):
-                    bar.set_description(f"{model} / {spec}: load")
-                    # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
-                    default = "fp32" if i == 0 or cfg.precision == "auto" else cfg.precision
-                    name, precision, options = parse_backend_spec(spec, default)
-                    bc = BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, options)
-                    if options:
-                        bc.rec.details["options"] = options
-                    if bc.open() and i == 0:
-                        cell.reference = bc.outputs
-                    cells.append(bc)
+                reference = None
+                for i, arm in enumerate(arms):
+                    bar.set_description(f"{model} / {arm.rec.backend} {arm.rec.precision}: load")
+                    if arm.open() and i == 0:
+                        reference = arm.outputs
                 for round_timing in split_timing(cfg.timing, cfg.repetitions):
-                    for bc in cells:
-                        bar.set_description(f"{model} / {bc.backend}")
-                        bc.measure(round_timing)
-                for i, bc in enumerate(cells):
-                    rec = bc.finish(cfg.check_overhead)
-                    reference = cell.reference if cell.reference is not None else cell.reference_outputs()
-                    _attach_accuracy(rec, cell, bc.outputs, reference, gate=i > 0)
+                    for arm in arms:
+                        bar.set_description(f"{model} / {arm.rec.backend} {arm.rec.precision}")
+                        arm.measure(round_timing)
+                for i, arm in enumerate(arms):
+                    rec = arm.finish(cfg.check_overhead)
+                    if not getattr(arm, "resumed", False):
+                        ref = reference if reference is not None else arm.reference_fallback()
+                        _attach_accuracy(rec, arm.check_info, arm.outputs, ref, gate=i > 0)
                     store.add(rec)
                     records.append(rec)
                     bar.update(1)
@@ -633,6 +666,123 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
             store.finish_run(run_id, _now(), status)
             outputs = write_reports(store.records(run_id), store.run(run_id), cfg.out_dir) if records else {}
     return SuiteResult(run_id, records, outputs, status)
+
+
+class _ResumedCell:
+    """A cell already measured ok with the same fingerprint: its row is copied into this run."""
+
+    resumed = True
+
+    def __init__(self, rec: Record, run_id: str):
+        self.source_run = rec.run_id
+        self.rec = rec
+        self.rec.run_id = run_id
+        self.rec.details = {**rec.details, "resumed_from": self.source_run}
+        self.outputs = None
+        self.check_info = (None, "", None)
+
+    def open(self) -> bool:
+        return False
+
+    def measure(self, timing) -> None:
+        pass
+
+    def finish(self, check_overhead: bool = False) -> Record:
+        return self.rec
+
+
+class _LocalArm:
+    """Adapter: an in-process BackendCell with the arm interface the suite drives."""
+
+    def __init__(self, bc: "BackendCell"):
+        self.bc, self.rec = bc, bc.rec
+
+    @property
+    def outputs(self):
+        return self.bc.outputs
+
+    @property
+    def check_info(self):
+        return self.bc.cell.check_info()
+
+    def reference_fallback(self):
+        return self.bc.cell.reference_outputs()
+
+    def open(self) -> bool:
+        return self.bc.open()
+
+    def measure(self, timing) -> None:
+        self.bc.measure(timing)
+
+    def finish(self, check_overhead: bool = False) -> Record:
+        self.rec = self.bc.finish(check_overhead)
+        return self.rec
+
+
+def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, options: dict, env: dict) -> str:
+    """Everything that defines a cell's measurement: a stored ok row with the same fingerprint is
+    the same measurement, so `run --resume` may reuse it."""
+    from dataclasses import asdict
+
+    from edgebench.export.artifact import cache_key
+
+    weights = cfg.model_options.weights_for(model)
+    weights_id = None
+    if weights and Path(weights).is_file():
+        st = Path(weights).stat()
+        weights_id = [str(weights), st.st_size, st.st_mtime_ns]
+    keep = ("host", "cpu", "gpu", "torch", "onnxruntime", "openvino", "tensorrt", "cuda")
+    return cache_key({
+        "model": model, "model_options": asdict(cfg.model_options), "weights": weights_id,
+        "backend": name, "precision": precision, "options": options, "batch": cfg.batch_size,
+        "device": cfg.device, "timing": asdict(cfg.timing), "repetitions": cfg.repetitions,
+        "pool": cfg.pool_size, "env": {k: env.get(k) for k in keep},
+    })
+
+
+def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store) -> list | None:
+    """The arms of one model in backend order: resumed rows, isolated workers, or in-process cells."""
+    from dataclasses import asdict
+
+    cell = None
+    arms = []
+    for i, spec in enumerate(cfg.backends):
+        # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
+        default = "fp32" if i == 0 or cfg.precision == "auto" else cfg.precision
+        name, precision, options = parse_backend_spec(spec, default)
+        fp = cell_fingerprint(cfg, model, name, precision, options, env)
+        if cfg.resume:
+            old = store.find_ok(fp)
+            if old is not None:
+                arms.append(_ResumedCell(old, run_id))
+                continue
+        if cfg.isolate:
+            from edgebench.isolation import RemoteCell
+
+            base = Record(run_id, model, name, precision, cfg.batch_size, cfg.device, env=env,
+                          device_name=environment.device_name(env, cfg.device), timing=asdict(cfg.timing))
+            spec_dict = {
+                "model": model, "model_options": asdict(cfg.model_options), "batch_size": cfg.batch_size,
+                "pool_size": cfg.pool_size, "cache_dir": cfg.cache_dir, "backend": name, "run_id": run_id,
+                "device": cfg.device, "precision": precision, "timing": asdict(cfg.timing), "env": env,
+                "options": options, "need_reference": i > 0 and cfg.resume,
+            }
+            arm = RemoteCell(spec_dict, base, cfg.cell_timeout_s)
+            arm.reference_fallback = lambda a=arm: a.reference
+        else:
+            if cell is None:
+                try:
+                    cell = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
+                except UserError:
+                    raise
+                except Exception:
+                    return None
+            arm = _LocalArm(BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, options))
+        if options:
+            arm.rec.details["options"] = options
+        arm.rec.fingerprint = fp
+        arms.append(arm)
+    return arms
 
 
 def _config_dict(cfg: SuiteConfig) -> dict:

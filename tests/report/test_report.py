@@ -10,6 +10,7 @@ RUN = {"run_id": "r1", "baseline_backend": "pytorch", "started_at": "t", "status
 
 def _rec(model, backend, ms, task="image-classification", status="ok", **kw):
     lat = LatencyStats.from_values([ms / 1e3] * 3) if status == "ok" else None
+    kw.setdefault("samples_ms", [ms] * 3 if status == "ok" else [])
     return Record("r1", model, backend, "fp32", 1, "cpu", status=status, task=task, latency=lat,
                   params=100, flops=2000, device_name="TestCPU", **kw)
 
@@ -47,3 +48,21 @@ def test_write_reports_including_figure(tmp_path):
     paths = write_reports(_records(), RUN, tmp_path)
     assert set(paths) == {"table1.md", "table1.csv", "table1.json", "figure4_speedup.png"}
     assert paths["figure4_speedup.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_speedup_interval_and_significance():
+    import numpy as np
+
+    from edgebench.report.table1 import speedup_interval
+
+    rng = np.random.default_rng(0)
+    pre, post = list(10 + rng.normal(0, 0.5, 200)), list(5 + rng.normal(0, 0.5, 200))
+    lo, hi = speedup_interval(pre, post)
+    assert 1.9 < lo < 2.0 < hi < 2.1
+    same = list(10 + rng.normal(0, 1.0, 50))
+    lo, hi = speedup_interval(same, list(10 + rng.normal(0, 1.0, 50)))
+    assert lo < 1.0 < hi
+    noisy = [_rec("n", "pytorch", 10.0, samples_ms=same), _rec("n", "onnxruntime", 10.0, samples_ms=list(10 + rng.normal(0, 1.0, 50)))]
+    md = render_markdown(build_table1(noisy, RUN))
+    assert "(not significant)" in md
+    assert speedup_interval([1.0], [1.0, 2.0]) is None

@@ -1,7 +1,13 @@
-"""Latency statistics that compute and render themselves."""
+"""Latency statistics that compute and render themselves.
+
+Tail percentiles are only reported from enough samples to estimate them (MLPerf LoadGen's
+minimums): p90 from 64, p99 from 662; below that they are None, shown "n/a (too few samples)".
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+MIN_SAMPLES = {"p90": 64, "p95": 128, "p99": 662}
 
 
 @dataclass(frozen=True)
@@ -9,9 +15,9 @@ class LatencyStats:
     count: int
     mean_ms: float
     p50_ms: float
-    p90_ms: float
-    p95_ms: float
-    p99_ms: float
+    p90_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
     min_ms: float
     max_ms: float
     std_ms: float
@@ -31,6 +37,9 @@ class LatencyStats:
         mean = float(v.mean())
         std = float(v.std(ddof=1)) if v.size > 1 else 0.0
         p50, p90, p95, p99 = (float(x) for x in np.percentile(v, [50, 90, 95, 99]))
+        p90 = p90 if v.size >= MIN_SAMPLES["p90"] else None
+        p95 = p95 if v.size >= MIN_SAMPLES["p95"] else None
+        p99 = p99 if v.size >= MIN_SAMPLES["p99"] else None
         total_s = float(v.sum() / 1e3)
         return cls(
             count=int(v.size),
@@ -51,9 +60,13 @@ class LatencyStats:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @staticmethod
+    def fmt(v: float | None) -> str:
+        return f"{v:.3f}" if v is not None else "n/a (too few samples)"
+
     def summary(self) -> str:
         return (
-            f"n={self.count} p50={self.p50_ms:.3f} ms p90={self.p90_ms:.3f} p99={self.p99_ms:.3f} "
+            f"n={self.count} p50={self.p50_ms:.3f} ms p90={self.fmt(self.p90_ms)} p99={self.fmt(self.p99_ms)} "
             f"mean={self.mean_ms:.3f}±{self.std_ms:.3f} ms (CV {self.cv_pct:.1f}%) "
             f"{self.throughput_items_per_s:.1f} items/s"
         )

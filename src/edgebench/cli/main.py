@@ -41,10 +41,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def _add_timing_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("timing")
-    g.add_argument("--warmup-iters", type=int, default=5)
-    g.add_argument("--warmup-s", type=float, default=0.5)
-    g.add_argument("--min-iters", type=int, default=20, help="measure at least this many iterations")
-    g.add_argument("--min-time-s", type=float, default=2.0, help="and for at least this many seconds")
+    g.add_argument("--warmup-iters", type=int, default=None, help="default 10")
+    g.add_argument("--warmup-s", type=float, default=None, help="default 1.0")
+    g.add_argument("--min-iters", type=int, default=None, help="measure at least this many iterations (default 100)")
+    g.add_argument("--min-time-s", type=float, default=None, help="and for at least this many seconds (default 5)")
+    g.add_argument("--quick", action="store_true", help="smoke-test timing (10 iterations, 0.5 s); reports say so")
     g.add_argument("--pool-size", type=int, default=8, help="distinct fixed-seed inputs cycled through")
     g.add_argument("--check-overhead", action="store_true",
                    help="also time a bare loop around the backend's own call and report the harness overhead")
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--db", type=Path, default=None, help="SQLite store (default OUT/edgebench.sqlite)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-isolate", action="store_true",
+                   help="run cells in this process (faster start; a crash then ends the run)")
+    p.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds one isolated cell may take in all")
+    p.add_argument("--resume", action="store_true",
+                   help="skip cells already stored ok with the same fingerprint; their rows join this run")
     p.add_argument("--repetitions", type=int, default=3,
                    help="timing rounds per cell, backends interleaved round by round (default 3)")
     _add_run_options(p, auto=True)
@@ -157,10 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _timing(args):
+    from dataclasses import replace
+
     from edgebench.bench.harness import TimingConfig
 
-    return TimingConfig(warmup_iters=args.warmup_iters, warmup_s=args.warmup_s, min_iters=args.min_iters,
-                        min_time_s=args.min_time_s)
+    base = TimingConfig.quick_config() if args.quick else TimingConfig()
+    given = {k: getattr(args, k) for k in ("warmup_iters", "warmup_s", "min_iters", "min_time_s") if getattr(args, k) is not None}
+    return replace(base, **given)
 
 
 def _model_options(args):
@@ -277,9 +286,18 @@ def cmd_bench(args) -> int:
     if rec.cold_start_s is not None:
         print(f"  cold start {rec.cold_start_s:.2f} s (export {rec.export_s or 0:.2f} + prepare {rec.prepare_s:.2f} + "
               f"load {rec.load_s:.2f} + first inference {rec.first_infer_s:.3f}); build/compile {rec.build_s or 0:.2f} s")
+    if rec.energy_per_item_mj is not None:
+        print(f"  energy {rec.energy_per_item_mj:.3f} mJ/item above idle ({rec.idle_power_w:.1f} W), "
+              f"{rec.items_per_joule or 0:.1f} items/J  [{rec.energy_source}]")
+    else:
+        print("  energy n/a (no NVML, RAPL or tegrastats meter readable here)")
+    if rec.host_rss_peak_mb is not None:
+        print(f"  peak host RSS {rec.host_rss_peak_mb:,.0f} MiB")
+    for w in rec.warnings:
+        print(f"  warning: {w}")
     if rec.gpu_mem_peak_reserved_mb is not None:
         print(f"  peak GPU memory {rec.gpu_mem_peak_allocated_mb:,.0f} MiB allocated, {rec.gpu_mem_peak_reserved_mb:,.0f} MiB reserved")
-    print(f"  p50 {s.p50_ms:.3f} ms  p90 {s.p90_ms:.3f}  p95 {s.p95_ms:.3f}  p99 {s.p99_ms:.3f}  "
+    print(f"  p50 {s.p50_ms:.3f} ms  p90 {s.fmt(s.p90_ms)}  p95 {s.fmt(s.p95_ms)}  p99 {s.fmt(s.p99_ms)}  "
           f"min {s.min_ms:.3f}  max {s.max_ms:.3f}")
     if rec.params is not None:
         flops = f"{rec.flops:,}" if rec.flops is not None else "n/a"
@@ -308,6 +326,7 @@ def cmd_run(args) -> int:
         batch_size=args.batch_size, precision=args.precision, device=args.device, backends=args.backends,
         model_options=_model_options(args), timing=_timing(args), pool_size=args.pool_size, out_dir=args.out,
         db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
+        isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume,
     )
     if args.models is not None:
         cfg.models = args.models

@@ -32,6 +32,8 @@ class Table1Row:
     top1_agreement: float | None
     note: str = ""
     post_gate: str = ""
+    speedup_ci: tuple | None = None  # 95% bootstrap interval of the speedup (ratio of medians)
+    significant: bool | None = None  # False when the interval includes 1
     pre_task_accuracy: float | None = None
     post_task_accuracy: float | None = None
     # cold start (seconds to the first result) and when optimising pays off
@@ -56,6 +58,7 @@ class Table1:
     weights: str
     #: (model, backend, precision, reported p50 ms, harness-check p50 ms, bare-loop p50 ms, overhead %)
     overhead: list = field(default_factory=list)
+    records: list = field(default_factory=list)
 
 
 def build_table1(records: list[Record], run: dict) -> Table1:
@@ -77,6 +80,7 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                   for r in recs if not r.ok]
         any_rec = pre or post or recs[0]
         speedup = pre.latency.p50_ms / post.latency.p50_ms if pre and post else None
+        ci = speedup_interval(pre.samples_ms, post.samples_ms) if pre and post else None
         pre_dev = pre.device_latency.p50_ms if pre and pre.device_latency else None
         post_dev = post.device_latency.p50_ms if post and post.device_latency else None
         rows.append(
@@ -96,6 +100,8 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 top1_agreement=post.top1_agreement if post else None,
                 note="; ".join(failed),
                 post_gate=post.accuracy_gate if post else "",
+                speedup_ci=ci,
+                significant=None if ci is None else not (ci[0] <= 1.0 <= ci[1]),
                 pre_task_accuracy=pre.task_accuracy if pre else None,
                 post_task_accuracy=post.task_accuracy if post else None,
                 pre_cold_start_s=pre.cold_start_s if pre else None,
@@ -125,7 +131,22 @@ def build_table1(records: list[Record], run: dict) -> Table1:
             for r in records
             if r.ok and r.harness_overhead_pct is not None
         ],
+        records=list(records),
     )
+
+
+def speedup_interval(pre_ms: list, post_ms: list, resamples: int = 1000, seed: int = 0) -> tuple | None:
+    """95% bootstrap interval of median(pre) / median(post) from per-iteration samples."""
+    import numpy as np
+
+    if len(pre_ms) < 2 or len(post_ms) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(pre_ms, dtype=float), np.asarray(post_ms, dtype=float)
+    ra = np.median(a[rng.integers(0, len(a), (resamples, len(a)))], axis=1)
+    rb = np.median(b[rng.integers(0, len(b), (resamples, len(b)))], axis=1)
+    lo, hi = np.percentile(ra / rb, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def break_even(pre: Record | None, post: Record | None) -> int | None:
@@ -170,7 +191,8 @@ def _cells(r: Table1Row) -> list[str]:
         _fmt(r.pre_p50_ms, ".3f"),
         _post_label(r),
         _fmt(r.post_p50_ms, ".3f"),
-        _fmt(r.speedup, ".2f", "x"),
+        _fmt(r.speedup, ".2f", "x") + (f" [{r.speedup_ci[0]:.2f}, {r.speedup_ci[1]:.2f}]" if r.speedup_ci else "")
+        + (" (not significant)" if r.significant is False else ""),
         _fmt(r.max_abs_diff, ".2e"),
         _fmt(None if r.top1_agreement is None else 100 * r.top1_agreement, ".1f", "%"),
         r.post_gate or "n/a",
@@ -192,8 +214,9 @@ def render_markdown(table: Table1) -> str:
     run = table.run
     env = run.get("env", {})
     cfg = run.get("config", {})
+    quick = bool(cfg.get("timing", {}).get("quick"))
     lines = [
-        "# Table 1: pre- vs post-optimisation inference time",
+        "# Table 1: pre- vs post-optimisation inference time" + (" (QUICK smoke run: not a result)" if quick else ""),
         "",
         f"- Device: **{table.device_name}** ({cfg.get('device', '?')}); host {env.get('host', '?')}, "
         f"{env.get('cpu_physical', '?')} physical / {env.get('cpu_logical', '?')} logical cores; GPU: {env.get('gpu', 'none')}",
@@ -204,7 +227,8 @@ def render_markdown(table: Table1) -> str:
         f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
         "including host<->device copies; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
         "the accuracy gate = post vs pre outputs on the same task inputs; post-opt = the fastest cell that ran and "
-        "passed its precision's accuracy gate.",
+        "passed its precision's accuracy gate; [a, b] = 95% bootstrap interval of the speedup, \"not significant\" "
+        "when it includes 1.",
         "",
         "| " + " | ".join(HEADERS) + " |",
         "|" + "|".join("---" if i == 0 or i in (3, 5, 10) else "---:" for i in range(len(HEADERS))) + "|",
@@ -230,6 +254,9 @@ def render_markdown(table: Table1) -> str:
         for model, backend, precision, p50, hp50, bp50, pct in table.overhead:
             lines.append(f"| {model} | {backend} {precision} | {p50:.3f} | {hp50:.3f} | {bp50:.3f} | {pct:+.1f}% |")
     lines += _cold_start_section(table)
+    warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
+    if warn:
+        lines += ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn]
     notes = [f"- {r.model}: {r.note}" for r in table.rows if r.note]
     if notes:
         lines += ["", "Cells that did not produce a measurement:", *notes]

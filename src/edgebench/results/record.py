@@ -9,7 +9,7 @@ from typing import Any
 
 from edgebench.bench.stats import LatencyStats
 
-STATUSES = ("ok", "accuracy_failed", "export_failed", "build_failed", "run_failed", "skipped")
+STATUSES = ("ok", "accuracy_failed", "export_failed", "build_failed", "run_failed", "oom", "timeout", "crashed", "skipped")
 
 
 @dataclass
@@ -47,6 +47,17 @@ class Record:
     # what the process held before the cell began
     gpu_mem_peak_allocated_mb: float | None = None
     gpu_mem_peak_reserved_mb: float | None = None
+    host_rss_peak_mb: float | None = None  # the measuring process's peak resident set
+    # energy over the timed window minus the idle baseline (bench.energy); None: no meter here
+    energy_per_item_mj: float | None = None
+    items_per_joule: float | None = None
+    idle_power_w: float | None = None
+    energy_source: str = ""
+    warnings: list = field(default_factory=list)
+    #: hash of everything that defines this cell's measurement (run --resume reuses ok rows)
+    fingerprint: str = ""
+    #: per-iteration host latencies in ms, for confidence intervals in reports
+    samples_ms: list = field(default_factory=list)
     # against PyTorch FP32 on the same task inputs (bench.accuracy)
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None

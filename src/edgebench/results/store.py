@@ -10,10 +10,11 @@ from edgebench.bench.stats import LatencyStats
 from edgebench.errors import OutputDirError, UserError
 from edgebench.results.record import Record
 
-SCHEMA_VERSION = 3  # 2: cold-start, device-latency, GPU-memory columns; 3: accuracy-gate columns
+SCHEMA_VERSION = 5  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
+# 5: fingerprint and samples
 _LATENCY_FIELDS = list(LatencyStats.__dataclass_fields__)
 _STATS = ("latency", "device_latency")  # LatencyStats fields, flattened as <name>_<field>
-_JSON_FIELDS = ("input_shape", "details", "timing", "env")
+_JSON_FIELDS = ("input_shape", "details", "timing", "env", "warnings", "samples_ms")
 _SCALAR_FIELDS = [f for f in Record.__dataclass_fields__ if f not in (*_STATS, *_JSON_FIELDS)]
 _STAT_COLUMNS = [f"{s}_{f}" for s in _STATS for f in _LATENCY_FIELDS]
 _COLUMNS = _SCALAR_FIELDS + _STAT_COLUMNS + list(_JSON_FIELDS)
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_run ON records(run_id);
 """
+_INDEXES = "CREATE INDEX IF NOT EXISTS records_fingerprint ON records(fingerprint);"
 
 
 class Store:
@@ -66,6 +68,7 @@ class Store:
                     if col not in have:
                         self.conn.execute(f"ALTER TABLE records ADD COLUMN {col}")
                 self.conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            self.conn.executescript(_INDEXES)
 
     def close(self) -> None:
         self.conn.close()
@@ -117,18 +120,30 @@ class Store:
                 f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", values
             )
 
+    def find_ok(self, fingerprint: str) -> Record | None:
+        """The newest successful record with this fingerprint (for run --resume)."""
+        row = self.conn.execute(
+            "SELECT id FROM records WHERE fingerprint=? AND status='ok' ORDER BY id DESC LIMIT 1", (fingerprint,)
+        ).fetchone()
+        if row is None:
+            return None
+        return self._records("SELECT * FROM records WHERE id=?", (row[0],))[0]
+
     def records(self, run_id: str | None = None) -> list[Record]:
         query, args = "SELECT * FROM records", ()
         if run_id is not None:
             query, args = query + " WHERE run_id=?", (run_id,)
+        return self._records(query + " ORDER BY id", args)
+
+    def _records(self, query: str, args: tuple) -> list[Record]:
         out = []
-        for row in self.conn.execute(query + " ORDER BY id", args).fetchall():
+        for row in self.conn.execute(query, args).fetchall():
             d = dict(row)
             for stat in _STATS:
                 lat = {f: d.pop(f"{stat}_{f}") for f in _LATENCY_FIELDS}
                 d[stat] = lat if lat["count"] is not None else None
             for f in _JSON_FIELDS:
-                d[f] = json.loads(d[f]) if d[f] else ({} if f != "input_shape" else [])
+                d[f] = json.loads(d[f]) if d[f] else ([] if f in ("input_shape", "warnings", "samples_ms") else {})
             d.pop("id")
             out.append(Record.from_dict(d))
         return out

@@ -1,0 +1,63 @@
+"""Checks that a figure can be trusted, in the spirit of pyperf and MLPerf LoadGen: noisy
+samples, timer resolution, CPU frequency governor, other GPU tenants, and LoadGen's TEST04
+(does one repeated input run faster than varied inputs, i.e. is something being cached?)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+HOST_CV_PCT = 10.0  # host wall-clock timings noisier than this are flagged
+DEVICE_CV_PCT = 2.5  # CUDA-event timings are far steadier; flag more eagerly
+CACHING_RATIO = 0.9  # repeated-input p50 under 90% of varied-input p50: caching suspected
+TIMER_FACTOR = 1000  # a p50 within 1000 timer ticks is too close to the clock's resolution
+
+
+def timing_warnings(rec) -> list[str]:
+    out = []
+    if rec.latency is not None:
+        if rec.latency.cv_pct > HOST_CV_PCT:
+            out.append(f"host timing CV {rec.latency.cv_pct:.1f}% > {HOST_CV_PCT:g}%: noisy, compare with care")
+        res = time.get_clock_info("perf_counter").resolution
+        if rec.latency.p50_ms / 1e3 < TIMER_FACTOR * res:
+            out.append(f"p50 {rec.latency.p50_ms:.4f} ms is within {TIMER_FACTOR} ticks of the timer's {res:.1e} s resolution")
+    if rec.device_latency is not None and rec.device_latency.cv_pct > DEVICE_CV_PCT:
+        out.append(f"GPU timing CV {rec.device_latency.cv_pct:.1f}% > {DEVICE_CV_PCT:g}%")
+    return out
+
+
+def environment_warnings(env: dict) -> list[str]:
+    out = []
+    gov = env.get("cpu_governor", "unknown")
+    if gov not in ("unknown", "performance"):
+        out.append(f"CPU frequency governor is {gov!r}, not 'performance': clocks may change during the run")
+    others = env.get("gpu_other_processes")
+    if others:
+        out.append(f"other processes use the GPU: {others}")
+    return out
+
+
+def same_input_check(backend, pool: list, iters: int = 30) -> tuple[float, float]:
+    """(p50 on one repeated input, p50 on the varied pool), seconds, interleaved in blocks."""
+    clock = time.perf_counter
+    same, varied = [], []
+    n = len(pool)
+    for block in range(max(1, iters // 10)):
+        for i in range(10):
+            t0 = clock()
+            backend.run(pool[0])
+            backend.synchronize()
+            same.append(clock() - t0)
+        for i in range(10):
+            t0 = clock()
+            backend.run(pool[(block * 10 + i) % n])
+            backend.synchronize()
+            varied.append(clock() - t0)
+    return float(np.median(same)), float(np.median(varied))
+
+
+def caching_warning(same_s: float, varied_s: float) -> str:
+    if varied_s > 0 and same_s < CACHING_RATIO * varied_s:
+        return (f"one repeated input ran {100 * (1 - same_s / varied_s):.0f}% faster than varied inputs "
+                "(LoadGen TEST04): results may be cached; the reported figure uses varied inputs")
+    return ""

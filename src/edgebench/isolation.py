@@ -1,0 +1,148 @@
+"""Cell isolation: each (model, backend, precision, batch) cell lives in its own spawned worker
+process, driven over a pipe (open, measure a round, finish), so a segfault, an OOM kill or a
+hang in one cell becomes that cell's failure row and never costs another cell its row. The
+parent keeps the arms of a model alive together and interleaves their timing rounds."""
+from __future__ import annotations
+
+import signal
+import time
+import traceback
+
+from edgebench.results.record import Record
+
+
+def _adopt(parent: Record, child: dict) -> Record:
+    """The worker's record, keeping what only the parent knows (fingerprint, options)."""
+    rec = Record.from_dict(child)
+    rec.fingerprint = parent.fingerprint
+    if "options" in parent.details:
+        rec.details.setdefault("options", parent.details["options"])
+    return rec
+
+
+def _failure_kind(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, MemoryError) or name in ("OutOfMemoryError",) or "out of memory" in str(exc).lower():
+        return "oom"
+    return "run_failed"
+
+
+def worker_main(conn, spec: dict) -> None:
+    """Runs in the spawned process: builds the model and the backend cell, then serves commands."""
+    from edgebench.api import BackendCell, ModelCell, ModelOptions
+    from edgebench.bench.harness import TimingConfig
+
+    try:
+        cell = ModelCell(spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"],
+                         spec["cache_dir"])
+        bc = BackendCell(cell, spec["backend"], spec["run_id"], spec["device"], spec["precision"],
+                         TimingConfig(**spec["timing"]), spec["env"], spec["options"])
+        bc.open()
+        reference = cell.reference_outputs() if spec.get("need_reference") else None
+        conn.send(("opened", bc.alive, bc.rec.to_dict(), bc.outputs, cell.check_info(), reference))
+        while True:
+            cmd, payload = conn.recv()
+            if cmd == "measure":
+                bc.measure(TimingConfig(**payload))
+                conn.send(("measured", bc.alive, bc.rec.to_dict()))
+            elif cmd == "finish":
+                conn.send(("record", bc.finish(payload).to_dict()))
+                return
+    except BaseException as exc:  # report, then exit: the parent records the failure
+        try:
+            conn.send(("error", _failure_kind(exc), f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}",
+                       traceback.format_exc()[-2000:]))
+        except Exception:
+            pass
+
+
+class RemoteCell:
+    """The parent's handle on one isolated cell; the same open/measure/finish interface as
+    api.BackendCell. `timeout_s` bounds the cell's whole life (open, rounds, finish)."""
+
+    def __init__(self, spec: dict, base: Record, timeout_s: float):
+        self.spec, self.rec, self.timeout_s = spec, base, timeout_s
+        self.resumed = False
+        self.outputs = None
+        self.check_info = (None, "", None)
+        self.reference = None
+        self.proc = self.conn = None
+        self.deadline = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None
+
+    def _fail(self, status: str, error: str) -> None:
+        self.rec.status, self.rec.error = status, error
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.is_alive():
+                self.proc.kill()
+            self.proc.join(5)
+            self.proc = None
+
+    def _call(self, message):
+        """Send a command (None: just wait) and return the reply, or record the failure."""
+        try:
+            if message is not None:
+                self.conn.send(message)
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0 or not self.conn.poll(remaining):
+                self._fail("timeout", f"cell exceeded its {self.timeout_s:g} s limit (--cell-timeout)")
+                return None
+            reply = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            self.proc.join(5)
+            code = self.proc.exitcode
+            if code is not None and code < 0:
+                sig = signal.Signals(-code).name
+                hint = " (killed: out of memory, or by hand)" if sig == "SIGKILL" else ""
+                self._fail("crashed", f"worker crashed with signal {-code} ({sig}){hint}")
+            else:
+                self._fail("crashed", f"worker exited with code {code} without a result")
+            return None
+        if reply[0] == "error":
+            _, kind, text, _tb = reply
+            self._fail(kind, text)
+            return None
+        return reply
+
+    def open(self) -> bool:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=worker_main, args=(child, self.spec), daemon=True)
+        self.deadline = time.monotonic() + self.timeout_s
+        self.proc.start()
+        child.close()
+        reply = self._call(None)
+        if reply is None:
+            return False
+        _, alive, rec, self.outputs, self.check_info, self.reference = reply
+        self.rec = _adopt(self.rec, rec)
+        if not alive:
+            self._stop()
+        return alive
+
+    def measure(self, timing) -> None:
+        if self.alive:
+            from dataclasses import asdict
+
+            reply = self._call(("measure", asdict(timing)))
+            if reply is not None:
+                _, alive, rec = reply
+                if not alive:
+                    self.rec = _adopt(self.rec, rec)
+                    self._stop()
+
+    def finish(self, check_overhead: bool = False) -> Record:
+        if self.alive:
+            reply = self._call(("finish", check_overhead))
+            if reply is not None:
+                self.rec = _adopt(self.rec, reply[1])
+            self._stop()
+        return self.rec

@@ -1,0 +1,91 @@
+"""Isolated cells: a crash, a hang or an interruption costs at most the cell in flight."""
+import textwrap
+
+import pytest
+
+from edgebench.api import SuiteConfig, run_suite
+from edgebench.bench.harness import TimingConfig
+from edgebench.results import Store
+from tests.conftest import FAST_TIMING
+
+CRASHER = textwrap.dedent('''
+    import os, signal, time
+    import torch
+    INPUT_SHAPE = (3, 8, 8)
+    CALLS = [0]
+
+    class M(torch.nn.Module):
+        def __init__(self, num_classes=2):
+            super().__init__()
+            self.fc = torch.nn.Linear(192, num_classes)
+
+        def forward(self, x):
+            if not torch.compiler.is_compiling() and not torch.onnx.is_in_onnx_export():
+                CALLS[0] += 1
+                if os.environ.get("EDGEBENCH_TEST_MODE") == "kill" and CALLS[0] > 25:
+                    os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+                if os.environ.get("EDGEBENCH_TEST_MODE") == "hang" and CALLS[0] > 25:
+                    time.sleep(600)
+            return self.fc(x.flatten(1))
+
+    def make(num_classes=2):
+        return M(num_classes)
+''')
+
+
+def _cfg(tmp_path, models, **kw):
+    return SuiteConfig(models=models, backends=kw.pop("backends", ["pytorch", "onnxruntime"]), device="cpu",
+                       timing=kw.pop("timing", TimingConfig(**FAST_TIMING)), pool_size=2, out_dir=tmp_path / "out",
+                       isolate=True, **kw)
+
+
+def test_sigkilled_cell_becomes_a_failure_row_and_the_suite_finishes(tmp_path, monkeypatch):
+    f = tmp_path / "crasher.py"
+    f.write_text(CRASHER)
+    monkeypatch.setenv("EDGEBENCH_TEST_MODE", "kill")
+    timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0)
+    result = run_suite(_cfg(tmp_path, [f"{f}:make", "test_cnn"], timing=timing, repetitions=1))
+    assert result.status == "finished"
+    by = {(r.model.split("/")[-1], r.backend): r for r in result.records}
+    crashed = by[("crasher.py:make", "pytorch")]
+    assert crashed.status == "crashed" and "signal 9 (SIGKILL)" in crashed.error
+    assert by[("crasher.py:make", "onnxruntime")].ok
+    assert by[("test_cnn", "pytorch")].ok and by[("test_cnn", "onnxruntime")].ok
+    assert all(r.fingerprint for r in result.records)
+    assert len(by[("test_cnn", "onnxruntime")].samples_ms) == by[("test_cnn", "onnxruntime")].latency.count
+
+
+def test_hanging_cell_times_out(tmp_path, monkeypatch):
+    f = tmp_path / "crasher.py"
+    f.write_text(CRASHER)
+    monkeypatch.setenv("EDGEBENCH_TEST_MODE", "hang")
+    timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0)
+    result = run_suite(_cfg(tmp_path, [f"{f}:make"], backends=["pytorch"], timing=timing, repetitions=1,
+                            cell_timeout_s=30))
+    rec = result.records[0]
+    assert rec.status == "timeout" and "30 s" in rec.error
+
+
+def test_interrupted_run_completes_with_resume_without_rerunning_finished_cells(tmp_path):
+    cfg = _cfg(tmp_path, ["test_cnn", "test_mlp"])
+    seen = []
+
+    def stop_after_first_model(rec):
+        seen.append(rec)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(cfg, on_record=stop_after_first_model)
+    first_run = seen[0].run_id
+    cfg.resume = True
+    result = run_suite(cfg)
+    assert result.status == "finished" and len(result.records) == 4
+    by = {(r.model, r.backend): r for r in result.records}
+    for b in ("pytorch", "onnxruntime"):
+        assert by[("test_cnn", b)].details.get("resumed_from") == first_run
+        assert by[("test_mlp", b)].ok and "resumed_from" not in by[("test_mlp", b)].details
+    assert by[("test_cnn", "onnxruntime")].latency == seen[1].latency  # the stored row, not a new one
+    assert by[("test_mlp", "onnxruntime")].accuracy_gate == "passed"
+    with Store(cfg.out_dir / "edgebench.sqlite") as s:
+        assert len(s.records(result.run_id)) == 4
