@@ -46,6 +46,10 @@ class Table1Row:
     device_speedup: float | None = None
     post_gpu_mem_peak_mb: float | None = None
     post_throughput_items_per_s: float | None = None
+    pre_energy_mj: float | None = None  # per item, above idle
+    post_energy_mj: float | None = None
+    energy_source: str = ""
+    post_rss_mb: float | None = None
 
 
 @dataclass
@@ -101,6 +105,10 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 note="; ".join(failed),
                 post_gate=post.accuracy_gate if post else "",
                 speedup_ci=ci,
+                pre_energy_mj=pre.energy_per_item_mj if pre else None,
+                post_energy_mj=post.energy_per_item_mj if post else None,
+                energy_source=(post or pre).energy_source if (post or pre) else "",
+                post_rss_mb=post.host_rss_peak_mb if post else None,
                 significant=None if ci is None else not (ci[0] <= 1.0 <= ci[1]),
                 pre_task_accuracy=pre.task_accuracy if pre else None,
                 post_task_accuracy=post.task_accuracy if post else None,
@@ -291,6 +299,13 @@ def _cold_start_section(table: Table1) -> list[str]:
                       _fmt(r.device_speedup, ".2f", "x"), _fmt(r.post_throughput_items_per_s, ",.0f"),
                       _fmt(r.post_gpu_mem_peak_mb, ",.0f")]
         out.append("| " + " | ".join(cells) + " |")
+    energy = [r for r in rows if r.pre_energy_mj is not None or r.post_energy_mj is not None]
+    out += ["", "Energy per item above the idle baseline over the timed window, and the post-opt cell's peak host "
+            "memory: " + (f"measured with {energy[0].energy_source}." if energy else
+                          "energy n/a (no NVML, RAPL or tegrastats meter was readable on this machine)."), "",
+            "| Model | Pre energy (mJ/item) | Post energy (mJ/item) | Post peak RSS (MiB) |", "|---|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r.model} | {_fmt(r.pre_energy_mj, '.3f')} | {_fmt(r.post_energy_mj, '.3f')} | {_fmt(r.post_rss_mb, ',.0f')} |")
     dev = [r.device_speedup for r in rows if r.device_speedup is not None]
     if dev:
         out += ["", f"Mean GPU-time speedup across {len(dev)} models: {sum(dev) / len(dev):.2f}x."]
