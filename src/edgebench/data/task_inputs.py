@@ -15,6 +15,7 @@ def task_inputs(spec, data: str | Path | None, count: int, seed: int = 0, cache_
     """Up to `count` preprocessed single inputs (item shape, float32) for `spec`'s task.
     `split`: for an image folder with train/ and val/, which one; for UCF50, "train" or "val"
     groups (calibration takes training data, the accuracy gate validation data)."""
+    data_given = data is not None
     if spec.task == ACTION_RECOGNITION:
         from edgebench.data.ucf50 import ClipDataset, index_ucf50
 
@@ -35,7 +36,8 @@ def task_inputs(spec, data: str | Path | None, count: int, seed: int = 0, cache_
         items = [pool[i] for i in rng.permutation(len(pool))[:count]]
         _, t, h, w = spec.input_shape
         ds = ClipDataset(items, t, (h, w))
-        return [c.astype(np.float32) for c in ds.clips], list(ds.labels), desc
+        # labels only for the user's data: a model's class indices mean nothing on the synthetic set
+        return [c.astype(np.float32) for c in ds.clips], (list(ds.labels) if data_given else None), desc
     size = tuple(spec.input_shape[1:])
     if data is None:
         from edgebench.data.photos import photo_inputs
