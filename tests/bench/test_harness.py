@@ -5,7 +5,6 @@ import pytest
 
 from edgebench.bench.harness import TimingConfig, overhead_check, time_backend
 from edgebench.bench.inputs import input_pool
-from edgebench.bench.parity import compare_outputs
 from edgebench.errors import InvalidConfigError
 
 
@@ -65,13 +64,3 @@ def test_input_pool_is_seeded():
     a, b = input_pool((3, 4), 2, 3, seed=5), input_pool((3, 4), 2, 3, seed=5)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[0], a[1]) and a[0].dtype == np.float32 and a[0].shape == (2, 3, 4)
-
-
-def test_parity():
-    ref = [np.array([[1.0, 2.0], [3.0, 0.0]])]
-    p = compare_outputs(ref, [np.array([[1.0, 2.5], [3.0, 3.5]])])
-    assert p.max_abs_diff == pytest.approx(3.5)
-    assert p.max_rel_diff == pytest.approx(3.5 / 3.0)
-    assert p.top1_agreement == 0.5 and p.items == 2
-    with pytest.raises(ValueError):
-        compare_outputs(ref, [np.zeros((2, 3))])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edgebench.backends.base import Backend
 from edgebench.backends.torch_io import TorchIO
-from edgebench.errors import BackendUnavailableError, BuildError, InvalidConfigError
+from edgebench.errors import BuildError, InvalidConfigError
 
 DEFAULT_MAX_BATCH = 256
 
@@ -42,14 +42,12 @@ class AOTInductorBackend(Backend):
 
         from edgebench.export.artifact import cache_key, default_cache_dir
 
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise BackendUnavailableError("aot-inductor --device cuda needs a CUDA GPU; torch.cuda.is_available() is False")
         item = self.options.get("item_shape")
         source_key = self.options.get("source_key")
         if item is None or source_key is None:
             raise InvalidConfigError("aot-inductor needs item_shape and source_key (model name and weights hash) for its cache")
         self._torch = torch
-        self.io = TorchIO(self.device, self.precision)
+        self.io = TorchIO(self.device, self.precision, self.name)
         max_batch = max(batch_size, int(self.options.get("max_batch") or DEFAULT_MAX_BATCH))
         fields = package_cache_fields(source_key, torch.__version__, device_identity(self.device), self.precision, max_batch)
         folder = Path(self.cache_dir or default_cache_dir()) / "aot-inductor"

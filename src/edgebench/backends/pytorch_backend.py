@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from edgebench.backends.base import Backend
 from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark
-from edgebench.errors import BackendUnavailableError, InvalidConfigError
+from edgebench.errors import InvalidConfigError
 
 
 class PyTorchBackend(Backend):
@@ -16,13 +16,11 @@ class PyTorchBackend(Backend):
     def _prepare(self, module, batch_size: int) -> None:
         import torch
 
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise BackendUnavailableError("pytorch --device cuda needs a CUDA GPU; torch.cuda.is_available() is False")
         self.cuda_graphs = bool(self.options.get("cuda_graphs"))
         if self.cuda_graphs and self.device != "cuda":
             raise InvalidConfigError("--cuda-graphs needs --device cuda")
         self._torch = torch
-        self.io = TorchIO(self.device, self.precision)
+        self.io = TorchIO(self.device, self.precision, self.name)
         self.module = module.to(self.device, self.io.dtype).eval()
         # plain eager (the paper's baseline) keeps PyTorch's default: no cuDNN autotuning
         self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", False))

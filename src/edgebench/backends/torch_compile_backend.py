@@ -12,7 +12,7 @@ import time
 
 from edgebench.backends.base import Backend
 from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark
-from edgebench.errors import BackendUnavailableError, InvalidConfigError
+from edgebench.errors import InvalidConfigError
 
 MODES = ("default", "reduce-overhead")
 
@@ -26,15 +26,13 @@ class TorchCompileBackend(Backend):
     def _prepare(self, module, batch_size: int) -> None:
         import torch
 
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise BackendUnavailableError("torch-compile --device cuda needs a CUDA GPU; torch.cuda.is_available() is False")
         self.mode = self.options.get("mode") or "default"
         if self.mode not in MODES:
             raise InvalidConfigError(f"torch-compile mode {self.mode!r} is not supported; use one of {', '.join(MODES)}")
         if self.mode == "reduce-overhead" and self.device != "cuda":
             raise InvalidConfigError("torch-compile mode reduce-overhead (CUDA graphs) needs --device cuda")
         self._torch = torch
-        self.io = TorchIO(self.device, self.precision)
+        self.io = TorchIO(self.device, self.precision, self.name)
         item = self.options.get("item_shape") or ()
         # channels_last helps cuDNN/Inductor convolutions on tensor cores; 3-D clips stay NCDHW
         self.channels_last = self.options.get("channels_last", self.device == "cuda" and len(item) == 3)

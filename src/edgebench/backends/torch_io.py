@@ -12,9 +12,13 @@ def torch_dtype(precision: str):
 
 
 class TorchIO:
-    def __init__(self, device: str, precision: str):
+    def __init__(self, device: str, precision: str, backend: str = "torch"):
         import torch
 
+        if device == "cuda" and not torch.cuda.is_available():
+            from edgebench.errors import BackendUnavailableError
+
+            raise BackendUnavailableError(f"{backend} --device cuda needs a CUDA GPU; torch.cuda.is_available() is False")
         self.torch = torch
         self.device = device
         self.dtype = torch_dtype(precision)

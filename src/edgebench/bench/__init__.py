@@ -1,6 +1,7 @@
-"""Measurement: the timing harness, statistics, parity and the environment."""
+"""Measurement: the timing harness, statistics, the accuracy gate, validity checks, energy and
+the environment."""
+from edgebench.bench.accuracy import GateResult, compare
 from edgebench.bench.harness import TimingConfig, time_backend
-from edgebench.bench.parity import Parity, compare_outputs
 from edgebench.bench.stats import LatencyStats
 
-__all__ = ["LatencyStats", "Parity", "TimingConfig", "compare_outputs", "time_backend"]
+__all__ = ["GateResult", "LatencyStats", "TimingConfig", "compare", "time_backend"]
