@@ -462,9 +462,10 @@ def stream(
                      Path(cache_dir) if cache_dir else None)
     if class_names is None and weights:
         class_names = _checkpoint_classes(weights)
-    bk = backend_class(backend)(device=device, precision=precision, cache_dir=cell.cache_dir)
+    bk = backend_class(backend)(device=device, precision=precision, cache_dir=cell.cache_dir,
+                                item_shape=tuple(cell.item_shape), source_key=cell.source_key())
     with bk:
-        bk.prepare(cell.source_for(bk.consumes), 1)
+        bk.prepare(cell.source_for(bk.consumes, precision), 1)
         bk.load()
         return run_stream(bk, cell.item_shape, cfg, class_names)
 
