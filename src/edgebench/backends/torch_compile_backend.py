@@ -1,4 +1,5 @@
-"""torch.compile (Inductor): fp32/fp16/bf16, channels_last for 4-D image inputs on CUDA.
+"""torch.compile (Inductor): fp32/fp16/bf16, channels-last memory format on CUDA (NHWC for
+images, NDHWC for clips: cuDNN's tensor-core convolutions want it, else they transpose per layer).
 Compilation happens in `load` and its time is recorded as the build time.
 
 On CUDA the default is Inductor's "default" mode with the compiled forward recorded into one
@@ -34,11 +35,11 @@ class TorchCompileBackend(Backend):
         self._torch = torch
         self.io = TorchIO(self.device, self.precision, self.name)
         item = self.options.get("item_shape") or ()
-        # channels_last helps cuDNN/Inductor convolutions on tensor cores; 3-D clips stay NCDHW
-        self.channels_last = self.options.get("channels_last", self.device == "cuda" and len(item) == 3)
+        self.channels_last = self.options.get("channels_last", self.device == "cuda" and len(item) in (3, 4))
+        self._format = torch.channels_last_3d if len(item) == 4 else torch.channels_last
         module = module.to(self.device, self.io.dtype).eval()
         if self.channels_last:
-            module = module.to(memory_format=torch.channels_last)
+            module = module.to(memory_format=self._format)
         self.module = module
         # freezing: weights become constants, so Inductor folds BatchNorm into convolutions and
         # pre-lays-out weights; valid for inference only, which is all a backend does
@@ -59,7 +60,7 @@ class TorchCompileBackend(Backend):
     def _to_device(self, x):
         t = self.io.to_device(x)
         if self.channels_last:
-            t = t.contiguous(memory_format=self._torch.channels_last)
+            t = t.contiguous(memory_format=self._format)
         return t
 
     def _call(self, t):
@@ -89,7 +90,7 @@ class TorchCompileBackend(Backend):
 
     def _capture(self, batch: int) -> None:
         item = self.options["item_shape"]
-        fmt = self._torch.channels_last if self.channels_last else None
+        fmt = self._format if self.channels_last else None
         self.graph = CudaGraph(self.compiled, (batch, *item), self.io.dtype, memory_format=fmt)
 
     def _run(self, x):
