@@ -101,7 +101,7 @@ def test_suite_interleaves_backends_round_by_round(tmp_path, monkeypatch):
     order = []
     real = api.time_backend
 
-    def spy(bk, pool, timing, on_iter=None):
+    def spy(bk, pool, timing):
         order.append(bk.name)
         return real(bk, pool, timing)
 

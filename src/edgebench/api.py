@@ -214,8 +214,8 @@ class ModelCell:
 
 
 class BackendCell:
-    """One backend on one model: `open` (create, prepare, load, outputs on the pool for
-    parity), `measure` in one or more rounds, `finish`. A failure at any step lands in the
+    """One backend on one model: `open` (create, prepare, load, outputs on the check batches
+    for the accuracy gate), `measure` in one or more rounds, `finish`. A failure at any step lands in the
     record's status (export_failed / build_failed / run_failed / skipped); with `strict`,
     user errors and missing dependencies are raised instead (the single-cell `bench`)."""
 
@@ -492,10 +492,9 @@ def _attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: b
     labels, desc, n = check_info
     rec.details["accuracy_inputs"] = desc
     if labels is not None and n:
-        flat = [o for o in outputs]
         import numpy as np
 
-        rec.task_accuracy = task_accuracy([np.concatenate(flat)[:n]], labels)
+        rec.task_accuracy = task_accuracy([np.concatenate(outputs)[:n]], labels)
     if reference is None:
         return
     res = compare(reference, outputs, rec.precision if rec.precision in ("fp32", "fp16", "bf16", "int8") else "fp32")

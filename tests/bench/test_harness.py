@@ -64,3 +64,22 @@ def test_input_pool_is_seeded():
     a, b = input_pool((3, 4), 2, 3, seed=5), input_pool((3, 4), 2, 3, seed=5)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not np.array_equal(a[0], a[1]) and a[0].dtype == np.float32 and a[0].shape == (2, 3, 4)
+
+
+def test_interleaved_alternates_blocks_and_passes_the_sample_index():
+    from edgebench.bench.harness import interleaved
+
+    order = []
+    a, b = interleaved(lambda i: order.append(("a", i)), lambda i: order.append(("b", i)), iters=4, block=2)
+    assert len(a) == len(b) == 4
+    assert order == [("a", 0), ("a", 1), ("b", 0), ("b", 1), ("a", 2), ("a", 3), ("b", 2), ("b", 3)]
+
+
+def test_same_input_check_uses_one_input_against_the_pool():
+    from edgebench.bench.validity import caching_warning, same_input_check
+
+    bk = FakeBackend()
+    pool = input_pool((2,), 1, 4)
+    same, varied = same_input_check(bk, pool, iters=20)
+    assert same >= 0 and varied >= 0 and len(bk.seen) == 4
+    assert "TEST04" in caching_warning(0.5, 1.0) and caching_warning(1.0, 1.0) == ""

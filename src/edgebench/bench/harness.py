@@ -36,7 +36,7 @@ class TimingConfig:
         return asdict(self)
 
 
-def time_backend(backend, pool: list, cfg: TimingConfig, on_iter=None) -> list[float]:
+def time_backend(backend, pool: list, cfg: TimingConfig) -> list[float]:
     """Per-iteration latencies in seconds. Inputs cycle through `pool` (several fixed-seed
     tensors, not one), so caching of a single input cannot flatter the figure."""
     clock = time.perf_counter
@@ -55,8 +55,6 @@ def time_backend(backend, pool: list, cfg: TimingConfig, on_iter=None) -> list[f
         backend.run(x)
         backend.synchronize()
         values.append(clock() - t0)
-        if on_iter is not None:
-            on_iter()
     return values
 
 
@@ -87,27 +85,34 @@ def time_device(backend, pool: list, cfg: TimingConfig) -> list[float]:
     return values
 
 
+def interleaved(fn_a, fn_b, iters: int, block: int = 10) -> tuple[list[float], list[float]]:
+    """Latencies in seconds of two loops, alternated in blocks of `block`
+    until each has at least `iters` samples, so that drift of the machine hits both alike.
+    Each function takes the running sample index."""
+    clock = time.perf_counter
+    a: list[float] = []
+    b: list[float] = []
+    while len(b) < iters:
+        for fn, out in ((fn_a, a), (fn_b, b)):
+            for _ in range(block):
+                t0 = clock()
+                fn(len(out))
+                out.append(clock() - t0)
+    return a, b
+
+
 def overhead_check(backend, x, iters: int, block: int = 10) -> tuple[list[float], list[float]]:
     """(harness, bare) latencies in seconds: the harness path (run + synchronize) and a plain
-    loop around the backend's own library call (Backend.native_call), interleaved in blocks
-    so that drift of the machine hits both alike."""
-    clock = time.perf_counter
+    loop around the backend's own library call (Backend.native_call), interleaved in blocks."""
     call = backend.native_call(x)
     for _ in range(min(5, iters)):
         call()
-    harness: list[float] = []
-    bare: list[float] = []
-    while len(bare) < iters:
-        for _ in range(block):
-            t0 = clock()
-            backend.run(x)
-            backend.synchronize()
-            harness.append(clock() - t0)
-        for _ in range(block):
-            t0 = clock()
-            call()
-            bare.append(clock() - t0)
-    return harness, bare
+
+    def harness(_):
+        backend.run(x)
+        backend.synchronize()
+
+    return interleaved(harness, lambda _: call(), iters, block)
 
 
 def infer(backend, x):

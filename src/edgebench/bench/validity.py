@@ -39,20 +39,13 @@ def environment_warnings(env: dict) -> list[str]:
 
 def same_input_check(backend, pool: list, iters: int = 30) -> tuple[float, float]:
     """(p50 on one repeated input, p50 on the varied pool), seconds, interleaved in blocks."""
-    clock = time.perf_counter
-    same, varied = [], []
-    n = len(pool)
-    for block in range(max(1, iters // 10)):
-        for i in range(10):
-            t0 = clock()
-            backend.run(pool[0])
-            backend.synchronize()
-            same.append(clock() - t0)
-        for i in range(10):
-            t0 = clock()
-            backend.run(pool[(block * 10 + i) % n])
-            backend.synchronize()
-            varied.append(clock() - t0)
+    from edgebench.bench.harness import interleaved
+
+    def run(x):
+        backend.run(x)
+        backend.synchronize()
+
+    same, varied = interleaved(lambda _: run(pool[0]), lambda i: run(pool[i % len(pool)]), iters)
     return float(np.median(same)), float(np.median(varied))
 
 
