@@ -105,6 +105,8 @@ class ModelCell:
 
             spec = get_spec(name, opts.input_shape)
             self.loaded = build_model(spec, opts.num_classes, opts.weights_for(name), opts.pretrained, opts.seed)
+            if self.loaded.weights.startswith("random-init"):
+                self._recalibrate_batchnorm(spec)
             self.item_shape = spec.input_shape
             self.task = spec.task
         self.spec = None if self.loaded is None else self.loaded.spec
@@ -114,6 +116,18 @@ class ModelCell:
         self._export_errors: dict = {}
         self._stats: dict | None = None
         self._check = None
+
+    def _recalibrate_batchnorm(self, spec) -> None:
+        """Random-init weights get BatchNorm statistics from the task's calibration inputs (the
+        same ones INT8 calibration uses), so their activations and logits have realistic scale."""
+        from edgebench.data.task_inputs import task_inputs
+        from edgebench.models.build import recalibrate_batchnorm
+
+        if not any("BatchNorm" in type(m).__name__ for m in self.loaded.module.modules()):
+            return
+        items, _, desc = task_inputs(spec, self.opts.data, self.opts.calibration_size, self.opts.seed, self.cache_dir,
+                                     split="train")
+        recalibrate_batchnorm(self.loaded, items, desc)
 
     def check_batches(self):
         """(batches, labels or None, description): task inputs grouped into batches of the

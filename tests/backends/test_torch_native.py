@@ -85,6 +85,38 @@ def test_gpu_backends_match_pytorch(name, options, tiny_loaded, tmp_path):
 
 
 @pytest.mark.needs_cuda
+@pytest.mark.parametrize("name", ["pytorch", "torch-compile"])
+@pytest.mark.parametrize("host_io", [True, False])
+def test_gpu_graph_host_io_paths_agree(name, host_io, tiny_loaded, tmp_path):
+    """The graph with the copies and casts recorded in it and the device-input graph (GPU
+    timing) both give eager's FP32 outputs to FP16 rounding."""
+    import copy
+
+    opts = {"cuda_graphs": True} if name == "pytorch" else {}
+    bk = create_backend(name, device="cuda", precision="fp16", host_io=host_io, **_opts(tiny_loaded), **opts)
+    with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
+        assert bk.details["graph_host_io"] is host_io
+        outs = [infer(bk, _x()) for _ in range(2)]
+        device_out = bk.native_call(_x())().float().cpu().numpy()
+    ref = _ref(tiny_loaded, _x())
+    for out in (*outs, device_out):
+        np.testing.assert_allclose(out, ref, rtol=2e-2, atol=2e-2)
+    assert not np.shares_memory(outs[0], outs[1])  # infer copies out of the pinned buffer
+
+
+@pytest.mark.needs_cuda
+@pytest.mark.parametrize("name", ["pytorch", "torch-compile"])
+def test_gpu_graph_recaptured_for_a_new_batch_size(name, tiny_loaded):
+    import copy
+
+    opts = {"cuda_graphs": True} if name == "pytorch" else {}
+    bk = create_backend(name, device="cuda", **_opts(tiny_loaded), **opts)
+    with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
+        for batch in (2, 3, 2):
+            np.testing.assert_allclose(infer(bk, _x(batch)), _ref(tiny_loaded, _x(batch)), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.needs_cuda
 def test_gpu_cell_records_device_time_and_memory():
     from edgebench.api import benchmark
     from edgebench.bench.harness import TimingConfig
@@ -95,3 +127,20 @@ def test_gpu_cell_records_device_time_and_memory():
     # the cell's own peak above what the process held before; the caching allocator may already
     # hold enough reserved memory from earlier tests, so only allocation must grow
     assert rec.gpu_mem_peak_allocated_mb > 0 and rec.gpu_mem_peak_reserved_mb >= 0 and rec.cold_start_s > 0
+
+
+
+def test_fp32_cells_turn_tf32_off_and_lower_precisions_leave_it_on():
+    from edgebench.backends.torch_io import set_tf32
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        set_tf32("fp32")
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        set_tf32("fp32", allowed=True)
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        set_tf32("fp32")
+        set_tf32("fp16")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -55,3 +55,33 @@ def test_adapt_head_replaces_the_1000_class_layer(name):
     with torch.inference_mode():
         out = model(torch.randn(1, 3, 64, 64))
     assert out.shape == (1, 2)
+
+
+def test_batchnorm_statistics_recalibrated_from_inputs():
+    """Random-init BatchNorm statistics are replaced by the inputs' per-channel mean and
+    variance (cumulative over batches), the label says so, and the weights hash changes."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from edgebench.models.build import LoadedModel, recalibrate_batchnorm, state_dict_sha256
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(3, 4, 1, bias=False), nn.BatchNorm2d(4)).eval()
+    loaded = LoadedModel(module, None, 2, "random-init(seed=0)", state_dict_sha256(module))
+    rng = np.random.default_rng(0)
+    items = [(5.0 + 2.0 * rng.standard_normal((3, 8, 8))).astype(np.float32) for _ in range(20)]
+    before = loaded.weights_sha256
+    assert recalibrate_batchnorm(loaded, items, "test inputs", batch=8)
+    with torch.no_grad():
+        conv = module[0](torch.from_numpy(np.stack(items)))
+    bn = module[1]
+    # momentum None: the plain average of the per-batch means (batches of 8, 8 and 4)
+    batch_means = torch.stack([conv[i : i + 8].mean(dim=(0, 2, 3)) for i in (0, 8, 16)])
+    np.testing.assert_allclose(bn.running_mean.numpy(), batch_means.mean(0).numpy(), rtol=1e-4, atol=1e-5)
+    # the cumulative average of per-batch unbiased variances: close to the pooled variance
+    np.testing.assert_allclose(bn.running_var.numpy(), conv.var(dim=(0, 2, 3)).numpy(), rtol=0.05)
+    assert not module.training and bn.momentum == 0.1
+    assert loaded.weights == "random-init(seed=0), BatchNorm statistics from 20 test inputs"
+    assert loaded.weights_sha256 != before
+    assert not recalibrate_batchnorm(LoadedModel(nn.Linear(2, 2), None, 2, "x", ""), items, "none")

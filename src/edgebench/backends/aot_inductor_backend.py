@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from edgebench.backends.base import Backend
-from edgebench.backends.torch_io import TorchIO
+from edgebench.backends.torch_io import TorchIO, set_tf32
 from edgebench.errors import BuildError, InvalidConfigError
 
 DEFAULT_MAX_BATCH = 256
@@ -59,6 +59,7 @@ class AOTInductorBackend(Backend):
             self.details["package_cached"] = True
             return
         t0 = time.perf_counter()
+        self._flags()
         module = module.to(self.device, self.io.dtype).eval()
         example = torch.randn((2, *item), device=self.device, dtype=self.io.dtype)  # 2: keep the axis symbolic
         batch = torch.export.Dim("batch", min=1, max=max_batch)
@@ -75,10 +76,15 @@ class AOTInductorBackend(Backend):
         self.timings["build_s"] = time.perf_counter() - t0
         self.details["package_cached"] = False
 
+    def _flags(self) -> None:
+        if self.device == "cuda":
+            set_tf32(self.precision, bool(self.options.get("tf32", False)))
+
     def _load(self) -> None:
         self.runner = self._torch._inductor.aoti_load_package(str(self.package))
 
     def _run(self, x):
+        self._flags()
         t = self.io.to_device(x)
         with self._torch.inference_mode():
             return self.io.to_host(self.runner(t))

@@ -3,7 +3,7 @@ optionally CUDA-graph capture and replay (`cuda_graphs=True`) to show launch ove
 from __future__ import annotations
 
 from edgebench.backends.base import Backend
-from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark
+from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark, set_tf32
 from edgebench.errors import InvalidConfigError
 
 
@@ -24,30 +24,39 @@ class PyTorchBackend(Backend):
         self.module = module.to(self.device, self.io.dtype).eval()
         # plain eager (the paper's baseline) keeps PyTorch's default: no cuDNN autotuning
         self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", False))
+        self.host_io = self.cuda_graphs and bool(self.options.get("host_io", True))
         self.details.update(torch=torch.__version__, threads=torch.get_num_threads(), cuda_graphs=self.cuda_graphs,
-                            cudnn_benchmark=self.cudnn_benchmark)
+                            cudnn_benchmark=self.cudnn_benchmark, graph_host_io=self.host_io)
 
     def _load(self) -> None:
         self.graph = None
         if self.cuda_graphs:
             self._capture(self.batch_size)
 
+    def _flags(self) -> None:
+        if self.device == "cuda":
+            set_cudnn_benchmark(self.cudnn_benchmark)
+            set_tf32(self.precision, bool(self.options.get("tf32", False)))
+
     def _capture(self, batch: int) -> None:
         item = self.options.get("item_shape")
         if item is None:
             raise InvalidConfigError("cuda_graphs needs the input shape (item_shape) to size its static buffer")
-        set_cudnn_benchmark(self.cudnn_benchmark)
-        self.graph = CudaGraph(self.module, (batch, *item), self.io.dtype)
+        if self.graph is not None:
+            self.graph.release()
+        self._flags()
+        self.graph = CudaGraph(self.module, (batch, *item), self.io.dtype, host_io=self.host_io)
 
     def _run(self, x):
         torch = self._torch
-        if self.device == "cuda":
-            set_cudnn_benchmark(self.cudnn_benchmark)
-        t = self.io.to_device(x)
+        self._flags()
         if self.graph is not None:
             if x.shape[0] != self.graph.batch:
                 self._capture(x.shape[0])
-            return self.io.to_host(self.graph.run(t))
+            if self.host_io:
+                return self.graph.run_host(x)
+            return self.io.to_host(self.graph.run(self.io.to_device(x)))
+        t = self.io.to_device(x)
         with torch.inference_mode():
             return self.io.to_host(self.module(t))
 
@@ -69,5 +78,7 @@ class PyTorchBackend(Backend):
         return call
 
     def _unload(self) -> None:
+        if self.graph is not None:
+            self.graph.release()
         self.module = None
         self.graph = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from edgebench.backends.base import Backend
-from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark
+from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark, set_tf32
 from edgebench.errors import InvalidConfigError
 
 MODES = ("default", "reduce-overhead")
@@ -38,6 +38,9 @@ class TorchCompileBackend(Backend):
         self.channels_last = self.options.get("channels_last", self.device == "cuda" and len(item) in (3, 4))
         self._format = torch.channels_last_3d if len(item) == 4 else torch.channels_last
         module = module.to(self.device, self.io.dtype).eval()
+        self.tf32 = bool(self.options.get("tf32", False))
+        self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", self.device == "cuda"))
+        self._flags()
         if self.channels_last:
             module = module.to(memory_format=self._format)
         self.module = module
@@ -52,10 +55,12 @@ class TorchCompileBackend(Backend):
         self.use_graph = bool(self.options.get("cuda_graphs", self.device == "cuda" and self.mode == "default"))
         if self.use_graph and (self.device != "cuda" or self.mode != "default"):
             raise InvalidConfigError("torch-compile cuda_graphs=1 needs --device cuda and mode=default")
-        self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", self.device == "cuda"))
+        # host_io: the input copy, casts and layout change are recorded into the graph too
+        self.host_io = self.use_graph and bool(self.options.get("host_io", True))
         self.graph = None
         self.details.update(torch=torch.__version__, mode=self.mode, channels_last=bool(self.channels_last),
-                            cuda_graphs=self.use_graph, cudnn_benchmark=self.cudnn_benchmark, freezing=self.freezing)
+                            cuda_graphs=self.use_graph, cudnn_benchmark=self.cudnn_benchmark, freezing=self.freezing, tf32=self.tf32,
+                            graph_host_io=self.host_io)
 
     def _to_device(self, x):
         t = self.io.to_device(x)
@@ -78,8 +83,7 @@ class TorchCompileBackend(Backend):
             if self.use_graph:
                 raise InvalidConfigError("torch-compile cuda_graphs needs item_shape to size its static buffer")
             return  # compiles on the first run instead
-        if self.device == "cuda":
-            set_cudnn_benchmark(self.cudnn_benchmark)
+        self._flags()
         x = np.zeros((self.batch_size, *item), dtype=np.float32)
         t0 = time.perf_counter()
         for _ in range(3):  # compile, then (reduce-overhead) the cudagraph-tree recording runs
@@ -88,20 +92,27 @@ class TorchCompileBackend(Backend):
             self._capture(self.batch_size)
         self.timings["build_s"] = time.perf_counter() - t0
 
-    def _capture(self, batch: int) -> None:
-        item = self.options["item_shape"]
-        fmt = self._format if self.channels_last else None
-        self.graph = CudaGraph(self.compiled, (batch, *item), self.io.dtype, memory_format=fmt)
-
-    def _run(self, x):
+    def _flags(self) -> None:
         if self.device == "cuda":
             set_cudnn_benchmark(self.cudnn_benchmark)
-        t = self._to_device(x)
+            set_tf32(self.precision, self.tf32)
+
+    def _capture(self, batch: int) -> None:
+        if self.graph is not None:
+            self.graph.release()
+        item = self.options["item_shape"]
+        fmt = self._format if self.channels_last else None
+        self.graph = CudaGraph(self.compiled, (batch, *item), self.io.dtype, memory_format=fmt, host_io=self.host_io)
+
+    def _run(self, x):
+        self._flags()
         if self.graph is not None:
             if x.shape[0] != self.graph.batch:
                 self._capture(x.shape[0])
-            return self.io.to_host(self.graph.run(t))
-        return self.io.to_host(self._call(t))
+            if self.host_io:
+                return self.graph.run_host(x)
+            return self.io.to_host(self.graph.run(self._to_device(x)))
+        return self.io.to_host(self._call(self._to_device(x)))
 
     def _synchronize(self) -> None:
         if self.device == "cuda":
@@ -115,5 +126,8 @@ class TorchCompileBackend(Backend):
         return lambda: self._call(t)
 
     def _unload(self) -> None:
+        if self.graph is not None:
+            self.graph.release()
+            self.graph = None
         self.compiled = None
         self.module = None

@@ -2,6 +2,8 @@
 non-blocking copies on CUDA, zero-copy views on the CPU."""
 from __future__ import annotations
 
+import numpy as np
+
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -41,6 +43,27 @@ class TorchIO:
         return out.float().cpu().numpy()
 
 
+def _registered(arr):
+    """Page-lock a numpy array's memory for asynchronous copies (cudaHostRegister)."""
+    import torch
+
+    err = torch.cuda.cudart().cudaHostRegister(arr.ctypes.data, arr.nbytes, 0)
+    if int(err) != 0:
+        raise RuntimeError(f"cudaHostRegister failed with CUDA error {int(err)}")
+    return arr
+
+
+def set_tf32(precision: str, allowed: bool = False) -> None:
+    """FP32 cells compute in IEEE FP32: PyTorch lets cuDNN convolutions use TF32 (10-bit
+    mantissa) by default, which is another precision. Process-wide flags, so every torch
+    backend sets them before it compiles, captures or runs; `tf32=1` opts back in."""
+    import torch
+
+    tf32 = precision != "fp32" or allowed
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+
+
 def set_cudnn_benchmark(enabled: bool) -> None:
     """cuDNN picks convolution algorithms by timing them on the first call of each shape; a
     process-wide flag, so every torch backend sets its own value before it runs."""
@@ -51,32 +74,103 @@ def set_cudnn_benchmark(enabled: bool) -> None:
 
 class CudaGraph:
     """One forward pass of `fn` recorded into a CUDA graph over static input/output buffers,
-    replayed per inference: one launch instead of one per kernel, no Python in between."""
+    replayed per inference: one launch instead of one per kernel, no Python in between.
 
-    def __init__(self, fn, shape: tuple[int, ...], dtype, memory_format=None, warmup: int = 3):
+    Two entry points: `run(t)` takes a device tensor already in the model's dtype and layout
+    (the device-time measurement); `run_host(x)` takes the host numpy float32 batch. For the
+    latter, the host->device copy from a pinned staging buffer, the cast to the model's dtype,
+    the layout change and the cast of the logits back to float32 are recorded into a second
+    graph with the forward, as a TensorRT pipeline enqueues copy-in, execute and copy-out on
+    one stream: per inference one host memcpy into pinned memory, one replay, one small
+    device->host copy and one stream synchronisation."""
+
+    def __init__(self, fn, shape: tuple[int, ...], dtype, memory_format=None, warmup: int = 3,
+                 host_io: bool = False):
         import torch
 
         self.torch = torch
+        self.fn = fn
+        self.dtype = dtype
+        self.memory_format = memory_format
+        self.shape = tuple(shape)
+        self.warmup = warmup
+        self.graph = self.host_graph = None
+        if host_io:  # the device-input graph is then recorded on first use only (memory)
+            self._capture_host_io(shape)
+        else:
+            self._capture_device()
+
+    def _capture_device(self) -> None:
+        torch = self.torch
         with torch.inference_mode(False):
-            self.static_in = torch.zeros(shape, device="cuda", dtype=dtype)
-            if memory_format is not None:
-                self.static_in = self.static_in.contiguous(memory_format=memory_format)
+            self.static_in = torch.zeros(self.shape, device="cuda", dtype=self.dtype)
+            if self.memory_format is not None:
+                self.static_in = self.static_in.contiguous(memory_format=self.memory_format)
+        self._warm(lambda: self.fn(self.static_in), self.warmup)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph), torch.no_grad():
+            self.static_out = self.fn(self.static_in)
+
+    def _warm(self, step, warmup: int) -> None:
+        torch = self.torch
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side), torch.no_grad():
             for _ in range(warmup):  # cuDNN autotuning, allocator warm-up, lazy compilation
-                fn(self.static_in)
+                step()
         torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph), torch.no_grad():
-            self.static_out = fn(self.static_in)
+
+    def _host_step(self):
+        t = self.dev_in.copy_(self.host_in, non_blocking=True).to(self.dtype)
+        if self.memory_format is not None:
+            t = t.contiguous(memory_format=self.memory_format)
+        return self.fn(t).float()
+
+    def _capture_host_io(self, shape) -> None:
+        torch = self.torch
+        # page-locked by cudaHostRegister, outside PyTorch's caching host allocator, whose
+        # block reuse and events do not know that a graph keeps reading the buffer
+        self.host_in_np = _registered(np.zeros(shape, dtype=np.float32))
+        self.host_in = torch.from_numpy(self.host_in_np)
+        with torch.inference_mode(False):
+            self.dev_in = torch.zeros(shape, device="cuda", dtype=torch.float32)
+        self._warm(self._host_step, self.warmup)
+        self.host_graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.host_graph), torch.no_grad():
+            self.dev_out = self._host_step()
+        self.host_out_np = _registered(np.zeros(tuple(self.dev_out.shape), dtype=np.float32))
+        self.host_out = torch.from_numpy(self.host_out_np)
+
+    def release(self) -> None:
+        """Drop the graphs, then unpin the host buffers (a graph may read them until it is gone)."""
+        self.torch.cuda.synchronize()
+        self.graph = self.host_graph = None
+        for name in ("host_in_np", "host_out_np"):
+            arr = self.__dict__.pop(name, None)
+            if arr is not None:
+                self.torch.cuda.cudart().cudaHostUnregister(arr.ctypes.data)
+        self.host_in = self.host_out = None
 
     @property
     def batch(self) -> int:
-        return self.static_in.shape[0]
+        return self.shape[0]
 
     def run(self, t):
         """Copy a device tensor in, replay, return the static output (valid until the next replay)."""
+        if self.graph is None:
+            self._capture_device()
         self.static_in.copy_(t)
         self.graph.replay()
         return self.static_out
+
+    def run_host(self, x):
+        """Host float32 batch in, host float32 logits out (a view of a pinned buffer, valid
+        until the next call; the caller copies what it keeps)."""
+        if self.host_graph is None:
+            self._capture_host_io(self.shape)
+        torch = self.torch
+        self.host_in_np[...] = x
+        self.host_graph.replay()
+        self.host_out.copy_(self.dev_out, non_blocking=True)
+        torch.cuda.current_stream().synchronize()
+        return self.host_out_np

@@ -48,6 +48,39 @@ def build_model(
     return LoadedModel(module, spec, num_classes, desc, state_dict_sha256(module))
 
 
+def recalibrate_batchnorm(loaded: LoadedModel, items: list, desc: str, batch: int = 8) -> bool:
+    """Set a random-init model's BatchNorm running statistics from real inputs (a cumulative
+    average over train-mode forward passes; weights untouched). Freshly initialised
+    statistics (mean 0, variance 1) do not match the activations, so some architectures'
+    signals shrink layer by layer: random-init MobileNetV2 emits logits ~1e-10 wide, below
+    FP16's resolution, so a precision check would judge noise. With statistics from inputs, each
+    BatchNorm normalises as in a trained network. Returns False (nothing done) when the model
+    has no BatchNorm or no inputs were given."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    norms = [m for m in loaded.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or not items:
+        return False
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over all batches
+    module = loaded.module.train()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(items), batch):
+                module(torch.from_numpy(np.stack(items[i : i + batch]).astype(np.float32)))
+    finally:
+        for m, mom in zip(norms, saved):
+            m.momentum = mom
+        module.eval()
+    loaded.weights = f"{loaded.weights}, BatchNorm statistics from {len(items)} {desc}"
+    loaded.weights_sha256 = state_dict_sha256(module)
+    return True
+
+
 def _pretrained(spec: ModelSpec, num_classes: int):
     if spec.source != "torchvision":
         raise InvalidConfigError(
