@@ -124,3 +124,6 @@ def test_train_bad_data_folder(tmp_path, capsys):
     (tmp_path / "imgs").mkdir()
     assert main(["train", "test_cnn", "--data", str(tmp_path / "imgs")]) == 2
     assert "train/<class>/" in capsys.readouterr().err
+    if not __import__("torch").cuda.is_available():
+        assert main(["train", "test_cnn", "--data", str(tmp_path / "imgs"), "--device", "cuda"]) == 3
+        assert "needs a CUDA GPU" in capsys.readouterr().err

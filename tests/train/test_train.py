@@ -62,3 +62,13 @@ def test_classifier_fine_tuning_on_an_image_folder(tmp_path):
     run = train_model("test_cnn", tmp_path / "img", tmp_path / "t.pt", epochs=2)
     assert run.classes == ["circle", "square"] and run.train_samples == 18 and run.val_samples == 6
     assert len(run.result.history) >= 1 and (tmp_path / "t.pt").is_file()
+
+
+@pytest.mark.needs_cuda
+def test_training_on_the_gpu_learns_and_saves_a_cpu_loadable_checkpoint(synth_videos, tmp_path):
+    run = train_model("conv_autoencoder", synth_videos, tmp_path / "ae.pt", epochs=8, patience=4, device="cuda")
+    assert run.result.best_val_accuracy >= 0.80, run.result.history
+    from edgebench.models import build_model, get_spec
+
+    loaded = build_model(get_spec("conv_autoencoder"), len(run.classes), weights=str(tmp_path / "ae.pt"))
+    assert next(loaded.module.parameters()).device.type == "cpu"

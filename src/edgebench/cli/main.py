@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", type=Path, default=None, help="continue from a checkpoint")
     p.add_argument("--weights", default=None, help="start from a state dict")
     p.add_argument("--pretrained", action="store_true", help="start from torchvision's weights (needs internet)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when available)")
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("data", help="data utilities")
@@ -381,6 +382,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from edgebench.api import resolve_device
     from edgebench.train.run import train_model
 
     out = args.out or Path("checkpoints") / f"{Path(args.model).stem}.pt"
@@ -388,6 +390,7 @@ def cmd_train(args) -> int:
         args.model, args.data, out, classes=args.classes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         patience=args.patience, seed=args.seed, resume=args.resume, weights=args.weights, pretrained=args.pretrained,
         val_groups=args.val_groups, progress=not args.no_progress and sys.stderr.isatty(),
+        device=resolve_device(args.device),
     )
     r = run.result
     print(f"{args.model}: {run.train_samples} training / {run.val_samples} validation samples, classes {', '.join(run.classes)}")

@@ -20,6 +20,7 @@ class TrainConfig:
     patience: int = 5  # epochs without validation improvement before stopping
     seed: int = 0
     num_workers: int = 0
+    device: str = "cpu"  # "cpu" or "cuda"
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1:
@@ -46,7 +47,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def evaluate(model, loader, num_classes: int):
+def evaluate(model, loader, num_classes: int, device: str = "cpu"):
     """(accuracy, confusion matrix as nested lists) on a loader."""
     import torch
 
@@ -54,7 +55,7 @@ def evaluate(model, loader, num_classes: int):
     model.eval()
     with torch.inference_mode():
         for x, y in loader:
-            pred = model(x).argmax(dim=1)
+            pred = model(x.to(device)).argmax(dim=1).cpu()
             for t, p in zip(y.tolist(), pred.tolist()):
                 confusion[t][p] += 1
     total = sum(map(sum, confusion))
@@ -72,6 +73,7 @@ def train(model, train_set, val_set, num_classes: int, cfg: TrainConfig, checkpo
     if len(train_set) == 0 or len(val_set) == 0:
         raise InvalidConfigError(f"need training and validation samples, got {len(train_set)} and {len(val_set)}")
     seed_everything(cfg.seed)
+    model.to(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen, num_workers=cfg.num_workers)
     val_loader = DataLoader(val_set, batch_size=cfg.batch_size, shuffle=False)
@@ -83,7 +85,7 @@ def train(model, train_set, val_set, num_classes: int, cfg: TrainConfig, checkpo
         state = _load_checkpoint(resume)
         model.load_state_dict(state["state_dict"])
         if "optimizer" in state:
-            opt.load_state_dict(state["optimizer"])
+            opt.load_state_dict(state["optimizer"])  # moves its state to the parameters' device
         start_epoch = int(state.get("epoch", -1)) + 1
         result.best_val_accuracy = float(state.get("val_accuracy", -1.0))
         result.best_epoch = int(state.get("epoch", -1))
@@ -102,6 +104,7 @@ def train(model, train_set, val_set, num_classes: int, cfg: TrainConfig, checkpo
         seen = correct = 0
         loss_sum = 0.0
         for x, y in train_loader:
+            x, y = x.to(cfg.device), y.to(cfg.device)
             opt.zero_grad()
             if hasattr(model, "training_loss"):
                 loss, logits = model.training_loss(x, y, criterion)
@@ -116,7 +119,7 @@ def train(model, train_set, val_set, num_classes: int, cfg: TrainConfig, checkpo
             if bar is not None:
                 bar.set_description(f"epoch {epoch + 1}/{cfg.epochs} loss {loss_sum / seen:.3f}")
                 bar.update(1)
-        val_acc, _ = evaluate(model, val_loader, num_classes)
+        val_acc, _ = evaluate(model, val_loader, num_classes, cfg.device)
         result.history.append({"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                                "val_accuracy": val_acc, "seconds": time.perf_counter() - t0})
         result.epochs_run += 1
@@ -131,7 +134,8 @@ def train(model, train_set, val_set, num_classes: int, cfg: TrainConfig, checkpo
         bar.close()
     best = _load_checkpoint(checkpoint)
     model.load_state_dict(best["state_dict"])
-    result.best_val_accuracy, result.confusion = evaluate(model, val_loader, num_classes)
+    result.best_val_accuracy, result.confusion = evaluate(model, val_loader, num_classes, cfg.device)
+    model.cpu()
     checkpoint.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2))
     return result
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgebench.errors import InvalidConfigError
+from edgebench.errors import BackendUnavailableError, InvalidConfigError
 from edgebench.models.spec import ACTION_RECOGNITION
 from edgebench.train.loop import TrainConfig, TrainResult, train
 
@@ -36,11 +36,17 @@ def train_model(
     pretrained: bool = False,
     val_groups: list[int] | None = None,
     progress: bool = False,
+    device: str = "cpu",
 ) -> TrainRun:
     """Train an action model on a UCF50-layout folder, or fine-tune a classifier on an image
     folder with train/ and val/ splits. The best checkpoint loads with `--weights`."""
     from edgebench.models import build_model, get_spec
 
+    if device == "cuda":
+        from edgebench.system import cuda_available
+
+        if not cuda_available():
+            raise BackendUnavailableError("train --device cuda needs a CUDA GPU and a CUDA build of torch; pass --device cpu")
     spec = get_spec(model)
     data = Path(data)
     if spec.task == ACTION_RECOGNITION:
@@ -63,7 +69,8 @@ def train_model(
         val_set = ImageFolderDataset(data / "val", size, train_set.classes)
         class_names, skips = train_set.classes, None
     loaded = build_model(spec, len(class_names), weights, pretrained, seed)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr or DEFAULT_LR.get(model, 1e-3), patience=patience, seed=seed)
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr or DEFAULT_LR.get(model, 1e-3), patience=patience, seed=seed,
+                      device=device)
     meta = {"model": model, "classes": class_names, "input_shape": list(spec.input_shape), "data": str(data)}
     result = train(loaded.module, train_set, val_set, len(class_names), cfg, Path(checkpoint),
                    Path(resume) if resume else None, meta, progress)
