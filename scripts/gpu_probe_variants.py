@@ -84,7 +84,7 @@ def main():
                    "gate": rec.accuracy_gate, "gate_reason": rec.accuracy_gate_reason,
                    "top1": rec.top1_agreement, "cosine": rec.cosine_similarity, "build_s": rec.build_s,
                    "wall_s": time.perf_counter() - t0, "details": {k: v for k, v in rec.details.items()
-                                                                    if k in ("weight_int8_linears", "graph_host_io")}}
+                                                                    if k in ("graph_host_io", "tf32")}}
             results.append(row)
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
                               if k not in ("details",)}), flush=True)
