@@ -208,3 +208,28 @@ def test_precision_without_fast_hardware_is_skipped_with_the_reason(tmp_path, mo
     cfg.backends = ["pytorch", "onnxruntime@int8"]
     rec = run_suite(cfg).records[1]
     assert rec.status == "skipped" and "no fast INT8 here (test)" in rec.error
+
+
+def test_precision_fallback_adds_an_arm_when_the_gate_fails(tmp_path):
+    """`pytorch@bf16:fallback=fp32`: a model whose output BF16 rounding scrambles (sin of a
+    large multiple of a linear layer) fails BF16's gate; the suite then also times the backend
+    at FP32, which passes and becomes the post-opt row. A model that passes gets no extra arm."""
+    chaotic = tmp_path / "chaotic.py"
+    chaotic.write_text("import torch\nINPUT_SHAPE = (3, 8, 8)\nclass M(torch.nn.Module):\n"
+                       "    def __init__(self):\n        super().__init__()\n        self.lin = torch.nn.Linear(192, 1)\n"
+                       "    def forward(self, x):\n        h = 1000.0 * self.lin(x.flatten(1))\n"
+                       "        return torch.cat([torch.sin(h), torch.cos(h)], dim=1)\n"
+                       "def make(num_classes=2):\n    return M()\n")
+    cfg = _suite(tmp_path, models=[f"{chaotic}:make", "test_mlp"])
+    cfg = SuiteConfig(**{**cfg.__dict__, "backends": ["pytorch", "pytorch@bf16:fallback=fp32"]})
+    result = run_suite(cfg)
+    chaotic_rows = [r for r in result.records if r.model.endswith("chaotic.py:make")]
+    assert [r.precision for r in chaotic_rows] == ["fp32", "bf16", "fp32"]
+    assert chaotic_rows[1].status == "accuracy_failed"
+    post = chaotic_rows[2]
+    assert post.details["fallback_from"] == "bf16" and post.ok and post.accuracy_gate == "passed"
+    assert post.latency.count >= 3
+    assert "pytorch fp32 (fallback from bf16)" in (tmp_path / "out" / "table1.md").read_text()
+    assert sum(r.model == "test_mlp" for r in result.records) == 2  # bf16 passed: no fallback arm
+    with pytest.raises(Exception, match="fallback='int8'"):
+        run_suite(SuiteConfig(**{**cfg.__dict__, "backends": ["pytorch", "pytorch@bf16:fallback=int8"]}))

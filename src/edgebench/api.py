@@ -610,7 +610,9 @@ class SuiteConfig:
         elif self.precision not in PRECISIONS:
             raise InvalidConfigError(f"precision must be one of {', '.join(PRECISIONS)} or auto, not {self.precision!r}")
         for b in backends:
-            parse_backend_spec(b, "fp32" if self.precision == "auto" else self.precision)
+            _, _, options = parse_backend_spec(b, "fp32" if self.precision == "auto" else self.precision)
+            if "fallback" in options and options["fallback"] not in ("fp32", "fp16", "bf16"):
+                raise InvalidConfigError(f"fallback={options['fallback']!r} in backend {b!r}: use fp32, fp16 or bf16")
         if len(set(backends)) != len(backends):
             raise InvalidConfigError(f"backend listed twice in {backends}")
         return replace(self, backends=backends, device=device, db=self.db or self.out_dir / "edgebench.sqlite")
@@ -660,6 +662,10 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                     bar.set_description(f"{model} / {arm.rec.backend} {arm.rec.precision}: load")
                     if arm.open() and i == 0:
                         reference = arm.outputs
+                extra = _fallback_arms(cfg, model, run_id, env, store, arms, reference)
+                if extra:
+                    bar.total += len(extra)
+                    arms = arms + extra
                 for round_timing in split_timing(cfg.timing, cfg.repetitions):
                     for arm in arms:
                         bar.set_description(f"{model} / {arm.rec.backend} {arm.rec.precision}")
@@ -756,47 +762,87 @@ def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, 
 
 def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store) -> list | None:
     """The arms of one model in backend order: resumed rows, isolated workers, or in-process cells."""
-    from dataclasses import asdict
-
-    cell = None
+    shared: dict = {}
     arms = []
     for i, spec in enumerate(cfg.backends):
         # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
         default = "fp32" if i == 0 or cfg.precision == "auto" else cfg.precision
         name, precision, options = parse_backend_spec(spec, default)
-        fp = cell_fingerprint(cfg, model, name, precision, options, env)
-        if cfg.resume:
-            old = store.find_ok(fp)
-            if old is not None:
-                arms.append(_ResumedCell(old, run_id))
-                continue
-        if cfg.isolate:
-            from edgebench.isolation import RemoteCell
-
-            base = Record(run_id, model, name, precision, cfg.batch_size, cfg.device, env=env,
-                          device_name=environment.device_name(env, cfg.device), timing=asdict(cfg.timing))
-            spec_dict = {
-                "model": model, "model_options": asdict(cfg.model_options), "batch_size": cfg.batch_size,
-                "pool_size": cfg.pool_size, "cache_dir": cfg.cache_dir, "backend": name, "run_id": run_id,
-                "device": cfg.device, "precision": precision, "timing": asdict(cfg.timing), "env": env,
-                "options": options, "need_reference": i > 0 and cfg.resume,
-            }
-            arm = RemoteCell(spec_dict, base, cfg.cell_timeout_s)
-            arm.reference_fallback = lambda a=arm: a.reference
-        else:
-            if cell is None:
-                try:
-                    cell = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
-                except UserError:
-                    raise
-                except Exception:
-                    return None
-            arm = _LocalArm(BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, options))
-        if options:
-            arm.rec.details["options"] = options
-        arm.rec.fingerprint = fp
+        arm = _make_arm(cfg, model, run_id, env, store, name, precision, options, shared, need_reference=i > 0)
+        if arm is None:
+            return None
         arms.append(arm)
     return arms
+
+
+def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, name: str, precision: str,
+              options: dict, shared: dict, need_reference: bool):
+    """One arm: the stored row when resuming finds the same fingerprint, else an isolated worker
+    or an in-process cell (sharing one ModelCell through `shared`); None if the model cannot be built."""
+    from dataclasses import asdict
+
+    fp = cell_fingerprint(cfg, model, name, precision, options, env)
+    if cfg.resume:
+        old = store.find_ok(fp)
+        if old is not None:
+            return _ResumedCell(old, run_id)
+    backend_options = {k: v for k, v in options.items() if k != "fallback"}
+    if cfg.isolate:
+        from edgebench.isolation import RemoteCell
+
+        base = Record(run_id, model, name, precision, cfg.batch_size, cfg.device, env=env,
+                      device_name=environment.device_name(env, cfg.device), timing=asdict(cfg.timing))
+        spec_dict = {
+            "model": model, "model_options": asdict(cfg.model_options), "batch_size": cfg.batch_size,
+            "pool_size": cfg.pool_size, "cache_dir": cfg.cache_dir, "backend": name, "run_id": run_id,
+            "device": cfg.device, "precision": precision, "timing": asdict(cfg.timing), "env": env,
+            "options": backend_options, "need_reference": need_reference and cfg.resume,
+        }
+        arm = RemoteCell(spec_dict, base, cfg.cell_timeout_s)
+        arm.reference_fallback = lambda a=arm: a.reference
+    else:
+        if "cell" not in shared:
+            try:
+                shared["cell"] = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
+            except UserError:
+                raise
+            except Exception:
+                return None
+        arm = _LocalArm(BackendCell(shared["cell"], name, run_id, cfg.device, precision, cfg.timing, env, backend_options))
+    if options:
+        arm.rec.details["options"] = options
+    arm.rec.fingerprint = fp
+    return arm
+
+
+def _fallback_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, arms: list, reference) -> list:
+    """Precision fallback (`NAME@PREC:fallback=PREC2`, as TensorRT falls back to higher precision
+    per layer): an arm whose outputs already fail its precision's accuracy gate gets a sibling
+    arm of the same backend at the fallback precision, opened now and timed in the same rounds.
+    The failed arm is still timed and recorded as accuracy_failed."""
+    from edgebench.bench.accuracy import compare
+
+    extra = []
+    for arm in arms[1:]:
+        options = dict(arm.rec.details.get("options") or {})
+        fallback = options.pop("fallback", None)
+        if not fallback or getattr(arm, "resumed", False) or arm.outputs is None:
+            continue
+        ref = reference if reference is not None else arm.reference_fallback()
+        if ref is None or compare(ref, arm.outputs, arm.rec.precision).passed:
+            continue
+        spec = f"{arm.rec.backend}@{fallback}" + (":" + "+".join(f"{k}={v}" for k, v in options.items()) if options else "")
+        if any(f"{a.rec.backend}@{a.rec.precision}" == f"{arm.rec.backend}@{fallback}" and
+               (a.rec.details.get("options") or {}) == options for a in arms[1:] + extra):
+            continue  # that variant is already among the candidates
+        name, precision, opts = parse_backend_spec(spec)
+        new = _make_arm(cfg, model, run_id, env, store, name, precision, opts, {}, need_reference=True)
+        if new is None:
+            continue
+        new.rec.details["fallback_from"] = arm.rec.precision
+        new.open()
+        extra.append(new)
+    return extra
 
 
 def _config_dict(cfg: SuiteConfig) -> dict:
@@ -819,6 +865,8 @@ def _check_writable(folder: Path) -> None:
 
 
 class _NoBar:
+    total = 0
+
     def update(self, n=1):
         pass
 

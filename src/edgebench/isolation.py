@@ -12,11 +12,12 @@ from edgebench.results.record import Record
 
 
 def _adopt(parent: Record, child: dict) -> Record:
-    """The worker's record, keeping what only the parent knows (fingerprint, options)."""
+    """The worker's record, keeping what only the parent knows (fingerprint, options, fallback)."""
     rec = Record.from_dict(child)
     rec.fingerprint = parent.fingerprint
-    if "options" in parent.details:
-        rec.details.setdefault("options", parent.details["options"])
+    for key in ("options", "fallback_from"):
+        if key in parent.details:
+            rec.details.setdefault(key, parent.details[key])
     return rec
 
 

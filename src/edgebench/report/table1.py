@@ -77,8 +77,11 @@ def build_table1(records: list[Record], run: dict) -> Table1:
         by_model.setdefault(r.model, []).append(r)
     rows = []
     for model, recs in by_model.items():
-        pre = next((r for r in recs if is_pre(r) and r.ok), None)
-        posts = sorted((r for r in recs if not is_pre(r) and r.ok), key=lambda r: r.latency.p50_ms)
+        # the baseline is the model's first row of the baseline backend and precision; later rows
+        # of the same pair (other options, a precision fallback) are post-opt candidates
+        pre_row = next((r for r in recs if is_pre(r)), None)
+        pre = pre_row if pre_row is not None and pre_row.ok else None
+        posts = sorted((r for r in recs if r is not pre_row and r.ok), key=lambda r: r.latency.p50_ms)
         post = posts[0] if posts else None
         failed = [f"{r.backend} {r.precision}: {r.status}" + (f" ({r.accuracy_gate_reason})" if r.accuracy_gate_reason else "")
                   for r in recs if not r.ok]
@@ -97,7 +100,7 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 pre_p50_ms=pre.latency.p50_ms if pre else None,
                 post_backend=post.backend if post else "",
                 post_precision=post.precision if post else "",
-                post_options="+".join(f"{k}={v}" for k, v in (post.details.get("options") or {}).items()) if post else "",
+                post_options=_variant_note(post) if post else "",
                 post_p50_ms=post.latency.p50_ms if post else None,
                 speedup=speedup,
                 max_abs_diff=post.max_abs_diff if post else None,
@@ -176,6 +179,14 @@ def _fmt_int(v) -> str:
 
 def _fmt(v, spec: str, suffix: str = "") -> str:
     return f"{v:{spec}}{suffix}" if v is not None else "n/a"
+
+
+def _variant_note(rec) -> str:
+    """Options of a post-opt cell, and the precision it fell back from, for its label."""
+    parts = [f"{k}={v}" for k, v in (rec.details.get("options") or {}).items()]
+    if rec.details.get("fallback_from"):
+        parts.append(f"fallback from {rec.details['fallback_from']}")
+    return "+".join(parts)
 
 
 def _post_label(r: Table1Row) -> str:
