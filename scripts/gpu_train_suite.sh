@@ -8,7 +8,8 @@
 # models to train, comma-separated, default all eleven; pass the same list to the suite with
 # --models). The repository copy on the device machine does not keep ignored folders between
 # calls, so training and the suite must share one call: ~150-170 s of training for all eleven on
-# an H200, and ~45 s a model for the suite at --min-time-s 2 with three repetitions.
+# an H200, and ~45 s a model for the suite at --min-time-s 2 with three repetitions (fewer
+# repetitions or a shorter --min-time-s fit all eleven in one 600 s call).
 set -uo pipefail
 out=${1:?OUT}; end=${2:?END_SECONDS}; shift 2
 ck=${CK:-.devtrain/ft}; data=${DATA:-.devtrain/data}
