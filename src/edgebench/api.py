@@ -121,9 +121,9 @@ class ModelCell:
         """Random-init weights get BatchNorm statistics from the task's calibration inputs (the
         same ones INT8 calibration uses), so their activations and logits have realistic scale."""
         from edgebench.data.task_inputs import task_inputs
-        from edgebench.models.build import recalibrate_batchnorm
+        from edgebench.models.build import batchnorm_layers, recalibrate_batchnorm
 
-        if not any("BatchNorm" in type(m).__name__ for m in self.loaded.module.modules()):
+        if not batchnorm_layers(self.loaded.module):  # spare loading the inputs
             return
         items, _, desc = task_inputs(spec, self.opts.data, self.opts.calibration_size, self.opts.seed, self.cache_dir,
                                      split="train")
@@ -648,7 +648,8 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
         status = "interrupted"
         try:
             for model in cfg.models:
-                arms = _model_arms(cfg, model, run_id, env, store)
+                shared: dict = {}
+                arms = _model_arms(cfg, model, run_id, env, store, shared)
                 if arms is None:  # the model could not be built in-process: recorded, go on
                     for b in cfg.backends:
                         rec = Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, "run_failed",
@@ -662,7 +663,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                     bar.set_description(f"{model} / {arm.rec.backend} {arm.rec.precision}: load")
                     if arm.open() and i == 0:
                         reference = arm.outputs
-                extra = _fallback_arms(cfg, model, run_id, env, store, arms, reference)
+                extra = _fallback_arms(cfg, model, run_id, env, store, arms, reference, shared)
                 if extra:
                     bar.total += len(extra)
                     arms = arms + extra
@@ -760,9 +761,9 @@ def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, 
     })
 
 
-def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store) -> list | None:
-    """The arms of one model in backend order: resumed rows, isolated workers, or in-process cells."""
-    shared: dict = {}
+def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, shared: dict) -> list | None:
+    """The arms of one model in backend order: resumed rows, isolated workers, or in-process cells
+    (which share the model's one ModelCell through `shared`)."""
     arms = []
     for i, spec in enumerate(cfg.backends):
         # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
@@ -815,7 +816,8 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
     return arm
 
 
-def _fallback_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, arms: list, reference) -> list:
+def _fallback_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, arms: list, reference,
+                   shared: dict) -> list:
     """Precision fallback (`NAME@PREC:fallback=PREC2`, as TensorRT falls back to higher precision
     per layer): an arm whose outputs already fail its precision's accuracy gate gets a sibling
     arm of the same backend at the fallback precision, opened now and timed in the same rounds.
@@ -831,12 +833,10 @@ def _fallback_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store
         ref = reference if reference is not None else arm.reference_fallback()
         if ref is None or compare(ref, arm.outputs, arm.rec.precision).passed:
             continue
-        spec = f"{arm.rec.backend}@{fallback}" + (":" + "+".join(f"{k}={v}" for k, v in options.items()) if options else "")
-        if any(f"{a.rec.backend}@{a.rec.precision}" == f"{arm.rec.backend}@{fallback}" and
+        if any((a.rec.backend, a.rec.precision) == (arm.rec.backend, fallback) and
                (a.rec.details.get("options") or {}) == options for a in arms[1:] + extra):
             continue  # that variant is already among the candidates
-        name, precision, opts = parse_backend_spec(spec)
-        new = _make_arm(cfg, model, run_id, env, store, name, precision, opts, {}, need_reference=True)
+        new = _make_arm(cfg, model, run_id, env, store, arm.rec.backend, fallback, options, shared, need_reference=True)
         if new is None:
             continue
         new.rec.details["fallback_from"] = arm.rec.precision

@@ -144,3 +144,22 @@ def test_fp32_cells_turn_tf32_off_and_lower_precisions_leave_it_on():
         assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@pytest.mark.parametrize("host_io", [True, False])
+def test_cuda_graph_infer_dispatch_and_batch_change(host_io):
+    """CudaGraph.infer's own logic, with the CUDA work stubbed: the host-I/O path or the
+    backend's conversions around a replay, and a new batch size drops the graphs first."""
+    from edgebench.backends.torch_io import CudaGraph
+
+    calls = []
+    g = object.__new__(CudaGraph)
+    g.shape, g.host_io = (2, 3, 32, 32), host_io
+    g.release = lambda: calls.append("release")
+    g.run_host = lambda x: calls.append(("run_host", x.shape[0])) or "host"
+    g.run = lambda t: calls.append(("run", t)) or "out"
+    to_device, to_host = (lambda x: x.shape[0]), (lambda out: f"{out}->host")
+    assert g.infer(_x(2), to_device, to_host) == ("host" if host_io else "out->host")
+    g.infer(_x(3), to_device, to_host)
+    step = "run_host" if host_io else "run"
+    assert calls == [(step, 2), "release", (step, 3)] and g.shape == (3, 3, 32, 32)

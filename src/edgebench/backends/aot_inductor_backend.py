@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from edgebench.backends.base import Backend
-from edgebench.backends.torch_io import TorchIO, set_tf32
+from edgebench.backends.torch_io import TorchIO, apply_cuda_flags
 from edgebench.errors import BuildError, InvalidConfigError
 
 DEFAULT_MAX_BATCH = 256
@@ -77,8 +77,7 @@ class AOTInductorBackend(Backend):
         self.details["package_cached"] = False
 
     def _flags(self) -> None:
-        if self.device == "cuda":
-            set_tf32(self.precision, bool(self.options.get("tf32", False)))
+        apply_cuda_flags(self.device, self.precision, self.options)
 
     def _load(self) -> None:
         self.runner = self._torch._inductor.aoti_load_package(str(self.package))

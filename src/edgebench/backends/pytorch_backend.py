@@ -3,7 +3,7 @@ optionally CUDA-graph capture and replay (`cuda_graphs=True`) to show launch ove
 from __future__ import annotations
 
 from edgebench.backends.base import Backend
-from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark, set_tf32
+from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
 from edgebench.errors import InvalidConfigError
 
 
@@ -31,31 +31,20 @@ class PyTorchBackend(Backend):
     def _load(self) -> None:
         self.graph = None
         if self.cuda_graphs:
-            self._capture(self.batch_size)
+            item = self.options.get("item_shape")
+            if item is None:
+                raise InvalidConfigError("cuda_graphs needs the input shape (item_shape) to size its static buffer")
+            self._flags()
+            self.graph = CudaGraph(self.module, (self.batch_size, *item), self.io.dtype, host_io=self.host_io)
 
     def _flags(self) -> None:
-        if self.device == "cuda":
-            set_cudnn_benchmark(self.cudnn_benchmark)
-            set_tf32(self.precision, bool(self.options.get("tf32", False)))
-
-    def _capture(self, batch: int) -> None:
-        item = self.options.get("item_shape")
-        if item is None:
-            raise InvalidConfigError("cuda_graphs needs the input shape (item_shape) to size its static buffer")
-        if self.graph is not None:
-            self.graph.release()
-        self._flags()
-        self.graph = CudaGraph(self.module, (batch, *item), self.io.dtype, host_io=self.host_io)
+        apply_cuda_flags(self.device, self.precision, self.options, self.cudnn_benchmark)
 
     def _run(self, x):
         torch = self._torch
         self._flags()
         if self.graph is not None:
-            if x.shape[0] != self.graph.batch:
-                self._capture(x.shape[0])
-            if self.host_io:
-                return self.graph.run_host(x)
-            return self.io.to_host(self.graph.run(self.io.to_device(x)))
+            return self.graph.infer(x, self.io.to_device, self.io.to_host)
         t = self.io.to_device(x)
         with torch.inference_mode():
             return self.io.to_host(self.module(t))

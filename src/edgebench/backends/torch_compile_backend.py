@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from edgebench.backends.base import Backend
-from edgebench.backends.torch_io import CudaGraph, TorchIO, set_cudnn_benchmark, set_tf32
+from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
 from edgebench.errors import InvalidConfigError
 
 MODES = ("default", "reduce-overhead")
@@ -40,7 +40,6 @@ class TorchCompileBackend(Backend):
         module = module.to(self.device, self.io.dtype).eval()
         self.tf32 = bool(self.options.get("tf32", False))
         self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", self.device == "cuda"))
-        self._flags()
         if self.channels_last:
             module = module.to(memory_format=self._format)
         self.module = module
@@ -89,29 +88,18 @@ class TorchCompileBackend(Backend):
         for _ in range(3):  # compile, then (reduce-overhead) the cudagraph-tree recording runs
             self.io.to_host(self._call(self._to_device(x)))
         if self.use_graph:
-            self._capture(self.batch_size)
+            fmt = self._format if self.channels_last else None
+            self.graph = CudaGraph(self.compiled, (self.batch_size, *item), self.io.dtype, memory_format=fmt,
+                                   host_io=self.host_io)
         self.timings["build_s"] = time.perf_counter() - t0
 
     def _flags(self) -> None:
-        if self.device == "cuda":
-            set_cudnn_benchmark(self.cudnn_benchmark)
-            set_tf32(self.precision, self.tf32)
-
-    def _capture(self, batch: int) -> None:
-        if self.graph is not None:
-            self.graph.release()
-        item = self.options["item_shape"]
-        fmt = self._format if self.channels_last else None
-        self.graph = CudaGraph(self.compiled, (batch, *item), self.io.dtype, memory_format=fmt, host_io=self.host_io)
+        apply_cuda_flags(self.device, self.precision, self.options, self.cudnn_benchmark)
 
     def _run(self, x):
         self._flags()
         if self.graph is not None:
-            if x.shape[0] != self.graph.batch:
-                self._capture(x.shape[0])
-            if self.host_io:
-                return self.graph.run_host(x)
-            return self.io.to_host(self.graph.run(self._to_device(x)))
+            return self.graph.infer(x, self._to_device, self.io.to_host)
         return self.io.to_host(self._call(self._to_device(x)))
 
     def _synchronize(self) -> None:

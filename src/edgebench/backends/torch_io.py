@@ -72,6 +72,16 @@ def set_cudnn_benchmark(enabled: bool) -> None:
     torch.backends.cudnn.benchmark = bool(enabled)
 
 
+def apply_cuda_flags(device: str, precision: str, options: dict, cudnn_benchmark: bool | None = None) -> None:
+    """A torch backend's process-wide CUDA flags, set before it compiles, captures or runs:
+    TF32 per precision (`tf32` option), and cuDNN autotuning when the backend has a setting."""
+    if device != "cuda":
+        return
+    if cudnn_benchmark is not None:
+        set_cudnn_benchmark(cudnn_benchmark)
+    set_tf32(precision, bool(options.get("tf32", False)))
+
+
 class CudaGraph:
     """One forward pass of `fn` recorded into a CUDA graph over static input/output buffers,
     replayed per inference: one launch instead of one per kernel, no Python in between.
@@ -94,6 +104,7 @@ class CudaGraph:
         self.memory_format = memory_format
         self.shape = tuple(shape)
         self.warmup = warmup
+        self.host_io = host_io
         self.graph = self.host_graph = None
         if host_io:  # the device-input graph is then recorded on first use only (memory)
             self._capture_host_io(shape)
@@ -151,9 +162,16 @@ class CudaGraph:
                 self.torch.cuda.cudart().cudaHostUnregister(arr.ctypes.data)
         self.host_in = self.host_out = None
 
-    @property
-    def batch(self) -> int:
-        return self.shape[0]
+    def infer(self, x, to_device, to_host):
+        """One inference on a host batch: through the host-I/O graph when it was asked for, else
+        the backend's own copy in (`to_device`), a replay and its copy out (`to_host`). A new
+        batch size drops the graphs; they are recorded again at that size on their next use."""
+        if x.shape[0] != self.shape[0]:
+            self.release()
+            self.shape = (x.shape[0], *self.shape[1:])
+        if self.host_io:
+            return self.run_host(x)
+        return to_host(self.run(to_device(x)))
 
     def run(self, t):
         """Copy a device tensor in, replay, return the static output (valid until the next replay)."""

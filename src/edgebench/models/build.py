@@ -48,6 +48,13 @@ def build_model(
     return LoadedModel(module, spec, num_classes, desc, state_dict_sha256(module))
 
 
+def batchnorm_layers(module) -> list:
+    """The module's BatchNorm layers (1-D, 2-D and 3-D)."""
+    from torch import nn
+
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
 def recalibrate_batchnorm(loaded: LoadedModel, items: list, desc: str, batch: int = 8) -> bool:
     """Set a random-init model's BatchNorm running statistics from real inputs (a cumulative
     average over train-mode forward passes; weights untouched). Freshly initialised
@@ -58,9 +65,8 @@ def recalibrate_batchnorm(loaded: LoadedModel, items: list, desc: str, batch: in
     has no BatchNorm or no inputs were given."""
     import numpy as np
     import torch
-    from torch import nn
 
-    norms = [m for m in loaded.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = batchnorm_layers(loaded.module)
     if not norms or not items:
         return False
     saved = [m.momentum for m in norms]
