@@ -84,10 +84,12 @@ def main():
                    "gate": rec.accuracy_gate, "gate_reason": rec.accuracy_gate_reason,
                    "top1": rec.top1_agreement, "cosine": rec.cosine_similarity, "build_s": rec.build_s,
                    "wall_s": time.perf_counter() - t0, "details": {k: v for k, v in rec.details.items()
-                                                                    if k in ("graph_host_io", "tf32")}}
+                                                                    if k in ("graph_host_io", "tf32", "im2col", "im2col_lowered", "im2col_layers")}}
             results.append(row)
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
                               if k not in ("details",)}), flush=True)
+            for d in row["details"].get("im2col_layers", []):
+                print("   ", json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in d.items()}), flush=True)
             torch._dynamo.reset()
             if args.device == "cuda":
                 torch.cuda.empty_cache()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Device run: train every suite model on the GPU on edgebench's synthetic sets (circles vs squares
 # for the classifiers, four motions in UCF50 layout for the clip models), then run the batch-1
-# suite on those weights. Checkpoints go to CK (default .devtrain/ft; training is skipped when
-# CK/done exists).
+# suite on those weights. Checkpoints go to CK (default /tmp/edgebench-train/ft, outside the
+# repository copy; training is skipped when CK/done exists). END_SECONDS 0: train only.
 # Usage: scripts/gpu_train_suite.sh OUT END_SECONDS [edgebench run args...]
 # (the suite gets what is left of END_SECONDS after training, SIGINT at the end; MODELS: the
 # models to train, comma-separated, default all eleven; pass the same list to the suite with
@@ -12,7 +12,7 @@
 # repetitions or a shorter --min-time-s fit all eleven in one 600 s call).
 set -uo pipefail
 out=${1:?OUT}; end=${2:?END_SECONDS}; shift 2
-ck=${CK:-.devtrain/ft}; data=${DATA:-.devtrain/data}
+ck=${CK:-/tmp/edgebench-train/ft}; data=${DATA:-/tmp/edgebench-train/data}
 export PYTHONPATH="$PWD/src" PYTHONUNBUFFERED=1 EDGEBENCH_CACHE=/tmp/edgebench-cache
 mkdir -p "$out" "$ck"
 eb() { python3 -m edgebench "$@"; }
@@ -32,6 +32,7 @@ if [ ! -f "$ck/done" ]; then
   done
   touch "$ck/done"
 fi
+[ "$end" = 0 ] && exit 0
 budget=$(( end - SECONDS ))
 echo "training done after ${SECONDS}s; suite gets ${budget}s"
 SKIP_TESTS=1 bash scripts/gpu_suite.sh "$out" 1 "$budget" --weights-dir "$ck" "$@"

@@ -74,7 +74,8 @@ def test_aot_inductor_cache_key_fields():
 
 @pytest.mark.needs_cuda
 @pytest.mark.parametrize("name, options", [("pytorch", {"cuda_graphs": True}), ("torch-compile", {}),
-                                           ("torch-compile", {"mode": "reduce-overhead"}), ("aot-inductor", {})])
+                                           ("torch-compile", {"mode": "reduce-overhead"}), ("aot-inductor", {}),
+                                           ("torch-compile", {"im2col": "auto"}), ("torch-compile", {"im2col": 1})])
 def test_gpu_backends_match_pytorch(name, options, tiny_loaded, tmp_path):
     import copy
 

@@ -56,10 +56,32 @@ class TorchCompileBackend(Backend):
             raise InvalidConfigError("torch-compile cuda_graphs=1 needs --device cuda and mode=default")
         # host_io: the input copy, casts and layout change are recorded into the graph too
         self.host_io = self.use_graph and bool(self.options.get("host_io", True))
+        self.im2col = self._im2col_mode()
         self.graph = None
-        self.details.update(torch=torch.__version__, mode=self.mode, channels_last=bool(self.channels_last),
+        self.details.update(torch=torch.__version__, mode=self.mode, im2col=self.im2col, channels_last=bool(self.channels_last),
                             cuda_graphs=self.use_graph, cudnn_benchmark=self.cudnn_benchmark, freezing=self.freezing, tf32=self.tf32,
                             graph_host_io=self.host_io)
+
+    def _im2col_mode(self) -> str:
+        value = self.options.get("im2col", False)
+        mode = {False: "off", True: "all", 0: "off", 1: "all"}.get(value, value)
+        if mode not in ("off", "auto", "all"):
+            raise InvalidConfigError(f"torch-compile im2col={value!r} is not supported; use im2col=auto (per-layer "
+                                     "timing), im2col=1 (every eligible convolution) or im2col=0")
+        if mode != "off" and not self.options.get("item_shape"):
+            raise InvalidConfigError("torch-compile im2col needs item_shape to time each convolution on its input")
+        return mode
+
+    def _lower_convs(self, x) -> None:
+        """Swap small convolutions for their im2col + matmul form where it is faster (before the
+        first call, so Inductor traces the lowered module)."""
+        if self.im2col == "off":
+            return
+        from edgebench.backends.conv_lowering import lower_convs
+
+        decisions = lower_convs(self.module, self._to_device(x), self.im2col)
+        self.details["im2col_layers"] = decisions
+        self.details["im2col_lowered"] = sum(d["lowered"] for d in decisions)
 
     def _to_device(self, x):
         t = self.io.to_device(x)
@@ -85,6 +107,7 @@ class TorchCompileBackend(Backend):
         self._flags()
         x = np.zeros((self.batch_size, *item), dtype=np.float32)
         t0 = time.perf_counter()
+        self._lower_convs(np.random.default_rng(0).standard_normal(x.shape, dtype=np.float32))
         for _ in range(3):  # compile, then (reduce-overhead) the cudagraph-tree recording runs
             self.io.to_host(self._call(self._to_device(x)))
         if self.use_graph:

@@ -43,14 +43,21 @@ class TorchIO:
         return out.float().cpu().numpy()
 
 
-def _registered(arr):
-    """Page-lock a numpy array's memory for asynchronous copies (cudaHostRegister)."""
+def _pinned_zeros(shape):
+    """A float32 numpy array page-locked for asynchronous copies (cudaHostRegister), and the
+    finalizer that unregisters it: called by the owner once no graph reads it, else when the
+    array is collected, before its memory is freed (freed memory left registered would make a
+    later allocation at that address page-locked behind the back of CUDA's other users)."""
+    import weakref
+
     import torch
 
-    err = torch.cuda.cudart().cudaHostRegister(arr.ctypes.data, arr.nbytes, 0)
+    arr = np.zeros(shape, dtype=np.float32)
+    cudart = torch.cuda.cudart()
+    err = cudart.cudaHostRegister(arr.ctypes.data, arr.nbytes, 0)
     if int(err) != 0:
         raise RuntimeError(f"cudaHostRegister failed with CUDA error {int(err)}")
-    return arr
+    return arr, weakref.finalize(arr, cudart.cudaHostUnregister, arr.ctypes.data)
 
 
 def set_tf32(precision: str, allowed: bool = False) -> None:
@@ -88,11 +95,11 @@ class CudaGraph:
 
     Two entry points: `run(t)` takes a device tensor already in the model's dtype and layout
     (the device-time measurement); `run_host(x)` takes the host numpy float32 batch. For the
-    latter, the host->device copy from a pinned staging buffer, the cast to the model's dtype,
-    the layout change and the cast of the logits back to float32 are recorded into a second
-    graph with the forward, as a TensorRT pipeline enqueues copy-in, execute and copy-out on
-    one stream: per inference one host memcpy into pinned memory, one replay, one small
-    device->host copy and one stream synchronisation."""
+    latter, the host->device copy from a pinned staging buffer, the cast to the model's dtype
+    and layout (one kernel), the forward, the cast of the logits back to float32 and their
+    device->host copy into a pinned buffer are recorded into a second graph, as a TensorRT
+    pipeline enqueues copy-in, execute and copy-out on one stream: per inference one host memcpy
+    into pinned memory, one replay and one stream synchronisation."""
 
     def __init__(self, fn, shape: tuple[int, ...], dtype, memory_format=None, warmup: int = 3,
                  host_io: bool = False):
@@ -132,35 +139,41 @@ class CudaGraph:
         torch.cuda.current_stream().wait_stream(side)
 
     def _host_step(self):
-        t = self.dev_in.copy_(self.host_in, non_blocking=True).to(self.dtype)
-        if self.memory_format is not None:
-            t = t.contiguous(memory_format=self.memory_format)
-        return self.fn(t).float()
+        t = self.dev_in.copy_(self.host_in, non_blocking=True)
+        t = t.to(self.dtype, memory_format=self.memory_format or self.torch.contiguous_format)
+        out = self.fn(t).float()
+        if self.host_out is not None:  # recorded into the graph: the logits come back in the replay
+            self.host_out.copy_(out, non_blocking=True)
+        return out
 
     def _capture_host_io(self, shape) -> None:
         torch = self.torch
         # page-locked by cudaHostRegister, outside PyTorch's caching host allocator, whose
         # block reuse and events do not know that a graph keeps reading the buffer
-        self.host_in_np = _registered(np.zeros(shape, dtype=np.float32))
+        self.host_in_np, unpin_in = _pinned_zeros(shape)
+        self._unpin = [unpin_in]
         self.host_in = torch.from_numpy(self.host_in_np)
         with torch.inference_mode(False):
             self.dev_in = torch.zeros(shape, device="cuda", dtype=torch.float32)
+        self.host_out = None
         self._warm(self._host_step, self.warmup)
+        with torch.no_grad():  # the output's shape, for its pinned buffer
+            out_shape = tuple(self._host_step().shape)
+        torch.cuda.synchronize()
+        self.host_out_np, unpin_out = _pinned_zeros(out_shape)
+        self._unpin.append(unpin_out)
+        self.host_out = torch.from_numpy(self.host_out_np)
         self.host_graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.host_graph), torch.no_grad():
             self.dev_out = self._host_step()
-        self.host_out_np = _registered(np.zeros(tuple(self.dev_out.shape), dtype=np.float32))
-        self.host_out = torch.from_numpy(self.host_out_np)
 
     def release(self) -> None:
         """Drop the graphs, then unpin the host buffers (a graph may read them until it is gone)."""
         self.torch.cuda.synchronize()
         self.graph = self.host_graph = None
-        for name in ("host_in_np", "host_out_np"):
-            arr = self.__dict__.pop(name, None)
-            if arr is not None:
-                self.torch.cuda.cudart().cudaHostUnregister(arr.ctypes.data)
-        self.host_in = self.host_out = None
+        for unpin in self.__dict__.pop("_unpin", ()):
+            unpin()
+        self.host_in = self.host_out = self.host_in_np = self.host_out_np = None
 
     def infer(self, x, to_device, to_host):
         """One inference on a host batch: through the host-I/O graph when it was asked for, else
@@ -186,9 +199,10 @@ class CudaGraph:
         until the next call; the caller copies what it keeps)."""
         if self.host_graph is None:
             self._capture_host_io(self.shape)
-        torch = self.torch
-        self.host_in_np[...] = x
+        if x.flags.writeable:  # torch's copy is multi-threaded, numpy's is not
+            self.host_in.copy_(self.torch.from_numpy(x))
+        else:  # torch.from_numpy warns on read-only arrays
+            np.copyto(self.host_in_np, x)
         self.host_graph.replay()
-        self.host_out.copy_(self.dev_out, non_blocking=True)
-        torch.cuda.current_stream().synchronize()
+        self.torch.cuda.current_stream().synchronize()
         return self.host_out_np

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Device run: the batch-1 suite on GPU-trained weights, resumable across calls on one warm
+# machine (checkpoints, cache and store live in /tmp there). First call: training on the
+# synthetic sets beside the GPU-marked tests, the host-overhead probe, then the suite; a call
+# with RESUME=1 continues the same run (edgebench run --resume). Reports and store -> OUT.
+# Usage: scripts/gpu_round4.sh OUT END_SECONDS [edgebench run args...]
+set -uo pipefail
+out=${1:?OUT}; end=${2:?END_SECONDS}; shift 2
+export PYTHONPATH="$PWD/src" PYTHONUNBUFFERED=1 EDGEBENCH_CACHE=/tmp/edgebench-cache
+eb=/tmp/eb; mkdir -p "$eb" "$out"
+resume=()
+if [ "${RESUME:-0}" = 1 ]; then
+  resume=(--resume)
+else
+  bash scripts/gpu_train_suite.sh "$out" 0 >/tmp/eb-train.log 2>&1 &
+  par=$(python3 -c 'import xdist' 2>/dev/null && echo "-n 2")
+  timeout -s INT 200 python3 -m pytest -q -rs $par -m "needs_cuda or tensorrt" -p no:cacheprovider tests \
+    >"$out/gpu-tests.txt" 2>&1
+  tail -4 "$out/gpu-tests.txt"
+  wait; cat "$out/train.txt"
+  timeout 60 python3 scripts/gpu_host_overhead.py "$out/host-overhead.json" --models resnet50,c3d | cut -c1-600
+fi
+budget=$(( end - SECONDS ))
+echo "suite gets ${budget}s"
+SKIP_TESTS=1 bash scripts/gpu_suite.sh "$eb" 1 "$budget" --weights-dir /tmp/edgebench-train/ft \
+  --db "$eb/edgebench.sqlite" "${resume[@]}" "$@" | tail -25
+cp "$eb/env.txt" "$eb/table1.md" "$eb/figure4_speedup.png" "$eb/edgebench.sqlite" "$out/" 2>/dev/null

@@ -1,0 +1,147 @@
+"""Convolutions lowered to im2col + one matrix multiply, chosen per layer by timing.
+
+At batch 1, cuDNN's kernels for small convolutions (few input channels, 3-D kernels on short
+clips, AlexNet's 3-channel 11x11 first layer) run far below the GPU's memory and compute
+rates. The same convolution written as a gather of the input windows (one copy kernel, which
+Inductor fuses with the BatchNorm/ReLU before it) and one cuBLAS matrix multiply is often
+faster there, and always slower on large feature maps. `lower_convs(..., mode="auto")` times
+both forms of every eligible layer on its real input shape, recorded into a CUDA graph as they
+will run, and swaps in the im2col form only where it wins; the arithmetic is the same
+convolution (same weights, accumulation in float32 by cuBLAS as by cuDNN)."""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODES = ("off", "auto", "all")
+MIN_GAIN = 0.10  # swap only when the im2col form is at least 10% faster: timing noise is ~3%
+
+
+class Im2colConv(nn.Module):
+    """A Conv2d/Conv3d (groups 1, dilation 1, zero padding) as pad + window gather + matmul.
+    Channels-last in and out: the product's rows are output positions and its columns output
+    channels, which is the NHWC/NDHWC layout, so the result is a permuted view, no copy."""
+
+    def __init__(self, conv: nn.Module):
+        super().__init__()
+        if not eligible(conv):
+            raise ValueError(f"{type(conv).__name__} with groups={conv.groups}, dilation={conv.dilation}, "
+                             f"padding={conv.padding!r} cannot be lowered to im2col")
+        self.dims = conv.weight.dim() - 2
+        self.kernel = tuple(conv.kernel_size)
+        self.stride = tuple(conv.stride)
+        self.padding = tuple(conv.padding)
+        w = conv.weight.detach()  # (Cout, Cin, *k) -> (k..., Cin) x Cout, matching the window order
+        cout = w.shape[0]
+        self.weight = nn.Parameter(w.permute(0, *range(2, 2 + self.dims), 1).reshape(cout, -1).t().contiguous(),
+                                   requires_grad=False)
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x):
+        n = x.shape[0]
+        pad = []
+        for p in reversed(self.padding):
+            pad += [p, p]
+        if any(pad):
+            x = F.pad(x, pad)
+        x = x.movedim(1, -1)  # N, spatial..., C
+        for d in range(self.dims):  # -> N, out spatial..., C, k...
+            x = x.unfold(1 + d, self.kernel[d], self.stride[d])
+        out_spatial = x.shape[1:1 + self.dims]
+        cols = x.movedim(1 + self.dims, -1).reshape(-1, self.weight.shape[0])  # (positions, k... * C)
+        y = cols @ self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y.view(n, *out_spatial, -1).movedim(-1, 1)
+
+
+def eligible(conv: nn.Module) -> bool:
+    """Plain 2-D/3-D convolutions with integer zero padding, no groups and no dilation."""
+    return (isinstance(conv, (nn.Conv2d, nn.Conv3d)) and conv.groups == 1
+            and all(d == 1 for d in conv.dilation) and conv.padding_mode == "zeros"
+            and not isinstance(conv.padding, str))
+
+
+def _input_shapes(module: nn.Module, example) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(name):
+        def hook(_module, args):  # returns None: the inputs pass through unchanged
+            shapes.setdefault(name, tuple(args[0].shape))
+        return hook
+
+    hooks = [m.register_forward_pre_hook(record(name)) for name, m in module.named_modules() if eligible(m)]
+    try:
+        with torch.no_grad():
+            module(example)
+    finally:
+        for h in hooks:
+            h.remove()
+    return shapes
+
+
+def _time_s(fn, x, iters: int) -> float:
+    """Median seconds per call: on CUDA, the call recorded into a CUDA graph (as it will run)
+    and timed with events; on the CPU, wall-clock."""
+    with torch.no_grad():
+        for _ in range(3):
+            fn(x)
+        if x.device.type != "cuda":
+            times = []
+            for _ in range(iters):
+                t0 = time.perf_counter()
+                fn(x)
+                times.append(time.perf_counter() - t0)
+            return sorted(times)[len(times) // 2]
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fn(x)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        times = []
+        for _ in range(iters):
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+        del graph
+        return sorted(times)[len(times) // 2]
+
+
+def _set(module: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(module.get_submodule(parent) if parent else module, leaf, new)
+
+
+def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30) -> list[dict]:
+    """Replace eligible convolutions of `module` (in place) by their im2col form: every one
+    (`all`), or those whose im2col form timed at least MIN_GAIN faster on their input shape
+    from `example` (`auto`). Returns one decision per eligible layer: name, input shape and,
+    for `auto`, both timings in microseconds."""
+    if mode not in MODES:
+        raise ValueError(f"im2col mode {mode!r} is not one of {', '.join(MODES)}")
+    if mode == "off":
+        return []
+    shapes = _input_shapes(module, example)
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d}
+    decisions = []
+    for name, shape in shapes.items():
+        conv = module.get_submodule(name)
+        low = Im2colConv(conv).to(conv.weight.device)
+        row = {"layer": name, "input_shape": list(shape)}
+        if mode == "auto":
+            x = torch.randn(shape, device=example.device, dtype=example.dtype)
+            x = x.contiguous(memory_format=fmt[len(shape)])
+            row["cudnn_us" if x.device.type == "cuda" else "native_us"] = native = _time_s(conv, x, iters) * 1e6
+            row["im2col_us"] = mine = _time_s(low, x, iters) * 1e6
+            row["lowered"] = mine < native * (1 - MIN_GAIN)
+        else:
+            row["lowered"] = True
+        if row["lowered"]:
+            _set(module, name, low)
+        decisions.append(row)
+    return decisions

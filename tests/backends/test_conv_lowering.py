@@ -1,0 +1,85 @@
+"""Convolutions lowered to im2col + matmul: same outputs as the convolution, chosen per layer."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from edgebench.backends.conv_lowering import Im2colConv, eligible, lower_convs
+
+
+@pytest.mark.parametrize("conv, shape", [
+    (nn.Conv2d(3, 8, 11, stride=4, padding=2), (2, 3, 64, 60)),  # AlexNet's first layer, shrunk
+    (nn.Conv2d(4, 6, (1, 3), padding=(0, 1), bias=False), (1, 4, 5, 7)),
+    (nn.Conv3d(5, 7, 3, padding=1, bias=False), (1, 5, 4, 9, 10)),
+    (nn.Conv3d(4, 6, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)), (2, 4, 3, 8, 8)),
+])
+def test_im2col_form_matches_the_convolution(conv, shape):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref, got = conv(x), Im2colConv(conv)(x)
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5)
+    fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+    assert got.is_contiguous(memory_format=fmt)  # the matmul's rows are output positions: NHWC/NDHWC
+
+
+@pytest.mark.parametrize("conv", [nn.Conv2d(4, 4, 3, groups=2), nn.Conv2d(3, 4, 3, dilation=2),
+                                  nn.Conv2d(3, 4, 3, padding="same"), nn.Conv2d(3, 4, 3, padding_mode="reflect"),
+                                  nn.ConvTranspose2d(3, 4, 3)])
+def test_grouped_dilated_and_other_convolutions_are_left_alone(conv):
+    assert not eligible(conv)
+    with pytest.raises(ValueError, match="cannot be lowered"):
+        Im2colConv(conv)
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv3d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv3d(6, 6, 3, groups=2),
+                         nn.Conv3d(6, 4, (1, 3, 3), stride=(1, 2, 2))).eval()
+
+
+def test_lower_all_replaces_every_eligible_layer_and_keeps_outputs():
+    net, x = _net(), torch.randn(1, 3, 4, 12, 12)
+    with torch.no_grad():
+        ref = net(x)
+        decisions = lower_convs(net, x, "all")
+        got = net(x)
+    assert [d["layer"] for d in decisions] == ["0", "3"] and all(d["lowered"] for d in decisions)
+    assert isinstance(net[0], Im2colConv) and isinstance(net[2], nn.Conv3d) and isinstance(net[3], Im2colConv)
+    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_lower_auto_times_both_forms_and_swaps_only_winners():
+    net, x = _net(), torch.randn(1, 3, 4, 12, 12)
+    with torch.no_grad():
+        ref = net(x)
+        decisions = lower_convs(net, x, "auto", iters=5)
+        got = net(x)
+    assert len(decisions) == 2
+    for d in decisions:
+        assert d["native_us"] > 0 and d["im2col_us"] > 0
+        assert d["lowered"] == (d["im2col_us"] < 0.9 * d["native_us"])
+        assert isinstance(net.get_submodule(d["layer"]), Im2colConv) == d["lowered"]
+    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5)
+    assert lower_convs(net, x, "off") == []
+    with pytest.raises(ValueError, match="not one of"):
+        lower_convs(net, x, "fastest")
+
+
+def test_torch_compile_with_im2col_matches_pytorch(tiny_loaded):
+    import copy
+
+    from edgebench.backends import create_backend
+    from edgebench.bench.harness import infer
+    from edgebench.errors import InvalidConfigError
+
+    x = np.random.default_rng(3).standard_normal((2, 3, 32, 32), dtype=np.float32)
+    opts = dict(item_shape=(3, 32, 32), source_key={"model": "test_cnn", "weights_sha256": tiny_loaded.weights_sha256})
+    bk = create_backend("torch-compile", device="cpu", im2col=1, **opts)
+    with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
+        assert bk.details["im2col"] == "all" and bk.details["im2col_lowered"] >= 1
+        with torch.inference_mode():
+            ref = tiny_loaded.module(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(infer(bk, x), ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(InvalidConfigError, match="im2col=auto"):
+        create_backend("torch-compile", device="cpu", im2col="fast", **opts).prepare(tiny_loaded.module)
