@@ -3,6 +3,8 @@
 # machine (checkpoints, cache and store live in /tmp there). First call: training on the
 # synthetic sets beside the GPU-marked tests, the host-overhead probe, then the suite; a call
 # with RESUME=1 continues the same run (edgebench run --resume). Reports and store -> OUT.
+# B128=MODELS (comma-separated): afterwards, those models at batch 128 (pytorch vs torch-compile
+# FP16) within B128_S seconds (default 150), reports -> OUT/b128-*.
 # Usage: scripts/gpu_round4.sh OUT END_SECONDS [edgebench run args...]
 set -uo pipefail
 out=${1:?OUT}; end=${2:?END_SECONDS}; shift 2
@@ -25,3 +27,8 @@ echo "suite gets ${budget}s"
 SKIP_TESTS=1 bash scripts/gpu_suite.sh "$eb" 1 "$budget" --weights-dir /tmp/edgebench-train/ft \
   --db "$eb/edgebench.sqlite" "${resume[@]}" "$@" | tail -25
 cp "$eb/env.txt" "$eb/table1.md" "$eb/figure4_speedup.png" "$eb/edgebench.sqlite" "$out/" 2>/dev/null
+if [ -n "${B128:-}" ]; then
+  SKIP_TESTS=1 bash scripts/gpu_suite.sh /tmp/eb128 128 "${B128_S:-150}" --models "$B128" \
+    --backends pytorch,torch-compile@fp16 --min-time-s 1 --repetitions 2 --db /tmp/eb128/edgebench.sqlite | tail -8
+  for f in table1.md edgebench.sqlite; do cp "/tmp/eb128/$f" "$out/b128-$f" 2>/dev/null; done
+fi

@@ -83,6 +83,11 @@ class ModelOptions:
         return str(candidate) if candidate.is_file() else None
 
 
+#: where CUDA cells' timing inputs lie (ModelCell.pool_for); stored with each run, part of the
+#: resume fingerprint, so rows timed from pageable inputs never join a run of page-locked ones
+CUDA_HOST_INPUTS = "page-locked"
+
+
 class ModelCell:
     """One model's shared state across its backend cells: built once, exported once,
     one input pool, one reference output list."""
@@ -111,11 +116,22 @@ class ModelCell:
             self.task = spec.task
         self.spec = None if self.loaded is None else self.loaded.spec
         self.pool = input_pool(self.item_shape, batch_size, pool_size, opts.seed)
+        self._pinned_pool: list | None = None
         self.reference: list | None = None  # PyTorch FP32 outputs on the check batches
         self._artifacts: dict = {}
         self._export_errors: dict = {}
         self._stats: dict | None = None
         self._check = None
+
+    def pool_for(self, device: str) -> list:
+        """The timing inputs: on CUDA the same values in page-locked host memory (made once)."""
+        if device != "cuda":
+            return self.pool
+        if self._pinned_pool is None:
+            from edgebench.bench.inputs import page_locked
+
+            self._pinned_pool = page_locked(self.pool)
+        return self._pinned_pool
 
     def _recalibrate_batchnorm(self, spec) -> None:
         """Random-init weights get BatchNorm statistics from the task's calibration inputs (the
@@ -337,9 +353,10 @@ class BackendCell:
                     from edgebench.bench.energy import EnergyProbe
 
                     self.energy = EnergyProbe(self.rec.device)
-                self.values += self.energy.window(lambda: time_backend(self.bk, self.cell.pool, timing))
+                pool = self.cell.pool_for(self.rec.device)
+                self.values += self.energy.window(lambda: time_backend(self.bk, pool, timing))
                 if self.rec.device == "cuda":
-                    self.device_values += time_device(self.bk, self.cell.pool, timing)
+                    self.device_values += time_device(self.bk, pool, timing)
             except BaseException as exc:
                 self._fail("run_failed", exc)
 
@@ -353,7 +370,7 @@ class BackendCell:
                     rec.device_latency = LatencyStats.from_values(self.device_values, self.cell.batch_size)
                 self._validity()
                 if check_overhead:
-                    harness, bare = overhead_check(self.bk, self.cell.pool[0], max(20, min(len(self.values), 200)))
+                    harness, bare = overhead_check(self.bk, self.cell.pool_for(rec.device)[0], max(20, min(len(self.values), 200)))
                     rec.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
                     rec.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
                 rec.details.update(self.bk.details)
@@ -381,7 +398,7 @@ class BackendCell:
             self.energy.close()
         rec.warnings = validity.timing_warnings(rec) + validity.environment_warnings(rec.env)
         if len(self.cell.pool) > 1:
-            same, varied = validity.same_input_check(self.bk, self.cell.pool, iters=20)
+            same, varied = validity.same_input_check(self.bk, self.cell.pool_for(self.rec.device), iters=20)
             rec.details["same_input_p50_ms"], rec.details["varied_input_p50_ms"] = 1e3 * same, 1e3 * varied
             warning = validity.caching_warning(same, varied)
             if warning:
@@ -757,7 +774,7 @@ def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, 
         "model": model, "model_options": asdict(cfg.model_options), "weights": weights_id,
         "backend": name, "precision": precision, "options": options, "batch": cfg.batch_size,
         "device": cfg.device, "timing": asdict(cfg.timing), "repetitions": cfg.repetitions,
-        "pool": cfg.pool_size, "env": {k: env.get(k) for k in keep},
+        "pool": cfg.pool_size, "env": {k: env.get(k) for k in keep}, "cuda_host_inputs": CUDA_HOST_INPUTS,
     })
 
 
@@ -848,8 +865,9 @@ def _fallback_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store
 def _config_dict(cfg: SuiteConfig) -> dict:
     from dataclasses import asdict
 
-    d = asdict(cfg)
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+    d = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
+    d["cuda_host_inputs"] = CUDA_HOST_INPUTS
+    return d
 
 
 def _check_writable(folder: Path) -> None:

@@ -164,3 +164,33 @@ def test_cuda_graph_infer_dispatch_and_batch_change(host_io):
     g.infer(_x(3), to_device, to_host)
     step = "run_host" if host_io else "run"
     assert calls == [(step, 2), "release", (step, 3)] and g.shape == (3, 3, 32, 32)
+
+
+@pytest.mark.needs_cuda
+@pytest.mark.parametrize("name, options", [("pytorch", {}), ("pytorch", {"cuda_graphs": True}), ("torch-compile", {}),
+                                           ("torch-compile", {"host_io": False})])
+def test_gpu_page_locked_inputs_give_the_same_outputs_and_run_leaves_nothing_in_flight(name, options, tiny_loaded):
+    """Inputs in page-locked memory are copied to the device straight from where they lie, with
+    the same outputs as pageable ones; after run() the stream is idle, which is why the torch
+    backends' synchronize() has nothing to wait for."""
+    import copy
+
+    from edgebench.bench.inputs import page_locked
+
+    x = _x()
+    (pinned,) = page_locked([x])
+    assert torch.from_numpy(pinned).is_pinned() and not torch.from_numpy(x).is_pinned()
+    np.testing.assert_array_equal(pinned, x)
+    bk = create_backend(name, device="cuda", **_opts(tiny_loaded), **options)
+    with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
+        for inp in (pinned, x, pinned):
+            out = np.array(bk.run(inp), copy=True)
+            assert torch.cuda.current_stream().query()
+            np.testing.assert_allclose(out, _ref(tiny_loaded, x), rtol=1e-3, atol=1e-4)
+
+
+def test_timing_inputs_are_the_pool_itself_off_cuda():
+    from edgebench.api import ModelCell, ModelOptions
+
+    cell = ModelCell("test_cnn", ModelOptions(), 1, 2, None)
+    assert cell.pool_for("cpu") is cell.pool

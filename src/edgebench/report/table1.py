@@ -244,7 +244,7 @@ def render_markdown(table: Table1) -> str:
         f"- Run `{run.get('run_id', '?')}`, started {run.get('started_at', '?')}, status {run.get('status', '?')}; "
         f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
         f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
-        "including host<->device copies; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
+        "including host<->device copies" + _inputs_text(cfg) + "; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
         "the accuracy gate = post vs pre outputs on the same task inputs; post-opt = the fastest cell that ran and "
         "passed its precision's accuracy gate; [a, b] = 95% bootstrap interval of the speedup, \"not significant\" "
         "when it includes 1.",
@@ -321,6 +321,12 @@ def _cold_start_section(table: Table1) -> list[str]:
     if dev:
         out += ["", f"Mean GPU-time speedup across {len(dev)} models: {sum(dev) / len(dev):.2f}x."]
     return out
+
+
+def _inputs_text(cfg: dict) -> str:
+    if cfg.get("device") == "cuda" and cfg.get("cuda_host_inputs") == "page-locked":
+        return " (inputs in page-locked host memory, copied to the device by DMA as trtexec's are)"
+    return ""
 
 
 def _timing_text(t: dict) -> str:
