@@ -6,7 +6,9 @@ On CUDA the default is Inductor's "default" mode with the compiled forward recor
 CUDA graph by edgebench (`cuda_graphs=True`): a replay per inference with no Python in between,
 lower per-call overhead than "reduce-overhead" mode's cudagraph trees (which remain available:
 mode=reduce-overhead, cuda_graphs=0). cuDNN autotuning and Inductor's freezing are on
-(freezing=0 turns it off). max-autotune is refused: minutes of tuning."""
+(freezing=0 turns it off). On CUDA each plain convolution is also timed in its im2col + matmul
+form and swapped where that is faster (`im2col=auto`, the default there; conv_lowering.py;
+im2col=0 turns it off). max-autotune is refused: minutes of tuning."""
 from __future__ import annotations
 
 import time
@@ -63,7 +65,8 @@ class TorchCompileBackend(Backend):
                             graph_host_io=self.host_io)
 
     def _im2col_mode(self) -> str:
-        value = self.options.get("im2col", False)
+        # default on CUDA: per-layer timing decides (it never lowers a layer it timed slower)
+        value = self.options.get("im2col", "auto" if self.device == "cuda" and self.options.get("item_shape") else "off")
         mode = {False: "off", True: "all", 0: "off", 1: "all"}.get(value, value)
         if mode not in ("off", "auto", "all"):
             raise InvalidConfigError(f"torch-compile im2col={value!r} is not supported; use im2col=auto (per-layer "
