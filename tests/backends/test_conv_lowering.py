@@ -83,3 +83,16 @@ def test_torch_compile_with_im2col_matches_pytorch(tiny_loaded):
         np.testing.assert_allclose(infer(bk, x), ref, rtol=1e-4, atol=1e-5)
     with pytest.raises(InvalidConfigError, match="im2col=auto"):
         create_backend("torch-compile", device="cpu", im2col="fast", **opts).prepare(tiny_loaded.module)
+
+
+def test_im2col_defaults_to_per_layer_timing_on_cuda_only():
+    from edgebench.backends import create_backend
+
+    def mode(device, **opts):
+        bk = create_backend("torch-compile", device=device, **opts)
+        return bk._im2col_mode()
+
+    shape = {"item_shape": (3, 32, 32)}
+    assert mode("cuda", **shape) == "auto" and mode("cpu", **shape) == "off"
+    assert mode("cuda") == "off"  # no input shape to time the layers on
+    assert mode("cuda", im2col=0, **shape) == "off" and mode("cpu", im2col=True, **shape) == "all"

@@ -66,3 +66,13 @@ def test_speedup_interval_and_significance():
     md = render_markdown(build_table1(noisy, RUN))
     assert "(not significant)" in md
     assert speedup_interval([1.0], [1.0, 2.0]) is None
+
+
+def test_cuda_runs_say_their_inputs_were_page_locked_and_older_runs_do_not():
+    def md(config):
+        return render_markdown(build_table1(_records(), {**RUN, "config": config}))
+
+    note = "inputs in page-locked host memory"
+    assert note in md({"device": "cuda", "timing": {}, "cuda_host_inputs": "page-locked"})
+    assert note not in md({"device": "cuda", "timing": {}})  # stored before the inputs were page-locked
+    assert note not in md({"device": "cpu", "timing": {}, "cuda_host_inputs": "page-locked"})
