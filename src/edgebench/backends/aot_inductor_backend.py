@@ -90,8 +90,8 @@ class AOTInductorBackend(Backend):
 
     def _synchronize(self) -> None:
         """Nothing is left in flight: `_run` hands back host arrays after the device->host copy
-        of the outputs synchronised the stream (a second, device-wide sync cost 12-18 us on an
-        H100's host for nothing)."""
+        of the outputs synchronised the stream (a second, device-wide sync cost 12-23 us on the
+        lent H100/H200 hosts for nothing)."""
 
     def native_call(self, x):
         t = self.io.to_device(x)

@@ -2,9 +2,9 @@
 
 At batch 1, cuDNN's kernels for small convolutions (few input channels, 3-D kernels on short
 clips, AlexNet's 3-channel 11x11 first layer) run far below the GPU's memory and compute
-rates. The same convolution written as a gather of the input windows (one copy kernel, which
-Inductor fuses with the BatchNorm/ReLU before it) and one cuBLAS matrix multiply is often
-faster there, and always slower on large feature maps. `lower_convs(..., mode="auto")` times
+rates. The same convolution written as a gather of the input windows (a copy kernel, which
+Inductor may fuse with the pointwise ops before it) and one cuBLAS matrix multiply is sometimes
+faster there, and usually slower on large feature maps. `lower_convs(..., mode="auto")` times
 both forms of every eligible layer on its real input shape, recorded into a CUDA graph as they
 will run, and swaps in the im2col form only where it wins; the arithmetic is the same
 convolution (same weights, accumulation in float32 by cuBLAS as by cuDNN)."""
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 MODES = ("off", "auto", "all")
-MIN_GAIN = 0.10  # swap only when the im2col form is at least 10% faster: timing noise is ~3%
+MIN_GAIN = 0.10  # swap only when the im2col form is at least 10% faster: timing noise is a few %
 
 
 class Im2colConv(nn.Module):
