@@ -88,11 +88,6 @@ class AOTInductorBackend(Backend):
         with self._torch.inference_mode():
             return self.io.to_host(self.runner(t))
 
-    def _synchronize(self) -> None:
-        """Nothing is left in flight: `_run` hands back host arrays after the device->host copy
-        of the outputs synchronised the stream (a second, device-wide sync cost 12-23 us on the
-        lent H100/H200 hosts for nothing)."""
-
     def native_call(self, x):
         t = self.io.to_device(x)
         return lambda: self.runner(t)

@@ -49,11 +49,6 @@ class PyTorchBackend(Backend):
         with torch.inference_mode():
             return self.io.to_host(self.module(t))
 
-    def _synchronize(self) -> None:
-        """Nothing is left in flight: `_run` hands back host arrays after the device->host copy
-        of the outputs synchronised the stream (a second, device-wide sync cost 12-23 us on the
-        lent H100/H200 hosts for nothing)."""
-
     def native_call(self, x):
         torch = self._torch
         t = self.io.to_device(x)

@@ -56,7 +56,7 @@ class TorchCompileBackend(Backend):
         self.use_graph = bool(self.options.get("cuda_graphs", self.device == "cuda" and self.mode == "default"))
         if self.use_graph and (self.device != "cuda" or self.mode != "default"):
             raise InvalidConfigError("torch-compile cuda_graphs=1 needs --device cuda and mode=default")
-        # host_io: the input copy, casts and layout change are recorded into the graph too
+        # host_io: the casts, the layout change and the output's copy to the host are recorded into the graph too
         self.host_io = self.use_graph and bool(self.options.get("host_io", True))
         self.im2col = self._im2col_mode()
         self.graph = None
@@ -127,11 +127,6 @@ class TorchCompileBackend(Backend):
         if self.graph is not None:
             return self.graph.infer(x, self._to_device, self.io.to_host)
         return self.io.to_host(self._call(self._to_device(x)))
-
-    def _synchronize(self) -> None:
-        """Nothing is left in flight: `_run` hands back host arrays after the device->host copy
-        of the outputs synchronised the stream (a second, device-wide sync cost 12-23 us on the
-        lent H100/H200 hosts for nothing)."""
 
     def native_call(self, x):
         t = self._to_device(x)
