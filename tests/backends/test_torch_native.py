@@ -43,12 +43,16 @@ def test_torch_compile_refuses_bad_modes(tiny_loaded):
         create_backend("pytorch", cuda_graphs=True).prepare(tiny_loaded.module)
 
 
-def test_aot_inductor_package_is_cached_and_runs_in_a_fresh_process(tiny_loaded, tmp_path):
+def test_aot_inductor_package_is_cached_and_runs_in_a_fresh_process(tiny_loaded, tmp_path, monkeypatch):
     import copy
 
+    shared = tmp_path / "shared-inductor-cache"
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(shared))
     bk = create_backend("aot-inductor", cache_dir=tmp_path, **_opts(tiny_loaded))
     with bk.prepare(copy.deepcopy(tiny_loaded.module), 1).load():
         assert bk.details["package_cached"] is False and bk.timings["build_s"] > 0
+        assert bk.details["build_process"] is True  # compiled in a child process, loaded here
+        assert not shared.exists() or not any(shared.rglob("*.so"))  # in a private Inductor cache, not the shared one
         for batch in (1, 3):  # the batch dimension is dynamic
             np.testing.assert_allclose(infer(bk, _x(batch)), _ref(tiny_loaded, _x(batch)), rtol=1e-4, atol=1e-5)
     again = create_backend("aot-inductor", cache_dir=tmp_path, **_opts(tiny_loaded)).prepare(tiny_loaded.module, 1)
@@ -59,6 +63,17 @@ def test_aot_inductor_package_is_cached_and_runs_in_a_fresh_process(tiny_loaded,
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "(4, 2)" in out.stdout
+
+
+def test_aot_inductor_build_process_errors_are_build_errors(tiny_loaded, tmp_path):
+    from edgebench.backends.aoti_build import main
+    from edgebench.errors import BuildError
+
+    bk = create_backend("aot-inductor", cache_dir=tmp_path, build_timeout_s=0, **_opts(tiny_loaded))
+    with pytest.raises(BuildError, match="raise the aot-inductor option build_timeout_s"):
+        bk.prepare(tiny_loaded.module, 1)
+    assert not any(tmp_path.rglob("*.pt2"))  # neither a package nor the saved program is left behind
+    assert main(["only-one-argument"]) == 2
 
 
 def test_aot_inductor_cache_key_fields():

@@ -1,10 +1,22 @@
 """AOTInductor: torch.export with a dynamic batch dimension -> a compiled package (.pt2) on disk,
 cached like an engine (model + weights hash, torch version, device, precision, batch range),
 then loaded with `torch._inductor.aoti_load_package`, which needs none of the model's Python
-code: the PyTorch-native counterpart of a TensorRT engine."""
+code: the PyTorch-native counterpart of a TensorRT engine.
+
+The program is exported here and compiled in a child process (aoti_build.py, as trtexec builds
+an engine) with its own, fresh Inductor cache folder. Builds that shared Inductor's default
+cache (/tmp/torchinductor_<user>) ran into each other on the lent H100/H200 machines: six
+concurrent builds of one model each ended in a segmentation fault in the wrapper library's
+device-string parsing while loading, and a later build on that machine reusing the cache
+crashed the same way. `build_process=0` compiles in this process, in the shared cache."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,18 +75,51 @@ class AOTInductorBackend(Backend):
         module = module.to(self.device, self.io.dtype).eval()
         example = torch.randn((2, *item), device=self.device, dtype=self.io.dtype)  # 2: keep the axis symbolic
         batch = torch.export.Dim("batch", min=1, max=max_batch)
+        tmp = self.package.with_suffix(".tmp.pt2")
+        in_process = not bool(self.options.get("build_process", True))
+        self.details["build_process"] = not in_process
         try:
             with torch.inference_mode(False), torch.no_grad():
                 program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
-                tmp = self.package.with_suffix(".tmp.pt2")
-                torch._inductor.aoti_compile_and_package(program, package_path=str(tmp))
+                if in_process:
+                    torch._inductor.aoti_compile_and_package(program, package_path=str(tmp))
+            if not in_process:
+                self._build_in_child(program, tmp)
             tmp.replace(self.package)  # a half-written package is never picked up
+        except BuildError:
+            raise
         except Exception as exc:
             raise BuildError(f"AOTInductor could not compile {source_key.get('model')}: {type(exc).__name__}: "
                              f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from exc
         self.package.with_suffix(".json").write_text(json.dumps(fields, indent=2))
         self.timings["build_s"] = time.perf_counter() - t0
         self.details["package_cached"] = False
+
+    def _build_in_child(self, program, package) -> None:
+        """Save the exported program beside the package and compile it in `python -m
+        edgebench.backends.aoti_build` with a private Inductor cache (removed afterwards); its
+        last error line becomes the BuildError."""
+        saved = package.with_suffix(".program.pt2")
+        self._torch.export.save(program, str(saved))
+        cmd = [sys.executable, "-m", "edgebench.backends.aoti_build", str(saved), str(package), self.precision,
+               "1" if self.options.get("tf32") else "0"]
+        cache = tempfile.mkdtemp(prefix="edgebench-aoti-inductor-")
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                                  timeout=int(self.options.get("build_timeout_s", 1800)))
+        except subprocess.TimeoutExpired as exc:
+            raise BuildError(f"AOTInductor build of {self.details.get('package')} took over {exc.timeout} s; "
+                             "raise the aot-inductor option build_timeout_s") from exc
+        finally:
+            saved.unlink(missing_ok=True)
+            shutil.rmtree(cache, ignore_errors=True)
+        if proc.returncode != 0:
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+            why = lines[-1][:300] if lines else "no error output"
+            if proc.returncode < 0:
+                why = f"the build process died with signal {-proc.returncode}; {why}"
+            raise BuildError(f"AOTInductor could not compile {self.options['source_key'].get('model')}: {why}")
 
     def _flags(self) -> None:
         apply_cuda_flags(self.device, self.precision, self.options)

@@ -1,4 +1,5 @@
-"""Convolutions lowered to im2col + one matrix multiply, chosen per layer by timing.
+"""Convolutions lowered to im2col + one matrix multiply or to edgebench's Triton kernel, chosen
+per layer by timing.
 
 At batch 1, cuDNN's kernels for small convolutions (few input channels, 3-D kernels on short
 clips, AlexNet's 3-channel 11x11 first layer) run far below the GPU's memory and compute
@@ -7,7 +8,11 @@ Inductor may fuse with the pointwise ops before it) and one cuBLAS matrix multip
 faster there, and usually slower on large feature maps. `lower_convs(..., mode="auto")` times
 both forms of every eligible layer on its real input shape, recorded into a CUDA graph as they
 will run, and swaps in the im2col form only where it wins; the arithmetic is the same
-convolution (same weights, accumulation in float32 by cuBLAS as by cuDNN)."""
+convolution (same weights, accumulation in float32 by cuBLAS as by cuDNN). With `triton=True`
+(the torch-compile default on CUDA) the direct implicit-GEMM kernel of triton_conv.py, in each
+of its tile shapes, is a third candidate for every layer with a spatial kernel (1x1 layers are
+plain matrix products, which cuDNN and cuBLAS already do well) and a short reduction
+(triton_conv.MAX_REDUCTION)."""
 from __future__ import annotations
 
 import time
@@ -117,11 +122,29 @@ def _set(module: nn.Module, name: str, new: nn.Module) -> None:
     setattr(module.get_submodule(parent) if parent else module, leaf, new)
 
 
-def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30) -> list[dict]:
-    """Replace eligible convolutions of `module` (in place) by their im2col form: every one
-    (`all`), or those whose im2col form timed at least MIN_GAIN faster on their input shape
-    from `example` (`auto`). Returns one decision per eligible layer: name, input shape and,
-    for `auto`, both timings in microseconds."""
+def _triton_candidates(conv: nn.Module, x, iters: int) -> tuple[float, list[int], str | None]:
+    """Best time (s) and tile shape of the Triton kernel for `conv` on `x`, or the reason none ran."""
+    try:
+        from edgebench.backends.triton_conv import CONFIGS, MAX_REDUCTION, TritonConv
+    except ImportError as exc:  # Triton ships with CUDA builds of torch; absent elsewhere
+        return float("inf"), [], f"triton unavailable: {exc}"
+    reduction = conv.in_channels * conv.weight[0, 0].numel()
+    if reduction > MAX_REDUCTION:
+        return float("inf"), [], f"reduction {reduction} > {MAX_REDUCTION}"
+    best, best_cfg = float("inf"), []
+    for cfg in CONFIGS:
+        t = _time_s(TritonConv(conv, cfg).to(conv.weight.device), x, iters)
+        if t < best:
+            best, best_cfg = t, list(cfg)
+    return best, best_cfg, None
+
+
+def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30, triton: bool = False) -> list[dict]:
+    """Replace eligible convolutions of `module` (in place) by a faster form: the im2col form for
+    every one (`all`), or (`auto`) whichever of im2col and, with `triton`, the Triton kernel in
+    its best tile shape timed at least MIN_GAIN faster than the layer itself on its input shape
+    from `example`. Returns one decision per eligible layer: name, input shape, `choice`
+    (native, im2col or triton) and, for `auto`, each timing in microseconds."""
     if mode not in MODES:
         raise ValueError(f"im2col mode {mode!r} is not one of {', '.join(MODES)}")
     if mode == "off":
@@ -133,15 +156,31 @@ def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30)
         conv = module.get_submodule(name)
         low = Im2colConv(conv).to(conv.weight.device)
         row = {"layer": name, "input_shape": list(shape)}
+        new = low
         if mode == "auto":
             x = torch.randn(shape, device=example.device, dtype=example.dtype)
             x = x.contiguous(memory_format=fmt[len(shape)])
-            row["cudnn_us" if x.device.type == "cuda" else "native_us"] = native = _time_s(conv, x, iters) * 1e6
-            row["im2col_us"] = mine = _time_s(low, x, iters) * 1e6
-            row["lowered"] = mine < native * (1 - MIN_GAIN)
+            native_key = "cudnn_us" if x.device.type == "cuda" else "native_us"
+            row[native_key] = native = _time_s(conv, x, iters) * 1e6
+            row["im2col_us"] = _time_s(low, x, iters) * 1e6
+            times = {"im2col": row["im2col_us"]}
+            if triton and any(k > 1 for k in conv.kernel_size):
+                best, cfg, why = _triton_candidates(conv, x, iters)
+                if why:
+                    row["triton_skipped"] = why  # not available, or a reduction too long to win
+                else:
+                    row["triton_us"] = times["triton"] = best * 1e6
+                    row["triton_config"] = cfg
+            choice = min(times, key=times.get)
+            row["choice"] = choice if times[choice] < native * (1 - MIN_GAIN) else "native"
+            if row["choice"] == "triton":
+                from edgebench.backends.triton_conv import TritonConv
+
+                new = TritonConv(conv, row["triton_config"]).to(conv.weight.device)
         else:
-            row["lowered"] = True
+            row["choice"] = "im2col"
+        row["lowered"] = row["choice"] != "native"
         if row["lowered"]:
-            _set(module, name, low)
+            _set(module, name, new)
         decisions.append(row)
     return decisions

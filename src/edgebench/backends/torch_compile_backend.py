@@ -7,8 +7,9 @@ CUDA graph by edgebench (`cuda_graphs=True`): a replay per inference with no Pyt
 lower per-call overhead than "reduce-overhead" mode's cudagraph trees (which remain available:
 mode=reduce-overhead, cuda_graphs=0). cuDNN autotuning and Inductor's freezing are on
 (freezing=0 turns it off). On CUDA each plain convolution is also timed in its im2col + matmul
-form and swapped where that is faster (`im2col=auto`, the default there; conv_lowering.py;
-im2col=0 turns it off). max-autotune is refused: minutes of tuning."""
+form and in edgebench's Triton kernel (triton_conv.py, `triton_conv=0` leaves it out) and
+swapped for the fastest where that is faster (`im2col=auto`, the default there;
+conv_lowering.py; im2col=0 turns all of it off). max-autotune is refused: minutes of tuning."""
 from __future__ import annotations
 
 import time
@@ -59,9 +60,11 @@ class TorchCompileBackend(Backend):
         # host_io: the casts, the layout change and the output's copy to the host are recorded into the graph too
         self.host_io = self.use_graph and bool(self.options.get("host_io", True))
         self.im2col = self._im2col_mode()
+        self.triton_conv = self.device == "cuda" and bool(self.options.get("triton_conv", True))
         self.graph = None
         self.details.update(torch=torch.__version__, mode=self.mode, im2col=self.im2col, channels_last=bool(self.channels_last),
                             cuda_graphs=self.use_graph, cudnn_benchmark=self.cudnn_benchmark, freezing=self.freezing, tf32=self.tf32,
+                            triton_conv=self.triton_conv and self.im2col == "auto",
                             graph_host_io=self.host_io)
 
     def _im2col_mode(self) -> str:
@@ -76,15 +79,16 @@ class TorchCompileBackend(Backend):
         return mode
 
     def _lower_convs(self, x) -> None:
-        """Swap small convolutions for their im2col + matmul form where it is faster (before the
-        first call, so Inductor traces the lowered module)."""
+        """Swap small convolutions for their im2col + matmul form or the Triton kernel where that
+        is faster (before the first call, so Inductor traces the lowered module)."""
         if self.im2col == "off":
             return
         from edgebench.backends.conv_lowering import lower_convs
 
-        decisions = lower_convs(self.module, self._to_device(x), self.im2col)
+        decisions = lower_convs(self.module, self._to_device(x), self.im2col, triton=self.triton_conv)
         self.details["im2col_layers"] = decisions
-        self.details["im2col_lowered"] = sum(d["lowered"] for d in decisions)
+        self.details["im2col_lowered"] = sum(d["choice"] == "im2col" for d in decisions)
+        self.details["triton_convs"] = sum(d["choice"] == "triton" for d in decisions)
 
     def _to_device(self, x):
         t = self.io.to_device(x)
