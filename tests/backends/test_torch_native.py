@@ -76,6 +76,29 @@ def test_aot_inductor_build_process_errors_are_build_errors(tiny_loaded, tmp_pat
     assert main(["only-one-argument"]) == 2
 
 
+def test_aot_inductor_refuses_a_package_carrying_its_own_libstdcxx(tiny_loaded, tmp_path):
+    """A C++ compiler that links (part of) its own libstdc++ into the wrapper library, as the
+    lent GPU machines' $CXX did, gives a BuildError naming the fix instead of a crash at load:
+    simulated by a compiler wrapper that links an object defining std::locale::classic()."""
+    import shutil
+
+    from edgebench.errors import BuildError
+
+    if not (shutil.which("g++") and shutil.which("nm")):
+        pytest.skip("needs g++ and nm")
+    fake = tmp_path / "fake_locale.o"
+    src = tmp_path / "fake_locale.c"
+    src.write_text('void fake(void) __asm__("_ZNSt6locale7classicEv");\nvoid fake(void) {}\n')
+    subprocess.run(["gcc", "-fPIC", "-c", str(src), "-o", str(fake)], check=True)
+    cxx = tmp_path / "gxx-with-own-libstdcxx"
+    cxx.write_text(f'#!/bin/sh\ncase " $* " in *" -shared "*) exec g++ "$@" {fake};; esac\nexec g++ "$@"\n')
+    cxx.chmod(0o755)
+    bk = create_backend("aot-inductor", cache_dir=tmp_path / "cache", cxx=str(cxx), **_opts(tiny_loaded))
+    with pytest.raises(BuildError, match=r"carries its own libstdc\+\+ \(_ZNSt6locale7classicEv\).*cxx=g\+\+"):
+        bk.prepare(tiny_loaded.module, 1)
+    assert not bk.package.exists()
+
+
 def test_aot_inductor_cache_key_fields():
     from edgebench.export.artifact import cache_key
 

@@ -53,6 +53,8 @@ print(json.dumps({"errors": errors, "layouts": layouts, "decisions": decisions,
 '''
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the compiled kernel is tested instead (the GPU tests below); "
+                    "Triton 3.6's interpreter, on the lent GPU machines, cannot take a runtime loop bound")
 def test_triton_conv_matches_the_convolution_in_the_interpreter():
     env = {**os.environ, "TRITON_INTERPRET": "1"}
     out = subprocess.run([sys.executable, "-c", _INTERPRETED], capture_output=True, text=True, env=env, timeout=600)

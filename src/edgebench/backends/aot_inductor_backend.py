@@ -4,11 +4,14 @@ then loaded with `torch._inductor.aoti_load_package`, which needs none of the mo
 code: the PyTorch-native counterpart of a TensorRT engine.
 
 The program is exported here and compiled in a child process (aoti_build.py, as trtexec builds
-an engine) with its own, fresh Inductor cache folder. Builds that shared Inductor's default
-cache (/tmp/torchinductor_<user>) ran into each other on the lent H100/H200 machines: six
-concurrent builds of one model each ended in a segmentation fault in the wrapper library's
-device-string parsing while loading, and a later build on that machine reusing the cache
-crashed the same way. `build_process=0` compiles in this process, in the shared cache."""
+an engine) with its own, fresh Inductor cache folder, by the C++ compiler `cxx` (default: `g++`
+on PATH, not $CXX). The package's wrapper library is loaded into a process that already holds
+PyTorch's libstdc++; a compiler with another libstdc++ links its own copy into the wrapper,
+and the two copies crash together: on the lent H100/H200 machines, whose environment sets
+CXX=/opt/gcc/bin/g++, every such package ended in a segmentation fault in the wrapper's
+device-string parsing (std::regex) while loading. A wrapper that holds its own libstdc++ is
+refused with a BuildError naming the compiler. `build_process=0` compiles in this process
+(shared Inductor cache, $CXX as Inductor picks it)."""
 from __future__ import annotations
 
 import json
@@ -30,6 +33,25 @@ DEFAULT_MAX_BATCH = 256
 def package_cache_fields(source_key: dict, torch_version: str, device: str, precision: str, max_batch: int) -> dict:
     """Everything that makes a .pt2 package valid: a change in any of these forces a rebuild."""
     return {**source_key, "torch": torch_version, "device": device, "precision": precision, "max_batch": max_batch}
+
+
+def bundled_libstdcxx(package: Path) -> str | None:
+    """A libstdc++ symbol that the package's wrapper library defines itself (its compiler linked
+    a copy of libstdc++ into it), or None. Needs binutils' `nm`; without it, None."""
+    import zipfile
+
+    nm = shutil.which("nm")
+    if nm is None:
+        return None
+    with zipfile.ZipFile(package) as z, tempfile.TemporaryDirectory() as tmp:
+        for name in (n for n in z.namelist() if n.endswith(".so")):
+            path = z.extract(name, tmp)
+            out = subprocess.run([nm, "-D", "--defined-only", path], capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                sym = line.split()[-1] if line.split() else ""
+                if sym.startswith(("_ZNSt6locale", "_ZNKSt19__codecvt_utf8_base", "_ZNSt8ios_base4Init")):
+                    return sym
+    return None
 
 
 def device_identity(device: str) -> str:
@@ -104,7 +126,9 @@ class AOTInductorBackend(Backend):
         cmd = [sys.executable, "-m", "edgebench.backends.aoti_build", str(saved), str(package), self.precision,
                "1" if self.options.get("tf32") else "0"]
         cache = tempfile.mkdtemp(prefix="edgebench-aoti-inductor-")
-        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+        cxx = str(self.options.get("cxx") or "g++")
+        self.details["cxx"] = cxx
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, "CXX": cxx}
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
                                   timeout=int(self.options.get("build_timeout_s", 1800)))
@@ -120,6 +144,12 @@ class AOTInductorBackend(Backend):
             if proc.returncode < 0:
                 why = f"the build process died with signal {-proc.returncode}; {why}"
             raise BuildError(f"AOTInductor could not compile {self.options['source_key'].get('model')}: {why}")
+        own = bundled_libstdcxx(package)
+        if own:
+            package.unlink(missing_ok=True)
+            raise BuildError(f"the AOTInductor package built by C++ compiler {cxx!r} carries its own libstdc++ ({own}); "
+                             "loading it beside PyTorch's crashes. Pass the aot-inductor option cxx=g++ (the system "
+                             "compiler, whose libstdc++ PyTorch uses)")
 
     def _flags(self) -> None:
         apply_cuda_flags(self.device, self.precision, self.options)
