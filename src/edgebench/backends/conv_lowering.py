@@ -131,6 +131,9 @@ def _triton_candidates(conv: nn.Module, x, iters: int) -> tuple[float, list[int]
     reduction = conv.in_channels * conv.weight[0, 0].numel()
     if reduction > MAX_REDUCTION:
         return float("inf"), [], f"reduction {reduction} > {MAX_REDUCTION}"
+    out_elems = x.numel() // conv.in_channels * conv.out_channels  # the output size at stride 1, no padding growth
+    if max(x.numel(), out_elems) >= 2**31:
+        return float("inf"), [], "tensor too large for the kernel's 32-bit offsets"
     best, best_cfg = float("inf"), []
     for cfg in CONFIGS:
         t = _time_s(TritonConv(conv, cfg).to(conv.weight.device), x, iters)
@@ -167,7 +170,7 @@ def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30,
             if triton and any(k > 1 for k in conv.kernel_size):
                 best, cfg, why = _triton_candidates(conv, x, iters)
                 if why:
-                    row["triton_skipped"] = why  # not available, or a reduction too long to win
+                    row["triton_skipped"] = why  # not available, a reduction too long to win, or too large
                 else:
                     row["triton_us"] = times["triton"] = best * 1e6
                     row["triton_config"] = cfg
