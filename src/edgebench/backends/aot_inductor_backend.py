@@ -10,8 +10,8 @@ PyTorch's libstdc++; a compiler with another libstdc++ links its own copy into t
 and the two copies crash together: on the lent H100/H200 machines, whose environment sets
 CXX=/opt/gcc/bin/g++, every such package ended in a segmentation fault in the wrapper's
 device-string parsing (std::regex) while loading. A wrapper that holds its own libstdc++ is
-refused with a BuildError naming the compiler. `build_process=0` compiles in this process
-(shared Inductor cache, $CXX as Inductor picks it)."""
+refused with a BuildError naming the compiler, whichever way it was built. `build_process=0`
+compiles in this process (shared Inductor cache, $CXX as Inductor picks it)."""
 from __future__ import annotations
 
 import json
@@ -107,7 +107,8 @@ class AOTInductorBackend(Backend):
                     torch._inductor.aoti_compile_and_package(program, package_path=str(tmp))
             if not in_process:
                 self._build_in_child(program, tmp)
-            tmp.replace(self.package)  # a half-written package is never picked up
+            self._refuse_own_libstdcxx(tmp, os.environ.get("CXX", "g++") if in_process else self.details["cxx"])
+            tmp.replace(self.package)  # a half-written or refused package is never picked up
         except BuildError:
             raise
         except Exception as exc:
@@ -144,6 +145,9 @@ class AOTInductorBackend(Backend):
             if proc.returncode < 0:
                 why = f"the build process died with signal {-proc.returncode}; {why}"
             raise BuildError(f"AOTInductor could not compile {self.options['source_key'].get('model')}: {why}")
+
+    @staticmethod
+    def _refuse_own_libstdcxx(package: Path, cxx: str) -> None:
         own = bundled_libstdcxx(package)
         if own:
             package.unlink(missing_ok=True)
