@@ -47,8 +47,7 @@ def bundled_libstdcxx(package: Path) -> str | None:
         for name in (n for n in z.namelist() if n.endswith(".so")):
             path = z.extract(name, tmp)
             out = subprocess.run([nm, "-D", "--defined-only", path], capture_output=True, text=True).stdout
-            for line in out.splitlines():
-                sym = line.split()[-1] if line.split() else ""
+            for sym in (line.split()[-1] for line in out.splitlines() if line.strip()):
                 if sym.startswith(("_ZNSt6locale", "_ZNKSt19__codecvt_utf8_base", "_ZNSt8ios_base4Init")):
                     return sym
     return None

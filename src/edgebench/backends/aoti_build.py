@@ -1,8 +1,8 @@
 """The AOTInductor build as its own process, the way trtexec builds an engine: reads a saved
 torch.export program (self-contained: no model code needed) and writes the compiled .pt2
-package. The benchmarking process then only loads packages, never one it compiled itself, so
-no compiler state (Inductor's worker pools, the kernels it loaded to tune) shares the process
-that runs the package.
+package. The parent (aot_inductor_backend.py) gives this process its own Inductor cache and the
+C++ compiler (CXX) to use, and only loads the package; no compiler state shares the process
+that runs it.
 
     python -m edgebench.backends.aoti_build PROGRAM.pt2 PACKAGE.pt2 PRECISION TF32(0|1)"""
 from __future__ import annotations

@@ -122,24 +122,26 @@ def _set(module: nn.Module, name: str, new: nn.Module) -> None:
     setattr(module.get_submodule(parent) if parent else module, leaf, new)
 
 
-def _triton_candidates(conv: nn.Module, x, iters: int) -> tuple[float, list[int], str | None]:
-    """Best time (s) and tile shape of the Triton kernel for `conv` on `x`, or the reason none ran."""
+def _triton_candidates(conv: nn.Module, x, iters: int) -> tuple[float, nn.Module | None, str | None]:
+    """Best time (s) of the Triton kernel for `conv` on `x` and the TritonConv in that tile
+    shape, or the reason none ran."""
     try:
         from edgebench.backends.triton_conv import CONFIGS, MAX_REDUCTION, TritonConv
     except ImportError as exc:  # Triton ships with CUDA builds of torch; absent elsewhere
-        return float("inf"), [], f"triton unavailable: {exc}"
+        return float("inf"), None, f"triton unavailable: {exc}"
     reduction = conv.in_channels * conv.weight[0, 0].numel()
     if reduction > MAX_REDUCTION:
-        return float("inf"), [], f"reduction {reduction} > {MAX_REDUCTION}"
+        return float("inf"), None, f"reduction {reduction} > {MAX_REDUCTION}"
     out_elems = x.numel() // conv.in_channels * conv.out_channels  # the output size at stride 1, no padding growth
     if max(x.numel(), out_elems) >= 2**31:
-        return float("inf"), [], "tensor too large for the kernel's 32-bit offsets"
-    best, best_cfg = float("inf"), []
+        return float("inf"), None, "tensor too large for the kernel's 32-bit offsets"
+    best, best_mod = float("inf"), None
     for cfg in CONFIGS:
-        t = _time_s(TritonConv(conv, cfg).to(conv.weight.device), x, iters)
+        mod = TritonConv(conv, cfg).to(conv.weight.device)
+        t = _time_s(mod, x, iters)
         if t < best:
-            best, best_cfg = t, list(cfg)
-    return best, best_cfg, None
+            best, best_mod = t, mod
+    return best, best_mod, None
 
 
 def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30, triton: bool = False) -> list[dict]:
@@ -168,18 +170,16 @@ def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30,
             row["im2col_us"] = _time_s(low, x, iters) * 1e6
             times = {"im2col": row["im2col_us"]}
             if triton and any(k > 1 for k in conv.kernel_size):
-                best, cfg, why = _triton_candidates(conv, x, iters)
+                best, tconv, why = _triton_candidates(conv, x, iters)
                 if why:
                     row["triton_skipped"] = why  # not available, a reduction too long to win, or too large
                 else:
                     row["triton_us"] = times["triton"] = best * 1e6
-                    row["triton_config"] = cfg
+                    row["triton_config"] = tconv.config
             choice = min(times, key=times.get)
             row["choice"] = choice if times[choice] < native * (1 - MIN_GAIN) else "native"
             if row["choice"] == "triton":
-                from edgebench.backends.triton_conv import TritonConv
-
-                new = TritonConv(conv, row["triton_config"]).to(conv.weight.device)
+                new = tconv
         else:
             row["choice"] = "im2col"
         row["lowered"] = row["choice"] != "native"

@@ -82,6 +82,17 @@ def _block_n(cout: int) -> int:
     return min(64, max(16, triton.next_power_of_2(cout)))
 
 
+def _empty_out(x, geometry: list[int], cout: int):
+    """The output buffer (N, OD, OH, OW, Cout) for x (N, C, [D,] H, W), and its view as
+    (N, Cout, [OD,] OH, OW) laid out channels-last: what the op returns (shared with its fake)."""
+    spatial = x.shape[2:] if x.dim() == 5 else (1, *x.shape[2:])  # a 2-D input has depth 1
+    k, s, p = geometry[0:3], geometry[3:6], geometry[6:9]
+    od, oh, ow = (_out_size(*a) for a in zip(spatial, k, s, p))
+    y = x.new_empty((x.shape[0], od, oh, ow, cout))
+    view = y.permute(0, 4, 1, 2, 3)
+    return y, (view.squeeze(2) if x.dim() == 4 else view)
+
+
 def conv_nd_impl(x, w, bias, geometry: list[int], config: list[int]):
     """x: (N, C, [D,] H, W) in any layout; w: (KD*KH*KW*Cin, Cout) packed; geometry: kernel,
     stride and padding as 9 ints (depth first; a 2-D conv has depth kernel 1, stride 1, pad 0).
@@ -89,14 +100,13 @@ def conv_nd_impl(x, w, bias, geometry: list[int], config: list[int]):
     kd, kh, kw, sd, sh, sw, pd, ph, pw = geometry
     block_m, block_k, warps = config
     two_d = x.dim() == 4
-    fmt = torch.channels_last if two_d else torch.channels_last_3d
-    x = x.contiguous(memory_format=fmt)
+    x = x.contiguous(memory_format=torch.channels_last if two_d else torch.channels_last_3d)
     x5 = x.unsqueeze(2) if two_d else x  # N, C, 1, H, W (a view: channel stride stays 1)
     n, cin, d, h, wd = x5.shape
-    od, oh, ow = _out_size(d, kd, sd, pd), _out_size(h, kh, sh, ph), _out_size(wd, kw, sw, pw)
     ktot, cout = w.shape
+    y, out = _empty_out(x, geometry, cout)
+    _, od, oh, ow, _ = y.shape
     m = n * od * oh * ow
-    y = torch.empty((n, od, oh, ow, cout), device=x.device, dtype=x.dtype)
     sn, _, sdd, shh, sww = x5.stride()
     block_n = _block_n(cout)
     grid = (triton.cdiv(m, block_m), triton.cdiv(cout, block_n))
@@ -104,8 +114,7 @@ def conv_nd_impl(x, w, bias, geometry: list[int], config: list[int]):
                        sn, sdd, shh, sww, CIN=cin, KD=kd, KH=kh, KW=kw, SD=sd, SH=sh, SW=sw,
                        PD=pd, PH=ph, PW=pw, HAS_BIAS=bias is not None, IEEE=x.dtype == torch.float32,
                        BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps)
-    y = y.permute(0, 4, 1, 2, 3)  # N, Cout, OD, OH, OW with channels-last strides
-    return y.squeeze(2) if two_d else y
+    return out
 
 
 @torch.library.custom_op("edgebench::conv_nd", mutates_args=(), device_types="cuda",
@@ -117,14 +126,7 @@ def conv_nd(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, geometr
 
 @conv_nd.register_fake
 def _(x, w, bias, geometry, config):
-    kd, kh, kw, sd, sh, sw, pd, ph, pw = geometry
-    cout = w.shape[1]
-    if x.dim() == 4:
-        oh, ow = _out_size(x.shape[2], kh, sh, ph), _out_size(x.shape[3], kw, sw, pw)
-        return x.new_empty((x.shape[0], oh, ow, cout)).permute(0, 3, 1, 2)
-    od = _out_size(x.shape[2], kd, sd, pd)
-    oh, ow = _out_size(x.shape[3], kh, sh, ph), _out_size(x.shape[4], kw, sw, pw)
-    return x.new_empty((x.shape[0], od, oh, ow, cout)).permute(0, 4, 1, 2, 3)
+    return _empty_out(x, geometry, w.shape[1])[1]
 
 
 class TritonConv(nn.Module):
