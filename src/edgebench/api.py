@@ -88,6 +88,63 @@ class ModelOptions:
 CUDA_HOST_INPUTS = "page-locked"
 
 
+def load_model(name: str, opts: ModelOptions, cache_dir: Path | None = None):
+    """The model exactly as every command benchmarks and exports it (a models.LoadedModel).
+    Weights from outside edgebench (a factory, --weights, --pretrained) are returned untouched;
+    only weights edgebench initialised at random get BatchNorm statistics from the task's
+    calibration inputs (the ones INT8 calibration uses), so that their activations and logits
+    have a realistic scale, and their label says so."""
+    from edgebench.models import build_model, get_spec
+    from edgebench.models.build import batchnorm_layers, recalibrate_batchnorm
+
+    spec = get_spec(name, opts.input_shape)
+    loaded = build_model(spec, opts.num_classes, opts.weights_for(name), opts.pretrained, opts.seed)
+    if loaded.edgebench_made and batchnorm_layers(loaded.module):
+        from edgebench.data.task_inputs import task_inputs
+
+        items, _, desc = task_inputs(spec, opts.data, opts.calibration_size, opts.seed, cache_dir, split="train")
+        recalibrate_batchnorm(loaded, items, desc)
+    return loaded
+
+
+def check_pristine(loaded) -> None:
+    """Raise if the module's weights changed since they were built: parity and the accuracy gate
+    must compare against the model as given, never against one a transform has altered."""
+    from edgebench.models.build import state_dict_sha256
+
+    if state_dict_sha256(loaded.module) != loaded.weights_sha256:
+        raise RuntimeError(f"edgebench altered the weights of {loaded.spec.name} ({loaded.weights}); this is a bug, "
+                           "please report it")
+
+
+def export(model: str, opts: ModelOptions | None = None, cache_dir: str | Path | None = None,
+           format: str = "onnx", device: str = "cpu", precision: str = "fp32"):
+    """Export a model as `bench` and `run` do (the same weights, the same cached file): an ONNX
+    export.Artifact, or for format "aot-inductor" the compiled package's backend (`.package`)."""
+    opts = opts or ModelOptions()
+    cache = Path(cache_dir) if cache_dir else None
+    loaded = load_model(model, opts, cache)
+    if format == "aot-inductor":
+        bk = backend_class("aot-inductor")(device=device, precision=precision, cache_dir=cache,
+                                           item_shape=tuple(loaded.spec.input_shape),
+                                           source_key=_source_key(model, loaded))
+        bk.prepare(loaded.module, 1)
+        return bk
+    if format != "onnx":
+        raise InvalidConfigError(f"export format must be onnx or aot-inductor, not {format!r}")
+    from edgebench.export import export_onnx
+
+    art = export_onnx(loaded, opset=opts.opset, cache_dir=cache)
+    check_pristine(loaded)
+    return art
+
+
+def _source_key(name: str, loaded) -> dict:
+    """What identifies a model's weights and input, for backends' own caches."""
+    return {"model": name, "weights": loaded.weights, "weights_sha256": loaded.weights_sha256,
+            "input_shape": list(loaded.spec.input_shape), "num_classes": loaded.num_classes}
+
+
 class ModelCell:
     """One model's shared state across its backend cells: built once, exported once,
     one input pool, one reference output list."""
@@ -106,14 +163,9 @@ class ModelCell:
             self.item_shape = tuple(self.onnx_file.metadata["input_shape"])
             self.task = "unknown"
         else:
-            from edgebench.models import build_model, get_spec
-
-            spec = get_spec(name, opts.input_shape)
-            self.loaded = build_model(spec, opts.num_classes, opts.weights_for(name), opts.pretrained, opts.seed)
-            if self.loaded.weights.startswith("random-init"):
-                self._recalibrate_batchnorm(spec)
-            self.item_shape = spec.input_shape
-            self.task = spec.task
+            self.loaded = load_model(name, opts, cache_dir)
+            self.item_shape = self.loaded.spec.input_shape
+            self.task = self.loaded.spec.task
         self.spec = None if self.loaded is None else self.loaded.spec
         self.pool = input_pool(self.item_shape, batch_size, pool_size, opts.seed)
         self._pinned_pool: list | None = None
@@ -132,18 +184,6 @@ class ModelCell:
 
             self._pinned_pool = page_locked(self.pool)
         return self._pinned_pool
-
-    def _recalibrate_batchnorm(self, spec) -> None:
-        """Random-init weights get BatchNorm statistics from the task's calibration inputs (the
-        same ones INT8 calibration uses), so their activations and logits have realistic scale."""
-        from edgebench.data.task_inputs import task_inputs
-        from edgebench.models.build import batchnorm_layers, recalibrate_batchnorm
-
-        if not batchnorm_layers(self.loaded.module):  # spare loading the inputs
-            return
-        items, _, desc = task_inputs(spec, self.opts.data, self.opts.calibration_size, self.opts.seed, self.cache_dir,
-                                     split="train")
-        recalibrate_batchnorm(self.loaded, items, desc)
 
     def check_batches(self):
         """(batches, labels or None, description): task inputs grouped into batches of the
@@ -220,8 +260,7 @@ class ModelCell:
     def source_key(self) -> dict:
         """What identifies this model's weights and input, for backends' own caches."""
         if self.loaded is not None:
-            return {"model": self.name, "weights_sha256": self.loaded.weights_sha256,
-                    "input_shape": list(self.item_shape), "num_classes": self.loaded.num_classes}
+            return _source_key(self.name, self.loaded)
         return {"model": self.name, "onnx_sha256": self.onnx_file.sha256, "input_shape": list(self.item_shape)}
 
     def source_for(self, consumes: str, precision: str = "fp32"):
@@ -234,10 +273,12 @@ class ModelCell:
         return self.artifact(precision)
 
     def reference_outputs(self) -> list | None:
-        """PyTorch FP32 CPU outputs on the check batches, when no baseline cell supplied them."""
+        """The pristine module's FP32 CPU outputs on the check batches, when no baseline cell
+        supplied them. The module is checked against the hash taken when it was built first."""
         if self.reference is None and self.loaded is not None:
             import torch
 
+            check_pristine(self.loaded)
             with torch.inference_mode():
                 self.reference = [self.loaded.module(torch.from_numpy(x)).numpy() for x in self.check_batches()[0]]
         return self.reference
@@ -670,7 +711,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                 if arms is None:  # the model could not be built in-process: recorded, go on
                     for b in cfg.backends:
                         rec = Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, "run_failed",
-                                     "model build failed", env=env)
+                                     shared.get("build_error", "model build failed"), env=env)
                         store.add(rec)
                         records.append(rec)
                         bar.update(1)
@@ -678,7 +719,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                 reference = None
                 for i, arm in enumerate(arms):
                     bar.set_description(f"{model} / {arm.rec.backend} {arm.rec.precision}: load")
-                    if arm.open() and i == 0:
+                    if arm.open() and i == 0 and baseline_is_reference(cfg):
                         reference = arm.outputs
                 extra = _fallback_arms(cfg, model, run_id, env, store, arms, reference, shared)
                 if extra:
@@ -793,6 +834,14 @@ def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, s
     return arms
 
 
+def baseline_is_reference(cfg: "SuiteConfig") -> bool:
+    """Whether the baseline cell's outputs are the pristine model's FP32 outputs (plain eager
+    PyTorch at FP32), so the other cells may be compared with them; otherwise every cell is
+    compared with the pristine module run on the CPU."""
+    name, precision, options = parse_backend_spec(cfg.backends[0], "fp32")
+    return name == BASELINE_BACKEND and precision == "fp32" and not set(options) - {"threads"}
+
+
 def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, name: str, precision: str,
               options: dict, shared: dict, need_reference: bool):
     """One arm: the stored row when resuming finds the same fingerprint, else an isolated worker
@@ -814,7 +863,8 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
             "model": model, "model_options": asdict(cfg.model_options), "batch_size": cfg.batch_size,
             "pool_size": cfg.pool_size, "cache_dir": cfg.cache_dir, "backend": name, "run_id": run_id,
             "device": cfg.device, "precision": precision, "timing": asdict(cfg.timing), "env": env,
-            "options": backend_options, "need_reference": need_reference and cfg.resume,
+            "options": backend_options,
+            "need_reference": need_reference and (cfg.resume or not baseline_is_reference(cfg)),
         }
         arm = RemoteCell(spec_dict, base, cfg.cell_timeout_s)
         arm.reference_fallback = lambda a=arm: a.reference
@@ -822,9 +872,10 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
         if "cell" not in shared:
             try:
                 shared["cell"] = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
-            except UserError:
-                raise
-            except Exception:
+            except Exception as exc:  # a factory that raises, a checkpoint that does not fit: a row, not a lost run
+                text = str(exc).strip()
+                shared["build_error"] = text if isinstance(exc, EdgebenchError) else (
+                    f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}")
                 return None
         arm = _LocalArm(BackendCell(shared["cell"], name, run_id, cfg.device, precision, cfg.timing, env, backend_options))
     if options:

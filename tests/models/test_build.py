@@ -3,6 +3,7 @@ import torch
 
 from edgebench.errors import InvalidConfigError, WeightsError
 from edgebench.models import build_model, get_spec
+from edgebench.export.artifact import file_sha256
 from edgebench.models.build import adapt_head, load_weights
 
 
@@ -21,7 +22,8 @@ def test_weights_roundtrip_and_checkpoint_dict(tmp_path):
     torch.save({"state_dict": src.module.state_dict(), "epoch": 4}, path)
     loaded = build_model(get_spec("test_cnn"), weights=str(path), seed=0)
     assert loaded.weights_sha256 == src.weights_sha256
-    assert loaded.weights == str(path)
+    assert loaded.weights == f"file:w.pt sha256:{file_sha256(path)[:12]}" and loaded.origin == "file"
+    assert not loaded.edgebench_made
 
 
 def test_weights_that_do_not_fit(tmp_path):

@@ -215,27 +215,18 @@ def cmd_backends(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from edgebench.export import export_onnx
-    from edgebench.models import build_model, get_spec
+    from edgebench.api import export
 
-    spec = get_spec(args.model, args.input_shape)
-    loaded = build_model(spec, args.num_classes, args.weights, args.pretrained)
+    result = export(args.model, _model_options(args), args.cache_dir, args.format, args.device, args.precision)
     if args.format == "aot-inductor":
-        from edgebench.backends.registry import backend_class
-
-        bk = backend_class("aot-inductor")(
-            device=args.device, precision=args.precision, cache_dir=args.cache_dir, item_shape=tuple(spec.input_shape),
-            source_key={"model": spec.name, "weights_sha256": loaded.weights_sha256, "input_shape": list(spec.input_shape),
-                        "num_classes": loaded.num_classes},
-        )
-        bk.prepare(loaded.module, 1)
+        bk = result
         target = _copy_out(bk.package, args.output)
         how = "cached" if bk.details["package_cached"] else f"compiled in {bk.timings['build_s']:.1f} s"
         print(f"{target}  ({target.stat().st_size / 1e6:.1f} MB AOTInductor package for {args.device} {args.precision}, {how})")
         print(f"  load anywhere with torch._inductor.aoti_load_package(path) -- no model code needed; "
-              f"input [batch, {', '.join(map(str, spec.input_shape))}]")
+              f"input [batch, {', '.join(map(str, bk.options['item_shape']))}]")
         return 0
-    art = export_onnx(loaded, opset=args.opset, cache_dir=args.cache_dir)
+    art = result
     target = _copy_out(art.path, args.output)
     m = art.metadata
     print(f"{target}  ({art.size_bytes / 1e6:.1f} MB, opset {m['opset']}, {m['exporter']} exporter, "

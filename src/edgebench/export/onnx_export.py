@@ -28,7 +28,8 @@ PARITY_RTOL = 1e-3
 def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = None, exporter: str = "auto") -> Artifact:
     """Export `loaded` (a models.LoadedModel) to ONNX, or return the cached file.
 
-    Cache key: model name, weights hash, opset, input shape, class count, torch version, exporter.
+    Cache key: model name, weights hash and label, opset, input shape, class count, torch version,
+    exporter (the label is in the file's metadata, so it is part of what makes the bytes).
     """
     import torch
 
@@ -38,6 +39,7 @@ def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = Non
     key_fields = {
         "model": spec.name,
         "weights_sha256": loaded.weights_sha256,
+        "weights": loaded.weights,
         "opset": opset,
         "input_shape": list(spec.input_shape),
         "num_classes": loaded.num_classes,
@@ -72,7 +74,6 @@ def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = Non
         "output_name": OUTPUT_NAME,
         "dynamic_axes": {INPUT_NAME: {"0": "batch"}, OUTPUT_NAME: {"0": "batch"}},
         "task": spec.task,
-        "weights": loaded.weights,
         "onnx": _version("onnx"),
     }
     _write_metadata_props(path, meta)

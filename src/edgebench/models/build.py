@@ -7,17 +7,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgebench.errors import InvalidConfigError, PretrainedWeightsError, WeightsError
+from edgebench.errors import InvalidConfigError, ModelFileError, PretrainedWeightsError, WeightsError
 from edgebench.models.spec import ModelSpec
+
+
+#: where a model's weights came from; only RANDOM_INIT weights are edgebench's own to adjust
+RANDOM_INIT, FACTORY, FILE, TORCHVISION = "random-init", "factory", "file", "torchvision"
 
 
 @dataclass
 class LoadedModel:
     module: Any  # torch.nn.Module in eval mode
     spec: ModelSpec
-    num_classes: int
-    weights: str  # "random-init(seed=0)", "pretrained:DEFAULT", or the checkpoint path
+    num_classes: int  # the model's real output width, read from the module for user factories
+    #: the truth about the weights' origin: "random-init(seed=0)", "factory:file.py:build",
+    #: "file:ckpt.pt sha256:1a2b3c4d5e6f", "torchvision:ResNet50_Weights.IMAGENET1K_V2"
+    weights: str
     weights_sha256: str
+    origin: str = RANDOM_INIT  # RANDOM_INIT, FACTORY, FILE or TORCHVISION
+
+    @property
+    def edgebench_made(self) -> bool:
+        """True when edgebench initialised the weights itself (so it may set their BatchNorm
+        statistics); anything from outside (a factory, a file, torchvision) is never modified."""
+        return self.origin == RANDOM_INIT
 
 
 def build_model(
@@ -27,25 +40,84 @@ def build_model(
     pretrained: bool = False,
     seed: int = 0,
 ) -> LoadedModel:
+    """Build `spec`'s module in eval mode. A user factory is called with `num_classes` only when
+    one is given; its class count is then read from the module's output."""
     import torch
 
-    num_classes = spec.default_num_classes if num_classes is None else int(num_classes)
-    if num_classes < 1:
+    user = spec.source == "user"
+    if num_classes is not None and int(num_classes) < 1:
         raise InvalidConfigError(f"--num-classes must be >= 1, got {num_classes}")
+    if not user:
+        num_classes = spec.default_num_classes if num_classes is None else int(num_classes)
     if weights is not None and pretrained:
         raise InvalidConfigError("pass either --weights FILE or --pretrained, not both")
     torch.manual_seed(seed)
     if pretrained:
-        module = _pretrained(spec, num_classes)
-        desc = "pretrained:DEFAULT (head re-initialised)" if num_classes != 1000 else "pretrained:DEFAULT"
+        module, enum = _pretrained(spec, num_classes)
+        origin, desc = TORCHVISION, f"torchvision:{enum}"
+        if num_classes != 1000:
+            desc += f" (head re-initialised for {num_classes} classes, seed {seed})"
+    elif user:
+        module = _call_factory(spec, num_classes)
+        origin, desc = FACTORY, f"factory:{spec.name}"
     else:
         module = spec.factory(num_classes)
-        desc = f"random-init(seed={seed})"
+        origin, desc = RANDOM_INIT, f"random-init(seed={seed})"
     if weights is not None:
         load_weights(module, weights)
-        desc = str(weights)
+        from edgebench.export.artifact import file_sha256
+
+        origin, desc = FILE, f"file:{Path(weights).name} sha256:{file_sha256(Path(weights))[:12]}"
     module.eval()
-    return LoadedModel(module, spec, num_classes, desc, state_dict_sha256(module))
+    if user:
+        width = _output_width(spec, module)
+        if num_classes is not None and width != int(num_classes):
+            raise InvalidConfigError(
+                f"{spec.name} outputs {width} classes but --num-classes {num_classes} was given; drop --num-classes "
+                "or make the factory take a num_classes argument"
+            )
+        num_classes = width
+    return LoadedModel(module, spec, num_classes, desc, state_dict_sha256(module), origin)
+
+
+def _call_factory(spec: ModelSpec, num_classes: int | None):
+    """The user's factory, its failures turned into one-line ModelFileErrors."""
+    from torch import nn
+
+    try:
+        module = spec.factory(num_classes)
+    except Exception as exc:  # the user's code: any failure is theirs to fix
+        text = str(exc).strip().splitlines()
+        raise ModelFileError(
+            f"factory {spec.name} raised {type(exc).__name__}: {text[0][:200] if text else ''}; fix the factory "
+            "so that it returns an nn.Module"
+        ) from exc
+    if not isinstance(module, nn.Module):
+        raise ModelFileError(
+            f"factory {spec.name} returned a {type(module).__name__}, not a torch.nn.Module; return the model itself"
+        )
+    return module
+
+
+def _output_width(spec: ModelSpec, module) -> int:
+    """The class count a user model really has: the last axis of its output on one zero input."""
+    import torch
+
+    try:
+        with torch.inference_mode():
+            out = module(torch.zeros(1, *spec.input_shape))
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise ModelFileError(
+            f"{spec.name} fails on a zero input of shape {(1, *spec.input_shape)} ({type(exc).__name__}: "
+            f"{text[0][:160] if text else ''}); set INPUT_SHAPE in the model file or pass --input-shape"
+        ) from exc
+    if not isinstance(out, torch.Tensor) or out.dim() < 2:
+        kind = type(out).__name__ if not isinstance(out, torch.Tensor) else f"tensor of shape {tuple(out.shape)}"
+        raise ModelFileError(
+            f"{spec.name} returns a {kind}; edgebench benchmarks models with one [batch, classes] output tensor"
+        )
+    return int(out.shape[-1])
 
 
 def batchnorm_layers(module) -> list:
@@ -66,6 +138,8 @@ def recalibrate_batchnorm(loaded: LoadedModel, items: list, desc: str, batch: in
     import numpy as np
     import torch
 
+    if not loaded.edgebench_made:  # never touch what the user gave
+        raise ValueError(f"refusing to recalibrate BatchNorm of {loaded.weights}: only random-init weights are edgebench's")
     norms = batchnorm_layers(loaded.module)
     if not norms or not items:
         return False
@@ -88,6 +162,7 @@ def recalibrate_batchnorm(loaded: LoadedModel, items: list, desc: str, batch: in
 
 
 def _pretrained(spec: ModelSpec, num_classes: int):
+    """(torchvision's pretrained module with its head adapted to `num_classes`, the weights enum's name)."""
     if spec.source != "torchvision":
         raise InvalidConfigError(
             f"--pretrained works for torchvision models only; {spec.name} is a {spec.source} model: pass --weights FILE"
@@ -95,7 +170,8 @@ def _pretrained(spec: ModelSpec, num_classes: int):
     import torchvision
 
     try:
-        module = torchvision.models.get_model(spec.name, weights="DEFAULT")
+        enum = torchvision.models.get_model_weights(spec.name).DEFAULT
+        module = torchvision.models.get_model(spec.name, weights=enum)
     except Exception as exc:  # network errors come in many types (URLError, OSError, HTTPError)
         raise PretrainedWeightsError(
             f"could not fetch torchvision's pretrained weights for {spec.name} ({type(exc).__name__}: "
@@ -104,7 +180,7 @@ def _pretrained(spec: ModelSpec, num_classes: int):
         ) from exc
     if num_classes != 1000:
         adapt_head(module, num_classes)
-    return module
+    return module, f"{type(enum).__name__}.{enum.name}"
 
 
 def adapt_head(module, num_classes: int, old_classes: int = 1000) -> None:

@@ -92,22 +92,31 @@ def _user_spec(ref: str) -> ModelSpec:
         )
     shape = getattr(factory, "input_shape", None) or getattr(module, "INPUT_SHAPE", None) or IMAGE_INPUT
     task = getattr(module, "TASK", IMAGE_CLASSIFICATION)
+    default_classes = int(getattr(module, "NUM_CLASSES", 2))
     return ModelSpec(
         name=ref,
         task=task,
         input_shape=tuple(shape),
-        factory=_wrap_user_factory(factory),
-        default_num_classes=int(getattr(module, "NUM_CLASSES", 2)),
+        factory=_wrap_user_factory(factory, default_classes),
+        default_num_classes=default_classes,
         source="user",
         description=(inspect.getdoc(factory) or "").split("\n")[0],
     )
 
 
-def _wrap_user_factory(factory: Callable) -> Callable:
+def _wrap_user_factory(factory: Callable, default_classes: int) -> Callable:
+    """build(num_classes | None): the factory gets `num_classes` only when one was asked for (or
+    when it requires one and has no default), so a factory's own model is built as it wrote it."""
     params = inspect.signature(factory).parameters
-    takes_classes = "num_classes" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    p = params.get("num_classes")
+    takes_classes = p is not None or any(q.kind == q.VAR_KEYWORD for q in params.values())
+    requires_classes = p is not None and p.default is inspect.Parameter.empty and p.kind != p.VAR_KEYWORD
 
-    def build(num_classes: int):
-        return factory(num_classes=num_classes) if takes_classes else factory()
+    def build(num_classes: int | None):
+        if num_classes is None and requires_classes:
+            num_classes = default_classes
+        if num_classes is not None and takes_classes:
+            return factory(num_classes=num_classes)
+        return factory()
 
     return build
