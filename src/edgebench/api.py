@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from edgebench.backends.registry import backend_class, best_post_backend, entry
+from edgebench.backends.registry import backend_class, default_post_backends, entry
 from edgebench.bench import environment
 from edgebench.bench.harness import TimingConfig, infer, overhead_check, time_backend, time_device
 from edgebench.bench.inputs import input_pool
@@ -637,7 +637,7 @@ def _option_value(text: str):
 @dataclass
 class SuiteConfig:
     models: list[str] = field(default_factory=lambda: list(PAPER_SUITE))
-    backends: list[str] | None = None  # None: [pytorch, the best optimiser available]
+    backends: list[str] | None = None  # None: [pytorch, every optimiser installed here]
     batch_size: int = 1
     precision: str = "fp32"
     device: str = "auto"
@@ -662,7 +662,7 @@ class SuiteConfig:
         if not self.models:
             raise InvalidConfigError("no models given; pass --models a,b or leave it out for the paper's suite")
         device = resolve_device(self.device)
-        backends = list(self.backends) if self.backends else [BASELINE_BACKEND, best_post_backend(device)]
+        backends = list(self.backends) if self.backends else [BASELINE_BACKEND, *default_post_backends(device)]
         if self.precision == "auto":
             backends = expand_auto(backends, device)
         elif self.precision not in PRECISIONS:

@@ -3,7 +3,7 @@ from importlib.util import find_spec
 import pytest
 
 from edgebench.backends import availability, create_backend, list_availability
-from edgebench.backends.registry import BACKENDS, best_post_backend
+from edgebench.backends.registry import BACKENDS, default_post_backends
 from edgebench.errors import BackendUnavailableError, UnknownBackendError
 
 
@@ -22,7 +22,25 @@ def test_missing_tensorrt_says_why_and_how():
     assert not a.available and "tensorrt not found" in a.reason
     with pytest.raises(BackendUnavailableError, match="pip install tensorrt"):
         create_backend("tensorrt")
-    assert best_post_backend() == "onnxruntime"
+    assert "tensorrt" not in default_post_backends("cpu")
+
+
+def test_default_post_set_is_every_optimiser_installed(monkeypatch):
+    from edgebench.api import SuiteConfig
+    from edgebench.backends import registry
+
+    want = ["onnxruntime"] + (["openvino"] if find_spec("openvino") else [])
+    assert default_post_backends("cpu") == want
+    assert SuiteConfig(device="cpu").resolved().backends == ["pytorch", *want]
+    auto = SuiteConfig(device="cpu", precision="auto").resolved().backends
+    assert {"onnxruntime@fp32", "onnxruntime@int8"} <= set(auto)
+    if find_spec("openvino"):
+        assert {"openvino@fp32", "openvino@int8", "openvino@bf16"} <= set(auto)
+    real = registry.availability
+    monkeypatch.setattr(registry, "availability", lambda n: registry.Availability(n, False, "absent", "pip install x")
+                        if n in ("onnxruntime", "openvino") else real(n))
+    with pytest.raises(BackendUnavailableError, match="no optimising backend"):
+        default_post_backends("cpu")
 
 
 def test_unknown_backend_suggests():
