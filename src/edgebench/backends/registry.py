@@ -71,9 +71,10 @@ BACKENDS: dict[str, BackendEntry] = {
 
 #: the post-optimisation set when the user names none: every one of these installed here is
 #: measured, and Table 1 keeps each model's fastest that passes the accuracy gate. On the CPU,
-#: torch-compile is left out: it compiles each model for minutes on small machines and is no
-#: deployment runtime; on CUDA it is PyTorch's own optimiser (ONNX Runtime's CPU build cannot use
-#: the GPU, so it joins only where its CUDA provider is installed).
+#: torch-compile is opt-in (name it in --backends): it needs a C++ compiler and compiles every
+#: model anew at each cold start, where the ONNX runtimes load a file; on CUDA it is PyTorch's own
+#: optimiser. ONNX Runtime's CPU build cannot use the GPU, so on CUDA it joins only where its CUDA
+#: provider is installed.
 DEFAULT_POST_BACKENDS = {"cpu": ("onnxruntime", "openvino"), "cuda": ("tensorrt", "torch-compile", "onnxruntime")}
 #: what `--precision auto` tries for each backend (the accuracy gate then decides)
 AUTO_PRECISIONS = {
