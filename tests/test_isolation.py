@@ -89,3 +89,34 @@ def test_interrupted_run_completes_with_resume_without_rerunning_finished_cells(
     assert by[("test_mlp", "onnxruntime")].accuracy_gate == "passed"
     with Store(cfg.out_dir / "edgebench.sqlite") as s:
         assert len(s.records(result.run_id)) == 4
+
+
+SLOW_EXIT = textwrap.dedent('''
+    import multiprocessing, time
+    import multiprocessing.util
+    import torch
+    INPUT_SHAPE = (3, 8, 8)
+    # a named semaphore, and an exit handler that runs before its cleanup (higher priority) and
+    # takes a second: a worker killed as soon as it has replied leaves the semaphore registered
+    LOCK = multiprocessing.Lock()
+    multiprocessing.util.Finalize(None, time.sleep, (1.0,), exitpriority=10)
+
+    def make(num_classes=2):
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, num_classes))
+''')
+
+
+def test_no_leaked_semaphore_warning_at_exit(tmp_path):
+    import subprocess
+    import sys
+
+    f = tmp_path / "slow_exit.py"
+    f.write_text(SLOW_EXIT)
+    out = subprocess.run(
+        [sys.executable, "-m", "edgebench", "run", "--quick", "--models", f"{f}:make", "--backends",
+         "pytorch,onnxruntime", "--device", "cpu", "--repetitions", "1", "--out", str(tmp_path / "out"),
+         "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--pool-size", "2"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "leaked semaphore" not in out.stderr and "resource_tracker" not in out.stderr, out.stderr

@@ -10,6 +10,9 @@ import traceback
 
 from edgebench.results.record import Record
 
+#: seconds a worker that has sent its last reply gets to exit before it is killed
+EXIT_GRACE_S = 30.0
+
 
 def _adopt(parent: Record, child: dict) -> Record:
     """The worker's record, keeping what only the parent knows (fingerprint, options, fallback)."""
@@ -33,6 +36,7 @@ def worker_main(conn, spec: dict) -> None:
     from edgebench.api import BackendCell, ModelCell, ModelOptions
     from edgebench.bench.harness import TimingConfig
 
+    _thread_only_tqdm_lock()
     try:
         cell = ModelCell(spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"],
                          spec["cache_dir"])
@@ -57,6 +61,20 @@ def worker_main(conn, spec: dict) -> None:
             pass
 
 
+def _thread_only_tqdm_lock() -> None:
+    """tqdm's default lock includes a named POSIX semaphore (multiprocessing.RLock), and
+    torch.export opens tqdm bars; a worker killed for a crash or a timeout would leave it to
+    the resource tracker, which warns about it at exit. A worker shows no bars across
+    processes, so a thread lock is all it needs."""
+    import threading
+
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    tqdm.set_lock(threading.RLock())
+
+
 class RemoteCell:
     """The parent's handle on one isolated cell; the same open/measure/finish interface as
     api.BackendCell. `timeout_s` bounds the cell's whole life (open, rounds, finish)."""
@@ -76,14 +94,24 @@ class RemoteCell:
 
     def _fail(self, status: str, error: str) -> None:
         self.rec.status, self.rec.error = status, error
-        self._stop()
+        self._stop(graceful=False)
 
-    def _stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.is_alive():
-                self.proc.kill()
-            self.proc.join(5)
-            self.proc = None
+    def _stop(self, graceful: bool = True) -> None:
+        """End the worker. A healthy one is let go (its end of the pipe sees EOF and it returns)
+        and given EXIT_GRACE_S to exit on its own: killing it while it runs its exit handlers
+        leaves the named semaphores it made (tqdm's lock, taken by torch.export) registered with
+        the shared resource tracker, which then warns of "leaked semaphore objects" at exit."""
+        if self.proc is None:
+            return
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if graceful:
+            self.proc.join(EXIT_GRACE_S)
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.proc = None
 
     def _call(self, message):
         """Send a command (None: just wait) and return the reply, or record the failure."""
