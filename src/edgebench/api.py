@@ -689,12 +689,13 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
     and Figure 4 from the stored rows. The first backend is the baseline (pre-opt, FP32)."""
     from edgebench.models import get_spec
     from edgebench.report import write_reports
-    from edgebench.results.store import Store
+    from edgebench.results.store import Store, validate
 
     cfg = config.resolved()
     for m in cfg.models:  # fail fast on names before any measurement
         if not m.endswith(".onnx"):
             get_spec(m, cfg.model_options.input_shape)
+    validate(cfg.db)  # a bad --db is refused before the output folder exists, so none is left behind
     _check_writable(cfg.out_dir)
     env = environment.capture()
     run_id = new_run_id()

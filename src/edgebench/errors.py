@@ -52,6 +52,10 @@ class OutputDirError(UserError):
     pass
 
 
+class StoreError(UserError):
+    """A results store is missing, unreadable, damaged, not edgebench's, or stays locked."""
+
+
 class BackendUnavailableError(DependencyError):
     pass
 

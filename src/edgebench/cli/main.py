@@ -346,9 +346,7 @@ def cmd_report(args) -> int:
     from edgebench.report import build_table1, render_terminal, write_reports
     from edgebench.results.store import Store
 
-    if not args.db.is_file():
-        raise UserError(f"no results store at {args.db}; run `edgebench run` first or pass --db PATH")
-    with Store(args.db) as store:
+    with Store(args.db, readonly=True) as store:  # a report never writes to the store, nor makes one
         if args.list:
             rows = [("run_id", "started", "status", "device", "records")]
             for r in store.runs():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 from edgebench.bench.stats import LatencyStats
-from edgebench.errors import OutputDirError, UserError
+from edgebench.errors import OutputDirError, StoreError, UserError
 from edgebench.results.record import Record
 
 SCHEMA_VERSION = 5  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
@@ -19,9 +20,10 @@ _SCALAR_FIELDS = [f for f in Record.__dataclass_fields__ if f not in (*_STATS, *
 _STAT_COLUMNS = [f"{s}_{f}" for s in _STATS for f in _LATENCY_FIELDS]
 _COLUMNS = _SCALAR_FIELDS + _STAT_COLUMNS + list(_JSON_FIELDS)
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
+# one statement each: they run inside one BEGIN IMMEDIATE transaction (executescript would commit)
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,
     finished_at TEXT,
@@ -29,46 +31,123 @@ CREATE TABLE IF NOT EXISTS runs (
     baseline_backend TEXT NOT NULL,
     config TEXT NOT NULL,
     env TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS records (
+)""",
+    f"""CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     {", ".join(_COLUMNS)}
-);
-CREATE INDEX IF NOT EXISTS records_run ON records(run_id);
-"""
-_INDEXES = "CREATE INDEX IF NOT EXISTS records_fingerprint ON records(fingerprint);"
+)""",
+    "CREATE INDEX IF NOT EXISTS records_run ON records(run_id)",
+)
+_INDEXES = ("CREATE INDEX IF NOT EXISTS records_fingerprint ON records(fingerprint)",)
+
+# Several `edgebench run` processes may share one store. sqlite's busy handler waits BUSY_TIMEOUT_S
+# for a lock, but some contention returns SQLITE_BUSY at once (switching a new file to WAL, a
+# stale WAL snapshot), so every write also retries, with backoff, until LOCK_WAIT_S has passed.
+BUSY_TIMEOUT_S = 30.0
+LOCK_WAIT_S = 120.0
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    msg = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
+
+
+def _retry(fn, path: Path):
+    """fn(), called again with backoff while sqlite says the store is locked by another process."""
+    deadline, delay = time.monotonic() + LOCK_WAIT_S, 0.01
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise StoreError(f"results store {path} stayed locked by another process for {LOCK_WAIT_S:.0f} s; "
+                                 "let it finish or pass --db with another path") from exc
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    """One results store file. `readonly=True` (for reports) never writes: the file must already
+    be an edgebench store; otherwise a missing or empty file becomes a new store."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        if readonly and not self.path.is_file():
+            raise StoreError(f"no results store at {self.path}; run `edgebench run` first or pass --db PATH")
+        self._tables: set[str] = set()
+        if self.path.exists():  # checked read-only first, so a file that is not ours is never written
+            conn, self._tables = _inspect(self.path, need_store=readonly)
+            if readonly:
+                self.conn = conn
+                return
+            conn.close()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path))
-        except (OSError, sqlite3.Error) as exc:
-            raise OutputDirError(f"cannot open results store {self.path} ({exc}); pass a writable --db or --out") from exc
+        except OSError as exc:
+            raise OutputDirError(f"folder {self.path.parent} for the results store is not writable ({exc.strerror}); "
+                                 "pass --db or --out with a writable folder") from exc
+        try:
+            # isolation_level=None: no implicit transactions; every write is an explicit BEGIN IMMEDIATE
+            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open results store {self.path} ({exc}); pass a writable --db or --out") from exc
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
+        try:
+            _retry(lambda: self.conn.execute("PRAGMA journal_mode=WAL").fetchone(), self.path)
+            self._migrate()
+        except sqlite3.OperationalError as exc:  # e.g. "attempt to write a readonly database"
+            self.conn.close()
+            raise StoreError(f"cannot write results store {self.path} ({exc}); pass a writable --db or --out") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+            self.conn.close()
+            raise _damaged(self.path, exc) from exc
+        except BaseException:
+            self.conn.close()
+            raise
+        self._tables = {"schema_version", "runs", "records"}
 
     def _migrate(self) -> None:
-        with self.conn:
-            self.conn.executescript(_SCHEMA)
-            row = self.conn.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
+        def step():
+            for stmt in _SCHEMA:
+                self.conn.execute(stmt)
+            version = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            if version is None:
                 self.conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
-                raise UserError(
-                    f"{self.path} has schema version {row[0]}, newer than this edgebench's {SCHEMA_VERSION}; upgrade edgebench"
-                )
-            elif row[0] < SCHEMA_VERSION:
+            elif version > SCHEMA_VERSION:
+                raise _newer(self.path, version)
+            elif version < SCHEMA_VERSION:
                 # older stores gain the new columns (empty for their rows); nothing is rewritten
                 have = {r[1] for r in self.conn.execute("PRAGMA table_info(records)")}
                 for col in _COLUMNS:
                     if col not in have:
                         self.conn.execute(f"ALTER TABLE records ADD COLUMN {col}")
                 self.conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-            self.conn.executescript(_INDEXES)
+            for stmt in _INDEXES:
+                self.conn.execute(stmt)
+
+        self._write(step)
+
+    def _write(self, step):
+        """Run `step()` in one BEGIN IMMEDIATE transaction (all of it or none), retrying while
+        another process holds the write lock."""
+        if self.readonly:
+            raise StoreError(f"results store {self.path} was opened read-only")
+
+        def attempt():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = step()
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            return out
+
+        return _retry(attempt, self.path)
 
     def close(self) -> None:
         self.conn.close()
@@ -81,17 +160,16 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------
     def begin_run(self, run_id: str, started_at: str, baseline: str, config: dict, env: dict) -> None:
-        with self.conn:
-            self.conn.execute(
-                "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?)",
-                (run_id, started_at, baseline, json.dumps(config, default=str), json.dumps(env)),
-            )
+        args = (run_id, started_at, baseline, json.dumps(config, default=str), json.dumps(env))
+        self._write(lambda: self.conn.execute("INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?)", args))
 
     def finish_run(self, run_id: str, finished_at: str, status: str) -> None:
-        with self.conn:
-            self.conn.execute("UPDATE runs SET finished_at=?, status=? WHERE run_id=?", (finished_at, status, run_id))
+        self._write(lambda: self.conn.execute(
+            "UPDATE runs SET finished_at=?, status=? WHERE run_id=?", (finished_at, status, run_id)))
 
     def runs(self) -> list[dict]:
+        if "runs" not in self._tables:  # a version-1 store opened read-only
+            return []
         rows = self.conn.execute("SELECT * FROM runs ORDER BY started_at, rowid").fetchall()
         return [{**dict(r), "config": json.loads(r["config"]), "env": json.loads(r["env"])} for r in rows]
 
@@ -102,10 +180,10 @@ class Store:
         raise UserError(f"run {run_id!r} is not in {self.path}; list runs with `edgebench report --list`")
 
     def latest_run_id(self) -> str:
-        row = self.conn.execute("SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1").fetchone()
-        if row is None:
+        runs = self.runs()
+        if not runs:
             raise UserError(f"{self.path} holds no runs; run `edgebench run` first")
-        return row[0]
+        return runs[-1]["run_id"]
 
     # -- records -------------------------------------------------------------------------
     def add(self, rec: Record) -> None:
@@ -115,10 +193,8 @@ class Store:
         for stat in _STATS:
             values += [(d[stat] or {}).get(f) for f in _LATENCY_FIELDS]
         values += [json.dumps(d[f], default=str) for f in _JSON_FIELDS]
-        with self.conn:
-            self.conn.execute(
-                f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})", values
-            )
+        query = f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        self._write(lambda: self.conn.execute(query, values))
 
     def find_ok(self, fingerprint: str) -> Record | None:
         """The newest successful record with this fingerprint (for run --resume)."""
@@ -139,11 +215,76 @@ class Store:
         out = []
         for row in self.conn.execute(query, args).fetchall():
             d = dict(row)
+            # .get/pop with defaults: a read-only store of an older version lacks the newer columns
             for stat in _STATS:
-                lat = {f: d.pop(f"{stat}_{f}") for f in _LATENCY_FIELDS}
+                lat = {f: d.pop(f"{stat}_{f}", None) for f in _LATENCY_FIELDS}
                 d[stat] = lat if lat["count"] is not None else None
             for f in _JSON_FIELDS:
-                d[f] = json.loads(d[f]) if d[f] else ([] if f in ("input_shape", "warnings", "samples_ms") else {})
+                d[f] = json.loads(d[f]) if d.get(f) else ([] if f in ("input_shape", "warnings", "samples_ms") else {})
             d.pop("id")
             out.append(Record.from_dict(d))
         return out
+
+
+def validate(path: str | Path) -> None:
+    """Check, writing nothing, that `path` can serve as an edgebench store: it is missing, blank
+    (`edgebench run` makes it a new store) or an edgebench store this version can use. Raises
+    StoreError for an unreadable, damaged, foreign or newer-version file."""
+    path = Path(path)
+    if path.exists():
+        _inspect(path, need_store=False)[0].close()
+
+
+def _inspect(path: Path, need_store: bool) -> tuple[sqlite3.Connection, set[str]]:
+    """Open an existing file read-only and check it; return the open connection and its table
+    names (none for a blank file, refused when `need_store`)."""
+    try:
+        with open(path, "rb"):
+            pass
+        # mode=ro: nothing done through this connection can create a table or change the file
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    except (OSError, sqlite3.Error) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise StoreError(f"cannot read results store {path} ({why}); "
+                         "pass --db with a readable store file or a new file path") from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        tables = _retry(lambda: _check(conn, path, need_store), path)
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+        conn.close()
+        raise _damaged(path, exc) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn, tables
+
+
+def _check(conn: sqlite3.Connection, path: Path, need_store: bool) -> set[str]:
+    """The checks of `_inspect`, on an open read-only connection."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if tables and not {"schema_version", "records"} <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(f"{path} is a SQLite database but not an edgebench results store (its tables: {shown}); "
+                         "pass --db with an edgebench store or a new file path")
+    if tables:
+        version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        if version is not None and version > SCHEMA_VERSION:
+            raise _newer(path, version)
+        problems = [r[0] for r in conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise _damaged(path, "; ".join(problems))
+    elif need_store:
+        empty = "an empty file" if path.stat().st_size == 0 else "a SQLite database with no tables"
+        raise StoreError(f"{path} is {empty}, not an edgebench results store; "
+                         "run `edgebench run --db PATH` first or pass --db with an existing store")
+    return tables
+
+
+def _damaged(path: Path, why) -> StoreError:
+    return StoreError(f"{path} is not a readable edgebench results store ({why}); "
+                      "restore it from a backup or pass --db with a new file path")
+
+
+def _newer(path: Path, version: int) -> StoreError:
+    return StoreError(f"{path} has schema version {version}, newer than this edgebench's {SCHEMA_VERSION}; "
+                      "upgrade edgebench")
