@@ -299,6 +299,7 @@ class BackendCell:
         self.values: list[float] = []
         self.device_values: list[float] = []
         self.energy = None
+        self.contention = None
         self.rec = Record(
             run_id=run_id,
             model=cell.name,
@@ -391,11 +392,15 @@ class BackendCell:
         if self.alive:
             try:
                 if self.energy is None:
+                    from edgebench.bench.contention import ContentionProbe
                     from edgebench.bench.energy import EnergyProbe
 
-                    self.energy = EnergyProbe(self.rec.device)
+                    # the energy meter's idle baseline, topped up by a sleep, is the quiet window
+                    # whose other-CPU share is the load before this cell
+                    self.contention = ContentionProbe()
+                    self.energy = self.contention.before(during=lambda: EnergyProbe(self.rec.device))
                 pool = self.cell.pool_for(self.rec.device)
-                self.values += self.energy.window(lambda: time_backend(self.bk, pool, timing))
+                self.values += self.contention.window(lambda: self.energy.window(lambda: time_backend(self.bk, pool, timing)))
                 if self.rec.device == "cuda":
                     self.device_values += time_device(self.bk, pool, timing)
             except BaseException as exc:
@@ -446,6 +451,16 @@ class BackendCell:
                 rec.warnings.append(warning)
         if rec.timing.get("quick"):
             rec.warnings.append("quick run: fewer iterations than the defaults; a smoke test, not a result")
+        if self.contention is not None:
+            from edgebench.bench import contention
+
+            rec.other_cpu_pct = self.contention.other_pct()
+            before = self.contention.before_share
+            rec.load_before_pct = before.other_pct if before is not None else None
+            rec.details.update(self.contention.summary())
+            rec.contended = contention.contended(rec.other_cpu_pct)
+            if rec.contended:
+                rec.warnings.append(contention.warning(rec.other_cpu_pct))
 
     def close(self) -> None:
         if self.bk is not None:

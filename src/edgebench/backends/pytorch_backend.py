@@ -1,5 +1,6 @@
 """PyTorch eager: the pre-optimisation baseline, CPU or CUDA, fp32/fp16/bf16, inference mode;
-optionally CUDA-graph capture and replay (`cuda_graphs=True`) to show launch overhead alone."""
+optionally CUDA-graph capture and replay (`cuda_graphs=True`) to show launch overhead alone, and
+a CPU thread count (`threads=N`, as onnxruntime takes it; default: PyTorch's own)."""
 from __future__ import annotations
 
 from edgebench.backends.base import Backend
@@ -25,10 +26,21 @@ class PyTorchBackend(Backend):
         # plain eager (the paper's baseline) keeps PyTorch's default: no cuDNN autotuning
         self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", False))
         self.host_io = self.cuda_graphs and bool(self.options.get("host_io", True))
-        self.details.update(torch=torch.__version__, threads=torch.get_num_threads(), cuda_graphs=self.cuda_graphs,
+        threads = self.options.get("threads")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise InvalidConfigError(f"pytorch threads must be an integer >= 1, not {threads!r}; e.g. pytorch:threads=1")
+        self.threads = threads
+        self._threads_before: int | None = None
+        self.details.update(torch=torch.__version__, threads=threads or torch.get_num_threads(), cuda_graphs=self.cuda_graphs,
                             cudnn_benchmark=self.cudnn_benchmark, graph_host_io=self.host_io)
 
     def _load(self) -> None:
+        torch = self._torch
+        if self.threads is not None:
+            # process-wide: set while this backend is loaded, the previous count back on unload
+            self._threads_before = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+        self.details["threads"] = torch.get_num_threads()
         self.graph = None
         if self.cuda_graphs:
             item = self.options.get("item_shape")
@@ -63,7 +75,10 @@ class PyTorchBackend(Backend):
         return call
 
     def _unload(self) -> None:
-        if self.graph is not None:
+        if self._threads_before is not None:
+            self._torch.set_num_threads(self._threads_before)
+            self._threads_before = None
+        if getattr(self, "graph", None) is not None:
             self.graph.release()
         self.module = None
         self.graph = None

@@ -285,6 +285,10 @@ def cmd_bench(args) -> int:
         print("  energy n/a (no NVML, RAPL or tegrastats meter readable here)")
     if rec.host_rss_peak_mb is not None:
         print(f"  peak host RSS {rec.host_rss_peak_mb:,.0f} MiB")
+    if rec.other_cpu_pct is not None:
+        before = f", {rec.load_before_pct:.0f}% just before" if rec.load_before_pct is not None else ""
+        print(f"  other CPU {rec.other_cpu_pct:.0f}% of one core while timed{before}: "
+              + ("CONTENDED" if rec.contended else "quiet"))
     for w in rec.warnings:
         print(f"  warning: {w}")
     if rec.gpu_mem_peak_reserved_mb is not None:

@@ -54,6 +54,12 @@ class Record:
     idle_power_w: float | None = None
     energy_source: str = ""
     warnings: list = field(default_factory=list)
+    # CPU time everything but the measuring process took (bench.contention), percent of one core:
+    # averaged over the timed windows, and over a short quiet window just before the first;
+    # contended: other_cpu_pct above bench.contention.CONTENDED_PCT (a warning says so too)
+    contended: bool = False
+    other_cpu_pct: float | None = None
+    load_before_pct: float | None = None
     #: hash of everything that defines this cell's measurement (run --resume reuses ok rows)
     fingerprint: str = ""
     #: per-iteration host latencies in ms, for confidence intervals in reports
@@ -78,6 +84,7 @@ class Record:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status {self.status!r} not in {STATUSES}")
+        self.contended = bool(self.contended)  # SQLite hands back 0/1, and NULL for rows stored before it
 
     @property
     def ok(self) -> bool:

@@ -11,8 +11,8 @@ from edgebench.bench.stats import LatencyStats
 from edgebench.errors import OutputDirError, StoreError, UserError
 from edgebench.results.record import Record
 
-SCHEMA_VERSION = 5  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
-# 5: fingerprint and samples
+SCHEMA_VERSION = 6  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
+# 5: fingerprint and samples; 6: CPU contention (contended, other_cpu_pct, load_before_pct)
 _LATENCY_FIELDS = list(LatencyStats.__dataclass_fields__)
 _STATS = ("latency", "device_latency")  # LatencyStats fields, flattened as <name>_<field>
 _JSON_FIELDS = ("input_shape", "details", "timing", "env", "warnings", "samples_ms")
