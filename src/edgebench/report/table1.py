@@ -1,5 +1,6 @@
 """Table 1 as a pure function of stored records: pre-opt (the baseline backend, FP32) vs
-post-opt (the fastest successful other backend) per model, with parity and mean speedup."""
+post-opt (the fastest successful other backend) per model, with parity and mean speedup, and
+what qualifies each number: quick timing, contention, an interrupted run, the models that failed."""
 from __future__ import annotations
 
 import csv
@@ -13,6 +14,19 @@ TASK_TITLES = {
     "image-classification": "Image classification",
     "action-recognition": "Human action recognition",
 }
+BACKEND_TITLES = {
+    "pytorch": "PyTorch eager", "onnxruntime": "ONNX Runtime", "torch-compile": "torch.compile",
+    "aot-inductor": "AOTInductor", "tensorrt": "TensorRT", "openvino": "OpenVINO",
+}
+#: rendered markers (never stored): a cell timed while other processes took CPU; quick timing
+CONTENDED_MARK = "\u2020"  # dagger
+QUICK_MARK = "\u2021"  # double dagger
+
+
+def backend_title(spec: str) -> str:
+    """"pytorch@fp32" -> "PyTorch eager FP32", for titles."""
+    name, _, precision = spec.partition("@")
+    return f"{BACKEND_TITLES.get(name, name)} {(precision or 'fp32').upper()}"
 
 
 @dataclass
@@ -50,6 +64,16 @@ class Table1Row:
     post_energy_mj: float | None = None
     energy_source: str = ""
     post_rss_mb: float | None = None
+    quick: bool = False  # the pre or post cell was timed with --quick (smoke-run) timing
+    # other processes' CPU while the cell was timed (percent of one core), the quiet window just
+    # before it, and whether that crossed bench.contention's threshold
+    pre_contended: bool = False
+    post_contended: bool = False
+    pre_other_cpu_pct: float | None = None
+    post_other_cpu_pct: float | None = None
+    pre_load_before_pct: float | None = None
+    post_load_before_pct: float | None = None
+    failed_reason: str = ""  # why there is no speedup: no ok baseline, or no ok post-opt cell
 
 
 @dataclass
@@ -63,6 +87,34 @@ class Table1:
     #: (model, backend, precision, reported p50 ms, harness-check p50 ms, bare-loop p50 ms, overhead %)
     overhead: list = field(default_factory=list)
     records: list = field(default_factory=list)
+    baseline: str = "pytorch@fp32"  # the run's baseline backend @ precision
+    status: str = ""  # the run's status: finished, interrupted, ...
+    quick: bool = False  # the run, or any cell in it, used --quick timing
+    not_reached: list = field(default_factory=list)  # models of an interrupted run with no row
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == "interrupted"
+
+    @property
+    def baseline_title(self) -> str:
+        return backend_title(self.baseline)
+
+    @property
+    def failed(self) -> list:
+        """(model, why) for each model without a speedup."""
+        return [(r.model, r.failed_reason) for r in self.rows if r.speedup is None]
+
+    @property
+    def contended_cells(self) -> list:
+        """(model, "pre-opt" | "post-opt", cell label, other CPU %, CPU % just before) per contended cell."""
+        out = []
+        for r in self.rows:
+            if r.pre_contended:
+                out.append((r.model, "pre-opt", r.pre_backend, r.pre_other_cpu_pct, r.pre_load_before_pct))
+            if r.post_contended:
+                out.append((r.model, "post-opt", _post_label(r), r.post_other_cpu_pct, r.post_load_before_pct))
+        return out
 
 
 def build_table1(records: list[Record], run: dict) -> Table1:
@@ -83,8 +135,7 @@ def build_table1(records: list[Record], run: dict) -> Table1:
         pre = pre_row if pre_row is not None and pre_row.ok else None
         posts = sorted((r for r in recs if r is not pre_row and r.ok), key=lambda r: r.latency.p50_ms)
         post = posts[0] if posts else None
-        failed = [f"{r.backend} {r.precision}: {r.status}" + (f" ({r.accuracy_gate_reason})" if r.accuracy_gate_reason else "")
-                  for r in recs if not r.ok]
+        failed = [f"{r.backend} {r.precision}: {r.status}" + (f" ({_why(r)})" if _why(r) else "") for r in recs if not r.ok]
         any_rec = pre or post or recs[0]
         speedup = pre.latency.p50_ms / post.latency.p50_ms if pre and post else None
         ci = speedup_interval(pre.samples_ms, post.samples_ms) if pre and post else None
@@ -125,12 +176,29 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 post_throughput_items_per_s=(
                     post.batch_size * 1e3 / (post_dev or post.latency.p50_ms) if post else None
                 ),
+                quick=any(_quick(r) for r in (pre, post) if r is not None),
+                # read with getattr: rows stored before contention was measured lack the fields
+                pre_contended=bool(getattr(pre, "contended", False)),
+                post_contended=bool(getattr(post, "contended", False)),
+                pre_other_cpu_pct=getattr(pre, "other_cpu_pct", None),
+                post_other_cpu_pct=getattr(post, "other_cpu_pct", None),
+                pre_load_before_pct=getattr(pre, "load_before_pct", None),
+                post_load_before_pct=getattr(post, "load_before_pct", None),
+                failed_reason=("" if pre and post else
+                               "no ok post-opt cell" if pre else
+                               f"baseline {pre_row.status}" if pre_row is not None else "no baseline cell"),
             )
         )
     speedups = [r.speedup for r in rows if r.speedup is not None]
     first = records[0] if records else None
     weights = sorted({r.weights for r in records if r.weights})
+    cfg = run.get("config", {})
+    status = run.get("status", "")
     return Table1(
+        baseline=f"{baseline}@{base_precision}",
+        status=status,
+        quick=bool(cfg.get("timing", {}).get("quick")) or any(r.quick for r in rows),
+        not_reached=[m for m in cfg.get("models", []) if m not in by_model] if status == "interrupted" else [],
         rows=rows,
         mean_speedup=sum(speedups) / len(speedups) if speedups else None,
         run=run,
@@ -146,8 +214,20 @@ def build_table1(records: list[Record], run: dict) -> Table1:
     )
 
 
+def _quick(rec: Record) -> bool:
+    return bool((rec.timing or {}).get("quick"))
+
+
+def _why(rec: Record) -> str:
+    """A failed cell's reason: the accuracy gate's (metric, value, threshold), else its error."""
+    text = rec.accuracy_gate_reason or (rec.error.strip().splitlines()[0] if rec.error and rec.error.strip() else "")
+    return text[:200]
+
+
 def speedup_interval(pre_ms: list, post_ms: list, resamples: int = 1000, seed: int = 0) -> tuple | None:
-    """95% bootstrap interval of median(pre) / median(post) from per-iteration samples."""
+    """95% interval of the speedup median(pre) / median(post), from per-iteration samples in ms:
+    a percentile bootstrap (each sample set resampled with replacement, `resamples` times, fixed
+    seed so that a re-render gives the same interval). None with fewer than 2 samples a side."""
     import numpy as np
 
     if len(pre_ms) < 2 or len(post_ms) < 2:
@@ -203,13 +283,13 @@ HEADERS = [
 
 def _cells(r: Table1Row) -> list[str]:
     return [
-        r.model,
+        r.model + (QUICK_MARK if r.quick else ""),
         _fmt_int(r.params),
         _fmt_int(r.flops),
         r.pre_backend,
-        _fmt(r.pre_p50_ms, ".3f"),
+        _fmt(r.pre_p50_ms, ".3f") + (CONTENDED_MARK if r.pre_contended else ""),
         _post_label(r),
-        _fmt(r.post_p50_ms, ".3f"),
+        _fmt(r.post_p50_ms, ".3f") + (CONTENDED_MARK if r.post_contended else ""),
         _fmt(r.speedup, ".2f", "x") + (f" [{r.speedup_ci[0]:.2f}, {r.speedup_ci[1]:.2f}]" if r.speedup_ci else "")
         + (" (not significant)" if r.significant is False else ""),
         _fmt(r.max_abs_diff, ".2e"),
@@ -229,13 +309,47 @@ def _sections(table: Table1):
     return [(TASK_TITLES.get(t, t or "Other"), [r for r in table.rows if r.task == t]) for t in tasks]
 
 
+def run_flags(table: Table1) -> list[str]:
+    """What makes the whole table provisional, one phrase each (for titles)."""
+    flags = []
+    if table.quick:
+        flags.append("QUICK smoke run: not a result")
+    if table.interrupted:
+        flags.append("INTERRUPTED run: partial results")
+    return flags
+
+
+def footnotes(table: Table1) -> list[str]:
+    """Plain-text notes for the cells and models the table marks, one per line (markdown list
+    items without the dash): contended cells, quick timing, an interrupted run, models with no
+    speedup, and cells that failed or were turned down by the accuracy gate, with the reason."""
+    out = []
+    for model, which, label, other, before in table.contended_cells:
+        used = f"{other:.0f}% CPU" if other is not None else "CPU"
+        out.append(f"{CONTENDED_MARK} {model} {which} ({label}): contended: other processes used {used} during timing"
+                   + (f" ({before:.0f}% just before)" if before is not None else "")
+                   + "; its time may be inflated (CPU percentages are of one core)")
+    quick_rows = [r.model for r in table.rows if r.quick]
+    if quick_rows:
+        out.append(f"{QUICK_MARK} quick smoke-run timing (--quick), too short to be a result: {', '.join(quick_rows)}")
+    if table.interrupted:
+        out.append("The run was interrupted: only the cells that finished are shown"
+                   + (f"; models not reached: {', '.join(table.not_reached)}" if table.not_reached else ""))
+    if table.failed:
+        out.append("No speedup (failed): " + "; ".join(f"{m} ({why})" for m, why in table.failed))
+    for r in table.rows:
+        if r.note:
+            out.append(f"Not used for {r.model}: {r.note}")
+    return out
+
+
 def render_markdown(table: Table1) -> str:
     run = table.run
     env = run.get("env", {})
     cfg = run.get("config", {})
-    quick = bool(cfg.get("timing", {}).get("quick"))
+    flags = run_flags(table)
     lines = [
-        "# Table 1: pre- vs post-optimisation inference time" + (" (QUICK smoke run: not a result)" if quick else ""),
+        "# Table 1: pre- vs post-optimisation inference time" + (f" ({'; '.join(flags)})" if flags else ""),
         "",
         f"- Device: **{table.device_name}** ({cfg.get('device', '?')}); host {env.get('host', '?')}, "
         f"{env.get('cpu_physical', '?')} physical / {env.get('cpu_logical', '?')} logical cores; GPU: {env.get('gpu', 'none')}",
@@ -246,8 +360,9 @@ def render_markdown(table: Table1) -> str:
         f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
         "including host<->device copies" + _inputs_text(cfg) + "; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
         "the accuracy gate = post vs pre outputs on the same task inputs; post-opt = the fastest cell that ran and "
-        "passed its precision's accuracy gate; [a, b] = 95% bootstrap interval of the speedup, \"not significant\" "
-        "when it includes 1.",
+        "passed its precision's accuracy gate; [a, b] = 95% bootstrap interval of the speedup (ratio of medians), "
+        f"\"not significant\" when it includes 1; {CONTENDED_MARK} = contended cell, {QUICK_MARK} = quick timing "
+        "(notes below the table).",
         "",
         "| " + " | ".join(HEADERS) + " |",
         "|" + "|".join("---" if i == 0 or i in (3, 5, 10) else "---:" for i in range(len(HEADERS))) + "|",
@@ -261,6 +376,9 @@ def render_markdown(table: Table1) -> str:
         f"**Mean speedup across {sum(r.speedup is not None for r in table.rows)} models: "
         f"{_fmt(table.mean_speedup, '.2f', 'x')}** (the paper's Jetson Nano figure: 7.011x)."
     )
+    notes = footnotes(table)
+    if notes:
+        lines += ["", "Notes:", *(f"- {n}" for n in notes)]
     if table.overhead:
         lines += [
             "",
@@ -276,9 +394,6 @@ def render_markdown(table: Table1) -> str:
     warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
     if warn:
         lines += ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn]
-    notes = [f"- {r.model}: {r.note}" for r in table.rows if r.note]
-    if notes:
-        lines += ["", "Cells that did not produce a measurement:", *notes]
     return "\n".join(lines) + "\n"
 
 
@@ -356,6 +471,12 @@ def render_json(table: Table1) -> str:
             "batch_size": table.batch_size,
             "weights": table.weights,
             "mean_speedup": table.mean_speedup,
+            "baseline": table.baseline,
+            "run_status": table.status,
+            "quick": table.quick,
+            "interrupted": table.interrupted,
+            "not_reached": table.not_reached,
+            "failed_models": [{"model": m, "reason": why} for m, why in table.failed],
             "rows": [asdict(r) for r in table.rows],
             "environment": table.run.get("env", {}),
         },
@@ -366,10 +487,12 @@ def render_json(table: Table1) -> str:
 def render_terminal(table: Table1) -> str:
     rows = [HEADERS] + [_cells(r) for r in table.rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-    out = []
+    out = [f"** {flag} **" for flag in run_flags(table)]
     for j, row in enumerate(rows):
         out.append("  ".join(c.ljust(w) if i in (0, 3, 5, 10) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
         if j == 0:
             out.append("  ".join("-" * w for w in widths))
-    out.append(f"mean speedup: {_fmt(table.mean_speedup, '.2f', 'x')}  (device: {table.device_name})")
+    out.append(f"mean speedup: {_fmt(table.mean_speedup, '.2f', 'x')}  (device: {table.device_name}; "
+               f"baseline {table.baseline_title})")
+    out += footnotes(table)
     return "\n".join(out)
