@@ -3,6 +3,7 @@ the paper's classifiers: the yardstick `edgebench run --precision auto` is compa
 docs/results (a tool that picks "the best optimiser here" must beat what a user gets by hand).
 
     python scripts/direct_runtimes.py --out direct.json [--models resnet50,...] [--min-iters 100 --min-time-s 5]
+    python scripts/direct_runtimes.py --compare RESULTS/table1.json --out direct.json   # side-by-side markdown
 
 Each model: torchvision's architecture with a 2-class head (random weights, seed 0), exported by
 torch.onnx at opset 18 with a dynamic batch axis; then, at batch 1 on the same random input
@@ -43,8 +44,13 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(PAPER_CLASSIFIERS), help="comma-separated torchvision names")
     ap.add_argument("--min-iters", type=int, default=100, help="timed runs per cell, at least")
     ap.add_argument("--min-time-s", type=float, default=5.0, help="seconds per cell, at least")
-    ap.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    ap.add_argument("--out", type=Path, required=True, help="JSON file to write (or, with --compare, to read)")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="an edgebench table1.json: print the side-by-side of it and --out (measures nothing)")
     args = ap.parse_args()
+    if args.compare is not None:
+        print(side_by_side(json.loads(args.compare.read_text()), json.loads(args.out.read_text())))
+        return
 
     import numpy as np
     import onnxruntime as ort
@@ -88,6 +94,35 @@ def main() -> None:
            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     args.out.write_text(json.dumps(out, indent=2))
     print(f"wrote {args.out}")
+
+
+def side_by_side(table: dict, direct: dict) -> str:
+    """Markdown: per model, edgebench's pick and each runtime's default, as p50 and as speedup over
+    an eager baseline: edgebench's own (one baseline for all three) and this script's."""
+    lines = ["| Model | eager p50 (edgebench / direct) | edgebench pick | p50 | speedup | ONNX Runtime default p50 "
+             "| speedup | OpenVINO default p50 | speedup |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    sums = {"tool": [], "ort": [], "ov": [], "ort_own": [], "ov_own": []}
+    for row in table["rows"]:
+        d = direct["models"].get(row["model"])
+        if d is None or row.get("speedup") is None:
+            continue
+        eager = row["pre_p50_ms"]
+        ort_s, ov_s = eager / d["onnxruntime_default_p50_ms"], eager / d["openvino_default_p50_ms"]
+        sums["tool"].append(row["speedup"])
+        sums["ort"].append(ort_s)
+        sums["ov"].append(ov_s)
+        sums["ort_own"].append(d["pytorch_eager_p50_ms"] / d["onnxruntime_default_p50_ms"])
+        sums["ov_own"].append(d["pytorch_eager_p50_ms"] / d["openvino_default_p50_ms"])
+        lines.append(f"| {row['model']} | {eager:.3f} / {d['pytorch_eager_p50_ms']:.3f} | {row['post_backend']} "
+                     f"{row['post_precision']} | {row['post_p50_ms']:.3f} | {row['speedup']:.2f}x | "
+                     f"{d['onnxruntime_default_p50_ms']:.3f} | {ort_s:.2f}x | {d['openvino_default_p50_ms']:.3f} "
+                     f"({d['openvino_inference_precision']}) | {ov_s:.2f}x |")
+    mean = {k: sum(v) / len(v) for k, v in sums.items() if v}
+    if mean:
+        lines.append(f"| **mean over {len(sums['tool'])}** | | | | **{mean['tool']:.2f}x** | | {mean['ort']:.2f}x "
+                     f"({mean['ort_own']:.2f}x over its own eager) | | {mean['ov']:.2f}x ({mean['ov_own']:.2f}x over "
+                     "its own eager) |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
