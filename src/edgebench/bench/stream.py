@@ -32,6 +32,13 @@ class StreamConfig:
             raise InvalidConfigError(
                 f"stream needs --target-fps > 0, --stride >= 1 and --max-frames >= 1, got {asdict(self)}"
             )
+        # a missing file is found here, before the model is built and exported, and before
+        # OpenCV tries each of its readers on it (URLs and "%d" image sequences go to OpenCV)
+        if not (self.source.isdigit() or "://" in self.source or "%" in self.source or os.path.isfile(self.source)):
+            raise InvalidConfigError(
+                f"cannot open video file {self.source!r}: it does not exist; pass an existing video file or a "
+                "camera index (0, 1, ...)"
+            )
 
 
 @dataclass
@@ -53,9 +60,9 @@ class StreamResult:
 
 
 def open_source(source: str):
-    import cv2
+    from edgebench.data.ucf50 import open_video
 
-    cap = cv2.VideoCapture(int(source)) if source.isdigit() else cv2.VideoCapture(source)
+    cap = open_video(source)
     if not cap.isOpened():
         kind = "camera" if source.isdigit() else "video file"
         raise InvalidConfigError(f"cannot open {kind} {source!r}; pass an existing video file or a camera index")

@@ -4,8 +4,11 @@ train and validation. Unreadable, empty, truncated or too-short videos are skipp
 named in the log; they never stop training or evaluation."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,20 +92,58 @@ def index_ucf50(root: str | Path, classes: list[str] | None = None) -> VideoInde
     return VideoIndex(root, list(classes), items, ignored)
 
 
+@contextlib.contextmanager
+def native_stderr_to_log():
+    """Send what native code writes to file descriptor 2 meanwhile to this module's debug log.
+    OpenCV's built-in AVI reader prints to stderr with fprintf ("Unexpected element. Expected:
+    LIST"), which no log level silences, and its camera probes and FFmpeg warn there too, ahead
+    of edgebench's own one-line error. Not for timed code: it costs a temporary file."""
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2 (closed, or replaced in-process)
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode(errors="replace").strip()
+            if text:
+                log.debug("OpenCV/FFmpeg output: %s", text)
+
+
+def open_video(source: str | Path):
+    """A cv2.VideoCapture on a video file, or on a camera for a source of digits ("0"); check
+    `isOpened()`. OpenCV's and FFmpeg's chatter while it tries its readers goes to the debug log."""
+    import cv2
+
+    source = str(source)
+    with native_stderr_to_log():
+        return cv2.VideoCapture(int(source)) if source.isdigit() else cv2.VideoCapture(source)
+
+
 def read_frames(path: Path):
     """All frames of a video as RGB uint8 arrays, or None when it cannot be decoded."""
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        return None
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    cap.release()
+    with native_stderr_to_log():  # a damaged file makes the decoder warn on every frame
+        cap = open_video(path)
+        if not cap.isOpened():
+            return None
+        frames = []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        cap.release()
     return frames
 
 
