@@ -71,6 +71,7 @@ def test_models_and_backends_listing(capsys):
     assert main(["models", "test_*"]) == 0
     out = capsys.readouterr().out
     assert "test_cnn" in out and "3x32x32" in out and "1,442" in out
+    assert "any torchvision classifier name also works" in out.strip().splitlines()[-1]
     assert main(["models", "squeezenet*", "--imagenet-heads"]) == 0
     assert "1,235,496" in capsys.readouterr().out  # the paper's SqueezeNet count, 1000 classes
     assert main(["backends"]) == 0
@@ -89,9 +90,13 @@ def test_export_and_bench_on_the_exported_file(tmp_path, capsys):
 def test_run_then_report_rerenders_without_rerun(tmp_path, capsys):
     out = tmp_path / "res"
     assert main(["run", "--models", "test_cnn,test_mlp", "--backends", "pytorch,onnxruntime", "--device", "cpu",
-                 "--out", str(out), "--no-progress", *FAST]) == 0
-    printed = capsys.readouterr().out
+                 "--out", str(out), *FAST]) == 0
+    printed, err = capsys.readouterr()
     assert "mean speedup" in printed and "test_mlp" in printed
+    # stderr is no terminal here: one line per finished cell, with the time left
+    cells = [line for line in err.splitlines() if line.startswith("[")]
+    assert [c.split("]")[0] for c in cells] == ["[1/4", "[2/4", "[3/4", "[4/4"]
+    assert all("elapsed, about" in c and c.endswith("left)") for c in cells) and "about 0 s left" in cells[-1]
     first = (out / "table1.md").read_text()
     for name in ("table1.md", "table1.csv", "table1.json", "figure4_speedup.png"):
         (out / name).unlink()
@@ -127,3 +132,97 @@ def test_train_bad_data_folder(tmp_path, capsys):
     if not __import__("torch").cuda.is_available():
         assert main(["train", "test_cnn", "--data", str(tmp_path / "imgs"), "--device", "cuda"]) == 3
         assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def _walk(parser, path=("edgebench",)):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        yield path, action
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, (*path, name))
+
+
+def test_every_option_has_help_text():
+    from edgebench.cli.main import build_parser
+
+    missing = [f"{' '.join(path)} {'/'.join(a.option_strings) or a.dest}" for path, a in _walk(build_parser())
+               if not (a.help or "").strip()]
+    assert not missing, f"options without help text: {missing}"
+
+
+def test_timing_defaults_in_help_and_readme_are_timing_configs():
+    import re
+    from pathlib import Path
+
+    from edgebench.bench.harness import TimingConfig
+    from edgebench.cli.main import build_parser
+
+    real, quick = TimingConfig(), TimingConfig.quick_config()
+    names = ("warmup_iters", "warmup_s", "min_iters", "min_time_s")
+    for path, a in _walk(build_parser()):
+        if a.dest in names:
+            m = re.search(r"\(default ([0-9.]+)\)", a.help)
+            assert m and float(m[1]) == getattr(real, a.dest), (path, a.dest, a.help)
+        if a.dest == "quick":
+            assert (f"warm-up {quick.warmup_iters} iterations and {quick.warmup_s:g} s, then {quick.min_iters} "
+                    f"iterations and {quick.min_time_s:g} s") in a.help
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    m = re.search(r"Timing(?: defaults)?: `--warmup-iters (\S+) --warmup-s (\S+) --min-iters (\S+) --min-time-s (\S+)`", readme)
+    assert m, "README's timing defaults line not found"
+    assert [float(v) for v in m.groups()] == [getattr(real, n) for n in names]
+
+
+def test_run_cell_lines_carry_the_gate_reason_and_the_time_left(capsys):
+    from edgebench.bench.stats import LatencyStats
+    from edgebench.cli.main import CellLines, _print_record
+    from edgebench.results import Record
+
+    lat = LatencyStats.from_values([0.002] * 3)
+    bad = Record("r", "m", "onnxruntime", "int8", 1, "cpu", status="accuracy_failed", latency=lat,
+                 accuracy_gate="failed", accuracy_gate_reason="top-1 agreement 93.8% < 99%")
+    _print_record(bad)
+    err = capsys.readouterr().err
+    assert "accuracy_failed: top-1 agreement 93.8% < 99%" in err and "p50 2.000 ms, not used" in err
+    now = [100.0]
+    lines = CellLines(3, clock=lambda: now[0])
+    now[0] += 10
+    lines(Record("r", "m", "pytorch", "fp32", 1, "cpu", latency=lat))
+    now[0] += 20
+    lines(Record("r", "m", "onnxruntime", "fp32", 1, "cpu", status="run_failed", error="RuntimeError: x\ny"))
+    first, second = capsys.readouterr().err.strip().splitlines()
+    assert first.startswith("[1/3] m") and first.endswith("(10 s elapsed, about 20 s left)")
+    assert "run_failed: RuntimeError: x" in second and second.endswith("(30 s elapsed, about 15 s left)")
+    for _ in range(2):  # a precision fallback adds a cell beyond the configured total
+        lines(Record("r", "m", "pytorch", "fp32", 1, "cpu", latency=lat))
+    assert capsys.readouterr().err.strip().splitlines()[-1].split("]")[0] == "[4/4"
+
+
+def _video(path, frames=24, size=32):
+    import cv2
+    import numpy as np
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 24, (size, size))
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        w.write(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+    w.release()
+    return path
+
+
+def test_stream_errors_come_without_opencv_or_ffmpeg_chatter(tmp_path):
+    good = _video(tmp_path / "good.avi").read_bytes()
+    (tmp_path / "truncated.avi").write_bytes(good[:300])  # the AVI header cut short
+    damaged = bytearray(good)
+    for i in range(2000, len(damaged), 97):  # the frames' JPEG data scrambled, the container intact
+        damaged[i] ^= 0x5A
+    (tmp_path / "damaged.avi").write_bytes(bytes(damaged))
+    for name, text in [("missing.avi", "does not exist"), ("truncated.avi", "cannot open video file"),
+                       ("damaged.avi", "no frames could be read")]:
+        out = _cli("stream", "test_cnn", "--backend", "pytorch", "--source", str(tmp_path / name))
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.splitlines() == [out.stderr.strip()] and out.stderr.startswith("edgebench: error:"), out.stderr
+        assert text in out.stderr

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 from edgebench import __version__
@@ -40,22 +42,25 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_timing_options(p: argparse.ArgumentParser) -> None:
+    # the defaults are bench.harness.TimingConfig's, written out so that --help imports nothing
+    # heavy; tests/cli checks each "(default N)" against TimingConfig()
     g = p.add_argument_group("timing")
-    g.add_argument("--warmup-iters", type=int, default=None, help="default 10")
-    g.add_argument("--warmup-s", type=float, default=None, help="default 1.0")
-    g.add_argument("--min-iters", type=int, default=None, help="measure at least this many iterations (default 100)")
-    g.add_argument("--min-time-s", type=float, default=None, help="and for at least this many seconds (default 5)")
-    g.add_argument("--quick", action="store_true", help="smoke-test timing (10 iterations, 0.5 s); reports say so")
+    g.add_argument("--warmup-iters", type=int, default=None, help="warm up for at least this many iterations (default 10)")
+    g.add_argument("--warmup-s", type=float, default=None, help="and for at least this many seconds (default 1.0)")
+    g.add_argument("--min-iters", type=int, default=None, help="then time at least this many iterations (default 100)")
+    g.add_argument("--min-time-s", type=float, default=None, help="and for at least this many seconds (default 5.0)")
+    g.add_argument("--quick", action="store_true",
+                   help="smoke-test timing (warm-up 2 iterations and 0.1 s, then 10 iterations and 0.5 s); reports say so")
     g.add_argument("--pool-size", type=int, default=8, help="distinct fixed-seed inputs cycled through")
     g.add_argument("--check-overhead", action="store_true",
                    help="also time a bare loop around the backend's own call and report the harness overhead")
 
 
 def _add_run_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
-    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=1, help="items per inference (default 1)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "int8", *(["auto"] if auto else [])],
                    help="post-opt precision" + ("; auto: per model, the fastest that passes the accuracy gate" if auto else ""))
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda when available (default)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,19 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark vision models before and after optimisation (PyTorch -> ONNX -> ONNX Runtime / TensorRT).",
     )
     parser.add_argument("--version", action="version", version=f"edgebench {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="one of these; COMMAND --help for its options")
 
     p = sub.add_parser("models", help="list models: name, task, input shape, params")
     p.add_argument("pattern", nargs="?", default="*", help="shell wildcard, e.g. 'res*'")
     p.add_argument("--imagenet-heads", action="store_true", help="count params with 1000-class heads (compare with the paper)")
-    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--num-classes", type=int, default=None, help="count params with this head size (default: each model's)")
     p.add_argument("--include-test", action="store_true", help="also list the tiny test_* models")
 
     sub.add_parser("backends", help="which backends are available here, why not, and how to install them")
 
     p = sub.add_parser("export", help="export a model to ONNX or an AOTInductor package (dynamic batch axis, cached)")
-    p.add_argument("model")
-    p.add_argument("--format", choices=["onnx", "aot-inductor"], default="onnx")
+    p.add_argument("model", help="model name, or path/to/file.py:factory")
+    p.add_argument("--format", choices=["onnx", "aot-inductor"], default="onnx", help="artifact kind (default onnx)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="aot-inductor: the device it compiles for")
     p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="aot-inductor only")
     p.add_argument("--output", type=Path, default=None, help="also copy the file here")
@@ -97,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", type=_csv, default=None,
                    help="comma-separated NAME[@PRECISION][:KEY=VALUE]; the first is the baseline "
                         "(default: pytorch + the best optimiser here), e.g. pytorch,torch-compile@fp16,pytorch:cuda_graphs=1")
-    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--out", type=Path, default=Path("results"), help="folder for Table 1, Figure 4 and the store (default results)")
     p.add_argument("--db", type=Path, default=None, help="SQLite store (default OUT/edgebench.sqlite)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar: one line per finished cell with the time left, as without a terminal")
     p.add_argument("--no-isolate", action="store_true",
                    help="run cells in this process (faster start; a crash then ends the run)")
     p.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds one isolated cell may take in all")
@@ -112,14 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timing_options(p)
 
     p = sub.add_parser("train", help="train an action model (UCF50 layout) or fine-tune a classifier (image folder)")
-    p.add_argument("model")
+    p.add_argument("model", help="model name, or path/to/file.py:factory")
     p.add_argument("--data", type=Path, required=True, help="UCF50 root, or an image folder with train/ and val/")
     p.add_argument("--classes", type=_csv, default=None, help="class folder names (default: first four / all)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--epochs", type=int, default=10, help="at most this many epochs (default 10)")
+    p.add_argument("--batch-size", type=int, default=8, help="training batch size (default 8)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the task's)")
     p.add_argument("--patience", type=int, default=5, help="early stopping: epochs without improvement")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and the split (default 0)")
     p.add_argument("--val-groups", type=lambda t: [int(v) for v in _csv(t)], default=None,
                    help="UCF50 groups held out for validation (default: the last 20%%)")
     p.add_argument("--out", type=Path, default=None, help="checkpoint path (default checkpoints/MODEL.pt)")
@@ -127,36 +133,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="start from a state dict")
     p.add_argument("--pretrained", action="store_true", help="start from torchvision's weights (needs internet)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when available)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("data", help="data utilities")
-    dsub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    dsub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", help="what to do")
     q = dsub.add_parser("synth", help="write a small synthetic data set")
-    q.add_argument("out", type=Path)
-    q.add_argument("--task", choices=["video", "image"], default="video")
+    q.add_argument("out", type=Path, help="folder to write it in")
+    q.add_argument("--task", choices=["video", "image"], default="video",
+                   help="video: UCF50-layout clips; image: a two-class image folder (default video)")
     q.add_argument("--groups", type=int, default=6, help="video: UCF50 groups per class")
-    q.add_argument("--clips-per-group", type=int, default=6)
+    q.add_argument("--clips-per-group", type=int, default=6, help="video: clips per group (default 6)")
     q.add_argument("--frames", type=int, default=24, help="video: frames per clip")
     q.add_argument("--per-class", type=int, default=40, help="image: images per class")
     q.add_argument("--size", type=int, default=64, help="frame / image side in pixels")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
     p = sub.add_parser("stream", help="real-time inference over a video file or camera: FPS, latency, deadline misses")
-    p.add_argument("model")
+    p.add_argument("model", help="model name, or path/to/file.py:factory")
     p.add_argument("--source", required=True, help="video file or camera index (0, 1, ...)")
-    p.add_argument("--backend", default="onnxruntime")
-    p.add_argument("--target-fps", type=float, default=30.0)
+    p.add_argument("--backend", default="onnxruntime", help="backend to run the model on (default onnxruntime)")
+    p.add_argument("--target-fps", type=float, default=30.0, help="frame rate whose period is the deadline (default 30)")
     p.add_argument("--stride", type=int, default=1, help="run the model every N frames")
-    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (default: the whole source)")
     p.add_argument("--show", action="store_true", help="draw predictions on the frames (needs a display)")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
-    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"], help="default cpu")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="default fp32")
+    p.add_argument("--num-classes", type=int, default=None, help="classifier head size (default: the model's)")
     p.add_argument("--weights", default=None, help="a checkpoint; its class names label the predictions")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("report", help="re-render Table 1 and Figure 4 from stored records (no re-run)")
-    p.add_argument("--db", type=Path, default=Path("results/edgebench.sqlite"))
+    p.add_argument("--db", type=Path, default=Path("results/edgebench.sqlite"), help="SQLite store (default results/edgebench.sqlite)")
     p.add_argument("--out", type=Path, default=None, help="default: the folder holding the store")
     p.add_argument("--run-id", default=None, help="default: the latest run")
     p.add_argument("--list", action="store_true", help="list stored runs")
@@ -188,7 +195,7 @@ def cmd_models(args) -> int:
 
     names = list_models(args.pattern, include_test=args.include_test)
     if not names:
-        print(f"no registered model matches {args.pattern!r}; any torchvision classifier name also works")
+        print(f"no registered model matches {args.pattern!r}; {ANY_MODEL}")
         return 0
     classes = 1000 if args.imagenet_heads else args.num_classes
     rows = [("name", "task", "input (per item)", f"params ({classes or 'default'} classes)", "GFLOPs/item", "paper row")]
@@ -199,7 +206,12 @@ def cmd_models(args) -> int:
         rows.append((n, spec.task, "x".join(map(str, spec.input_shape)), f"{trainable_params(module):,}",
                      f"{flops / 1e9:.3f}", spec.paper_name or "-"))
     _print_table(rows)
+    print(f"\nBesides these, {ANY_MODEL}.")
     return 0
+
+
+ANY_MODEL = ("any torchvision classifier name also works (e.g. efficientnet_b0, convnext_tiny), "
+             "as does path/to/file.py:factory")
 
 
 def cmd_backends(args) -> int:
@@ -329,7 +341,9 @@ def cmd_run(args) -> int:
     if args.weights and len(cfg.models) != 1:
         raise InvalidConfigError("--weights names one checkpoint; pass it with a single model (--models NAME)")
     show = not args.no_progress and sys.stderr.isatty()
-    result = run_suite(cfg, progress=show, on_record=None if show else _print_record)
+    resolved = cfg.resolved()
+    lines = None if show else CellLines(len(resolved.models) * len(resolved.backends))
+    result = run_suite(cfg, progress=show, on_record=lines)
     with Store(cfg.db or args.out / "edgebench.sqlite") as store:
         table = build_table1(store.records(result.run_id), store.run(result.run_id))
     print(render_terminal(table))
@@ -338,11 +352,51 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _print_record(rec) -> None:
+def _print_record(rec, prefix: str = "", suffix: str = "") -> None:
+    """One finished cell on stderr: its p50, or its status and why (an accuracy_failed cell: the
+    gate's metric, value and threshold), and whether other processes contended for the CPU."""
+    head = f"{prefix}{rec.model:<22} {rec.backend:<12} {rec.precision:<5}"
     if rec.ok:
-        print(f"  {rec.model:<22} {rec.backend:<12} {rec.precision:<5} p50 {rec.latency.p50_ms:9.3f} ms", file=sys.stderr)
+        text = f"p50 {rec.latency.p50_ms:9.3f} ms"
+    elif rec.status == "accuracy_failed":
+        text = f"accuracy_failed: {rec.accuracy_gate_reason or 'failed the accuracy gate'}"
+        if rec.latency is not None:
+            text += f" (p50 {rec.latency.p50_ms:.3f} ms, not used)"
     else:
-        print(f"  {rec.model:<22} {rec.backend:<12} {rec.status}: {rec.error}", file=sys.stderr)
+        text = f"{rec.status}: {rec.error.strip().splitlines()[0] if rec.error.strip() else 'no reason recorded'}"
+    if getattr(rec, "contended", False):  # rows from before contention was measured lack it
+        other = getattr(rec, "other_cpu_pct", None)
+        text += f"  [contended: other processes used {other:.0f}% CPU]" if other is not None else "  [contended]"
+    print(f"{head} {text}{suffix}", file=sys.stderr, flush=True)
+
+
+class CellLines:
+    """`run` without a progress bar (no terminal, or --no-progress): one line per finished cell
+    with cells done / total, the time so far and an estimate of the time left, from the mean
+    time per finished cell so far. `total` is the resolved config's models x backends; precision
+    fallbacks add cells as they appear."""
+
+    def __init__(self, total: int, clock=time.monotonic):
+        self.total, self.done, self.clock = total, 0, clock
+        self.start = clock()
+
+    def __call__(self, rec) -> None:
+        self.done += 1
+        self.total = max(self.total, self.done)
+        elapsed = self.clock() - self.start
+        left = elapsed / self.done * (self.total - self.done)
+        width = len(str(self.total))
+        _print_record(rec, prefix=f"[{self.done:>{width}}/{self.total}] ",
+                      suffix=f"  ({_duration(elapsed)} elapsed, about {_duration(left)} left)")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def cmd_report(args) -> int:
@@ -447,12 +501,23 @@ COMMANDS = {"models": cmd_models, "backends": cmd_backends, "export": cmd_export
             "run": cmd_run, "report": cmd_report, "train": cmd_train, "data": cmd_data, "stream": cmd_stream}
 
 
+def _quiet_video_libraries() -> None:
+    """Keep OpenCV's warnings and FFmpeg's messages (a damaged video makes FFmpeg complain on
+    every frame) from coming before edgebench's own one-line error. Read once, when cv2 first
+    opens a video, so it is set here in the launcher before any command imports cv2; values
+    the user set win. Opening a video also sends OpenCV's unfiltered prints to the debug log
+    (data.ucf50.open_video)."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 0
+    _quiet_video_libraries()
     try:
         return COMMANDS[args.command](args)
     except EdgebenchError as exc:
