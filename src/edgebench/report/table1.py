@@ -327,8 +327,9 @@ def footnotes(table: Table1) -> list[str]:
     for model, which, label, other, before in table.contended_cells:
         used = f"{other:.0f}% CPU" if other is not None else "CPU"
         out.append(f"{CONTENDED_MARK} {model} {which} ({label}): contended: other processes used {used} during timing"
-                   + (f" ({before:.0f}% just before)" if before is not None else "")
-                   + "; its time may be inflated (CPU percentages are of one core)")
+                   + (f" ({before:.0f}% just before)" if before is not None else ""))
+    if table.contended_cells:
+        out.append(f"{CONTENDED_MARK} CPU percentages are of one core; a contended cell's time may be inflated.")
     quick_rows = [r.model for r in table.rows if r.quick]
     if quick_rows:
         out.append(f"{QUICK_MARK} quick smoke-run timing (--quick), too short to be a result: {', '.join(quick_rows)}")
