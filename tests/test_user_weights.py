@@ -148,9 +148,11 @@ def test_factory_errors_are_one_line_and_rows_in_run(user_file, tmp_path, capsys
         err = capsys.readouterr().err.strip()
         assert err.startswith("edgebench: error:") and text in err and "\n" not in err
     for isolate in (False, True) if factory == "raises" else (False,):
+        seen = []
         res = run_suite(SuiteConfig(models=[ref, "test_mlp"], backends=["pytorch", "onnxruntime"], device="cpu",
                                     timing=TimingConfig(**FAST_TIMING), pool_size=2, out_dir=tmp_path / "out",
-                                    isolate=isolate, repetitions=1))
+                                    isolate=isolate, repetitions=1), on_record=seen.append)
+        assert len(seen) == 4  # the progress callback hears of the failed rows too
         rows = {(r.model, r.backend): r for r in res.records}
         assert res.status == "finished" and len(rows) == 4
         assert rows[(ref, "pytorch")].status == "run_failed" and text in rows[(ref, "pytorch")].error

@@ -731,6 +731,8 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                         store.add(rec)
                         records.append(rec)
                         bar.update(1)
+                        if on_record is not None:
+                            on_record(rec)
                     continue
                 reference = None
                 for i, arm in enumerate(arms):
