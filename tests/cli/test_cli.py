@@ -23,6 +23,8 @@ def _cli(*args, timeout=300):
         (["bench", "test_cnn", "--backend", "pytorch", "--batch-size", "0"], 2, "batch size must be"),
         (["bench", "x.py:make", "--backend", "pytorch"], 2, "does not exist"),
         (["report", "--db", "/nonexistent/e.sqlite"], 2, "no results store"),
+        (["bench", "test_cnn", "--backend", "pytorch", "--check-size", "0"], 2, "--check-size must be an integer >= 1"),
+        (["run", "--models", "test_cnn", "--calibration-size", "-3"], 2, "--calibration-size must be"),
     ],
 )
 def test_bad_input_one_line_exit_2(args, code, text):

@@ -38,6 +38,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="labelled task data (image folder, or UCF50 root) for INT8 calibration and the accuracy gate; "
                         "default: scikit-image's photos / synthetic videos")
     g.add_argument("--calibration-size", type=int, default=32, help="INT8 calibration inputs")
+    g.add_argument("--check-size", type=int, default=256,
+                   help="task inputs the accuracy gate compares every backend on (top-1 is judged on at least 59 "
+                        "decisive ones; default 256)")
     g.add_argument("--weights-dir", default=None, help="per-model checkpoints DIR/<model>.pt (run)")
 
 
@@ -184,7 +187,8 @@ def _model_options(args):
     from edgebench.api import ModelOptions
 
     return ModelOptions(args.num_classes, args.weights, args.pretrained, args.input_shape, args.opset,
-                        data=args.data, calibration_size=args.calibration_size, weights_dir=args.weights_dir)
+                        data=args.data, calibration_size=args.calibration_size, check_size=args.check_size,
+                        weights_dir=args.weights_dir)
 
 
 def cmd_models(args) -> int:
@@ -274,7 +278,7 @@ def cmd_bench(args) -> int:
         timing=_timing(args), num_classes=args.num_classes, weights=args.weights, pretrained=args.pretrained,
         input_shape=args.input_shape, opset=args.opset, pool_size=args.pool_size, cache_dir=args.cache_dir,
         check_overhead=args.check_overhead, backend_options=options, data=args.data,
-        calibration_size=args.calibration_size,
+        calibration_size=args.calibration_size, check_size=args.check_size,
     )
     if args.json:
         print(json.dumps(rec.to_dict(), indent=2, default=str))
@@ -312,7 +316,8 @@ def cmd_bench(args) -> int:
         print(f"  params {rec.params:,}  FLOPs/item {flops}" + (f"  artifact {rec.artifact_bytes / 1e6:.1f} MB" if rec.artifact_bytes else ""))
     if rec.max_abs_diff is not None:
         print(f"  vs PyTorch FP32 on {rec.details.get('accuracy_inputs', 'the same inputs')}: max abs diff "
-              f"{rec.max_abs_diff:.2e}, cosine {rec.cosine_similarity:.6f}, top-1 agreement {100 * rec.top1_agreement:.1f}%")
+              f"{rec.max_abs_diff:.2e}, cosine {rec.cosine_similarity:.6f}, top-1 agreement {100 * rec.top1_agreement:.1f}%"
+              + _decisive(rec))
         print(f"  accuracy gate ({rec.precision}): {rec.accuracy_gate}" + (f": {rec.accuracy_gate_reason}" if rec.accuracy_gate_reason else ""))
     if rec.task_accuracy is not None:
         print(f"  task accuracy on the labelled data: {100 * rec.task_accuracy:.1f}%")
@@ -323,6 +328,11 @@ def cmd_bench(args) -> int:
         print(f"edgebench: {rec.model} on {rec.backend} {rec.precision} failed the accuracy gate", file=sys.stderr)
         return 1
     return 0
+
+
+def _decisive(rec) -> str:
+    n, agree = rec.details.get("top1_decisive_items"), rec.details.get("top1_decisive_agreement")
+    return f" ({100 * agree:.1f}% on {n} decisive inputs)" if n and agree is not None else ""
 
 
 def cmd_run(args) -> int:
