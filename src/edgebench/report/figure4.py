@@ -56,6 +56,8 @@ def draw_speedup(table: Table1):
     handles, _ = ax.get_legend_handles_labels()
     if any(r.pre_contended or r.post_contended for r in rows):
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label=f"{CONTENDED_MARK} contended"))
+    if rows:  # headroom above the tallest bar and its label, so the legend never covers a bar
+        ax.set_ylim(0, 1.3 * max(max(r.speedup, r.speedup_ci[1] if r.speedup_ci else r.speedup) for r in rows))
     ax.legend(handles=handles, loc="upper right", fontsize=8)
     ax.set_xticks(list(x))
     ax.set_xticklabels(labels, rotation=35, ha="right")
