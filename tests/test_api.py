@@ -116,7 +116,10 @@ def test_backend_spec_parsing():
 
     assert parse_backend_spec("onnxruntime") == ("onnxruntime", "fp32", {})
     assert parse_backend_spec("torch-compile@fp16:mode=default") == ("torch-compile", "fp16", {"mode": "default"})
-    assert parse_backend_spec("pytorch:cuda_graphs=1+x=on", "bf16") == ("pytorch", "bf16", {"cuda_graphs": 1, "x": True})
+    assert parse_backend_spec("pytorch:cuda_graphs=1+host_io=on", "bf16") == (
+        "pytorch", "bf16", {"cuda_graphs": 1, "host_io": True})
+    with pytest.raises(InvalidConfigError, match="pytorch has no option 'x'"):
+        parse_backend_spec("pytorch:x=on")
     with pytest.raises(InvalidConfigError, match="int7"):
         parse_backend_spec("pytorch@int7")
     with pytest.raises(InvalidConfigError, match="key=value"):

@@ -648,6 +648,9 @@ def parse_backend_spec(spec: str, default_precision: str = "fp32") -> tuple[str,
         if not eq or not key:
             raise InvalidConfigError(f"backend option {item!r} in {spec!r} must look like key=value")
         options[key] = _option_value(value)
+    from edgebench.backends.registry import check_options
+
+    check_options(name, {k: v for k, v in options.items() if k != "fallback"})  # fallback is the suite's
     return name, precision, options
 
 

@@ -46,3 +46,20 @@ def test_default_post_set_is_every_optimiser_installed(monkeypatch):
 def test_unknown_backend_suggests():
     with pytest.raises(UnknownBackendError, match="Did you mean onnxruntime"):
         availability("onnxruntim")
+
+
+def test_unknown_backend_option_is_an_error_listing_the_valid_ones():
+    from edgebench.api import parse_backend_spec
+    from edgebench.errors import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError, match=r"onnxruntime has no option 'thread'; its options: provider, threads"):
+        parse_backend_spec("onnxruntime:thread=1")
+    with pytest.raises(InvalidConfigError, match="tensorrt has no option 'fp16'"):
+        parse_backend_spec("tensorrt:fp16=1")  # checked without the tensorrt library
+    with pytest.raises(InvalidConfigError, match="has no option 'bogus'"):
+        create_backend("pytorch", bogus=1)
+    assert parse_backend_spec("onnxruntime:threads=1+fallback=fp32")[2] == {"threads": 1, "fallback": "fp32"}
+    for name in BACKENDS:  # the harness's own context is always accepted
+        from edgebench.backends.registry import check_options
+
+        check_options(name, {"item_shape": (3, 8, 8), "source_key": {}})

@@ -25,6 +25,8 @@ def _cli(*args, timeout=300):
         (["report", "--db", "/nonexistent/e.sqlite"], 2, "no results store"),
         (["bench", "test_cnn", "--backend", "pytorch", "--check-size", "0"], 2, "--check-size must be an integer >= 1"),
         (["run", "--models", "test_cnn", "--calibration-size", "-3"], 2, "--calibration-size must be"),
+        (["run", "--models", "test_cnn", "--backends", "pytorch,onnxruntime:thread=1"], 2,
+         "onnxruntime has no option 'thread'; its options: provider, threads"),
     ],
 )
 def test_bad_input_one_line_exit_2(args, code, text):

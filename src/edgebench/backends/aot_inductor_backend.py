@@ -66,6 +66,7 @@ def device_identity(device: str) -> str:
 
 class AOTInductorBackend(Backend):
     name = "aot-inductor"
+    options_allowed = ("max_batch", "build_process", "tf32", "cxx", "build_timeout_s")
     consumes = "module"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")

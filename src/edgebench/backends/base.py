@@ -14,6 +14,9 @@ from typing import Any, ClassVar
 from edgebench.errors import BackendStateError, InvalidConfigError
 
 _NEW, _PREPARED, _LOADED, _UNLOADED = "new", "prepared", "loaded", "unloaded"
+#: what the harness itself passes beside the user's options: one item's shape, and what
+#: identifies the model's weights (for backends' own caches)
+CONTEXT_KEYS = ("item_shape", "source_key")
 
 
 class Backend(ABC):
@@ -22,6 +25,8 @@ class Backend(ABC):
     consumes: ClassVar[str]
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    #: the KEY=VALUE options a user may give (NAME:KEY=VALUE); any other key is an error
+    options_allowed: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, device: str = "cpu", precision: str = "fp32", cache_dir: Path | None = None, **options: Any):
         if device not in self.devices:
@@ -30,6 +35,7 @@ class Backend(ABC):
             raise InvalidConfigError(
                 f"backend {self.name} supports precision {', '.join(self.precisions)}, not {precision!r}; pass --precision {self.precisions[0]}"
             )
+        self.check_options(options)
         self.device = device
         self.precision = precision
         self.cache_dir = cache_dir
@@ -39,6 +45,17 @@ class Backend(ABC):
         #: facts about what actually ran (provider, engine file, versions) for the record
         self.details: dict[str, Any] = {}
         self._state = _NEW
+
+    @classmethod
+    def check_options(cls, options: dict) -> None:
+        """Reject option keys this backend does not know (a misspelt option must not silently
+        run the default); the harness's own context (CONTEXT_KEYS) is always accepted."""
+        unknown = sorted(set(options) - set(cls.options_allowed) - set(CONTEXT_KEYS))
+        if unknown:
+            valid = ", ".join(cls.options_allowed) or "none"
+            raise InvalidConfigError(
+                f"backend {cls.name} has no option {', '.join(map(repr, unknown))}; its options: {valid}"
+            )
 
     # -- public, guarded -------------------------------------------------------------
     def prepare(self, source: Any, batch_size: int = 1) -> "Backend":

@@ -14,6 +14,7 @@ PROVIDERS = {
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    options_allowed = ("provider", "threads")
     consumes = "onnx"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "int8")  # int8: the QDQ model from export.quantize

@@ -11,6 +11,7 @@ _HINT = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}
 
 class OpenVINOBackend(Backend):
     name = "openvino"
+    options_allowed = ("threads",)
     consumes = "onnx"
     devices = ("cpu",)
     precisions = ("fp32", "int8", "bf16", "fp16")

@@ -10,6 +10,7 @@ from edgebench.errors import InvalidConfigError
 
 class PyTorchBackend(Backend):
     name = "pytorch"
+    options_allowed = ("cuda_graphs", "cudnn_benchmark", "host_io", "threads", "tf32")
     consumes = "module"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")

@@ -145,5 +145,12 @@ def backend_class(name: str):
     return getattr(importlib.import_module(module_name), cls_name)
 
 
+def check_options(name: str, options: dict) -> None:
+    """Raise InvalidConfigError for option keys backend `name` does not know. Needs no backend
+    library: the backend's module imports its library only when it prepares."""
+    module_name, cls_name = entry(name).target.split(":")
+    getattr(importlib.import_module(module_name), cls_name).check_options(options)
+
+
 def create_backend(name: str, **kwargs):
     return backend_class(name)(**kwargs)

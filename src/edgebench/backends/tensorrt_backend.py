@@ -54,6 +54,7 @@ def gpu_identity() -> str:
 
 class TensorRTBackend(Backend):
     name = "tensorrt"
+    options_allowed = ("max_batch", "workspace_bytes")
     consumes = "onnx"
     devices = ("cuda",)
     precisions = ("fp32", "fp16", "int8")  # int8: the QDQ ONNX model (explicit quantization)

@@ -23,6 +23,8 @@ MODES = ("default", "reduce-overhead")
 
 class TorchCompileBackend(Backend):
     name = "torch-compile"
+    options_allowed = ("mode", "channels_last", "tf32", "cudnn_benchmark", "freezing", "cuda_graphs", "host_io",
+               "triton_conv", "im2col")
     consumes = "module"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
