@@ -24,7 +24,10 @@ def test_checkpoint_loads_with_weights_in_bench(synth_videos, tmp_path):
     train_model("densenet3d", synth_videos, tmp_path / "d.pt", epochs=2)
     rec = benchmark("densenet3d", backend="onnxruntime", weights=str(tmp_path / "d.pt"),
                     timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=2, min_time_s=0))
-    assert rec.ok and rec.weights == str(tmp_path / "d.pt") and rec.top1_agreement == 1.0
+    from edgebench.export.artifact import file_sha256
+
+    assert rec.ok and rec.weights == f"file:d.pt sha256:{file_sha256(tmp_path / 'd.pt')[:12]}"
+    assert rec.top1_agreement == 1.0
 
 
 def test_resume_continues_from_the_saved_epoch(tmp_path):
