@@ -54,8 +54,8 @@ def test_empty_store_has_no_latest_run(tmp_path):
         store.latest_run_id()
 
 
-def test_version_1_store_is_migrated(tmp_path):
-    path = tmp_path / "old.sqlite"
+def _write_version_1_store(path) -> None:
+    """A store as the first edgebench wrote it: schema version 1, one row of run r0."""
     conn = sqlite3.connect(path)
     conn.executescript(
         "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
@@ -66,6 +66,11 @@ def test_version_1_store_is_migrated(tmp_path):
     )
     conn.commit()
     conn.close()
+
+
+def test_version_1_store_is_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    _write_version_1_store(path)
     with Store(path) as store:
         old = store.records("r0")
         assert old[0].model == "m" and old[0].device_latency is None
@@ -76,16 +81,7 @@ def test_version_1_store_is_migrated(tmp_path):
 
 def test_old_store_is_read_without_being_written(tmp_path):
     path = tmp_path / "old.sqlite"
-    conn = sqlite3.connect(path)
-    conn.executescript(
-        "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);"
-        "CREATE TABLE records (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id, model, backend, precision, batch_size,"
-        " device, status, latency_count);"
-        "INSERT INTO records (run_id, model, backend, precision, batch_size, device, status) "
-        "VALUES ('r0', 'm', 'pytorch', 'fp32', 1, 'cpu', 'ok');"
-    )
-    conn.commit()
-    conn.close()
+    _write_version_1_store(path)
     before = _snapshot(path)
     with Store(path, readonly=True) as store:
         assert store.records("r0")[0].model == "m" and store.runs() == []
