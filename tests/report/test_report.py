@@ -171,3 +171,13 @@ def test_figure_without_any_speedup_still_renders(tmp_path):
     recs = [_rec("x", "pytorch", 0, status="run_failed", error="boom")]
     path = plot_speedup(build_table1(recs, RUN), tmp_path / "f.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_top1_shows_the_decisive_inputs_the_gate_judged():
+    recs = [_rec("a", "pytorch", 10.0),
+            _rec("a", "onnxruntime", 4.0, top1_agreement=0.941, accuracy_gate="passed",
+                 details={"top1_decisive_agreement": 1.0, "top1_decisive_items": 150})]
+    t = build_table1(recs, RUN)
+    assert t.rows[0].top1_decisive_items == 150
+    assert "94.1% (100.0% of 150 decisive)" in render_markdown(t)
+    assert json.loads(render_json(t))["rows"][0]["top1_decisive_agreement"] == 1.0

@@ -43,8 +43,11 @@ class Table1Row:
     post_p50_ms: float | None
     speedup: float | None
     max_abs_diff: float | None
-    top1_agreement: float | None
+    top1_agreement: float | None  # over every check input
     note: str = ""
+    # over the decisive check inputs only, which the accuracy gate judges (bench.accuracy)
+    top1_decisive_agreement: float | None = None
+    top1_decisive_items: int | None = None
     post_gate: str = ""
     speedup_ci: tuple | None = None  # 95% bootstrap interval of the speedup (ratio of medians)
     significant: bool | None = None  # False when the interval includes 1
@@ -156,6 +159,8 @@ def build_table1(records: list[Record], run: dict) -> Table1:
                 speedup=speedup,
                 max_abs_diff=post.max_abs_diff if post else None,
                 top1_agreement=post.top1_agreement if post else None,
+                top1_decisive_agreement=post.details.get("top1_decisive_agreement") if post else None,
+                top1_decisive_items=post.details.get("top1_decisive_items") if post else None,
                 note="; ".join(failed),
                 post_gate=post.accuracy_gate if post else "",
                 speedup_ci=ci,
@@ -293,7 +298,9 @@ def _cells(r: Table1Row) -> list[str]:
         _fmt(r.speedup, ".2f", "x") + (f" [{r.speedup_ci[0]:.2f}, {r.speedup_ci[1]:.2f}]" if r.speedup_ci else "")
         + (" (not significant)" if r.significant is False else ""),
         _fmt(r.max_abs_diff, ".2e"),
-        _fmt(None if r.top1_agreement is None else 100 * r.top1_agreement, ".1f", "%"),
+        _fmt(None if r.top1_agreement is None else 100 * r.top1_agreement, ".1f", "%")
+        + (f" ({100 * r.top1_decisive_agreement:.1f}% of {r.top1_decisive_items} decisive)"
+           if r.top1_decisive_items and r.top1_decisive_agreement is not None else ""),
         r.post_gate or "n/a",
         "n/a" if r.pre_task_accuracy is None and r.post_task_accuracy is None else
         f"{_fmt(None if r.pre_task_accuracy is None else 100 * r.pre_task_accuracy, '.1f', '%')} / "
