@@ -10,21 +10,25 @@ from edgebench.bench.inputs import input_pool
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
-@pytest.mark.parametrize("batch", [1, 4])
-def test_backend_matches_pytorch(name, batch, tiny_loaded, tmp_path):
+@pytest.mark.parametrize("model, batch", [("test_cnn", 1), ("test_cnn", 4), ("test_cnn3d", 2)])
+def test_backend_matches_pytorch(name, model, batch, tmp_path):
+    """Conv2d and Conv3d models alike: every backend's outputs are PyTorch's on the same inputs."""
     if not availability(name).available:
         pytest.skip(f"{name}: {availability(name).reason}")
     import torch
 
     from edgebench.export import export_onnx
+    from edgebench.models import build_model, get_spec
 
-    pool = input_pool((3, 32, 32), batch, size=3, seed=1)
+    loaded = build_model(get_spec(model))
+    shape = loaded.spec.input_shape
+    pool = input_pool(shape, batch, size=3, seed=1)
     with torch.inference_mode():
-        ref = [tiny_loaded.module(torch.from_numpy(x)).numpy() for x in pool]
+        ref = [loaded.module(torch.from_numpy(x)).numpy() for x in pool]
     cls = backend_class(name)
     device = cls.devices[0]
-    source = copy.deepcopy(tiny_loaded.module) if cls.consumes == "module" else export_onnx(tiny_loaded, cache_dir=tmp_path)
-    opts = dict(item_shape=(3, 32, 32), source_key={"model": "test_cnn", "weights_sha256": tiny_loaded.weights_sha256})
+    source = copy.deepcopy(loaded.module) if cls.consumes == "module" else export_onnx(loaded, cache_dir=tmp_path)
+    opts = dict(item_shape=shape, source_key={"model": model, "weights_sha256": loaded.weights_sha256})
     with cls(device=device, cache_dir=tmp_path, **opts).prepare(source, batch).load() as bk:
         outs = [infer(bk, x) for x in pool]
     for r, o in zip(ref, outs):

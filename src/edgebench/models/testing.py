@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from edgebench.models.registry import register
-from edgebench.models.spec import IMAGE_CLASSIFICATION, ModelSpec
+from edgebench.models.spec import ACTION_RECOGNITION, IMAGE_CLASSIFICATION, ModelSpec
 
 
 def tiny_cnn(num_classes: int = 2):
@@ -27,5 +27,24 @@ def tiny_mlp(num_classes: int = 2):
     return nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 32), nn.ReLU(), nn.Linear(32, num_classes))
 
 
-register(ModelSpec("test_cnn", IMAGE_CLASSIFICATION, (3, 32, 32), tiny_cnn, description="tiny CNN for tests"))
+def tiny_cnn3d(num_classes: int = 4):
+    """Conv3d, BatchNorm3d and 3-D pooling, as the action models use them, on 3x4x16x16 clips."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv3d(3, 8, 3, padding=1),
+        nn.BatchNorm3d(8),
+        nn.ReLU(),
+        nn.MaxPool3d((1, 2, 2)),
+        nn.Conv3d(8, 8, (3, 1, 1), padding=(1, 0, 0)),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(),
+        nn.Linear(8, num_classes),
+    )
+
+
+register(ModelSpec("test_cnn",  IMAGE_CLASSIFICATION, (3, 32, 32), tiny_cnn, description="tiny CNN for tests"))
 register(ModelSpec("test_mlp", IMAGE_CLASSIFICATION, (3, 16, 16), tiny_mlp, description="tiny MLP for tests"))
+register(ModelSpec("test_cnn3d", ACTION_RECOGNITION, (3, 4, 16, 16), tiny_cnn3d, default_num_classes=4,
+                   description="tiny 3-D CNN for tests"))
