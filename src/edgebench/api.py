@@ -137,7 +137,7 @@ def export(model: str, opts: ModelOptions | None = None, cache_dir: str | Path |
         bk = backend_class("aot-inductor")(device=device, precision=precision, cache_dir=cache,
                                            item_shape=tuple(loaded.spec.input_shape),
                                            source_key=_source_key(model, loaded))
-        bk.prepare(loaded.module, 1)
+        bk.prepare(copy.deepcopy(loaded.module), 1)  # it may cast or move its module
         return bk
     if format != "onnx":
         raise InvalidConfigError(f"export format must be onnx or aot-inductor, not {format!r}")
