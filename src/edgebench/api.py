@@ -293,6 +293,15 @@ class ModelCell:
         return self.reference
 
 
+def error_text(exc: BaseException) -> str:
+    """A failure as one row's error: edgebench's own message whole, anything else as its type and
+    first line."""
+    text = str(exc).strip()
+    if isinstance(exc, EdgebenchError):
+        return text
+    return f"{type(exc).__name__}: {text.splitlines()[0][:400] if text else ''}"
+
+
 class BackendCell:
     """One backend on one model: `open` (create, prepare, load, outputs on the check batches
     for the accuracy gate), `measure` in one or more rounds, `finish`. A failure at any step lands in the
@@ -342,9 +351,8 @@ class BackendCell:
             stage = "export_failed"
         elif isinstance(exc, BuildError):
             stage = "build_failed"
-        text = str(exc).strip()
         self.rec.status = stage
-        self.rec.error = text if isinstance(exc, EdgebenchError) else f"{type(exc).__name__}: {text.splitlines()[0][:400] if text else ''}"
+        self.rec.error = error_text(exc)
         self.close()
 
     def open(self) -> bool:
@@ -908,9 +916,7 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
             try:
                 shared["cell"] = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
             except Exception as exc:  # a factory that raises, a checkpoint that does not fit: a row, not a lost run
-                text = str(exc).strip()
-                shared["build_error"] = text if isinstance(exc, EdgebenchError) else (
-                    f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}")
+                shared["build_error"] = error_text(exc)
                 return None
         arm = _LocalArm(BackendCell(shared["cell"], name, run_id, cfg.device, precision, cfg.timing, env, backend_options))
     if options:
