@@ -141,6 +141,11 @@ def backend_class(name: str):
     a = availability(name)
     if not a.available:
         raise BackendUnavailableError(f"backend {name} is unavailable: {a.reason}; install with: {a.install}")
+    return _import_class(e)
+
+
+def _import_class(e: BackendEntry):
+    """The backend's class, from its "module:Class" target (the module imports its library lazily)."""
     module_name, cls_name = e.target.split(":")
     return getattr(importlib.import_module(module_name), cls_name)
 
@@ -148,8 +153,7 @@ def backend_class(name: str):
 def check_options(name: str, options: dict) -> None:
     """Raise InvalidConfigError for option keys backend `name` does not know. Needs no backend
     library: the backend's module imports its library only when it prepares."""
-    module_name, cls_name = entry(name).target.split(":")
-    getattr(importlib.import_module(module_name), cls_name).check_options(options)
+    _import_class(entry(name)).check_options(options)
 
 
 def create_backend(name: str, **kwargs):
