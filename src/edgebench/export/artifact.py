@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgebench.hashing import file_sha256  # noqa: F401  (artifacts are hashed by content)
+
 
 @dataclass
 class Artifact:
@@ -24,14 +26,6 @@ class Artifact:
     @property
     def output_name(self) -> str:
         return self.metadata["output_name"]
-
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cache_key(fields: dict) -> str:

@@ -65,7 +65,7 @@ def build_model(
         origin, desc = RANDOM_INIT, f"random-init(seed={seed})"
     if weights is not None:
         load_weights(module, weights)
-        from edgebench.export.artifact import file_sha256
+        from edgebench.hashing import file_sha256
 
         origin, desc = FILE, f"file:{Path(weights).name} sha256:{file_sha256(Path(weights))[:12]}"
     module.eval()
