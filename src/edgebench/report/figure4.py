@@ -6,7 +6,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from edgebench.report.table1 import CONTENDED_MARK, QUICK_MARK, Table1, run_flags
+from edgebench.report.render.text import CONTENDED_MARK, QUICK_MARK, footnotes, run_flags
+from edgebench.report.table1 import Table1
 
 FASTER, SLOWER = "#2b7bba", "#d95f02"  # slower models stand out
 WRAP = 110  # characters per footnote line
@@ -22,7 +23,7 @@ def plot_speedup(table: Table1, path: Path) -> Path:
 
 def draw_speedup(table: Table1):
     """Figure 4 as a matplotlib Figure. Bars: pre p50 / post p50 per model. Error bars: the 95% interval
-    of that ratio from `table1.speedup_interval` (a percentile bootstrap of the ratio of the two
+    of that ratio from `statistics.speedup_interval` (a percentile bootstrap of the ratio of the two
     cells' medians over their per-iteration samples); a bar without one (too few samples) has none.
     Hatched bars and a dagger mark models whose pre- or post-opt cell was contended. Built on a
     bare Figure, not pyplot: no GUI backend, no global figure state."""
@@ -81,8 +82,6 @@ def draw_speedup(table: Table1):
 
 def _notes(table: Table1) -> list[str]:
     """The footnote lines printed under the plot, wrapped."""
-    from edgebench.report.table1 import footnotes
-
     lines = []
     for note in footnotes(table):
         if note.startswith("Not used for"):  # per-cell failures: Table 1 lists them; the figure lists failed models

@@ -1,0 +1,1 @@
+"""Table 1 rendered: markdown, CSV, JSON and the terminal's plain text, from a built Table1."""

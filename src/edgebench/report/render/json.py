@@ -1,0 +1,28 @@
+"""Table 1 as JSON (table1.json): the run's summary, its rows and its environment."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from edgebench.report.table1 import Table1
+
+
+def render_json(table: Table1) -> str:
+    return json.dumps(
+        {
+            "run_id": table.run.get("run_id"),
+            "device_name": table.device_name,
+            "batch_size": table.batch_size,
+            "weights": table.weights,
+            "mean_speedup": table.mean_speedup,
+            "baseline": table.baseline,
+            "run_status": table.status,
+            "quick": table.quick,
+            "interrupted": table.interrupted,
+            "not_reached": table.not_reached,
+            "failed_models": [{"model": m, "reason": why} for m, why in table.failed],
+            "rows": [asdict(r) for r in table.rows],
+            "environment": table.run.get("env", {}),
+        },
+        indent=2,
+    )

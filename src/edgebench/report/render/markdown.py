@@ -1,0 +1,120 @@
+"""Table 1 as markdown (table1.md): the run's device, versions and timing above the table,
+the notes below it, then the harness-overhead, cold-start and energy sections."""
+from __future__ import annotations
+
+from edgebench.report.paper import PAPER
+from edgebench.report.render.text import (
+    CONTENDED_MARK, HEADERS, QUICK_MARK, TEXT_COLUMNS, cells, fmt, fmt_int, footnotes, run_flags, sections,
+)
+from edgebench.report.statistics import mean
+from edgebench.report.table1 import Table1, post_label
+
+
+def render_markdown(table: Table1) -> str:
+    run = table.run
+    env = run.get("env", {})
+    cfg = run.get("config", {})
+    flags = run_flags(table)
+    lines = [
+        "# Table 1: pre- vs post-optimisation inference time" + (f" ({'; '.join(flags)})" if flags else ""),
+        "",
+        f"- Device: **{table.device_name}** ({cfg.get('device', '?')}); host {env.get('host', '?')}, "
+        f"{env.get('cpu_physical', '?')} physical / {env.get('cpu_logical', '?')} logical cores; GPU: {env.get('gpu', 'none')}",
+        f"- Versions: Python {env.get('python', '?')}, torch {env.get('torch', '?')}, onnx {env.get('onnx', '?')}, "
+        f"onnxruntime {env.get('onnxruntime', '?')}, TensorRT {env.get('tensorrt', '?')}",
+        f"- Run `{run.get('run_id', '?')}`, started {run.get('started_at', '?')}, status {run.get('status', '?')}; "
+        f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
+        f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
+        "including host<->device copies" + _inputs_text(cfg) + "; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
+        "the accuracy gate = post vs pre outputs on the same task inputs; post-opt = the fastest cell that ran and "
+        "passed its precision's accuracy gate; [a, b] = 95% bootstrap interval of the speedup (ratio of medians), "
+        f"\"not significant\" when it includes 1; {CONTENDED_MARK} = contended cell, {QUICK_MARK} = quick timing "
+        "(notes below the table).",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "|".join("---" if i in TEXT_COLUMNS else "---:" for i in range(len(HEADERS))) + "|",
+    ]
+    for title, rows in sections(table):
+        lines.append(f"| **{title}** |" + " |" * (len(HEADERS) - 1))
+        for r in rows:
+            lines.append("| " + " | ".join(cells(r)) + " |")
+    lines.append("")
+    lines.append(
+        f"**Mean speedup across {sum(r.speedup is not None for r in table.rows)} models: "
+        f"{fmt(table.mean_speedup, '.2f', 'x')}** (the paper's {PAPER.device} figure: {PAPER.mean_speedup:.3f}x)."
+    )
+    notes = footnotes(table)
+    if notes:
+        lines += ["", "Notes:", *(f"- {n}" for n in notes)]
+    if table.overhead:
+        lines += [
+            "",
+            "Harness overhead check: the harness path (run + synchronize) and a bare loop around the backend's own "
+            "call, interleaved in blocks of 10 on one input.",
+            "",
+            "| Model | Backend | Reported p50 (ms) | Harness p50 (ms) | Bare-loop p50 (ms) | Overhead |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for model, backend, precision, p50, hp50, bp50, pct in table.overhead:
+            lines.append(f"| {model} | {backend} {precision} | {p50:.3f} | {hp50:.3f} | {bp50:.3f} | {pct:+.1f}% |")
+    lines += _cold_start_section(table)
+    warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
+    if warn:
+        lines += ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn]
+    return "\n".join(lines) + "\n"
+
+
+def _cold_start_section(table: Table1) -> list[str]:
+    rows = [r for r in table.rows if r.post_backend]
+    if not rows:
+        return []
+    gpu = any(r.post_device_p50_ms is not None for r in rows)
+    head = ["Model", "Post-opt", "Pre cold start (s)", "Post cold start (s)", "Break-even (inferences)"]
+    if gpu:
+        head += ["Pre GPU p50 (ms)", "Post GPU p50 (ms)", "GPU speedup", "Post items/s (GPU time)", "Post peak GPU mem (MiB)"]
+    out = [
+        "",
+        "Cold start = export + build/compile + load + first inference; break-even = extra cold start of the "
+        "post-opt path over the per-inference saving (host p50)."
+        + (" GPU columns: CUDA-event time per batch on device-resident inputs (no host<->device copies); "
+           "peak memory: the post-opt cell's peak allocation through torch's allocator, from prepare to its first "
+           "inferences, above what the process held before (weights, activations, workspaces; not TensorRT's or "
+           "ONNX Runtime's own allocations)." if gpu else ""),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|---|" + "---:|" * (len(head) - 2),
+    ]
+    for r in rows:
+        row = [r.model, post_label(r), fmt(r.pre_cold_start_s, ".2f"), fmt(r.post_cold_start_s, ".2f"),
+               fmt_int(r.break_even_inferences) if r.break_even_inferences is not None else "never / n/a"]
+        if gpu:
+            row += [fmt(r.pre_device_p50_ms, ".3f"), fmt(r.post_device_p50_ms, ".3f"),
+                    fmt(r.device_speedup, ".2f", "x"), fmt(r.post_throughput_items_per_s, ",.0f"),
+                    fmt(r.post_gpu_mem_peak_mb, ",.0f")]
+        out.append("| " + " | ".join(row) + " |")
+    energy = [r for r in rows if r.pre_energy_mj is not None or r.post_energy_mj is not None]
+    out += ["", "Energy per item above the idle baseline over the timed window, and the post-opt cell's peak host "
+            "memory: " + (f"measured with {energy[0].energy_source}." if energy else
+                          "energy n/a (no NVML, RAPL or tegrastats meter was readable on this machine)."), "",
+            "| Model | Pre energy (mJ/item) | Post energy (mJ/item) | Post peak RSS (MiB) |", "|---|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r.model} | {fmt(r.pre_energy_mj, '.3f')} | {fmt(r.post_energy_mj, '.3f')} | {fmt(r.post_rss_mb, ',.0f')} |")
+    dev = [r.device_speedup for r in rows if r.device_speedup is not None]
+    if dev:
+        out += ["", f"Mean GPU-time speedup across {len(dev)} models: {mean(dev):.2f}x."]
+    return out
+
+
+def _inputs_text(cfg: dict) -> str:
+    if cfg.get("device") == "cuda" and cfg.get("cuda_host_inputs") == "page-locked":
+        return " (inputs in page-locked host memory, copied to the device by DMA as trtexec's are)"
+    return ""
+
+
+def _timing_text(t: dict) -> str:
+    if not t:
+        return "n/a"
+    return (
+        f"warm-up >= {t.get('warmup_iters')} iters and {t.get('warmup_s')} s, then >= {t.get('min_iters')} iters "
+        f"and {t.get('min_time_s')} s"
+    )

@@ -1,0 +1,95 @@
+"""What every rendering of Table 1 shares: the column headers, a row's cell texts, the task
+sections, the markers and the notes that qualify the numbers."""
+from __future__ import annotations
+
+from edgebench.report.table1 import Table1, Table1Row, post_label
+
+TASK_TITLES = {
+    "image-classification": "Image classification",
+    "action-recognition": "Human action recognition",
+}
+#: rendered markers (never stored): a cell timed while other processes took CPU; quick timing
+CONTENDED_MARK = "\u2020"  # dagger
+QUICK_MARK = "\u2021"  # double dagger
+
+HEADERS = [
+    "Model", "Params", "FLOPs", "Pre-opt", "Pre p50 (ms)", "Post-opt", "Post p50 (ms)",
+    "Speedup", "Max abs diff", "Top-1 agree", "Gate", "Task acc pre/post",
+]
+#: HEADERS' columns of text (left-aligned); the others are numbers
+TEXT_COLUMNS = (0, 3, 5, 10)
+
+
+def fmt_int(v) -> str:
+    return f"{v:,}" if v is not None else "n/a"
+
+
+def fmt(v, spec: str, suffix: str = "") -> str:
+    return f"{v:{spec}}{suffix}" if v is not None else "n/a"
+
+
+def cells(r: Table1Row) -> list[str]:
+    """A row's texts, one per HEADERS column."""
+    return [
+        r.model + (QUICK_MARK if r.quick else ""),
+        fmt_int(r.params),
+        fmt_int(r.flops),
+        r.pre_backend,
+        fmt(r.pre_p50_ms, ".3f") + (CONTENDED_MARK if r.pre_contended else ""),
+        post_label(r),
+        fmt(r.post_p50_ms, ".3f") + (CONTENDED_MARK if r.post_contended else ""),
+        fmt(r.speedup, ".2f", "x") + (f" [{r.speedup_ci[0]:.2f}, {r.speedup_ci[1]:.2f}]" if r.speedup_ci else "")
+        + (" (not significant)" if r.significant is False else ""),
+        fmt(r.max_abs_diff, ".2e"),
+        fmt(None if r.top1_agreement is None else 100 * r.top1_agreement, ".1f", "%")
+        + (f" ({100 * r.top1_decisive_agreement:.1f}% of {r.top1_decisive_items} decisive)"
+           if r.top1_decisive_items and r.top1_decisive_agreement is not None else ""),
+        r.post_gate or "n/a",
+        "n/a" if r.pre_task_accuracy is None and r.post_task_accuracy is None else
+        f"{fmt(None if r.pre_task_accuracy is None else 100 * r.pre_task_accuracy, '.1f', '%')} / "
+        f"{fmt(None if r.post_task_accuracy is None else 100 * r.post_task_accuracy, '.1f', '%')}",
+    ]
+
+
+def sections(table: Table1):
+    """(task title, its rows) per task, in the order the rows first name it."""
+    tasks = []
+    for r in table.rows:
+        if r.task not in tasks:
+            tasks.append(r.task)
+    return [(TASK_TITLES.get(t, t or "Other"), [r for r in table.rows if r.task == t]) for t in tasks]
+
+
+def run_flags(table: Table1) -> list[str]:
+    """What makes the whole table provisional, one phrase each (for titles)."""
+    flags = []
+    if table.quick:
+        flags.append("QUICK smoke run: not a result")
+    if table.interrupted:
+        flags.append("INTERRUPTED run: partial results")
+    return flags
+
+
+def footnotes(table: Table1) -> list[str]:
+    """Plain-text notes for the cells and models the table marks, one per line (markdown list
+    items without the dash): contended cells, quick timing, an interrupted run, models with no
+    speedup, and cells that failed or were turned down by the accuracy gate, with the reason."""
+    out = []
+    for model, which, label, other, before in table.contended_cells:
+        used = f"{other:.0f}% CPU" if other is not None else "CPU"
+        out.append(f"{CONTENDED_MARK} {model} {which} ({label}): contended: other processes used {used} during timing"
+                   + (f" ({before:.0f}% just before)" if before is not None else ""))
+    if table.contended_cells:
+        out.append(f"{CONTENDED_MARK} CPU percentages are of one core; a contended cell's time may be inflated.")
+    quick_rows = [r.model for r in table.rows if r.quick]
+    if quick_rows:
+        out.append(f"{QUICK_MARK} quick smoke-run timing (--quick), too short to be a result: {', '.join(quick_rows)}")
+    if table.interrupted:
+        out.append("The run was interrupted: only the cells that finished are shown"
+                   + (f"; models not reached: {', '.join(table.not_reached)}" if table.not_reached else ""))
+    if table.failed:
+        out.append("No speedup (failed): " + "; ".join(f"{m} ({why})" for m, why in table.failed))
+    for r in table.rows:
+        if r.note:
+            out.append(f"Not used for {r.model}: {r.note}")
+    return out

@@ -1,0 +1,33 @@
+"""The report files of a run: table1.md/.csv/.json and figure4_speedup.png in one folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgebench.report.render.csv import render_csv
+from edgebench.report.render.json import render_json
+from edgebench.report.render.markdown import render_markdown
+from edgebench.report.table1 import Table1, build_table1
+
+
+def write_table(table: Table1, out_dir: Path) -> dict:
+    """Write a built Table 1 as table1.md/.csv/.json and figure4_speedup.png; returns name -> path."""
+    from edgebench.report.figure4 import plot_speedup
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "table1.md": render_markdown(table),
+        "table1.csv": render_csv(table),
+        "table1.json": render_json(table),
+    }
+    written = {}
+    for name, text in paths.items():
+        (out_dir / name).write_text(text)
+        written[name] = out_dir / name
+    written["figure4_speedup.png"] = plot_speedup(table, out_dir / "figure4_speedup.png")
+    return written
+
+
+def write_reports(records, run: dict, out_dir: Path) -> dict:
+    """Write table1.md/.csv/.json and figure4_speedup.png; returns name -> path."""
+    return write_table(build_table1(records, run), out_dir)

@@ -1,0 +1,60 @@
+"""Table 1's rows picked from stored records, and the marks that qualify them in every rendering."""
+import json
+
+from edgebench.report import build_table1, render_csv, render_json, render_markdown, render_terminal
+from tests.report import INTERRUPTED, RUN, qualified_records, rec, records
+
+
+def test_table1_picks_fastest_post_and_keeps_slowdowns_and_failures():
+    t = build_table1(records(), RUN)
+    rows = {r.model: r for r in t.rows}
+    assert rows["a"].post_backend == "onnxruntime" and rows["a"].speedup == 2.5
+    assert rows["b"].speedup == 0.5
+    assert rows["c"].speedup is None and "export_failed" in rows["c"].note
+    assert t.mean_speedup == (2.5 + 0.5) / 2
+
+
+def test_table_marks_quick_interrupted_contended_and_failed_models():
+    t = build_table1(qualified_records(), {**INTERRUPTED, "baseline_backend": "pytorch"})
+    rows = {r.model: r for r in t.rows}
+    assert rows["a"].post_contended and not rows["a"].pre_contended and rows["a"].quick
+    assert rows["a"].post_other_cpu_pct == 37.0
+    assert t.failed == [("b", "baseline run_failed"), ("c", "no ok post-opt cell")]
+    assert t.interrupted and t.quick and t.not_reached == ["d"]
+    md = render_markdown(t)
+    assert "QUICK smoke run" in md and "INTERRUPTED run" in md
+    assert "| a\u2021 |" in md and "4.000\u2020" in md  # quick row, contended post cell
+    assert "contended: other processes used 37% CPU during timing (12% just before)" in md
+    assert "No speedup (failed): b (baseline run_failed); c (no ok post-opt cell)" in md
+    assert "models not reached: d" in md
+    assert "accuracy_failed (top-1 agreement 93.8% < 99%)" in md  # the gate's metric, value and threshold
+    assert "run_failed (RuntimeError: factory raised)" in md
+    term = render_terminal(t)
+    assert term.startswith("** QUICK smoke run") and "4.000\u2020" in term
+    assert "contended: other processes used 37% CPU" in term and "top-1 agreement 93.8% < 99%" in term
+    row_a = next(r for r in __import__("csv").DictReader(render_csv(t).splitlines()) if r["model"] == "a")
+    assert row_a["post_contended"] == "True" and row_a["pre_contended"] == "False" and row_a["quick"] == "True"
+    j = json.loads(render_json(t))
+    assert j["interrupted"] and j["quick"] and j["baseline"] == "pytorch@fp32"
+    assert [f["model"] for f in j["failed_models"]] == ["b", "c"]
+    assert j["rows"][0]["post_other_cpu_pct"] == 37.0
+
+
+def test_rows_stored_before_contention_fields_read_as_quiet():
+    recs = records()
+    for r in recs:  # as from a store written before the fields existed
+        for name in ("contended", "other_cpu_pct", "load_before_pct"):
+            r.__dict__.pop(name, None)
+    t = build_table1(recs, RUN)
+    assert not any(r.pre_contended or r.post_contended for r in t.rows) and t.contended_cells == []
+    assert "\u2020" not in render_terminal(t)
+
+
+def test_top1_shows_the_decisive_inputs_the_gate_judged():
+    recs = [rec("a", "pytorch", 10.0),
+            rec("a", "onnxruntime", 4.0, top1_agreement=0.941, accuracy_gate="passed",
+                details={"top1_decisive_agreement": 1.0, "top1_decisive_items": 150})]
+    t = build_table1(recs, RUN)
+    assert t.rows[0].top1_decisive_items == 150
+    assert "94.1% (100.0% of 150 decisive)" in render_markdown(t)
+    assert json.loads(render_json(t))["rows"][0]["top1_decisive_agreement"] == 1.0
