@@ -8,6 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgebench.backends.registry import backend_class, default_post_backends, entry
 from edgebench.bench import environment
@@ -23,6 +24,9 @@ from edgebench.errors import (
     UserError,
 )
 from edgebench.results.record import Record
+
+if TYPE_CHECKING:
+    from edgebench.report.table1 import Table1
 
 PAPER_SUITE = (
     # image classification (2-class heads)
@@ -722,13 +726,14 @@ class SuiteResult:
     records: list[Record]
     outputs: dict  # report name -> Path
     status: str
+    table: Table1 | None = None  # Table 1 of the stored rows; outputs hold its renderings (none without rows)
 
 
 def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> SuiteResult:
     """Run every model x backend cell, store each row as it completes, then render Table 1
     and Figure 4 from the stored rows. The first backend is the baseline (pre-opt, FP32)."""
     from edgebench.models import get_spec
-    from edgebench.report import write_reports
+    from edgebench.report import build_table1, write_table
     from edgebench.results.store import Store, validate
 
     cfg = config.resolved()
@@ -786,8 +791,9 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
         finally:
             bar.close()
             store.finish_run(run_id, _now(), status)
-            outputs = write_reports(store.records(run_id), store.run(run_id), cfg.out_dir) if records else {}
-    return SuiteResult(run_id, records, outputs, status)
+            table = build_table1(store.records(run_id), store.run(run_id))
+            outputs = write_table(table, cfg.out_dir) if records else {}
+    return SuiteResult(run_id, records, outputs, status, table)
 
 
 class _ResumedCell:
