@@ -1,7 +1,8 @@
 """Reports: Table 1 and Figure 4, pure functions of stored records.
 
 table1 (rows picked from the records), statistics, paper (the paper's figures), render/
-(markdown, CSV, JSON, terminal), figure4, write (the report files)."""
+(markdown, CSV, JSON, terminal), figure4, write (the report files), console (every command's
+plain-text output)."""
 from __future__ import annotations
 
 from edgebench.report.render.csv import render_csv

@@ -1,0 +1,54 @@
+"""`edgebench run`: the suite (models x backends), then Table 1, Figure 4 and the store."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from edgebench.cli.options import (
+    add_model_options, add_run_options, add_timing_options, csv_list, model_options, timing,
+)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="run the suite and write Table 1, Figure 4 and the SQLite store")
+    p.add_argument("--models", type=csv_list, default=None,
+                   help="comma-separated (default: the paper's eight classifiers and three action models)")
+    p.add_argument("--backends", type=csv_list, default=None,
+                   help="comma-separated NAME[@PRECISION][:KEY=VALUE]; the first is the baseline "
+                        "(default: pytorch + the best optimiser here), e.g. pytorch,torch-compile@fp16,pytorch:cuda_graphs=1")
+    p.add_argument("--out", type=Path, default=Path("results"), help="folder for Table 1, Figure 4 and the store (default results)")
+    p.add_argument("--db", type=Path, default=None, help="SQLite store (default OUT/edgebench.sqlite)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar: one line per finished cell with the time left, as without a terminal")
+    p.add_argument("--no-isolate", action="store_true",
+                   help="run cells in this process (faster start; a crash then ends the run)")
+    p.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds one isolated cell may take in all")
+    p.add_argument("--resume", action="store_true",
+                   help="skip cells already stored ok with the same fingerprint; their rows join this run")
+    p.add_argument("--repetitions", type=int, default=3,
+                   help="timing rounds per cell, backends interleaved round by round (default 3)")
+    add_run_options(p, auto=True)
+    add_model_options(p)
+    add_timing_options(p)
+
+
+def main(args) -> int:
+    from edgebench.api import SuiteConfig, run_suite
+    from edgebench.errors import InvalidConfigError
+    from edgebench.report import console
+
+    models = {} if args.models is None else {"models": args.models}  # else SuiteConfig's default, the paper's
+    cfg = SuiteConfig(
+        batch_size=args.batch_size, precision=args.precision, device=args.device, backends=args.backends,
+        model_options=model_options(args), timing=timing(args), pool_size=args.pool_size, out_dir=args.out,
+        db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
+        isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume, **models,
+    )
+    if args.weights and len(cfg.models) != 1:
+        raise InvalidConfigError("--weights names one checkpoint; pass it with a single model (--models NAME)")
+    show = not args.no_progress and sys.stderr.isatty()
+    resolved = cfg.resolved()
+    lines = None if show else console.CellLines(len(resolved.models) * len(resolved.backends))
+    result = run_suite(cfg, progress=show, on_record=lines)
+    print(console.table_and_files(result.table, result.outputs.values()))
+    return 0

@@ -1,0 +1,242 @@
+"""Every command's plain-text output for the terminal: one line per record, the cell-progress
+lines of `run`, a record's full summary (`bench`), the models, backends and runs tables, and
+what export, train, stream and data wrote or measured. The CLI prints these; it formats nothing."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+ANY_MODEL = ("any torchvision classifier name also works (e.g. efficientnet_b0, convnext_tiny), "
+             "as does path/to/file.py:factory")
+
+
+def plain_table(rows) -> str:
+    """Rows of cells as left-aligned columns, the first row a header underlined with dashes."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for j, r in enumerate(rows):
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        if j == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def duration(seconds: float) -> str:
+    """"42 s", "3 min 07 s" or "2 h 05 min"."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def to_json(result) -> str:
+    """A record's or a stream result's `to_dict()` as indented JSON."""
+    return json.dumps(result.to_dict(), indent=2, default=str)
+
+
+# -- records ---------------------------------------------------------------------------------
+
+def record_line(rec, prefix: str = "", suffix: str = "") -> str:
+    """One finished cell: its p50, or its status and why (an accuracy_failed cell: the
+    gate's metric, value and threshold), and whether other processes contended for the CPU."""
+    head = f"{prefix}{rec.model:<22} {rec.backend:<12} {rec.precision:<5}"
+    if rec.ok:
+        text = f"p50 {rec.latency.p50_ms:9.3f} ms"
+    elif rec.status == "accuracy_failed":
+        text = f"accuracy_failed: {rec.accuracy_gate_reason or 'failed the accuracy gate'}"
+        if rec.latency is not None:
+            text += f" (p50 {rec.latency.p50_ms:.3f} ms, not used)"
+    else:
+        text = f"{rec.status}: {rec.error.strip().splitlines()[0] if rec.error.strip() else 'no reason recorded'}"
+    if getattr(rec, "contended", False):  # rows from before contention was measured lack it
+        other = getattr(rec, "other_cpu_pct", None)
+        text += f"  [contended: other processes used {other:.0f}% CPU]" if other is not None else "  [contended]"
+    return f"{head} {text}{suffix}"
+
+
+class CellLines:
+    """`run` without a progress bar (no terminal, or --no-progress): one line per finished cell
+    on stderr with cells done / total, the time so far and an estimate of the time left, from
+    the mean time per finished cell so far. `total` is the resolved config's models x backends;
+    precision fallbacks add cells as they appear."""
+
+    def __init__(self, total: int, clock=time.monotonic):
+        self.total, self.done, self.clock = total, 0, clock
+        self.start = clock()
+
+    def line(self, rec) -> str:
+        """Count `rec` as finished and return its line."""
+        self.done += 1
+        self.total = max(self.total, self.done)
+        elapsed = self.clock() - self.start
+        left = elapsed / self.done * (self.total - self.done)
+        width = len(str(self.total))
+        return record_line(rec, prefix=f"[{self.done:>{width}}/{self.total}] ",
+                           suffix=f"  ({duration(elapsed)} elapsed, about {duration(left)} left)")
+
+    def __call__(self, rec) -> None:  # run_suite's on_record
+        print(self.line(rec), file=sys.stderr, flush=True)
+
+
+def record_summary(rec) -> str:
+    """`bench`'s summary of a measured record: latency, GPU time, cold start, energy, memory,
+    contention, percentiles, size, parity with PyTorch FP32 and the accuracy gate."""
+    s = rec.latency
+    out = [f"{rec.model} on {rec.backend} ({rec.precision}, {rec.device}: {rec.device_name}), batch {rec.batch_size}",
+           f"  latency  {s.summary()}  [host wall-clock incl. host<->device copies]"]
+    if rec.device_latency:
+        out.append(f"  GPU time {rec.device_latency.summary()}  [CUDA events, device-resident inputs]")
+    if rec.cold_start_s is not None:
+        out.append(f"  cold start {rec.cold_start_s:.2f} s (export {rec.export_s or 0:.2f} + prepare {rec.prepare_s:.2f} + "
+                   f"load {rec.load_s:.2f} + first inference {rec.first_infer_s:.3f}); build/compile {rec.build_s or 0:.2f} s")
+    if rec.energy_per_item_mj is not None:
+        out.append(f"  energy {rec.energy_per_item_mj:.3f} mJ/item above idle ({rec.idle_power_w:.1f} W), "
+                   f"{rec.items_per_joule or 0:.1f} items/J  [{rec.energy_source}]")
+    else:
+        out.append("  energy n/a (no NVML, RAPL or tegrastats meter readable here)")
+    if rec.host_rss_peak_mb is not None:
+        out.append(f"  peak host RSS {rec.host_rss_peak_mb:,.0f} MiB")
+    if rec.other_cpu_pct is not None:
+        before = f", {rec.load_before_pct:.0f}% just before" if rec.load_before_pct is not None else ""
+        out.append(f"  other CPU {rec.other_cpu_pct:.0f}% of one core while timed{before}: "
+                   + ("CONTENDED" if rec.contended else "quiet"))
+    for w in rec.warnings:
+        out.append(f"  warning: {w}")
+    if rec.gpu_mem_peak_reserved_mb is not None:
+        out.append(f"  peak GPU memory {rec.gpu_mem_peak_allocated_mb:,.0f} MiB allocated, "
+                   f"{rec.gpu_mem_peak_reserved_mb:,.0f} MiB reserved")
+    out.append(f"  p50 {s.p50_ms:.3f} ms  p90 {s.fmt(s.p90_ms)}  p95 {s.fmt(s.p95_ms)}  p99 {s.fmt(s.p99_ms)}  "
+               f"min {s.min_ms:.3f}  max {s.max_ms:.3f}")
+    if rec.params is not None:
+        flops = f"{rec.flops:,}" if rec.flops is not None else "n/a"
+        out.append(f"  params {rec.params:,}  FLOPs/item {flops}"
+                   + (f"  artifact {rec.artifact_bytes / 1e6:.1f} MB" if rec.artifact_bytes else ""))
+    if rec.max_abs_diff is not None:
+        out.append(f"  vs PyTorch FP32 on {rec.details.get('accuracy_inputs', 'the same inputs')}: max abs diff "
+                   f"{rec.max_abs_diff:.2e}, cosine {rec.cosine_similarity:.6f}, top-1 agreement "
+                   f"{100 * rec.top1_agreement:.1f}%" + _decisive(rec))
+        out.append(f"  accuracy gate ({rec.precision}): {rec.accuracy_gate}"
+                   + (f": {rec.accuracy_gate_reason}" if rec.accuracy_gate_reason else ""))
+    if rec.task_accuracy is not None:
+        out.append(f"  task accuracy on the labelled data: {100 * rec.task_accuracy:.1f}%")
+    if rec.bare_p50_ms is not None:
+        out.append(f"  overhead check (interleaved): harness p50 {rec.harness_check_p50_ms:.3f} ms vs bare loop p50 "
+                   f"{rec.bare_p50_ms:.3f} ms: {rec.harness_overhead_pct:+.1f}%")
+    return "\n".join(out)
+
+
+def _decisive(rec) -> str:
+    n, agree = rec.details.get("top1_decisive_items"), rec.details.get("top1_decisive_agreement")
+    return f" ({100 * agree:.1f}% on {n} decisive inputs)" if n and agree is not None else ""
+
+
+def unmeasured(rec) -> str:
+    """The error line for a record with no latency (it failed before it was timed)."""
+    return f"edgebench: {rec.model} on {rec.backend}: {rec.status}: {rec.error}"
+
+
+def gate_failed(rec) -> str:
+    """The error line for a record the accuracy gate turned down."""
+    return f"edgebench: {rec.model} on {rec.backend} {rec.precision} failed the accuracy gate"
+
+
+# -- runs and reports ------------------------------------------------------------------------
+
+def table_and_files(table, paths) -> str:
+    """Table 1 for the terminal, then one "wrote PATH" line per report file."""
+    from edgebench.report.render.terminal import render_terminal
+
+    return "\n".join([render_terminal(table), *(f"wrote {p}" for p in paths)])
+
+
+def runs_table(runs) -> str:
+    """`report --list`: (stored run dict, its number of records) per run."""
+    rows = [("run_id", "started", "status", "device", "records")]
+    for r, n in runs:
+        rows.append((r["run_id"], r["started_at"], r["status"], r["config"].get("device", "?"), str(n)))
+    return plain_table(rows)
+
+
+# -- models and backends ---------------------------------------------------------------------
+
+def models_table(models, classes: int | None) -> str:
+    """`models`: name, task, input, params, GFLOPs and paper row of each model (objects with
+    name, task, input_shape, params, flops, paper_name), then what else works."""
+    rows = [("name", "task", "input (per item)", f"params ({classes or 'default'} classes)", "GFLOPs/item", "paper row")]
+    for m in models:
+        rows.append((m.name, m.task, "x".join(map(str, m.input_shape)), f"{m.params:,}",
+                     f"{m.flops / 1e9:.3f}", m.paper_name or "-"))
+    return plain_table(rows) + f"\n\nBesides these, {ANY_MODEL}."
+
+
+def no_models(pattern: str) -> str:
+    return f"no registered model matches {pattern!r}; {ANY_MODEL}"
+
+
+def backends_table(availability, entries: dict) -> str:
+    """`backends`: each backend's availability, why not and how to install it, then what each is."""
+    rows = [("backend", "available", "reason", "install")]
+    for a in availability:
+        rows.append((a.name, "yes" if a.available else "no", a.reason, "-" if a.available else a.install))
+    return "\n".join([plain_table(rows), *(f"  {name}: {e.description}" for name, e in entries.items())])
+
+
+# -- export, train, stream, data -------------------------------------------------------------
+
+def exported_onnx(target, art) -> str:
+    """`export --format onnx`: the file, its size, opset and exporter, and its parity with torch."""
+    m = art.metadata
+    return (f"{target}  ({art.size_bytes / 1e6:.1f} MB, opset {m['opset']}, {m['exporter']} exporter, "
+            f"{'cached' if art.cached else f'exported in {art.export_s:.1f} s'})\n"
+            f"  input {m['input_name']} [batch, {', '.join(map(str, m['input_shape']))}] -> output {m['output_name']}; "
+            f"max |onnx - torch| = {m['max_abs_diff_vs_torch']:.2e}; sha256 {art.sha256[:16]}")
+
+
+def exported_package(target, bk, device: str, precision: str) -> str:
+    """`export --format aot-inductor`: the package, its size and how to load it."""
+    how = "cached" if bk.details["package_cached"] else f"compiled in {bk.timings['build_s']:.1f} s"
+    return (f"{target}  ({target.stat().st_size / 1e6:.1f} MB AOTInductor package for {device} {precision}, {how})\n"
+            f"  load anywhere with torch._inductor.aoti_load_package(path) -- no model code needed; "
+            f"input [batch, {', '.join(map(str, bk.options['item_shape']))}]")
+
+
+def training(model: str, run) -> str:
+    """`train`: the samples, each epoch's loss and accuracies, skipped videos, the best epoch and
+    the confusion matrix of a train.run result."""
+    r = run.result
+    out = [f"{model}: {run.train_samples} training / {run.val_samples} validation samples, classes {', '.join(run.classes)}"]
+    for h in r.history:
+        out.append(f"  epoch {h['epoch'] + 1:3d}  loss {h['train_loss']:.4f}  train acc {100 * h['train_accuracy']:5.1f}%  "
+                   f"val acc {100 * h['val_accuracy']:5.1f}%  ({h['seconds']:.1f} s)")
+    if run.skipped:
+        out.append(f"  skipped {len(run.skipped)} unusable videos:")
+        for path, why in run.skipped.items():
+            out.append(f"    {path}: {why}")
+    out.append(f"best validation accuracy {100 * r.best_val_accuracy:.1f}% (epoch {r.best_epoch + 1})"
+               f"{', stopped early' if r.stopped_early else ''}; checkpoint {r.checkpoint}")
+    out.append("confusion matrix (rows: true, columns: predicted):")
+    out.append(plain_table([("", *run.classes)] + [(c, *map(str, row)) for c, row in zip(run.classes, r.confusion)]))
+    return "\n".join(out)
+
+
+def streamed(model: str, backend: str, target_fps: float, r) -> str:
+    """`stream`: frames and inferences, the pipeline's FPS against the target's deadline, and the
+    inference and frame-time statistics of a bench.stream.StreamResult."""
+    out = [f"{model} on {backend}: {r.frames} frames, {r.inferences} inferences in {r.wall_s:.2f} s",
+           f"  pipeline {r.achieved_fps:.1f} FPS (decode + preprocess + infer); target {target_fps:g} FPS "
+           f"({r.frame_period_ms:.1f} ms/frame): {r.deadline_misses} deadline misses ({100 * r.deadline_miss_rate:.1f}%)"]
+    if r.inference:
+        out.append(f"  inference {r.inference.summary()}")
+    out.append(f"  frame time {r.frame_time.summary()}")
+    return "\n".join(out)
+
+
+def synth_videos(n: int, root, classes) -> str:
+    return f"wrote {n} videos in UCF50 layout under {root} (classes: {', '.join(classes)})"
+
+
+def synth_images(n: int, out, classes) -> str:
+    return f"wrote {n} images under {out}/train and {out}/val (classes: {', '.join(classes)})"

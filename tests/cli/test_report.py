@@ -1,0 +1,23 @@
+"""`edgebench report`: re-rendering a stored `run` without re-running it, and listing runs."""
+from edgebench.cli.main import main
+from tests.cli import FAST
+
+
+def test_run_then_report_rerenders_without_rerun(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", "--models", "test_cnn,test_mlp", "--backends", "pytorch,onnxruntime", "--device", "cpu",
+                 "--out", str(out), *FAST]) == 0
+    printed, err = capsys.readouterr()
+    assert "mean speedup" in printed and "test_mlp" in printed
+    # stderr is no terminal here: one line per finished cell, with the time left
+    cells = [line for line in err.splitlines() if line.startswith("[")]
+    assert [c.split("]")[0] for c in cells] == ["[1/4", "[2/4", "[3/4", "[4/4"]
+    assert all("elapsed, about" in c and c.endswith("left)") for c in cells) and "about 0 s left" in cells[-1]
+    first = (out / "table1.md").read_text()
+    for name in ("table1.md", "table1.csv", "table1.json", "figure4_speedup.png"):
+        (out / name).unlink()
+    assert main(["report", "--db", str(out / "edgebench.sqlite")]) == 0
+    assert (out / "table1.md").read_text() == first  # a pure function of the stored records
+    assert (out / "figure4_speedup.png").is_file()
+    assert main(["report", "--db", str(out / "edgebench.sqlite"), "--list"]) == 0
+    assert "finished" in capsys.readouterr().out
