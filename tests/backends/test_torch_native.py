@@ -103,7 +103,7 @@ def test_aot_inductor_refuses_a_package_carrying_its_own_libstdcxx(tiny_loaded, 
 
 
 def test_aot_inductor_cache_key_fields():
-    from edgebench.export.artifact import cache_key
+    from edgebench.cache import cache_key
 
     base = ({"model": "m", "weights_sha256": "a"}, "2.11", "cuda H100 sm_90", "fp16", 256)
     key = cache_key(package_cache_fields(*base))

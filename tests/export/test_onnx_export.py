@@ -33,14 +33,16 @@ def test_cache_hit_and_keying(tiny_loaded, tmp_path):
     assert again.cached and again.path == first.path and again.sha256 == first.sha256
     other = build_model(get_spec("test_cnn"), seed=7)
     assert export_onnx(other, cache_dir=tmp_path).path != first.path  # weights change the key
-    assert json.loads((first.path.parent / "meta.json").read_text())["sha256"] == first.sha256
+    manifest = json.loads((first.path.parent / "manifest.json").read_text())
+    assert manifest["files"]["model.onnx"]["sha256"] == first.sha256
+    assert manifest["meta"]["weights_sha256"] == tiny_loaded.weights_sha256
 
 
 def test_altered_cached_file_is_not_reused(tiny_loaded, tmp_path):
     first = export_onnx(tiny_loaded, cache_dir=tmp_path)
     first.path.write_bytes(first.path.read_bytes() + b"\0")
     again = export_onnx(tiny_loaded, cache_dir=tmp_path)
-    assert not again.cached
+    assert not again.cached and again.cache_status.startswith("rebuilt: model.onnx is")
     onnx.checker.check_model(str(again.path))
 
 

@@ -20,8 +20,8 @@ def task_inputs(spec, data: str | Path | None, count: int, seed: int = 0, cache_
         from edgebench.data.ucf50 import ClipDataset, index_ucf50
 
         if data is None:
+            from edgebench.cache import default_cache_dir
             from edgebench.data.synth import write_video_set
-            from edgebench.export.artifact import default_cache_dir
 
             root = Path(cache_dir or default_cache_dir()) / "synthetic-videos"
             if not (root / "UCF50").is_dir():

@@ -1,11 +1,10 @@
-"""An on-disk artifact with the metadata that travels with it, and content-keyed caching."""
+"""An on-disk artifact with the metadata that travels with it."""
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgebench.cache import cache_key, default_cache_dir  # noqa: F401  (still imported from here)
 from edgebench.hashing import file_sha256  # noqa: F401  (artifacts are hashed by content)
 
 
@@ -18,6 +17,9 @@ class Artifact:
     metadata: dict = field(default_factory=dict)
     export_s: float = 0.0  # seconds spent producing it now; 0.0 when served from the cache
     cached: bool = False
+    #: how the cache gave it: "hit", "built", "rebuilt: <why the stored one was rejected>";
+    #: "" for a file the user gave
+    cache_status: str = ""
 
     @property
     def input_name(self) -> str:
@@ -27,13 +29,8 @@ class Artifact:
     def output_name(self) -> str:
         return self.metadata["output_name"]
 
-
-def cache_key(fields: dict) -> str:
-    """A stable hash of everything that changes an artifact's content."""
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def default_cache_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("EDGEBENCH_CACHE", Path.home() / ".cache" / "edgebench"))
+    @classmethod
+    def from_entry(cls, entry, name: str, export_s: float) -> "Artifact":
+        """The ONNX file `name` of a cache.Entry; its metadata is the entry's plus the file's sha256."""
+        meta = {**entry.meta, "sha256": entry.sha256(name)}
+        return cls("onnx", entry.path(name), meta["sha256"], entry.size(name), meta, export_s, entry.cached, entry.status)

@@ -6,13 +6,14 @@ import contextlib
 import io
 import json
 import re
-import shutil
 import time
 import warnings
 from pathlib import Path
 
+from edgebench.cache import Cache
 from edgebench.errors import ArtifactError, ExportError
-from edgebench.export.artifact import Artifact, cache_key, default_cache_dir, file_sha256
+from edgebench.export.artifact import Artifact
+from edgebench.hashing import file_sha256
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
@@ -23,6 +24,7 @@ DYNAMO_MIN_OPSET = 18
 # FP32 ONNX vs FP32 PyTorch: different kernels and fusions, same arithmetic; differences are
 # rounding (~1e-6 relative). 1e-3 relative leaves room for deep nets and still catches a wrong graph.
 PARITY_RTOL = 1e-3
+FILE = "model.onnx"  # the file in its cache entry
 
 
 def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = None, exporter: str = "auto") -> Artifact:
@@ -46,17 +48,18 @@ def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = Non
         "torch": torch.__version__,
         "exporter": exporter,
     }
-    key = cache_key(key_fields)
-    folder = Path(cache_dir or default_cache_dir()) / "onnx" / f"{_safe(spec.name)}-{key[:16]}"
-    path = folder / "model.onnx"
-    meta_path = folder / "meta.json"
-    if path.is_file() and meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("sha256") == file_sha256(path):
-            return Artifact("onnx", path, meta["sha256"], path.stat().st_size, meta, 0.0, True)
-        shutil.rmtree(folder)  # a partial or altered file is never reused
-    folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    entry = Cache(cache_dir).get_or_build(
+        "onnx", key_fields, lambda folder: _build(loaded, folder / FILE, key_fields, opset, exporter), label=spec.name)
+    return Artifact.from_entry(entry, FILE, 0.0 if entry.cached else time.perf_counter() - t0)
+
+
+def _build(loaded, path: Path, key_fields: dict, opset: int, exporter: str) -> dict:
+    """Export to `path` (inside a cache entry being written), check it, and return its metadata;
+    any failure raises ExportError and leaves no entry."""
+    import torch
+
+    spec = loaded.spec
     # batch 2 for tracing: a batch of 1 lets the exporter specialise the axis to a constant
     example = torch.randn(2, *spec.input_shape)
     try:
@@ -65,7 +68,6 @@ def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = Non
 
         onnx.checker.check_model(str(path))
     except Exception as exc:
-        shutil.rmtree(folder, ignore_errors=True)
         raise ExportError(f"ONNX export of {spec.name} failed ({exporter}, opset {opset}): {type(exc).__name__}: {_first_line(exc)}") from exc
     meta = {
         **key_fields,
@@ -82,15 +84,12 @@ def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = Non
     probe = torch.randn(3, *spec.input_shape)
     diff, scale = _parity(loaded.module, path, probe)
     if not diff <= PARITY_RTOL * max(1.0, scale):
-        shutil.rmtree(folder, ignore_errors=True)
         raise ExportError(
             f"ONNX export of {spec.name} ({exporter}) disagrees with PyTorch: max abs diff {diff:.3g} on outputs of "
             f"magnitude {scale:.3g} at batch 3; the model may have data-dependent or non-exportable code"
         )
     meta["max_abs_diff_vs_torch"] = diff
-    meta["sha256"] = file_sha256(path)
-    meta_path.write_text(json.dumps(meta, indent=2))
-    return Artifact("onnx", path, meta["sha256"], path.stat().st_size, meta, time.perf_counter() - t0, False)
+    return meta
 
 
 def _torch_export(module, example, path: Path, opset: int, exporter: str) -> None:
@@ -178,10 +177,6 @@ def _numel(dims) -> int:
 def _first_line(exc: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[-60:]
 
 
 def _version(module: str) -> str:

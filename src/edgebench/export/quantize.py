@@ -6,16 +6,17 @@ and TensorRT (explicit quantization)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from edgebench.cache import Cache
 from edgebench.errors import ExportError, InvalidConfigError
-from edgebench.export.artifact import Artifact, cache_key, default_cache_dir, file_sha256
+from edgebench.export.artifact import Artifact
 
 METHODS = ("minmax", "entropy", "percentile")
+FILE = "model.int8.onnx"  # the file in its cache entry
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,10 @@ def quantize_int8(fp32: Artifact, calibration: list, cache_dir: Path | None = No
                   recipe: CalibrationRecipe | None = None, calibration_desc: str = "") -> Artifact:
     """`calibration`: single inputs (item shape, float32); each is fed as a batch of one.
     `recipe`: DEFAULT_RECIPE when None. The artifact's `export_s` is the calibration +
-    quantization time in seconds (0.0 when served from the cache)."""
+    quantization time in seconds, with the writing of its cache entry (0.0 when served from
+    the cache)."""
     import numpy as np
     import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     recipe = recipe or DEFAULT_RECIPE
     if not calibration:
@@ -148,15 +149,20 @@ def quantize_int8(fp32: Artifact, calibration: list, cache_dir: Path | None = No
     key_fields = {"fp32_sha256": fp32.sha256, "calibration_sha256": h.hexdigest(), "calibration_size": len(calibration),
                   "format": "QDQ", "activations": "uint8", "weights": "int8", "recipe": recipe.to_dict(),
                   "onnxruntime": ort.__version__}
-    key = cache_key(key_fields)
-    folder = Path(cache_dir or default_cache_dir()) / "int8" / f"{fp32.path.parent.name}-{key[:16]}"
-    path, meta_path = folder / "model.int8.onnx", folder / "meta.json"
-    if path.is_file() and meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("sha256") == file_sha256(path):
-            return Artifact("onnx", path, meta["sha256"], path.stat().st_size, meta, 0.0, True)
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    entry = Cache(cache_dir).get_or_build(
+        "int8", key_fields, lambda folder: _build(fp32, calibration, folder / FILE, recipe, key_fields, calibration_desc),
+        label=str(fp32.metadata.get("model") or fp32.path.stem))
+    return Artifact.from_entry(entry, FILE, 0.0 if entry.cached else time.perf_counter() - t0)
+
+
+def _build(fp32: Artifact, calibration: list, path: Path, recipe: CalibrationRecipe, key_fields: dict,
+           calibration_desc: str) -> dict:
+    """Calibrate and quantize `fp32` into `path` (inside a cache entry being written) and return
+    the INT8 model's metadata; any failure raises ExportError and leaves no entry."""
+    import numpy as np
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
     name = fp32.input_name
 
     class Reader(CalibrationDataReader):
@@ -168,7 +174,7 @@ def quantize_int8(fp32: Artifact, calibration: list, cache_dir: Path | None = No
             return None if x is None else {name: np.ascontiguousarray(x, dtype=np.float32)[None]}
 
     t0 = time.perf_counter()
-    source = folder / "preprocessed.onnx"
+    source = path.parent / "preprocessed.onnx"
     method, extra = _ort_settings(recipe)
     try:
         import contextlib
@@ -195,12 +201,10 @@ def quantize_int8(fp32: Artifact, calibration: list, cache_dir: Path | None = No
             logging.getLogger().setLevel(quiet)
             source.unlink(missing_ok=True)
     except Exception as exc:
-        shutil.rmtree(folder, ignore_errors=True)
         raise ExportError(f"INT8 quantization of {fp32.path.name} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
     seconds = time.perf_counter() - t0
     meta = {**fp32.metadata, **key_fields, "precision": "int8", "calibration": calibration_desc,
             "recipe_name": recipe.name, "quantize_s": round(seconds, 3)}
     meta.pop("max_abs_diff_vs_torch", None)
-    meta["sha256"] = file_sha256(path)
-    meta_path.write_text(json.dumps(meta, indent=2))
-    return Artifact("onnx", path, meta["sha256"], path.stat().st_size, meta, seconds, False)
+    meta.pop("sha256", None)  # the FP32 file's; the entry's manifest holds this file's
+    return meta
