@@ -1,5 +1,6 @@
 """AOTInductor: torch.export with a dynamic batch dimension -> a compiled package (.pt2) on disk,
-cached like an engine (model + weights hash, torch version, device, precision, batch range),
+in edgebench.cache like every artifact (keyed by model + weights hash, torch version, device,
+precision, batch range),
 then loaded with `torch._inductor.aoti_load_package`, which needs none of the model's Python
 code: the PyTorch-native counterpart of a TensorRT engine.
 
@@ -14,7 +15,6 @@ refused with a BuildError naming the compiler, whichever way it was built. `buil
 compiles in this process (shared Inductor cache, $CXX as Inductor picks it)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -25,9 +25,11 @@ from pathlib import Path
 
 from edgebench.backends.base import Backend
 from edgebench.backends.torch_io import TorchIO, apply_cuda_flags
+from edgebench.cache import Cache
 from edgebench.errors import BuildError, InvalidConfigError
 
 DEFAULT_MAX_BATCH = 256
+NAMESPACE, PACKAGE = "aot-inductor", "model.pt2"  # its cache entries, and the package's file in one
 
 
 def package_cache_fields(source_key: dict, torch_version: str, device: str, precision: str, max_batch: int) -> dict:
@@ -74,8 +76,6 @@ class AOTInductorBackend(Backend):
     def _prepare(self, module, batch_size: int) -> None:
         import torch
 
-        from edgebench.export.artifact import cache_key, default_cache_dir
-
         item = self.options.get("item_shape")
         source_key = self.options.get("source_key")
         if item is None or source_key is None:
@@ -84,39 +84,41 @@ class AOTInductorBackend(Backend):
         self.io = TorchIO(self.device, self.precision, self.name)
         max_batch = max(batch_size, int(self.options.get("max_batch") or DEFAULT_MAX_BATCH))
         fields = package_cache_fields(source_key, torch.__version__, device_identity(self.device), self.precision, max_batch)
-        folder = Path(self.cache_dir or default_cache_dir()) / "aot-inductor"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.package = folder / f"{cache_key(fields)[:24]}.pt2"
+        cache, label = Cache(self.cache_dir), str(source_key.get("model") or "")
+        self.package = cache.folder(NAMESPACE, fields, label) / PACKAGE
         self.details.update(torch=torch.__version__, package=str(self.package))
-        if self.package.is_file():
-            self.timings["build_s"] = 0.0
-            self.details["package_cached"] = True
-            return
         t0 = time.perf_counter()
+        entry = cache.get_or_build(
+            NAMESPACE, fields, lambda folder: self._build(module, item, max_batch, source_key, folder / PACKAGE), label)
+        self.package = entry.path(PACKAGE)
+        self.timings["build_s"] = 0.0 if entry.cached else time.perf_counter() - t0
+        self.details["package_cached"] = entry.cached
+        if entry.rebuilt:
+            self.details["cache"] = entry.status
+
+    def _build(self, module, item, max_batch: int, source_key: dict, package: Path) -> None:
+        """Export `module` and compile it into `package` (inside a cache entry being written)."""
+        torch = self._torch
         self._flags()
         module = module.to(self.device, self.io.dtype).eval()
         example = torch.randn((2, *item), device=self.device, dtype=self.io.dtype)  # 2: keep the axis symbolic
         batch = torch.export.Dim("batch", min=1, max=max_batch)
-        tmp = self.package.with_suffix(".tmp.pt2")
         in_process = not bool(self.options.get("build_process", True))
         self.details["build_process"] = not in_process
         try:
             with torch.inference_mode(False), torch.no_grad():
                 program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
                 if in_process:
-                    torch._inductor.aoti_compile_and_package(program, package_path=str(tmp))
+                    torch._inductor.aoti_compile_and_package(program, package_path=str(package))
             if not in_process:
-                self._build_in_child(program, tmp)
-            self._refuse_own_libstdcxx(tmp, os.environ.get("CXX", "g++") if in_process else self.details["cxx"])
-            tmp.replace(self.package)  # a half-written or refused package is never picked up
+                self._build_in_child(program, package)
+            # a refused package is never published: the entry being written is dropped
+            self._refuse_own_libstdcxx(package, os.environ.get("CXX", "g++") if in_process else self.details["cxx"])
         except BuildError:
             raise
         except Exception as exc:
             raise BuildError(f"AOTInductor could not compile {source_key.get('model')}: {type(exc).__name__}: "
                              f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from exc
-        self.package.with_suffix(".json").write_text(json.dumps(fields, indent=2))
-        self.timings["build_s"] = time.perf_counter() - t0
-        self.details["package_cached"] = False
 
     def _build_in_child(self, program, package) -> None:
         """Save the exported program beside the package and compile it in `python -m
