@@ -18,7 +18,7 @@ def test_profile_is_min_1_opt_batch_max_at_least_batch():
 
 
 def test_engine_key_changes_with_everything_that_invalidates_an_engine():
-    from edgebench.export.artifact import cache_key
+    from edgebench.cache import cache_key
 
     base = dict(onnx_sha256="a" * 64, trt_version="10.3.0", gpu="Orin sm_87", precision="fp16",
                 profile=profile_shapes((3, 8, 8), 1), workspace=1 << 30)
@@ -27,6 +27,35 @@ def test_engine_key_changes_with_everything_that_invalidates_an_engine():
                          ("precision", "fp32"), ("profile", profile_shapes((3, 8, 8), 4)), ("workspace", 1 << 28)]:
         assert cache_key(engine_cache_fields(**{**base, field: other})) != key, field
     assert cache_key(engine_cache_fields(**base)) == key
+
+
+def test_engine_cache_builds_once_verifies_and_rebuilds_without_tensorrt(tmp_path):
+    from edgebench.backends.tensorrt_backend import cached_engine, rebuild_engine
+    from edgebench.cache import Cache
+
+    cache, builds = Cache(tmp_path), []
+    fields = engine_cache_fields("a" * 64, "10.3.0", "Orin sm_87", "fp16", profile_shapes((3, 8, 8), 1), 1 << 30)
+
+    def build():
+        builds.append(1)
+        return b"serialized engine %d" % len(builds)
+
+    data, entry = cached_engine(cache, fields, build, "test_cnn")
+    assert data == b"serialized engine 1" and entry.status == "built" and entry.fields == fields
+    assert cached_engine(cache, fields, build, "test_cnn")[1].cached and len(builds) == 1
+    entry.path("model.engine").write_bytes(b"serialized engine X")  # altered on disk: never loaded
+    data, again = cached_engine(cache, fields, build, "test_cnn")
+    assert data == b"serialized engine 2" and again.status == "rebuilt: model.engine's sha256 differs from its manifest"
+    data, fresh = rebuild_engine(cache, fields, build, "test_cnn")  # e.g. it would not deserialize
+    assert data == b"serialized engine 3" and fresh.status == "built"
+
+    def failing():
+        raise RuntimeError("builder ran out of memory")
+
+    other = {**fields, "precision": "int8"}
+    with pytest.raises(RuntimeError):
+        cached_engine(cache, other, failing, "test_cnn")
+    assert cache.get("tensorrt", other, "test_cnn") is None and len(list((tmp_path / "tensorrt").iterdir())) == 1
 
 
 def test_parser_errors_are_one_line():

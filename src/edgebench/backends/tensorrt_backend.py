@@ -4,18 +4,21 @@ inference with an execution context, device buffers (torch CUDA tensors), H2D co
 `execute_async_v3` on a CUDA stream, D2H copy, stream sync.
 
 Only `_build_engine`, `_deserialize` and the `TensorRTBackend` methods touch `tensorrt`; the
-cache key, profile and error formatting are plain functions, tested without TensorRT.
+cache key and entry, profile and error formatting are plain functions, tested without TensorRT.
 """
 from __future__ import annotations
 
-import json
 import time
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from edgebench.backends.base import Backend
+from edgebench.cache import Cache, Entry
 from edgebench.errors import BuildError, InvalidConfigError
 
 DEFAULT_WORKSPACE_BYTES = 1 << 30
+NAMESPACE, ENGINE = "tensorrt", "model.engine"  # its cache entries, and the engine's file in one
 
 
 def profile_shapes(input_shape: tuple[int, ...], batch_size: int, max_batch: int | None = None):
@@ -37,6 +40,22 @@ def engine_cache_fields(onnx_sha256: str, trt_version: str, gpu: str, precision:
         "profile": [list(s) for s in profile],
         "workspace": workspace,
     }
+
+
+def cached_engine(cache: Cache, fields: dict, build: Callable[[], bytes], label: str = "") -> tuple[bytes, Entry]:
+    """(serialized engine, its cache entry) for `fields` (engine_cache_fields): the verified
+    cached engine, else `build()`'s, stored first."""
+    def write(folder: Path) -> None:
+        (folder / ENGINE).write_bytes(build())
+
+    entry = cache.get_or_build(NAMESPACE, fields, write, label)
+    return entry.path(ENGINE).read_bytes(), entry
+
+
+def rebuild_engine(cache: Cache, fields: dict, build: Callable[[], bytes], label: str = "") -> tuple[bytes, Entry]:
+    """As cached_engine, after the cached engine would not deserialize: it is discarded and built anew."""
+    cache.discard(NAMESPACE, fields, label)
+    return cached_engine(cache, fields, build, label)
 
 
 def format_parser_errors(errors: list[str], onnx_path: Path) -> str:
@@ -65,8 +84,6 @@ class TensorRTBackend(Backend):
     def _prepare(self, artifact, batch_size: int) -> None:
         import tensorrt as trt
 
-        from edgebench.export.artifact import cache_key, default_cache_dir
-
         self._trt = trt
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.artifact = artifact
@@ -75,21 +92,18 @@ class TensorRTBackend(Backend):
         self.profile = profile_shapes(tuple(artifact.metadata["input_shape"]), batch_size, self.options.get("max_batch"))
         workspace = int(self.options.get("workspace_bytes") or DEFAULT_WORKSPACE_BYTES)
         fields = engine_cache_fields(artifact.sha256, trt.__version__, gpu_identity(), self.precision, self.profile, workspace)
-        folder = Path(self.cache_dir or default_cache_dir()) / "tensorrt"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.engine_path = folder / f"{cache_key(fields)[:24]}.engine"
+        cache, label = Cache(self.cache_dir), str(artifact.metadata.get("model") or artifact.path.stem)
+        self.engine_path = cache.folder(NAMESPACE, fields, label) / ENGINE
         self.details.update(tensorrt=trt.__version__, engine=str(self.engine_path), gpu=fields["gpu"])
         t0 = time.perf_counter()
-        self.engine_bytes = self.engine_path.read_bytes() if self.engine_path.is_file() else None
-        if self.engine_bytes is None:
-            self.engine_bytes = self._build_engine(workspace)
-            self.engine_path.write_bytes(self.engine_bytes)
-            self.engine_path.with_suffix(".json").write_text(json.dumps(fields, indent=2))
-            self.timings["build_s"] = time.perf_counter() - t0
-            self.details["engine_cached"] = False
-        else:
-            self.timings["build_s"] = 0.0
-            self.details["engine_cached"] = True
+        build = partial(self._build_engine, workspace)
+        self.engine_bytes, entry = cached_engine(cache, fields, build, label)
+        self._rebuild = partial(rebuild_engine, cache, fields, build, label)  # for _load
+        self.engine_path = entry.path(ENGINE)
+        self.timings["build_s"] = 0.0 if entry.cached else time.perf_counter() - t0
+        self.details["engine_cached"] = entry.cached
+        if entry.rebuilt:
+            self.details["cache"] = entry.status
 
     def _build_engine(self, workspace: int) -> bytes:
         trt = self._trt
@@ -128,8 +142,8 @@ class TensorRTBackend(Backend):
         self.runtime, self.engine = self._deserialize(self.engine_bytes)
         if self.engine is None:
             # an engine from another TensorRT version or GPU: rebuild rather than crash
-            self.engine_bytes = self._build_engine(int(self.options.get("workspace_bytes") or DEFAULT_WORKSPACE_BYTES))
-            self.engine_path.write_bytes(self.engine_bytes)
+            self.engine_bytes, _ = self._rebuild()
+            self.details["cache"] = "rebuilt: TensorRT could not deserialize the cached engine"
             self.runtime, self.engine = self._deserialize(self.engine_bytes)
             if self.engine is None:
                 raise BuildError(f"TensorRT could not deserialize a freshly built engine {self.engine_path}")
