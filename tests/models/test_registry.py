@@ -4,7 +4,7 @@ import pytest
 
 from edgebench.errors import ModelFileError, UnknownModelError
 from edgebench.models import ModelSpec, get_spec, list_models, register
-from edgebench.models.classifiers import PAPER_CLASSIFIERS
+from edgebench.models.catalog import PAPER_CLASSIFIERS
 
 
 def test_paper_classifiers_registered_and_wildcards():

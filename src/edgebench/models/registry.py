@@ -1,7 +1,9 @@
 """Model registry: strict (duplicates raise), searchable with wildcards, and resolving
-torchvision classifiers and user `file.py:factory` models by name."""
+torchvision classifiers and user `file.py:factory` models by name. The built-ins come from
+models.catalog as data; nothing here imports model code or torch."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import importlib.util
@@ -10,12 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 from edgebench.errors import ModelFileError, UnknownModelError
-from edgebench.models.spec import IMAGE_CLASSIFICATION, ModelSpec
+from edgebench.models.catalog import BUILTIN_MODELS, torchvision_spec
+from edgebench.models.spec import IMAGE_CLASSIFICATION, IMAGE_INPUT, ModelSpec
 
 _REGISTRY: dict[str, ModelSpec] = {}
-_BUILTINS_LOADED = False
-
-IMAGE_INPUT = (3, 224, 224)
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -25,16 +25,12 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def _ensure_builtins() -> None:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        from edgebench.models import classifiers, testing, video  # noqa: F401  (they register)
+for _spec in BUILTIN_MODELS:
+    register(_spec)
 
 
 def list_models(pattern: str = "*", include_test: bool = False) -> list[str]:
     """Registered names matching a shell wildcard; `test_*` models only when asked."""
-    _ensure_builtins()
     names = sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
     if not include_test and not pattern.startswith("test_"):
         names = [n for n in names if not n.startswith("test_")]
@@ -49,7 +45,6 @@ def _torchvision_classifiers() -> list[str]:
 
 def get_spec(name: str, input_shape: tuple[int, ...] | None = None) -> ModelSpec:
     """Resolve a registered name, any torchvision classifier, or `path/to/file.py:factory`."""
-    _ensure_builtins()
     if name in _REGISTRY:
         spec = _REGISTRY[name]
     elif ":" in name and name.split(":", 1)[0].endswith(".py"):
@@ -64,11 +59,10 @@ def get_spec(name: str, input_shape: tuple[int, ...] | None = None) -> ModelSpec
                 f"unknown model {name!r}.{hint} List models with `edgebench models`, use any "
                 "torchvision classifier name, or pass path/to/file.py:factory"
             )
-        from edgebench.models.classifiers import torchvision_spec
-
         spec = torchvision_spec(name)
-    if input_shape is not None:
-        spec = ModelSpec(**{**spec.__dict__, "input_shape": tuple(input_shape)})
+    if input_shape is not None and tuple(input_shape) != spec.input_shape:
+        # the declared size holds at the declared input only
+        spec = dataclasses.replace(spec, input_shape=tuple(input_shape), size=None)
     return spec
 
 

@@ -1,9 +1,6 @@
 """Tiny `test_*` models: same registry, milliseconds to build, export and run."""
 from __future__ import annotations
 
-from edgebench.models.registry import register
-from edgebench.models.spec import ACTION_RECOGNITION, IMAGE_CLASSIFICATION, ModelSpec
-
 
 def tiny_cnn(num_classes: int = 2):
     from torch import nn
@@ -42,9 +39,3 @@ def tiny_cnn3d(num_classes: int = 4):
         nn.Flatten(),
         nn.Linear(8, num_classes),
     )
-
-
-register(ModelSpec("test_cnn",  IMAGE_CLASSIFICATION, (3, 32, 32), tiny_cnn, description="tiny CNN for tests"))
-register(ModelSpec("test_mlp", IMAGE_CLASSIFICATION, (3, 16, 16), tiny_mlp, description="tiny MLP for tests"))
-register(ModelSpec("test_cnn3d", ACTION_RECOGNITION, (3, 4, 16, 16), tiny_cnn3d, default_num_classes=4,
-                   description="tiny 3-D CNN for tests"))
