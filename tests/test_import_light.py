@@ -28,6 +28,26 @@ def test_import_and_help_and_backends_are_light():
     assert "tensorrt" in out.stdout  # the backends table names it, available or not
 
 
+MODELS_PROBE = r"""
+import sys
+from edgebench.cli.main import main
+assert main(['models']) == 0
+assert main(['models', '--include-test', '--imagenet-heads']) == 0
+assert main(['models', 'res*', '--num-classes', '7']) == 0
+heavy = [m for m in ('torch', 'torchvision') if m in sys.modules]
+assert not heavy, heavy
+print('MODELS-LIGHT-OK')
+"""
+
+
+def test_models_listing_builds_nothing_and_imports_no_torch():
+    """`edgebench models` reads the built-ins' declared sizes: instant, no torch."""
+    out = subprocess.run([sys.executable, "-c", MODELS_PROBE], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "MODELS-LIGHT-OK" in out.stdout
+    assert "resnext50_32x4d" in out.stdout and "test_cnn3d" in out.stdout
+
+
 def test_lazy_public_api():
     import edgebench
 

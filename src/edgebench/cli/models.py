@@ -11,25 +11,13 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    from types import SimpleNamespace
-
-    import torch
-
-    from edgebench.models import build_model, get_spec, list_models
-    from edgebench.models.stats import count_flops, trainable_params
+    from edgebench.models.listing import summarize_models
     from edgebench.report import console
 
-    names = list_models(args.pattern, include_test=args.include_test)
-    if not names:
+    classes = 1000 if args.imagenet_heads else args.num_classes
+    models = summarize_models(args.pattern, args.include_test, classes)
+    if not models:
         print(console.no_models(args.pattern))
         return 0
-    classes = 1000 if args.imagenet_heads else args.num_classes
-    models = []
-    for n in names:
-        spec = get_spec(n)
-        module = build_model(spec, classes).module
-        flops = count_flops(module, torch.zeros(1, *spec.input_shape))
-        models.append(SimpleNamespace(name=n, task=spec.task, input_shape=spec.input_shape,
-                                      params=trainable_params(module), flops=flops, paper_name=spec.paper_name))
     print(console.models_table(models, classes))
     return 0
