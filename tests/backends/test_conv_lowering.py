@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from edgebench.backends.conv_lowering import Im2colConv, eligible, lower_convs
+from edgebench.backends.torch_compile.conv_lowering import Im2colConv, eligible, lower_convs
 
 
 @pytest.mark.parametrize("conv, shape", [

@@ -17,8 +17,8 @@ _INTERPRETED = r'''
 import json
 import torch
 from torch import nn
-from edgebench.backends.conv_lowering import lower_convs
-from edgebench.backends.triton_conv import CONFIGS, TritonConv
+from edgebench.backends.torch_compile.conv_lowering import lower_convs
+from edgebench.backends.torch_compile.triton_conv import CONFIGS, TritonConv
 
 g = torch.Generator().manual_seed(0)
 torch.manual_seed(0)
@@ -70,17 +70,17 @@ def test_triton_conv_matches_the_convolution_in_the_interpreter():
 
 
 def test_lower_convs_reports_why_triton_was_not_tried(monkeypatch):
-    from edgebench.backends import conv_lowering
+    from edgebench.backends.torch_compile import conv_lowering
 
-    monkeypatch.setitem(sys.modules, "edgebench.backends.triton_conv", None)  # import fails as without Triton
+    monkeypatch.setitem(sys.modules, "edgebench.backends.torch_compile.triton_conv", None)  # import fails as without Triton
     net, x = nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), torch.randn(1, 3, 8, 8)
     (row,) = conv_lowering.lower_convs(net, x, "auto", iters=2, triton=True)
     assert row["triton_skipped"].startswith("triton unavailable") and row["choice"] in ("native", "im2col")
 
 
 def test_long_reductions_are_left_to_cudnn():
-    from edgebench.backends.conv_lowering import lower_convs
-    from edgebench.backends.triton_conv import MAX_REDUCTION
+    from edgebench.backends.torch_compile.conv_lowering import lower_convs
+    from edgebench.backends.torch_compile.triton_conv import MAX_REDUCTION
 
     net = nn.Sequential(nn.Conv2d(MAX_REDUCTION // 9 + 1, 4, 3)).eval()  # (Cin x 3 x 3) just over the limit
     (row,) = lower_convs(net, torch.randn(1, net[0].in_channels, 6, 6), "auto", iters=2, triton=True)
@@ -91,7 +91,7 @@ def test_long_reductions_are_left_to_cudnn():
 @pytest.mark.parametrize("conv, shape", [(nn.Conv3d(16, 12, 3, padding=1, bias=False), (1, 16, 8, 16, 16)),
                                          (nn.Conv2d(3, 64, 11, stride=4, padding=2), (1, 3, 224, 224))])
 def test_gpu_triton_conv_in_torch_compile_and_a_cuda_graph(conv, shape):
-    from edgebench.backends.triton_conv import CONFIGS, TritonConv
+    from edgebench.backends.torch_compile.triton_conv import CONFIGS, TritonConv
 
     conv = conv.cuda().half().eval()
     fmt = torch.channels_last if len(shape) == 4 else torch.channels_last_3d

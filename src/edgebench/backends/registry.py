@@ -39,7 +39,7 @@ BACKENDS: dict[str, BackendEntry] = {
         ),
         BackendEntry(
             "torch-compile",
-            "edgebench.backends.torch_compile_backend:TorchCompileBackend",
+            "edgebench.backends.torch_compile.backend:TorchCompileBackend",
             ("torch",),
             "pip install torch  (CPU needs a C++ compiler; CUDA needs triton, shipped with CUDA torch)",
             "torch.compile (Inductor), default or reduce-overhead (CUDA graphs) mode",

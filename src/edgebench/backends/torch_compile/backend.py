@@ -85,7 +85,7 @@ class TorchCompileBackend(Backend):
         is faster (before the first call, so Inductor traces the lowered module)."""
         if self.im2col == "off":
             return
-        from edgebench.backends.conv_lowering import lower_convs
+        from edgebench.backends.torch_compile.conv_lowering import lower_convs
 
         decisions = lower_convs(self.module, self._to_device(x), self.im2col, triton=self.triton_conv)
         self.details["im2col_layers"] = decisions

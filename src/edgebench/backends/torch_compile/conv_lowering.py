@@ -126,7 +126,7 @@ def _triton_candidates(conv: nn.Module, x, iters: int) -> tuple[float, nn.Module
     """Best time (s) of the Triton kernel for `conv` on `x` and the TritonConv in that tile
     shape, or the reason none ran."""
     try:
-        from edgebench.backends.triton_conv import CONFIGS, MAX_REDUCTION, TritonConv
+        from edgebench.backends.torch_compile.triton_conv import CONFIGS, MAX_REDUCTION, TritonConv
     except ImportError as exc:  # Triton ships with CUDA builds of torch; absent elsewhere
         return float("inf"), None, f"triton unavailable: {exc}"
     reduction = conv.in_channels * conv.weight[0, 0].numel()
