@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgebench.backends.base import BackendContext
 from edgebench.backends.registry import backend_class, default_post_backends, entry
 from edgebench.bench import environment
 from edgebench.bench.harness import TimingConfig, infer, overhead_check, time_backend, time_device
@@ -138,9 +139,8 @@ def export(model: str, opts: ModelOptions | None = None, cache_dir: str | Path |
     cache = Path(cache_dir) if cache_dir else None
     loaded = load_model(model, opts, cache)
     if format == "aot-inductor":
-        bk = backend_class("aot-inductor")(device=device, precision=precision, cache_dir=cache,
-                                           item_shape=tuple(loaded.spec.input_shape),
-                                           source_key=_source_key(model, loaded))
+        context = BackendContext(tuple(loaded.spec.input_shape), _source_key(model, loaded))
+        bk = backend_class("aot-inductor")(device=device, precision=precision, cache_dir=cache, context=context)
         bk.prepare(copy.deepcopy(loaded.module), 1)  # it may cast or move its module
         return bk
     if format != "onnx":
@@ -315,7 +315,8 @@ class BackendCell:
     def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
                  timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False):
         self.cell, self.backend, self.strict = cell, backend, strict
-        self.backend_options = {"item_shape": tuple(cell.item_shape), "source_key": cell.source_key(), **(backend_options or {})}
+        self.backend_options = dict(backend_options or {})
+        self.context = BackendContext(tuple(cell.item_shape), cell.source_key())
         self.bk = None
         self.outputs: list | None = None
         self.values: list[float] = []
@@ -371,7 +372,8 @@ class BackendCell:
             if slow:
                 raise InvalidConfigError(f"{rec.precision} not measured: {slow}; it would only show a slowdown")
             cls = backend_class(self.backend)
-            bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, **self.backend_options)
+            bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, options=self.backend_options,
+                     context=self.context)
             stage = "export_failed"
             source = cell.source_for(cls.consumes, rec.precision)
             if cls.consumes == "onnx":
@@ -573,7 +575,7 @@ def stream(
     if class_names is None and weights:
         class_names = _checkpoint_classes(weights)
     bk = backend_class(backend)(device=device, precision=precision, cache_dir=cell.cache_dir,
-                                item_shape=tuple(cell.item_shape), source_key=cell.source_key())
+                                context=BackendContext(tuple(cell.item_shape), cell.source_key()))
     with bk:
         bk.prepare(cell.source_for(bk.consumes, precision), 1)
         bk.load()

@@ -4,7 +4,7 @@ import copy
 import numpy as np
 import pytest
 
-from edgebench.backends import BACKENDS, availability, backend_class
+from edgebench.backends import BACKENDS, BackendContext, availability, backend_class
 from edgebench.bench.harness import infer
 from edgebench.bench.inputs import input_pool
 
@@ -28,8 +28,8 @@ def test_backend_matches_pytorch(name, model, batch, tmp_path):
     cls = backend_class(name)
     device = cls.devices[0]
     source = copy.deepcopy(loaded.module) if cls.consumes == "module" else export_onnx(loaded, cache_dir=tmp_path)
-    opts = dict(item_shape=shape, source_key={"model": model, "weights_sha256": loaded.weights_sha256})
-    with cls(device=device, cache_dir=tmp_path, **opts).prepare(source, batch).load() as bk:
+    context = BackendContext(shape, {"model": model, "weights_sha256": loaded.weights_sha256})
+    with cls(device=device, cache_dir=tmp_path, context=context).prepare(source, batch).load() as bk:
         outs = [infer(bk, x) for x in pool]
     for r, o in zip(ref, outs):
         np.testing.assert_allclose(o, r, rtol=1e-4, atol=1e-5)

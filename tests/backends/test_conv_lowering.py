@@ -69,30 +69,30 @@ def test_lower_auto_times_both_forms_and_swaps_only_winners():
 def test_torch_compile_with_im2col_matches_pytorch(tiny_loaded):
     import copy
 
-    from edgebench.backends import create_backend
+    from edgebench.backends import BackendContext, create_backend
     from edgebench.bench.harness import infer
     from edgebench.errors import InvalidConfigError
 
     x = np.random.default_rng(3).standard_normal((2, 3, 32, 32), dtype=np.float32)
-    opts = dict(item_shape=(3, 32, 32), source_key={"model": "test_cnn", "weights_sha256": tiny_loaded.weights_sha256})
-    bk = create_backend("torch-compile", device="cpu", im2col=1, **opts)
+    context = BackendContext((3, 32, 32), {"model": "test_cnn", "weights_sha256": tiny_loaded.weights_sha256})
+    bk = create_backend("torch-compile", device="cpu", options={"im2col": 1}, context=context)
     with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
         assert bk.details["im2col"] == "all" and bk.details["im2col_lowered"] >= 1
         with torch.inference_mode():
             ref = tiny_loaded.module(torch.from_numpy(x)).numpy()
         np.testing.assert_allclose(infer(bk, x), ref, rtol=1e-4, atol=1e-5)
     with pytest.raises(InvalidConfigError, match="im2col=auto"):
-        create_backend("torch-compile", device="cpu", im2col="fast", **opts).prepare(tiny_loaded.module)
+        create_backend("torch-compile", device="cpu", options={"im2col": "fast"}, context=context).prepare(tiny_loaded.module)
 
 
 def test_im2col_defaults_to_per_layer_timing_on_cuda_only():
-    from edgebench.backends import create_backend
+    from edgebench.backends import BackendContext, create_backend
 
-    def mode(device, **opts):
-        bk = create_backend("torch-compile", device=device, **opts)
+    def mode(device, context=None, **opts):
+        bk = create_backend("torch-compile", device=device, options=opts, context=context)
         return bk._im2col_mode()
 
-    shape = {"item_shape": (3, 32, 32)}
-    assert mode("cuda", **shape) == "auto" and mode("cpu", **shape) == "off"
+    shape = BackendContext(item_shape=(3, 32, 32))
+    assert mode("cuda", shape) == "auto" and mode("cpu", shape) == "off"
     assert mode("cuda") == "off"  # no input shape to time the layers on
-    assert mode("cuda", im2col=0, **shape) == "off" and mode("cpu", im2col=True, **shape) == "all"
+    assert mode("cuda", shape, im2col=0) == "off" and mode("cpu", shape, im2col=True) == "all"

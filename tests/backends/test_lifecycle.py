@@ -55,7 +55,7 @@ def test_onnxruntime_session_options(tiny_loaded, tmp_path):
     with create_backend("onnxruntime").prepare(art).load() as bk:
         assert bk.details["provider"] == "CPUExecutionProvider"
         assert bk.details["threads"] == physical_cores()
-    with create_backend("onnxruntime", threads=1).prepare(art).load() as bk:
+    with create_backend("onnxruntime", options={"threads": 1}).prepare(art).load() as bk:
         assert bk.details["threads"] == 1
 
 

@@ -10,7 +10,7 @@ def test_pytorch_threads_set_while_loaded_and_restored(tiny_loaded):
 
     before = torch.get_num_threads()
     want = 1 if before != 1 else 2
-    bk = create_backend("pytorch", threads=want).prepare(tiny_loaded.module)
+    bk = create_backend("pytorch", options={"threads": want}).prepare(tiny_loaded.module)
     assert torch.get_num_threads() == before  # prepare leaves the process alone
     with bk.load():
         assert torch.get_num_threads() == want and bk.details["threads"] == want
@@ -28,7 +28,7 @@ def test_pytorch_default_threads_are_torchs_own(tiny_loaded):
 @pytest.mark.parametrize("bad", [0, -1, "two", 1.5, True])
 def test_pytorch_threads_must_be_a_positive_integer(tiny_loaded, bad):
     with pytest.raises(InvalidConfigError, match="threads must be an integer"):
-        create_backend("pytorch", threads=bad).prepare(tiny_loaded.module)
+        create_backend("pytorch", options={"threads": bad}).prepare(tiny_loaded.module)
 
 
 def test_pytorch_threads_from_a_backend_spec(fast_timing):

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from edgebench.backends import create_backend
+from edgebench.backends import BackendContext, create_backend
 from edgebench.backends.aot_inductor_backend import package_cache_fields
 from edgebench.bench.harness import infer
 from edgebench.errors import InvalidConfigError
 
 
 def _opts(loaded):
-    return dict(item_shape=(3, 32, 32), source_key={"model": "test_cnn", "weights_sha256": loaded.weights_sha256})
+    """The harness's context for test_cnn, as run_suite gives it."""
+    return dict(context=BackendContext((3, 32, 32), {"model": "test_cnn", "weights_sha256": loaded.weights_sha256}))
 
 
 def _x(batch=2):
@@ -36,11 +37,11 @@ def test_torch_compile_records_compile_time_and_matches(tiny_loaded):
 
 def test_torch_compile_refuses_bad_modes(tiny_loaded):
     with pytest.raises(InvalidConfigError, match="max-autotune"):
-        create_backend("torch-compile", mode="max-autotune").prepare(tiny_loaded.module)
+        create_backend("torch-compile", options={"mode": "max-autotune"}).prepare(tiny_loaded.module)
     with pytest.raises(InvalidConfigError, match="needs --device cuda"):
-        create_backend("torch-compile", mode="reduce-overhead").prepare(tiny_loaded.module)
+        create_backend("torch-compile", options={"mode": "reduce-overhead"}).prepare(tiny_loaded.module)
     with pytest.raises(InvalidConfigError, match="needs --device cuda"):
-        create_backend("pytorch", cuda_graphs=True).prepare(tiny_loaded.module)
+        create_backend("pytorch", options={"cuda_graphs": True}).prepare(tiny_loaded.module)
 
 
 def test_aot_inductor_package_is_cached_and_runs_in_a_fresh_process(tiny_loaded, tmp_path, monkeypatch):
@@ -72,7 +73,7 @@ def test_aot_inductor_build_process_errors_are_build_errors(tiny_loaded, tmp_pat
     from edgebench.backends.aoti_build import main
     from edgebench.errors import BuildError
 
-    bk = create_backend("aot-inductor", cache_dir=tmp_path, build_timeout_s=0, **_opts(tiny_loaded))
+    bk = create_backend("aot-inductor", cache_dir=tmp_path, options={"build_timeout_s": 0}, **_opts(tiny_loaded))
     with pytest.raises(BuildError, match="raise the aot-inductor option build_timeout_s"):
         bk.prepare(tiny_loaded.module, 1)
     assert not any(tmp_path.rglob("*.pt2"))  # neither a package nor the saved program is left behind
@@ -96,7 +97,7 @@ def test_aot_inductor_refuses_a_package_carrying_its_own_libstdcxx(tiny_loaded, 
     cxx = tmp_path / "gxx-with-own-libstdcxx"
     cxx.write_text(f'#!/bin/sh\ncase " $* " in *" -shared "*) exec g++ "$@" {fake};; esac\nexec g++ "$@"\n')
     cxx.chmod(0o755)
-    bk = create_backend("aot-inductor", cache_dir=tmp_path / "cache", cxx=str(cxx), **_opts(tiny_loaded))
+    bk = create_backend("aot-inductor", cache_dir=tmp_path / "cache", options={"cxx": str(cxx)}, **_opts(tiny_loaded))
     with pytest.raises(BuildError, match=r"carries its own libstdc\+\+ \(_ZNSt6locale7classicEv\).*cxx=g\+\+"):
         bk.prepare(tiny_loaded.module, 1)
     assert not bk.package.exists() and not bk.package.with_suffix(".tmp.pt2").exists()
@@ -120,7 +121,7 @@ def test_aot_inductor_cache_key_fields():
 def test_gpu_backends_match_pytorch(name, options, tiny_loaded, tmp_path):
     import copy
 
-    bk = create_backend(name, device="cuda", cache_dir=tmp_path, **_opts(tiny_loaded), **options)
+    bk = create_backend(name, device="cuda", cache_dir=tmp_path, options=options, **_opts(tiny_loaded))
     with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
         for _ in range(2):  # replays reuse static buffers
             np.testing.assert_allclose(infer(bk, _x()), _ref(tiny_loaded, _x()), rtol=1e-3, atol=1e-4)
@@ -135,7 +136,7 @@ def test_gpu_graph_host_io_paths_agree(name, host_io, tiny_loaded, tmp_path):
     import copy
 
     opts = {"cuda_graphs": True} if name == "pytorch" else {}
-    bk = create_backend(name, device="cuda", precision="fp16", host_io=host_io, **_opts(tiny_loaded), **opts)
+    bk = create_backend(name, device="cuda", precision="fp16", options={"host_io": host_io, **opts}, **_opts(tiny_loaded))
     with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
         assert bk.details["graph_host_io"] is host_io
         outs = [infer(bk, _x()) for _ in range(2)]
@@ -152,7 +153,7 @@ def test_gpu_graph_recaptured_for_a_new_batch_size(name, tiny_loaded):
     import copy
 
     opts = {"cuda_graphs": True} if name == "pytorch" else {}
-    bk = create_backend(name, device="cuda", **_opts(tiny_loaded), **opts)
+    bk = create_backend(name, device="cuda", options=opts, **_opts(tiny_loaded))
     with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
         for batch in (2, 3, 2):
             np.testing.assert_allclose(infer(bk, _x(batch)), _ref(tiny_loaded, _x(batch)), rtol=1e-4, atol=1e-5)
@@ -222,7 +223,7 @@ def test_gpu_page_locked_inputs_give_the_same_outputs_and_run_leaves_nothing_in_
     (pinned,) = page_locked([x])
     assert torch.from_numpy(pinned).is_pinned() and not torch.from_numpy(x).is_pinned()
     np.testing.assert_array_equal(pinned, x)
-    bk = create_backend(name, device="cuda", **_opts(tiny_loaded), **options)
+    bk = create_backend(name, device="cuda", options=options, **_opts(tiny_loaded))
     with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
         for inp in (pinned, x, pinned):
             out = np.array(bk.run(inp), copy=True)

@@ -21,9 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgebench.backends.base import Backend
+from edgebench.backends.options import BackendOptions
 from edgebench.backends.torch_io import TorchIO, apply_cuda_flags
 from edgebench.cache import Cache
 from edgebench.errors import BuildError, InvalidConfigError
@@ -66,9 +68,21 @@ def device_identity(device: str) -> str:
     return f"cpu {cpu_model()}"
 
 
+@dataclass(frozen=True)
+class AOTInductorOptions(BackendOptions):
+    #: the largest batch the package accepts (its dynamic batch axis runs 1..max_batch)
+    max_batch: int = field(default=DEFAULT_MAX_BATCH, metadata={"min": 1})
+    #: compile in a child process (0: in this one, shared Inductor cache, $CXX as Inductor picks it)
+    build_process: bool = True
+    tf32: bool = False
+    #: the C++ compiler of the child build (default: g++ on PATH)
+    cxx: str | None = None
+    build_timeout_s: int = field(default=1800, metadata={"min": 0})
+
+
 class AOTInductorBackend(Backend):
     name = "aot-inductor"
-    options_allowed = ("max_batch", "build_process", "tf32", "cxx", "build_timeout_s")
+    options_class = AOTInductorOptions
     consumes = "module"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
@@ -76,13 +90,13 @@ class AOTInductorBackend(Backend):
     def _prepare(self, module, batch_size: int) -> None:
         import torch
 
-        item = self.options.get("item_shape")
-        source_key = self.options.get("source_key")
+        item = self.context.item_shape
+        source_key = self.context.source_key
         if item is None or source_key is None:
             raise InvalidConfigError("aot-inductor needs item_shape and source_key (model name and weights hash) for its cache")
         self._torch = torch
         self.io = TorchIO(self.device, self.precision, self.name)
-        max_batch = max(batch_size, int(self.options.get("max_batch") or DEFAULT_MAX_BATCH))
+        max_batch = max(batch_size, self.options.max_batch)
         fields = package_cache_fields(source_key, torch.__version__, device_identity(self.device), self.precision, max_batch)
         cache, label = Cache(self.cache_dir), str(source_key.get("model") or "")
         self.package = cache.folder(NAMESPACE, fields, label) / PACKAGE
@@ -103,7 +117,7 @@ class AOTInductorBackend(Backend):
         module = module.to(self.device, self.io.dtype).eval()
         example = torch.randn((2, *item), device=self.device, dtype=self.io.dtype)  # 2: keep the axis symbolic
         batch = torch.export.Dim("batch", min=1, max=max_batch)
-        in_process = not bool(self.options.get("build_process", True))
+        in_process = not self.options.build_process
         self.details["build_process"] = not in_process
         try:
             with torch.inference_mode(False), torch.no_grad():
@@ -127,14 +141,14 @@ class AOTInductorBackend(Backend):
         saved = package.with_suffix(".program.pt2")
         self._torch.export.save(program, str(saved))
         cmd = [sys.executable, "-m", "edgebench.backends.aoti_build", str(saved), str(package), self.precision,
-               "1" if self.options.get("tf32") else "0"]
+               "1" if self.options.tf32 else "0"]
         cache = tempfile.mkdtemp(prefix="edgebench-aoti-inductor-")
-        cxx = str(self.options.get("cxx") or "g++")
+        cxx = self.options.cxx or "g++"
         self.details["cxx"] = cxx
         env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, "CXX": cxx}
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                                  timeout=int(self.options.get("build_timeout_s", 1800)))
+                                  timeout=self.options.build_timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise BuildError(f"AOTInductor build of {self.details.get('package')} took over {exc.timeout} s; "
                              "raise the aot-inductor option build_timeout_s") from exc
@@ -146,7 +160,7 @@ class AOTInductorBackend(Backend):
             why = lines[-1][:300] if lines else "no error output"
             if proc.returncode < 0:
                 why = f"the build process died with signal {-proc.returncode}; {why}"
-            raise BuildError(f"AOTInductor could not compile {self.options['source_key'].get('model')}: {why}")
+            raise BuildError(f"AOTInductor could not compile {self.context.source_key.get('model')}: {why}")
 
     @staticmethod
     def _refuse_own_libstdcxx(package: Path, cxx: str) -> None:
@@ -158,7 +172,7 @@ class AOTInductorBackend(Backend):
                              "compiler, whose libstdc++ PyTorch uses)")
 
     def _flags(self) -> None:
-        apply_cuda_flags(self.device, self.precision, self.options)
+        apply_cuda_flags(self.device, self.precision, self.options.tf32)
 
     def _load(self) -> None:
         self.runner = self._torch._inductor.aoti_load_package(str(self.package))

@@ -8,15 +8,27 @@ so every backend's figure includes its own host<->device transfers (the paper's 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from edgebench.backends.options import BackendOptions, build_options
 from edgebench.errors import BackendStateError, InvalidConfigError
 
 _NEW, _PREPARED, _LOADED, _UNLOADED = "new", "prepared", "loaded", "unloaded"
-#: what the harness itself passes beside the user's options: one item's shape, and what
-#: identifies the model's weights (for backends' own caches)
-CONTEXT_KEYS = ("item_shape", "source_key")
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What the harness itself gives a backend beside the user's options: one item's shape
+    (C, H, W) or (C, T, H, W), and what identifies the model's weights (for backends' own caches)."""
+
+    item_shape: tuple[int, ...] | None = None
+    source_key: dict | None = None
+
+    def __post_init__(self):
+        if self.item_shape is not None:
+            object.__setattr__(self, "item_shape", tuple(self.item_shape))
 
 
 class Backend(ABC):
@@ -25,21 +37,23 @@ class Backend(ABC):
     consumes: ClassVar[str]
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
-    #: the KEY=VALUE options a user may give (NAME:KEY=VALUE); any other key is an error
-    options_allowed: ClassVar[tuple[str, ...]] = ()
+    #: the KEY=VALUE options a user may give (NAME:KEY=VALUE), as a frozen dataclass; any other
+    #: key is an error
+    options_class: ClassVar[type[BackendOptions]] = BackendOptions
 
-    def __init__(self, device: str = "cpu", precision: str = "fp32", cache_dir: Path | None = None, **options: Any):
+    def __init__(self, device: str = "cpu", precision: str = "fp32", cache_dir: Path | None = None,
+                 options: BackendOptions | dict | None = None, context: BackendContext | None = None):
         if device not in self.devices:
             raise InvalidConfigError(f"backend {self.name} runs on {', '.join(self.devices)}, not {device!r}; pass --device {self.devices[0]}")
         if precision not in self.precisions:
             raise InvalidConfigError(
                 f"backend {self.name} supports precision {', '.join(self.precisions)}, not {precision!r}; pass --precision {self.precisions[0]}"
             )
-        self.check_options(options)
         self.device = device
         self.precision = precision
         self.cache_dir = cache_dir
-        self.options = options
+        self.options = self.parse_options(options)
+        self.context = context or BackendContext()
         #: seconds spent in prepare (engine build, compilation) and load; 0.0 when cached
         self.timings: dict[str, float] = {}
         #: facts about what actually ran (provider, engine file, versions) for the record
@@ -47,15 +61,10 @@ class Backend(ABC):
         self._state = _NEW
 
     @classmethod
-    def check_options(cls, options: dict) -> None:
-        """Reject option keys this backend does not know (a misspelt option must not silently
-        run the default); the harness's own context (CONTEXT_KEYS) is always accepted."""
-        unknown = sorted(set(options) - set(cls.options_allowed) - set(CONTEXT_KEYS))
-        if unknown:
-            valid = ", ".join(cls.options_allowed) or "none"
-            raise InvalidConfigError(
-                f"backend {cls.name} has no option {', '.join(map(repr, unknown))}; its options: {valid}"
-            )
+    def parse_options(cls, options: BackendOptions | dict | None) -> BackendOptions:
+        """The user's options as this backend's options_class; an unknown key or a value of the
+        wrong type is an InvalidConfigError (a misspelt option must not silently run the default)."""
+        return build_options(cls.name, cls.options_class, options)
 
     # -- public, guarded -------------------------------------------------------------
     def prepare(self, source: Any, batch_size: int = 1) -> "Backend":

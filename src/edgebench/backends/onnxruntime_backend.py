@@ -2,7 +2,11 @@
 TensorRT EPs where onnxruntime-gpu has them. Never a silent fallback to another EP."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 from edgebench.backends.base import Backend
+from edgebench.backends.options import BackendOptions
 from edgebench.errors import BackendUnavailableError, InvalidConfigError
 
 PROVIDERS = {
@@ -12,9 +16,17 @@ PROVIDERS = {
 }
 
 
+@dataclass(frozen=True)
+class OnnxRuntimeOptions(BackendOptions):
+    #: the execution provider, a key of PROVIDERS (default: cuda with --device cuda, else cpu)
+    provider: Literal["cpu", "cuda", "tensorrt"] | None = None
+    #: intra-op threads (default, or 0: the physical cores)
+    threads: int | None = field(default=None, metadata={"min": 0})
+
+
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
-    options_allowed = ("provider", "threads")
+    options_class = OnnxRuntimeOptions
     consumes = "onnx"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "int8")  # int8: the QDQ model from export.quantize
@@ -22,9 +34,7 @@ class OnnxRuntimeBackend(Backend):
     def _prepare(self, artifact, batch_size: int) -> None:
         import onnxruntime as ort
 
-        provider_key = self.options.get("provider") or ("cuda" if self.device == "cuda" else "cpu")
-        if provider_key not in PROVIDERS:
-            raise InvalidConfigError(f"onnxruntime provider {provider_key!r} unknown; use one of {', '.join(PROVIDERS)}")
+        provider_key = self.options.provider or ("cuda" if self.device == "cuda" else "cpu")
         self.provider = PROVIDERS[provider_key]
         if self.precision == "fp16" and self.provider != "TensorrtExecutionProvider":
             raise InvalidConfigError(
@@ -41,7 +51,7 @@ class OnnxRuntimeBackend(Backend):
         self.artifact = artifact
         from edgebench.system import physical_cores
 
-        self.threads = int(self.options.get("threads") or physical_cores())
+        self.threads = self.options.threads or physical_cores()
 
     def _load(self) -> None:
         ort = self._ort

@@ -3,15 +3,24 @@ benchmark batch, compiles with the LATENCY performance hint. The inference preci
 f32 for fp32 and int8 (OpenVINO would otherwise pick bf16 on CPUs with AMX), bf16/f16 when asked."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from edgebench.backends.base import Backend
+from edgebench.backends.options import BackendOptions
 from edgebench.errors import BackendUnavailableError
 
 _HINT = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}
 
 
+@dataclass(frozen=True)
+class OpenVINOOptions(BackendOptions):
+    #: INFERENCE_NUM_THREADS (default, or 0: OpenVINO's own)
+    threads: int | None = field(default=None, metadata={"min": 0})
+
+
 class OpenVINOBackend(Backend):
     name = "openvino"
-    options_allowed = ("threads",)
+    options_class = OpenVINOOptions
     consumes = "onnx"
     devices = ("cpu",)
     precisions = ("fp32", "int8", "bf16", "fp16")
@@ -35,8 +44,8 @@ class OpenVINOBackend(Backend):
 
     def _load(self) -> None:
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _HINT[self.precision]}
-        if self.options.get("threads"):
-            config["INFERENCE_NUM_THREADS"] = int(self.options["threads"])
+        if self.options.threads:
+            config["INFERENCE_NUM_THREADS"] = self.options.threads
         self.compiled = self.core.compile_model(self.model, "CPU", config)
         self.request = self.compiled.create_infer_request()
         self.batch = self.compiled.input(0).get_shape()[0]

@@ -3,14 +3,31 @@ optionally CUDA-graph capture and replay (`cuda_graphs=True`) to show launch ove
 a CPU thread count (`threads=N`, as onnxruntime takes it; default: PyTorch's own)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from edgebench.backends.base import Backend
+from edgebench.backends.options import BackendOptions
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
 from edgebench.errors import InvalidConfigError
 
 
+@dataclass(frozen=True)
+class PyTorchOptions(BackendOptions):
+    #: record the forward into a CUDA graph and replay it (CUDA only)
+    cuda_graphs: bool = False
+    #: cuDNN autotuning; plain eager (the paper's baseline) keeps PyTorch's default: off
+    cudnn_benchmark: bool = False
+    #: with cuda_graphs: the casts and host copies are recorded into the graph too
+    host_io: bool = True
+    #: CPU threads while loaded (default: PyTorch's own)
+    threads: int | None = field(default=None, metadata={"min": 1})
+    #: let FP32 cells use TF32 on CUDA
+    tf32: bool = False
+
+
 class PyTorchBackend(Backend):
     name = "pytorch"
-    options_allowed = ("cuda_graphs", "cudnn_benchmark", "host_io", "threads", "tf32")
+    options_class = PyTorchOptions
     consumes = "module"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
@@ -18,18 +35,16 @@ class PyTorchBackend(Backend):
     def _prepare(self, module, batch_size: int) -> None:
         import torch
 
-        self.cuda_graphs = bool(self.options.get("cuda_graphs"))
+        self.cuda_graphs = self.options.cuda_graphs
         if self.cuda_graphs and self.device != "cuda":
             raise InvalidConfigError("--cuda-graphs needs --device cuda")
         self._torch = torch
         self.io = TorchIO(self.device, self.precision, self.name)
         self.module = module.to(self.device, self.io.dtype).eval()
         # plain eager (the paper's baseline) keeps PyTorch's default: no cuDNN autotuning
-        self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", False))
-        self.host_io = self.cuda_graphs and bool(self.options.get("host_io", True))
-        threads = self.options.get("threads")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise InvalidConfigError(f"pytorch threads must be an integer >= 1, not {threads!r}; e.g. pytorch:threads=1")
+        self.cudnn_benchmark = self.options.cudnn_benchmark
+        self.host_io = self.cuda_graphs and self.options.host_io
+        threads = self.options.threads
         self.threads = threads
         self._threads_before: int | None = None
         self.details.update(torch=torch.__version__, threads=threads or torch.get_num_threads(), cuda_graphs=self.cuda_graphs,
@@ -44,14 +59,14 @@ class PyTorchBackend(Backend):
         self.details["threads"] = torch.get_num_threads()
         self.graph = None
         if self.cuda_graphs:
-            item = self.options.get("item_shape")
+            item = self.context.item_shape
             if item is None:
                 raise InvalidConfigError("cuda_graphs needs the input shape (item_shape) to size its static buffer")
             self._flags()
             self.graph = CudaGraph(self.module, (self.batch_size, *item), self.io.dtype, host_io=self.host_io)
 
     def _flags(self) -> None:
-        apply_cuda_flags(self.device, self.precision, self.options, self.cudnn_benchmark)
+        apply_cuda_flags(self.device, self.precision, self.options.tf32, self.cudnn_benchmark)
 
     def _run(self, x):
         torch = self._torch

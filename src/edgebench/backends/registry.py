@@ -150,10 +150,11 @@ def _import_class(e: BackendEntry):
     return getattr(importlib.import_module(module_name), cls_name)
 
 
-def check_options(name: str, options: dict) -> None:
-    """Raise InvalidConfigError for option keys backend `name` does not know. Needs no backend
-    library: the backend's module imports its library only when it prepares."""
-    _import_class(entry(name)).check_options(options)
+def check_options(name: str, options: dict):
+    """Backend `name`'s options object from a KEY=VALUE dict; InvalidConfigError for a key it
+    does not know or a value of the wrong type. Needs no backend library: the backend's module
+    imports its library only when it prepares."""
+    return _import_class(entry(name)).parse_options(options)
 
 
 def create_backend(name: str, **kwargs):

@@ -9,11 +9,13 @@ cache key and entry, profile and error formatting are plain functions, tested wi
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from edgebench.backends.base import Backend
+from edgebench.backends.options import BackendOptions
 from edgebench.cache import Cache, Entry
 from edgebench.errors import BuildError, InvalidConfigError
 
@@ -71,9 +73,17 @@ def gpu_identity() -> str:
     return f"{p.name} sm_{p.major}{p.minor}"
 
 
+@dataclass(frozen=True)
+class TensorRTOptions(BackendOptions):
+    #: the largest batch of the engine's profile (default: the benchmark batch)
+    max_batch: int | None = field(default=None, metadata={"min": 1})
+    #: the builder's workspace memory limit
+    workspace_bytes: int = field(default=DEFAULT_WORKSPACE_BYTES, metadata={"min": 1})
+
+
 class TensorRTBackend(Backend):
     name = "tensorrt"
-    options_allowed = ("max_batch", "workspace_bytes")
+    options_class = TensorRTOptions
     consumes = "onnx"
     devices = ("cuda",)
     precisions = ("fp32", "fp16", "int8")  # int8: the QDQ ONNX model (explicit quantization)
@@ -89,8 +99,8 @@ class TensorRTBackend(Backend):
         self.artifact = artifact
         self.input_name = artifact.input_name
         self.output_name = artifact.output_name
-        self.profile = profile_shapes(tuple(artifact.metadata["input_shape"]), batch_size, self.options.get("max_batch"))
-        workspace = int(self.options.get("workspace_bytes") or DEFAULT_WORKSPACE_BYTES)
+        self.profile = profile_shapes(tuple(artifact.metadata["input_shape"]), batch_size, self.options.max_batch)
+        workspace = self.options.workspace_bytes
         fields = engine_cache_fields(artifact.sha256, trt.__version__, gpu_identity(), self.precision, self.profile, workspace)
         cache, label = Cache(self.cache_dir), str(artifact.metadata.get("model") or artifact.path.stem)
         self.engine_path = cache.folder(NAMESPACE, fields, label) / ENGINE

@@ -100,14 +100,14 @@ def set_cudnn_benchmark(enabled: bool) -> None:
     torch.backends.cudnn.benchmark = bool(enabled)
 
 
-def apply_cuda_flags(device: str, precision: str, options: dict, cudnn_benchmark: bool | None = None) -> None:
+def apply_cuda_flags(device: str, precision: str, tf32: bool = False, cudnn_benchmark: bool | None = None) -> None:
     """A torch backend's process-wide CUDA flags, set before it compiles, captures or runs:
-    TF32 per precision (`tf32` option), and cuDNN autotuning when the backend has a setting."""
+    TF32 per precision (the backend's `tf32` option), and cuDNN autotuning when the backend has a setting."""
     if device != "cuda":
         return
     if cudnn_benchmark is not None:
         set_cudnn_benchmark(cudnn_benchmark)
-    set_tf32(precision, bool(options.get("tf32", False)))
+    set_tf32(precision, tf32)
 
 
 class CudaGraph:

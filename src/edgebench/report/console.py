@@ -200,7 +200,7 @@ def exported_package(target, bk, device: str, precision: str) -> str:
     how = "cached" if bk.details["package_cached"] else f"compiled in {bk.timings['build_s']:.1f} s"
     return (f"{target}  ({target.stat().st_size / 1e6:.1f} MB AOTInductor package for {device} {precision}, {how})\n"
             f"  load anywhere with torch._inductor.aoti_load_package(path) -- no model code needed; "
-            f"input [batch, {', '.join(map(str, bk.options['item_shape']))}]")
+            f"input [batch, {', '.join(map(str, bk.context.item_shape))}]")
 
 
 def training(model: str, run) -> str:

@@ -13,18 +13,38 @@ conv_lowering.py; im2col=0 turns all of it off). max-autotune is refused: minute
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Literal
 
 from edgebench.backends.base import Backend
+from edgebench.backends.options import BackendOptions
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
 from edgebench.errors import InvalidConfigError
 
-MODES = ("default", "reduce-overhead")
+
+@dataclass(frozen=True)
+class TorchCompileOptions(BackendOptions):
+    """None: the backend's default for the device (see the module's docstring)."""
+
+    mode: Literal["default", "reduce-overhead"] = "default"
+    #: default: on CUDA for images and clips
+    channels_last: bool | None = None
+    tf32: bool = False
+    #: default: on CUDA
+    cudnn_benchmark: bool | None = None
+    freezing: bool = True
+    #: default: on CUDA in mode default
+    cuda_graphs: bool | None = None
+    host_io: bool = True
+    triton_conv: bool = True
+    #: auto (per-layer timing), all (1: every eligible convolution) or off (0); default: auto on
+    #: CUDA when the input shape is known, else off
+    im2col: Literal["off", "auto", "all"] | bool | None = None
 
 
 class TorchCompileBackend(Backend):
     name = "torch-compile"
-    options_allowed = ("mode", "channels_last", "tf32", "cudnn_benchmark", "freezing", "cuda_graphs", "host_io",
-               "triton_conv", "im2col")
+    options_class = TorchCompileOptions
     consumes = "module"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
@@ -32,37 +52,35 @@ class TorchCompileBackend(Backend):
     def _prepare(self, module, batch_size: int) -> None:
         import torch
 
-        self.mode = self.options.get("mode") or "default"
-        if self.mode not in MODES:
-            raise InvalidConfigError(f"torch-compile mode {self.mode!r} is not supported; use one of {', '.join(MODES)}")
+        self.mode = self.options.mode
         if self.mode == "reduce-overhead" and self.device != "cuda":
             raise InvalidConfigError("torch-compile mode reduce-overhead (CUDA graphs) needs --device cuda")
         self._torch = torch
         self.io = TorchIO(self.device, self.precision, self.name)
-        item = self.options.get("item_shape") or ()
-        self.channels_last = self.options.get("channels_last", self.device == "cuda" and len(item) in (3, 4))
+        item = self.context.item_shape or ()
+        self.channels_last = _default(self.options.channels_last, self.device == "cuda" and len(item) in (3, 4))
         self._format = torch.channels_last_3d if len(item) == 4 else torch.channels_last
         module = module.to(self.device, self.io.dtype).eval()
-        self.tf32 = bool(self.options.get("tf32", False))
-        self.cudnn_benchmark = bool(self.options.get("cudnn_benchmark", self.device == "cuda"))
+        self.tf32 = self.options.tf32
+        self.cudnn_benchmark = _default(self.options.cudnn_benchmark, self.device == "cuda")
         if self.channels_last:
             module = module.to(memory_format=self._format)
         self.module = module
         # freezing: weights become constants, so Inductor folds BatchNorm into convolutions and
         # pre-lays-out weights; valid for inference only, which is all a backend does
-        self.freezing = bool(self.options.get("freezing", True))
+        self.freezing = self.options.freezing
         if self.mode == "default":
             self.compiled = torch.compile(module, dynamic=False, options={"freezing": self.freezing})
         else:
             self.compiled = torch.compile(module, mode=self.mode, dynamic=False)
             self.freezing = False
-        self.use_graph = bool(self.options.get("cuda_graphs", self.device == "cuda" and self.mode == "default"))
+        self.use_graph = _default(self.options.cuda_graphs, self.device == "cuda" and self.mode == "default")
         if self.use_graph and (self.device != "cuda" or self.mode != "default"):
             raise InvalidConfigError("torch-compile cuda_graphs=1 needs --device cuda and mode=default")
         # host_io: the casts, the layout change and the output's copy to the host are recorded into the graph too
-        self.host_io = self.use_graph and bool(self.options.get("host_io", True))
+        self.host_io = self.use_graph and self.options.host_io
         self.im2col = self._im2col_mode()
-        self.triton_conv = self.device == "cuda" and bool(self.options.get("triton_conv", True))
+        self.triton_conv = self.device == "cuda" and self.options.triton_conv
         self.graph = None
         self.details.update(torch=torch.__version__, mode=self.mode, im2col=self.im2col, channels_last=bool(self.channels_last),
                             cuda_graphs=self.use_graph, cudnn_benchmark=self.cudnn_benchmark, freezing=self.freezing, tf32=self.tf32,
@@ -71,12 +89,9 @@ class TorchCompileBackend(Backend):
 
     def _im2col_mode(self) -> str:
         # default on CUDA: per-layer timing decides (it never lowers a layer it timed slower)
-        value = self.options.get("im2col", "auto" if self.device == "cuda" and self.options.get("item_shape") else "off")
-        mode = {False: "off", True: "all", 0: "off", 1: "all"}.get(value, value)
-        if mode not in ("off", "auto", "all"):
-            raise InvalidConfigError(f"torch-compile im2col={value!r} is not supported; use im2col=auto (per-layer "
-                                     "timing), im2col=1 (every eligible convolution) or im2col=0")
-        if mode != "off" and not self.options.get("item_shape"):
+        value = _default(self.options.im2col, "auto" if self.device == "cuda" and self.context.item_shape else "off")
+        mode = ("all" if value else "off") if isinstance(value, bool) else value
+        if mode != "off" and not self.context.item_shape:
             raise InvalidConfigError("torch-compile im2col needs item_shape to time each convolution on its input")
         return mode
 
@@ -108,7 +123,7 @@ class TorchCompileBackend(Backend):
     def _load(self) -> None:
         import numpy as np
 
-        item = self.options.get("item_shape")
+        item = self.context.item_shape
         if item is None:
             if self.use_graph:
                 raise InvalidConfigError("torch-compile cuda_graphs needs item_shape to size its static buffer")
@@ -126,7 +141,7 @@ class TorchCompileBackend(Backend):
         self.timings["build_s"] = time.perf_counter() - t0
 
     def _flags(self) -> None:
-        apply_cuda_flags(self.device, self.precision, self.options, self.cudnn_benchmark)
+        apply_cuda_flags(self.device, self.precision, self.tf32, self.cudnn_benchmark)
 
     def _run(self, x):
         self._flags()
@@ -147,3 +162,8 @@ class TorchCompileBackend(Backend):
             self.graph = None
         self.compiled = None
         self.module = None
+
+
+def _default(value, default):
+    """An option's value, or the backend's default for this device where the user gave none."""
+    return default if value is None else value
