@@ -632,9 +632,9 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 def expand_auto(backends: list[str], device: str) -> list[str]:
     """`--precision auto`: every post-opt backend named without a precision becomes one variant
-    per precision it offers on this device (registry.AUTO_PRECISIONS); the accuracy gate and
+    per precision it offers on this device (its class's auto_precisions); the accuracy gate and
     Table 1 then keep the fastest variant that passes."""
-    from edgebench.backends.registry import AUTO_PRECISIONS
+    from edgebench.backends.registry import auto_precisions
 
     out = [backends[0]]
     for spec in backends[1:]:
@@ -642,7 +642,7 @@ def expand_auto(backends: list[str], device: str) -> list[str]:
         if "@" in head:
             out.append(spec)
             continue
-        for p in AUTO_PRECISIONS.get(head, {}).get(device, ("fp32",)):
+        for p in auto_precisions(head, device):
             out.append(f"{head}@{p}{sep}{opts}")
     return out
 

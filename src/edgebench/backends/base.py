@@ -35,8 +35,13 @@ class Backend(ABC):
     name: ClassVar[str]
     #: what `prepare` needs: "module" (an nn.Module) or "onnx" (an ONNX Artifact)
     consumes: ClassVar[str]
+    # what the backend supports, declared here only: the registry, `--precision auto` and the
+    # constructor's checks all read these
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    #: what `--precision auto` tries on each device (the accuracy gate then decides); a device
+    #: not listed gets fp32
+    auto_precisions: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: the KEY=VALUE options a user may give (NAME:KEY=VALUE), as a frozen dataclass; any other
     #: key is an error
     options_class: ClassVar[type[BackendOptions]] = BackendOptions
@@ -65,6 +70,12 @@ class Backend(ABC):
         """The user's options as this backend's options_class; an unknown key or a value of the
         wrong type is an InvalidConfigError (a misspelt option must not silently run the default)."""
         return build_options(cls.name, cls.options_class, options)
+
+    @classmethod
+    def usable_on(cls, device: str) -> bool:
+        """Whether this backend can run on `device` with what is installed here (the library is
+        known to be importable)."""
+        return device in cls.devices
 
     # -- public, guarded -------------------------------------------------------------
     def prepare(self, source: Any, batch_size: int = 1) -> "Backend":

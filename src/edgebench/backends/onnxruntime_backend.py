@@ -30,6 +30,16 @@ class OnnxRuntimeBackend(Backend):
     consumes = "onnx"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "int8")  # int8: the QDQ model from export.quantize
+    auto_precisions = {"cpu": ("fp32", "int8"), "cuda": ("fp32", "int8")}
+
+    @classmethod
+    def usable_on(cls, device: str) -> bool:
+        """ONNX Runtime's CPU build cannot use the GPU: on CUDA only with its CUDA provider."""
+        if device == "cuda":
+            import onnxruntime
+
+            return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        return super().usable_on(device)
 
     def _prepare(self, artifact, batch_size: int) -> None:
         import onnxruntime as ort

@@ -24,6 +24,7 @@ class OpenVINOBackend(Backend):
     consumes = "onnx"
     devices = ("cpu",)
     precisions = ("fp32", "int8", "bf16", "fp16")
+    auto_precisions = {"cpu": ("fp32", "int8", "bf16")}
 
     def _prepare(self, artifact, batch_size: int) -> None:
         import openvino as ov

@@ -31,6 +31,7 @@ class PyTorchBackend(Backend):
     consumes = "module"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
+    auto_precisions = {"cpu": ("fp32",), "cuda": ("fp32", "fp16")}
 
     def _prepare(self, module, batch_size: int) -> None:
         import torch

@@ -1,5 +1,7 @@
 """Backends named by string and imported only when used; availability checked without
-importing the heavy library (find_spec first, then the device)."""
+importing the heavy library (find_spec first, then the device). What each backend supports
+(devices, precisions, `--precision auto` candidates, options) is read from its class: importing
+a backend's module is cheap, it imports its library only when it prepares."""
 from __future__ import annotations
 
 import difflib
@@ -17,7 +19,6 @@ class BackendEntry:
     modules: tuple[str, ...]  # import names that must be findable
     install: str  # the exact command that makes it available
     description: str
-    requires_cuda: bool = False
 
 
 BACKENDS: dict[str, BackendEntry] = {
@@ -64,7 +65,6 @@ BACKENDS: dict[str, BackendEntry] = {
             ("tensorrt",),
             "pip install tensorrt  (Jetson: JetPack's python3-libnvinfer, with a venv made --system-site-packages)",
             "NVIDIA TensorRT engine from the ONNX file (the paper's optimiser)",
-            requires_cuda=True,
         ),
     )
 }
@@ -76,15 +76,6 @@ BACKENDS: dict[str, BackendEntry] = {
 #: optimiser. ONNX Runtime's CPU build cannot use the GPU, so on CUDA it joins only where its CUDA
 #: provider is installed.
 DEFAULT_POST_BACKENDS = {"cpu": ("onnxruntime", "openvino"), "cuda": ("tensorrt", "torch-compile", "onnxruntime")}
-#: what `--precision auto` tries for each backend (the accuracy gate then decides)
-AUTO_PRECISIONS = {
-    "onnxruntime": {"cpu": ("fp32", "int8"), "cuda": ("fp32", "int8")},
-    "openvino": {"cpu": ("fp32", "int8", "bf16")},
-    "tensorrt": {"cuda": ("fp32", "fp16", "int8")},
-    "torch-compile": {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")},
-    "aot-inductor": {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")},
-    "pytorch": {"cpu": ("fp32",), "cuda": ("fp32", "fp16")},
-}
 
 
 @dataclass(frozen=True)
@@ -108,7 +99,7 @@ def availability(name: str) -> Availability:
     missing = [m for m in e.modules if find_spec(m) is None]
     if missing:
         return Availability(name, False, f"python module {', '.join(missing)} not found", e.install)
-    if e.requires_cuda:
+    if "cpu" not in _import_class(e).devices:
         from edgebench.system import cuda_available
 
         if not cuda_available():
@@ -122,18 +113,17 @@ def list_availability() -> list[Availability]:
 
 def default_post_backends(device: str = "cpu") -> list[str]:
     """Every optimiser installed here that runs on `device` (DEFAULT_POST_BACKENDS), in order."""
-    found = [n for n in DEFAULT_POST_BACKENDS[device] if availability(n).available and _runs_on(n, device)]
+    found = [n for n in DEFAULT_POST_BACKENDS[device]
+             if availability(n).available and _import_class(entry(n)).usable_on(device)]
     if not found:
         raise BackendUnavailableError("no optimising backend is available; install one: pip install onnxruntime")
     return found
 
 
-def _runs_on(name: str, device: str) -> bool:
-    if name == "onnxruntime" and device == "cuda":
-        import onnxruntime
-
-        return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    return True
+def auto_precisions(name: str, device: str) -> tuple[str, ...]:
+    """What `--precision auto` tries for backend `name` on `device` (its class's
+    auto_precisions; fp32 on a device it lists none for): the accuracy gate then decides."""
+    return _import_class(entry(name)).auto_precisions.get(device, ("fp32",))
 
 
 def backend_class(name: str):

@@ -87,6 +87,7 @@ class TensorRTBackend(Backend):
     consumes = "onnx"
     devices = ("cuda",)
     precisions = ("fp32", "fp16", "int8")  # int8: the QDQ ONNX model (explicit quantization)
+    auto_precisions = {"cuda": ("fp32", "fp16", "int8")}
 
     def __init__(self, device: str = "cuda", **kwargs):
         super().__init__(device=device, **kwargs)

@@ -48,6 +48,7 @@ class TorchCompileBackend(Backend):
     consumes = "module"
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
+    auto_precisions = {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")}
 
     def _prepare(self, module, batch_size: int) -> None:
         import torch
