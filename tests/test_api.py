@@ -110,24 +110,6 @@ def test_suite_interleaves_backends_round_by_round(tmp_path, monkeypatch):
     assert order == ["pytorch", "onnxruntime", "pytorch", "onnxruntime"]
 
 
-def test_backend_spec_parsing():
-    from edgebench.api import parse_backend_spec
-    from edgebench.errors import InvalidConfigError, UnknownBackendError
-
-    assert parse_backend_spec("onnxruntime") == ("onnxruntime", "fp32", {})
-    assert parse_backend_spec("torch-compile@fp16:mode=default") == ("torch-compile", "fp16", {"mode": "default"})
-    assert parse_backend_spec("pytorch:cuda_graphs=1+host_io=on", "bf16") == (
-        "pytorch", "bf16", {"cuda_graphs": 1, "host_io": True})
-    with pytest.raises(InvalidConfigError, match="pytorch has no option 'x'"):
-        parse_backend_spec("pytorch:x=on")
-    with pytest.raises(InvalidConfigError, match="int7"):
-        parse_backend_spec("pytorch@int7")
-    with pytest.raises(InvalidConfigError, match="key=value"):
-        parse_backend_spec("pytorch:oops")
-    with pytest.raises(UnknownBackendError):
-        parse_backend_spec("nope@fp16")
-
-
 def test_suite_with_variants_cold_start_and_break_even(tmp_path):
     from edgebench.report import build_table1
     from edgebench.results import Store
@@ -147,14 +129,6 @@ def test_suite_with_variants_cold_start_and_break_even(tmp_path):
     if row.speedup and row.speedup > 1:
         assert row.break_even_inferences is not None
     assert "Break-even" in (cfg.out_dir / "table1.md").read_text()
-
-
-def test_expand_auto_precisions():
-    from edgebench.api import expand_auto
-
-    got = expand_auto(["pytorch", "onnxruntime", "openvino:threads=1", "onnxruntime@fp16"], "cpu")
-    assert got == ["pytorch", "onnxruntime@fp32", "onnxruntime@int8", "openvino@fp32:threads=1",
-                   "openvino@int8:threads=1", "openvino@bf16:threads=1", "onnxruntime@fp16"]
 
 
 def test_precision_auto_gates_every_variant_and_picks_a_passing_one(tmp_path):

@@ -10,8 +10,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "benchmark": "edgebench.api",
     "run_suite": "edgebench.api",
-    "SuiteConfig": "edgebench.api",
-    "ModelOptions": "edgebench.api",
+    "SuiteConfig": "edgebench.config",
+    "ModelOptions": "edgebench.config",
     "TimingConfig": "edgebench.bench.harness",
     "list_models": "edgebench.models.registry",
     "list_availability": "edgebench.backends.registry",

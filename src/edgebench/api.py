@@ -6,16 +6,25 @@ import copy
 import datetime as _dt
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgebench.backends.base import BackendContext
-from edgebench.backends.registry import backend_class, default_post_backends, entry
+from edgebench.backends.registry import backend_class, entry
 from edgebench.bench import environment
 from edgebench.bench.harness import TimingConfig, infer, overhead_check, time_backend, time_device
 from edgebench.bench.inputs import input_pool
 from edgebench.bench.stats import LatencyStats
+from edgebench.config import (
+    PRECISIONS,
+    ModelOptions,
+    SuiteConfig,
+    baseline_is_reference,
+    check_batch_size,
+    parse_backend_spec,
+    resolve_device,
+)
 from edgebench.errors import (
     BackendUnavailableError,
     BuildError,
@@ -29,33 +38,6 @@ from edgebench.results.record import Record
 if TYPE_CHECKING:
     from edgebench.report.table1 import Table1
 
-PAPER_SUITE = (
-    # image classification (2-class heads)
-    "alexnet",
-    "vgg19",
-    "resnet50",
-    "squeezenet1_1",
-    "densenet121",
-    "shufflenet_v2_x1_0",
-    "mobilenet_v2",
-    "resnext50_32x4d",
-    # human action recognition (4 UCF50 classes, 3x8x64x64 clips)
-    "c3d",
-    "conv_autoencoder",
-    "densenet3d",
-)
-BASELINE_BACKEND = "pytorch"
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        from edgebench.system import cuda_available
-
-        return "cuda" if cuda_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise InvalidConfigError(f"device must be cpu, cuda or auto, not {device!r}")
-    return device
-
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -63,38 +45,6 @@ def _now() -> str:
 
 def new_run_id() -> str:
     return _dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-
-
-@dataclass
-class ModelOptions:
-    num_classes: int | None = None
-    weights: str | None = None
-    pretrained: bool = False
-    input_shape: tuple[int, ...] | None = None
-    opset: int = 18
-    seed: int = 0
-    #: labelled task data (image folder or UCF50 root) for calibration and the accuracy gate;
-    #: without it: scikit-image's photos (images) or synthetic videos (clips), no task accuracy
-    data: str | None = None
-    calibration_size: int = 32
-    #: task inputs the accuracy gate compares backends on: top-1 agreement is judged only on
-    #: decisive ones and needs at least 59 of them (bench.accuracy); about half of the photo crops
-    #: are decisive for a trained ImageNet classifier, so 256 gives ~130 and allows one flip
-    check_size: int = 256
-    #: a folder of per-model checkpoints, DIR/<model>.pt (as `edgebench train` writes them)
-    weights_dir: str | None = None
-
-    def __post_init__(self):
-        for name in ("calibration_size", "check_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                flag = name.replace("_", "-")
-                raise InvalidConfigError(f"--{flag} must be an integer >= 1, got {getattr(self, name)!r}")
-
-    def weights_for(self, model: str) -> str | None:
-        if self.weights or not self.weights_dir:
-            return self.weights
-        candidate = Path(self.weights_dir) / f"{Path(model).stem}.pt"
-        return str(candidate) if candidate.is_file() else None
 
 
 #: where CUDA cells' timing inputs lie (ModelCell.pool_for); stored with each run, part of the
@@ -525,7 +475,7 @@ def benchmark(
     """Benchmark one model on one backend; returns the Record (statistics in `.latency`;
     parity against PyTorch FP32 on task inputs in `.max_abs_diff` / `.cosine_similarity` /
     `.top1_agreement`; the precision's accuracy gate in `.accuracy_gate`)."""
-    _check_batch(batch_size)
+    check_batch_size(batch_size)
     entry(backend)  # unknown names fail before any work
     if precision not in PRECISIONS:
         raise InvalidConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
@@ -620,106 +570,6 @@ def _attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: b
         rec.accuracy_gate_reason = res.reason or res.note
         if not res.passed and rec.status == "ok":
             rec.status = "accuracy_failed"
-
-
-def _check_batch(batch_size: int) -> None:
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidConfigError(f"batch size must be an integer >= 1, got {batch_size!r}; pass --batch-size 1 or more")
-
-
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-
-
-def expand_auto(backends: list[str], device: str) -> list[str]:
-    """`--precision auto`: every post-opt backend named without a precision becomes one variant
-    per precision it offers on this device (its class's auto_precisions); the accuracy gate and
-    Table 1 then keep the fastest variant that passes."""
-    from edgebench.backends.registry import auto_precisions
-
-    out = [backends[0]]
-    for spec in backends[1:]:
-        head, sep, opts = spec.partition(":")
-        if "@" in head:
-            out.append(spec)
-            continue
-        for p in auto_precisions(head, device):
-            out.append(f"{head}@{p}{sep}{opts}")
-    return out
-
-
-def parse_backend_spec(spec: str, default_precision: str = "fp32") -> tuple[str, str, dict]:
-    """NAME[@PRECISION][:KEY=VALUE[+KEY=VALUE...]] -> (name, precision, options), e.g.
-    "onnxruntime", "torch-compile@fp16", "pytorch@fp16:cuda_graphs=1", "onnxruntime:threads=1"."""
-    head, _, opts = spec.partition(":")
-    name, _, precision = head.partition("@")
-    entry(name)
-    precision = precision or default_precision
-    if precision not in PRECISIONS:
-        raise InvalidConfigError(f"precision {precision!r} in backend {spec!r} is not one of {', '.join(PRECISIONS)}")
-    options = {}
-    for item in filter(None, opts.split("+")):
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise InvalidConfigError(f"backend option {item!r} in {spec!r} must look like key=value")
-        options[key] = _option_value(value)
-    from edgebench.backends.registry import check_options
-
-    check_options(name, {k: v for k, v in options.items() if k != "fallback"})  # fallback is the suite's
-    return name, precision, options
-
-
-def _option_value(text: str):
-    low = text.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-@dataclass
-class SuiteConfig:
-    models: list[str] = field(default_factory=lambda: list(PAPER_SUITE))
-    backends: list[str] | None = None  # None: [pytorch, every optimiser installed here]
-    batch_size: int = 1
-    precision: str = "fp32"
-    device: str = "auto"
-    model_options: ModelOptions = field(default_factory=ModelOptions)
-    timing: TimingConfig = field(default_factory=TimingConfig)
-    pool_size: int = 8
-    out_dir: Path = Path("results")
-    db: Path | None = None  # default: out_dir / edgebench.sqlite
-    cache_dir: Path | None = None
-    check_overhead: bool = False
-    #: timing rounds per cell, the model's backends interleaved round by round so that drift
-    #: of the machine hits pre and post alike
-    repetitions: int = 3
-    #: each cell in its own spawned worker process (a crash or OOM costs only that cell)
-    isolate: bool = True
-    cell_timeout_s: float = 1800.0
-    #: skip cells already stored ok with the same fingerprint (their rows join this run)
-    resume: bool = False
-
-    def resolved(self) -> "SuiteConfig":
-        _check_batch(self.batch_size)
-        if not self.models:
-            raise InvalidConfigError("no models given; pass --models a,b or leave it out for the paper's suite")
-        device = resolve_device(self.device)
-        backends = list(self.backends) if self.backends else [BASELINE_BACKEND, *default_post_backends(device)]
-        if self.precision == "auto":
-            backends = expand_auto(backends, device)
-        elif self.precision not in PRECISIONS:
-            raise InvalidConfigError(f"precision must be one of {', '.join(PRECISIONS)} or auto, not {self.precision!r}")
-        for b in backends:
-            _, _, options = parse_backend_spec(b, "fp32" if self.precision == "auto" else self.precision)
-            if "fallback" in options and options["fallback"] not in ("fp32", "fp16", "bf16"):
-                raise InvalidConfigError(f"fallback={options['fallback']!r} in backend {b!r}: use fp32, fp16 or bf16")
-        if len(set(backends)) != len(backends):
-            raise InvalidConfigError(f"backend listed twice in {backends}")
-        return replace(self, backends=backends, device=device, db=self.db or self.out_dir / "edgebench.sqlite")
 
 
 @dataclass
@@ -883,14 +733,6 @@ def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, s
             return None
         arms.append(arm)
     return arms
-
-
-def baseline_is_reference(cfg: "SuiteConfig") -> bool:
-    """Whether the baseline cell's outputs are the pristine model's FP32 outputs (plain eager
-    PyTorch at FP32), so the other cells may be compared with them; otherwise every cell is
-    compared with the pristine module run on the CPU."""
-    name, precision, options = parse_backend_spec(cfg.backends[0], "fp32")
-    return name == BASELINE_BACKEND and precision == "fp32" and not set(options) - {"threads"}
 
 
 def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, name: str, precision: str,

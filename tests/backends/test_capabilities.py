@@ -25,7 +25,7 @@ def test_auto_precisions_come_from_the_class_and_are_supported(name):
 
 
 def test_auto_expansion_reads_the_classes(monkeypatch):
-    from edgebench.api import expand_auto
+    from edgebench.config import expand_auto
     from edgebench.backends.openvino_backend import OpenVINOBackend
 
     monkeypatch.setattr(OpenVINOBackend, "auto_precisions", {"cpu": ("fp32", "fp16")})

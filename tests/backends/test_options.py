@@ -91,7 +91,7 @@ def test_every_backend_declares_its_options_as_a_frozen_dataclass_with_defaults(
     ("aot-inductor:max_batch=0", "aot-inductor option max_batch must be an integer >= 1, not 0"),
 ])
 def test_backend_specs_with_bad_values_fail_before_anything_runs(spec, message):
-    from edgebench.api import parse_backend_spec
+    from edgebench.config import parse_backend_spec
 
     with pytest.raises(InvalidConfigError, match=message):
         parse_backend_spec(spec)

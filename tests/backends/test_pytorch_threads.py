@@ -34,7 +34,8 @@ def test_pytorch_threads_must_be_a_positive_integer(tiny_loaded, bad):
 def test_pytorch_threads_from_a_backend_spec(fast_timing):
     import torch
 
-    from edgebench.api import benchmark, parse_backend_spec
+    from edgebench.api import benchmark
+    from edgebench.config import parse_backend_spec
 
     before = torch.get_num_threads()
     name, precision, options = parse_backend_spec("pytorch:threads=1")

@@ -49,7 +49,7 @@ def test_unknown_backend_suggests():
 
 
 def test_unknown_backend_option_is_an_error_listing_the_valid_ones():
-    from edgebench.api import parse_backend_spec
+    from edgebench.config import parse_backend_spec
     from edgebench.errors import InvalidConfigError
 
     with pytest.raises(InvalidConfigError, match=r"onnxruntime has no option 'thread'; its options: provider, threads"):

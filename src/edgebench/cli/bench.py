@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    from edgebench.api import benchmark, parse_backend_spec
+    from edgebench.api import benchmark
+    from edgebench.config import parse_backend_spec
     from edgebench.report import console
 
     name, precision, options = parse_backend_spec(args.backend, args.precision)

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
-    from edgebench.api import resolve_device
+    from edgebench.config import resolve_device
     from edgebench.report import console
     from edgebench.train.run import train_model
 
