@@ -90,7 +90,7 @@ def test_factory_weights_are_never_modified(user_file, tmp_path, monkeypatch):
         assert [r.status for r in res.records] == ["ok", "ok"]
         assert {r.weights for r in res.records} == {f"factory:{ref}"}
         assert res.records[1].top1_agreement == 1.0 and res.records[1].max_abs_diff < 1e-4
-    # the in-process paths' modules afterwards (isolated workers check theirs: api.check_pristine)
+    # the in-process paths' modules afterwards (isolated workers check theirs: bench.cell.check_pristine)
     assert len(built) == 3 and all(state_dict_sha256(m) == want for m in built)
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "benchmark": "edgebench.api",
-    "run_suite": "edgebench.api",
+    "benchmark": "edgebench.bench.single",
+    "run_suite": "edgebench.bench.suite",
     "SuiteConfig": "edgebench.config",
     "ModelOptions": "edgebench.config",
     "TimingConfig": "edgebench.bench.harness",

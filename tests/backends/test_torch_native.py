@@ -232,7 +232,8 @@ def test_gpu_page_locked_inputs_give_the_same_outputs_and_run_leaves_nothing_in_
 
 
 def test_timing_inputs_are_the_pool_itself_off_cuda():
-    from edgebench.api import ModelCell, ModelOptions
+    from edgebench.bench.cell import ModelCell
+    from edgebench.config import ModelOptions
 
     cell = ModelCell("test_cnn", ModelOptions(), 1, 2, None)
     assert cell.pool_for("cpu") is cell.pool

@@ -28,9 +28,9 @@ def main(args) -> int:
     if not records:
         raise UserError(f"run {run_id} has no records to report")
     out = args.out or args.db.parent
-    from edgebench.api import _check_writable
+    from edgebench.bench.suite import check_writable
 
-    _check_writable(out)
+    check_writable(out)
     table = build_table1(records, run)
     written = write_table(table, out)
     print(console.table_and_files(table, written.values()))

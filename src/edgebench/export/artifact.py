@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgebench.cache import cache_key  # noqa: F401  (api.cell_fingerprint imports it from here)
 from edgebench.hashing import file_sha256  # noqa: F401  (artifacts are hashed by content)
 
 

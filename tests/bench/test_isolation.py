@@ -1,10 +1,12 @@
 """Isolated cells: a crash, a hang or an interruption costs at most the cell in flight."""
 import textwrap
+from dataclasses import replace
 
 import pytest
 
-from edgebench.api import SuiteConfig, run_suite
 from edgebench.bench.harness import TimingConfig
+from edgebench.bench.suite import run_suite
+from edgebench.config import SuiteConfig
 from edgebench.results import Store
 from tests.conftest import FAST_TIMING
 
@@ -78,7 +80,7 @@ def test_interrupted_run_completes_with_resume_without_rerunning_finished_cells(
     with pytest.raises(KeyboardInterrupt):
         run_suite(cfg, on_record=stop_after_first_model)
     first_run = seen[0].run_id
-    cfg.resume = True
+    cfg = replace(cfg, resume=True)
     result = run_suite(cfg)
     assert result.status == "finished" and len(result.records) == 4
     by = {(r.model, r.backend): r for r in result.records}

@@ -33,8 +33,9 @@ def _failure_kind(exc: BaseException) -> str:
 
 def worker_main(conn, spec: dict) -> None:
     """Runs in the spawned process: builds the model and the backend cell, then serves commands."""
-    from edgebench.api import BackendCell, ModelCell, ModelOptions
+    from edgebench.bench.cell import BackendCell, ModelCell
     from edgebench.bench.harness import TimingConfig
+    from edgebench.config import ModelOptions
 
     _thread_only_tqdm_lock()
     try:
@@ -77,7 +78,7 @@ def _thread_only_tqdm_lock() -> None:
 
 class RemoteCell:
     """The parent's handle on one isolated cell; the same open/measure/finish interface as
-    api.BackendCell. `timeout_s` bounds the cell's whole life (open, rounds, finish)."""
+    bench.cell.BackendCell. `timeout_s` bounds the cell's whole life (open, rounds, finish)."""
 
     def __init__(self, spec: dict, base: Record, timeout_s: float):
         self.spec, self.rec, self.timeout_s = spec, base, timeout_s
