@@ -1,5 +1,8 @@
-"""The Python API as users call it (edgebench.api): one cell and the suite end to end on tiny
-models. The suite's behaviour is tested in tests/bench/test_suite.py."""
+"""The Python API as users call it (edgebench.api, and the lazy names on `edgebench`): one cell
+and the suite end to end on tiny models; the facade only gathers the library's functions."""
+import ast
+from pathlib import Path
+
 from edgebench.api import SuiteConfig, benchmark, run_suite
 from edgebench.bench.harness import TimingConfig
 from edgebench.results import Store
@@ -33,3 +36,38 @@ def test_suite_writes_store_and_reports(tmp_path):
     post = [r for r in result.records if r.backend == "onnxruntime"]
     assert all(r.max_abs_diff < 1e-4 and r.top1_agreement == 1.0 for r in post)
 
+
+def test_the_facade_gathers_the_library_and_the_lazy_names_agree():
+    import edgebench
+    from edgebench import api, config
+    from edgebench.bench import cell, single, suite
+
+    assert set(api.__all__) == {"EdgebenchError", "ModelOptions", "SuiteConfig", "SuiteResult", "TimingConfig",
+                                "benchmark", "export", "load_model", "run_suite", "stream"}
+    assert api.run_suite is suite.run_suite and api.SuiteResult is suite.SuiteResult
+    assert api.benchmark is single.benchmark and api.stream is single.stream and api.export is single.export
+    assert api.load_model is cell.load_model
+    assert api.SuiteConfig is config.SuiteConfig and api.ModelOptions is config.ModelOptions
+    for name in ("benchmark", "run_suite", "SuiteConfig", "ModelOptions", "TimingConfig"):
+        assert getattr(edgebench, name) is getattr(api, name), name
+
+
+def test_nothing_inside_the_package_imports_the_facade():
+    """Only the CLI (and users) import edgebench.api; the library's modules import each other."""
+    import edgebench
+
+    root = Path(edgebench.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "cli" or rel == Path("api.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "edgebench" and any(
+                    a.name == "api" for a in node.names):
+                offenders.append(str(rel))
+            elif isinstance(node, ast.ImportFrom) and node.module == "edgebench.api":
+                offenders.append(str(rel))
+            elif isinstance(node, ast.Import) and any(a.name == "edgebench.api" for a in node.names):
+                offenders.append(str(rel))
+    assert not offenders, offenders

@@ -1,0 +1,48 @@
+"""The cells driven directly: a model cell shared by its backend cells, a backend cell's
+open / measure / finish, failures as statuses (raised with `strict`), the accuracy attached."""
+import pytest
+
+from edgebench.bench import environment
+from edgebench.bench.cell import BackendCell, ModelCell, attach_accuracy, check_pristine, error_text, load_model
+from edgebench.config import ModelOptions
+from edgebench.errors import InvalidConfigError
+
+
+def test_error_text_keeps_edgebench_messages_whole_and_shortens_others():
+    assert error_text(InvalidConfigError("bad option; pass a good one")) == "bad option; pass a good one"
+    assert error_text(ValueError("first line\nsecond line")) == "ValueError: first line"
+    assert error_text(RuntimeError()) == "RuntimeError: "
+
+
+def test_check_pristine_refuses_weights_changed_since_the_build():
+    import torch
+
+    loaded = load_model("test_mlp", ModelOptions())
+    check_pristine(loaded)
+    with torch.no_grad():
+        next(loaded.module.parameters()).add_(1.0)
+    with pytest.raises(RuntimeError, match="altered the weights of test_mlp"):
+        check_pristine(loaded)
+
+
+def test_backend_cell_opens_measures_and_finishes_a_record(fast_timing):
+    cell = ModelCell("test_cnn", ModelOptions(), 1, 2, None)
+    assert cell.source_key()["model"] == "test_cnn" and cell.source_key()["weights_sha256"]
+    bc = BackendCell(cell, "pytorch", "run-1", "cpu", "fp32", fast_timing, environment.capture())
+    assert bc.open() and bc.alive
+    bc.measure(fast_timing)
+    rec = bc.finish()
+    assert rec.status == "ok" and rec.latency.count >= 3 and not bc.alive
+    assert rec.params == 1442 and rec.first_infer_s > 0
+    attach_accuracy(rec, cell.check_info(), bc.outputs, cell.reference_outputs())
+    assert rec.accuracy_gate == "passed" and rec.top1_agreement == 1.0
+
+
+def test_a_refused_cell_is_skipped_with_the_reason_or_raises_when_strict(fast_timing):
+    cell = ModelCell("test_mlp", ModelOptions(), 1, 2, None)
+    env = environment.capture()
+    bc = BackendCell(cell, "pytorch", "run-1", "cpu", "int8", fast_timing, env)  # pytorch has no INT8
+    assert not bc.open() and not bc.alive
+    assert bc.rec.status == "skipped" and "int8" in bc.rec.error
+    with pytest.raises(InvalidConfigError, match="int8"):
+        BackendCell(cell, "pytorch", "run-1", "cpu", "int8", fast_timing, env, strict=True).open()
