@@ -48,15 +48,16 @@ def test_model_options_are_frozen_and_validated():
         replace(opts, calibration_size=-1)
 
 
-def test_suite_config_is_checked_when_made_and_again_when_resolved():
+def test_suite_config_is_frozen_and_checked_when_made_and_when_resolved():
     for bad, match in ((dict(batch_size=0), "batch size"), (dict(models=[]), "no models"),
                        (dict(device="tpu"), "device must be cpu, cuda or auto"), (dict(precision="int7"), "int7")):
         with pytest.raises(InvalidConfigError, match=match):
             SuiteConfig(**bad)
     cfg = SuiteConfig(models=["test_cnn"], backends=["pytorch", "onnxruntime"], device="cpu")
-    cfg.batch_size = 0  # set after construction: resolved() still refuses it
+    with pytest.raises(FrozenInstanceError):
+        cfg.batch_size = 2
     with pytest.raises(InvalidConfigError, match="batch size"):
-        cfg.resolved()
+        replace(cfg, batch_size=0)
     with pytest.raises(InvalidConfigError, match="listed twice"):
         SuiteConfig(models=["test_cnn"], backends=["pytorch", "pytorch"], device="cpu").resolved()
     got = SuiteConfig(models=["test_cnn"], backends=["pytorch", "onnxruntime"], device="cpu").resolved()

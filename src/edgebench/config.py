@@ -126,7 +126,7 @@ def _option_value(text: str):
         return text
 
 
-@dataclass
+@dataclass(frozen=True)
 class SuiteConfig:
     models: list[str] = field(default_factory=lambda: list(PAPER_SUITE))
     backends: list[str] | None = None  # None: [pytorch, every optimiser installed here]
@@ -150,11 +150,8 @@ class SuiteConfig:
     resume: bool = False
 
     def __post_init__(self):
-        self._check()
-
-    def _check(self) -> None:
-        """The checks that need no device probe or backend lookup: at construction, and again in
-        resolved() (the fields may have been set since)."""
+        """The checks that need no device probe or backend lookup (dataclasses.replace runs them
+        again); resolved() does the rest."""
         check_batch_size(self.batch_size)
         if not self.models:
             raise InvalidConfigError("no models given; pass --models a,b or leave it out for the paper's suite")
@@ -166,7 +163,6 @@ class SuiteConfig:
     def resolved(self) -> "SuiteConfig":
         """The device resolved, the backends listed (the default set, `auto` precisions expanded)
         and each spec parsed, the store's path filled in."""
-        self._check()
         device = resolve_device(self.device)
         backends = list(self.backends) if self.backends else [BASELINE_BACKEND, *default_post_backends(device)]
         if self.precision == "auto":
