@@ -1,12 +1,16 @@
+import json
 import os
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from edgebench.bench.stats import LatencyStats
 from edgebench.cli.main import main
 from edgebench.errors import UserError
-from edgebench.results import Record, Store
+from edgebench.results import Record, Run, RunStatus, Status, Store
+from edgebench.results.columns import flatten
+from edgebench.results.record import Accuracy, Latency, ModelFacts
 from edgebench.results.store import SCHEMA_VERSION
 
 
@@ -15,21 +19,32 @@ def _rec(**kw):
     return Record(**{**base, **kw})
 
 
+def _run(run_id="r1", config=None, env=None):
+    return Run(run_id, "2026-01-01T00:00:00", "pytorch", config or {}, env or {})
+
+
 def test_roundtrip_keeps_every_field(tmp_path):
-    rec = _rec(latency=LatencyStats.from_values([0.001, 0.003]), params=10, flops=20, macs=10,
-               details={"provider": "CPUExecutionProvider"}, env={"cpu": "x"}, input_shape=[3, 8, 8],
-               max_abs_diff=1e-6, top1_agreement=1.0)
-    failed = _rec(backend="tensorrt", status="build_failed", error="parser rejected m.onnx")
+    rec = _rec(latency=Latency(LatencyStats.from_values([0.001, 0.003])),
+               model_facts=ModelFacts(params=10, flops=20, macs=10, input_shape=[3, 8, 8]),
+               details={"provider": "CPUExecutionProvider"}, accuracy=Accuracy(max_abs_diff=1e-6, top1_agreement=1.0))
+    failed = _rec(backend="tensorrt", status=Status.BUILD_FAILED, error="parser rejected m.onnx")
     with Store(tmp_path / "s.sqlite") as store:
-        store.begin_run("r1", "2026-01-01T00:00:00", "pytorch", {"a": 1}, {"cpu": "x"})
+        store.begin_run(Run("r1", "2026-01-01T00:00:00", "pytorch", {"a": 1}, {"cpu": "x"},
+                            edgebench_version="9.9", git_commit="abc1234+dirty"))
         store.add(rec)
         store.add(failed)
-        store.finish_run("r1", "2026-01-01T00:01:00", "finished")
+        store.finish_run("r1", "2026-01-01T00:01:00", RunStatus.FINISHED)
     with Store(tmp_path / "s.sqlite") as store:
         back = store.records("r1")
         assert back[0].to_dict() == rec.to_dict()
-        assert back[1].status == "build_failed" and back[1].latency is None
-        assert store.latest_run_id() == "r1" and store.run("r1")["status"] == "finished"
+        assert back[1].status is Status.BUILD_FAILED and back[1].latency.host is None
+        assert store.latest_run_id() == "r1"
+        assert store.run("r1") == Run("r1", "2026-01-01T00:00:00", "pytorch", {"a": 1}, {"cpu": "x"},
+                                      RunStatus.FINISHED, "2026-01-01T00:01:00", "9.9", "abc1234+dirty")
+    conn = sqlite3.connect(tmp_path / "s.sqlite")
+    # statuses are stored as the strings they always were
+    assert [r[0] for r in conn.execute("SELECT status FROM records ORDER BY id")] == ["ok", "build_failed"]
+    assert conn.execute("SELECT status FROM runs").fetchone()[0] == "finished"
     conn = sqlite3.connect(tmp_path / "s.sqlite")
     assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
 
@@ -73,10 +88,68 @@ def test_version_1_store_is_migrated(tmp_path):
     _write_version_1_store(path)
     with Store(path) as store:
         old = store.records("r0")
-        assert old[0].model == "m" and old[0].device_latency is None
-        store.add(_rec(run_id="r1", device_latency=LatencyStats.from_values([0.001])))
-        assert store.records("r1")[0].device_latency.count == 1
+        assert old[0].model == "m" and old[0].latency.device is None
+        store.add(_rec(run_id="r1", latency=Latency(device=LatencyStats.from_values([0.001]))))
+        assert store.records("r1")[0].latency.device.count == 1
     assert sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _write_version_6_store(path) -> None:
+    """A store written by edgebench with schema version 6 (the last one whose rows carried the
+    environment): run r6 with a GPU pre-opt row, a TensorRT post-opt row and a skipped row."""
+    conn = sqlite3.connect(path)
+    conn.executescript((FIXTURES / "store_v6.sql").read_text())
+    conn.close()
+
+
+def test_version_6_store_reads_as_it_was_written(tmp_path):
+    """Every stored value comes back; laid flat with the run's env, a record is the dict version 6
+    gave for it (the layout `bench --json` prints)."""
+    path = tmp_path / "v6.sqlite"
+    _write_version_6_store(path)
+    before = _snapshot(path)
+    expected = json.loads((FIXTURES / "store_v6_records.json").read_text())
+    with Store(path, readonly=True) as store:
+        run = store.run("r6")
+        recs = store.records("r6")
+    assert _snapshot(path) == before
+    assert (run.status, run.baseline, run.edgebench_version, run.git_commit) == (
+        RunStatus.FINISHED, "pytorch@fp32", None, None)
+    assert run.env == {"host": "old-host", "cpu": "Old CPU", "cpu_governor": "performance"}
+    assert [flatten(r, env=run.env) for r in recs] == expected
+    pre, post, skipped = recs
+    assert pre.contention.contended is True and pre.latency.device.count == 2 and pre.memory.gpu_peak_reserved_mb == 128
+    assert post.accuracy.gate == "passed" and post.overhead.pct == pytest.approx(100 * (1.1 / 1.05 - 1))
+    assert post.cold_start.total_s == pytest.approx(2.0 + 31.0 + 0.5 + 0.01) and pre.cold_start.total_s == 0.875
+    assert skipped.status is Status.SKIPPED and skipped.latency.host is None and skipped.model_facts.input_shape == []
+
+
+def test_version_6_store_is_migrated_without_rewriting_rows(tmp_path):
+    path = tmp_path / "v6.sqlite"
+    _write_version_6_store(path)
+    with Store(path, readonly=True) as store:
+        old = [r.to_dict() for r in store.records("r6")]
+    with Store(path) as store:
+        assert [r.to_dict() for r in store.records("r6")] == old
+        store.begin_run(Run.start("r7", "pytorch@fp32", {}, {"host": "new-host"}))
+        store.add(_rec(run_id="r7"))
+        assert store.run("r7").edgebench_version is not None and store.run("r6").edgebench_version is None
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+    # the old rows keep the env they were stored with; new ones leave it to their run
+    assert [r[0] is None for r in conn.execute("SELECT env FROM records ORDER BY id")] == [False] * 3 + [True]
+
+
+def test_a_new_store_has_the_flat_columns_and_no_env_per_row(tmp_path):
+    Store(tmp_path / "s.sqlite").close()
+    conn = sqlite3.connect(tmp_path / "s.sqlite")
+    new = [r[1] for r in conn.execute("PRAGMA table_info(records)")]
+    old = sqlite3.connect(":memory:")
+    old.executescript((FIXTURES / "store_v6.sql").read_text())
+    assert new == [r[1] for r in old.execute("PRAGMA table_info(records)") if r[1] != "env"]
 
 
 def test_old_store_is_read_without_being_written(tmp_path):
@@ -111,12 +184,13 @@ def test_write_waits_for_another_process_lock(tmp_path, monkeypatch):
     with Store(path) as store:
         other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         other.execute("BEGIN IMMEDIATE")
-        other.execute("INSERT INTO runs VALUES ('held', 't', NULL, 'running', 'b', '{}', '{}')")
+        other.execute("INSERT INTO runs (run_id, started_at, status, baseline_backend, config, env) "
+                      "VALUES ('held', 't', 'running', 'b', '{}', '{}')")
         release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
         release.start()
         store.add(_rec())  # blocked until the other writer commits
         release.join()
-        assert len(store.records("r1")) == 1 and [r["run_id"] for r in store.runs()] == ["held"]
+        assert len(store.records("r1")) == 1 and [r.run_id for r in store.runs()] == ["held"]
     other.close()
 
 
@@ -130,10 +204,10 @@ def _snapshot(path):
 
 def _store_with_rows(path, n=300):
     with Store(path) as store:
-        store.begin_run("r1", "2026-01-01T00:00:00", "pytorch", {}, {})
+        store.begin_run(_run())
         for i in range(n):
             store.add(_rec(model=f"m{i}", details={"pad": "x" * 200}))
-        store.finish_run("r1", "2026-01-01T00:01:00", "finished")
+        store.finish_run("r1", "2026-01-01T00:01:00", RunStatus.FINISHED)
 
 
 def _bad_store(kind, path):

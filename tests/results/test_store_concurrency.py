@@ -12,13 +12,13 @@ from edgebench.results import Store
 _WORKER = """
 import sys, time
 from pathlib import Path
-from edgebench.results import Record, Store
+from edgebench.results import Record, Run, Store
 
 path, tag, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 while not go.exists():
     time.sleep(0.0005)
 with Store(path) as store:
-    store.begin_run(tag, "2026-01-01T00:00:00", "pytorch", {"tag": tag}, {})
+    store.begin_run(Run(tag, "2026-01-01T00:00:00", "pytorch", {"tag": tag}, {}))
     for i in range(n):
         store.add(Record(tag, f"m{i}", "pytorch", "fp32", 1, "cpu", details={"i": i}))
     store.finish_run(tag, "2026-01-01T00:01:00", "finished")
@@ -38,7 +38,7 @@ def test_two_processes_on_one_new_store_keep_every_row(tmp_path, attempt):
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
     with Store(db, readonly=True) as store:
-        assert {r["run_id"]: r["status"] for r in store.runs()} == {"a": "finished", "b": "finished"}
+        assert {r.run_id: r.status for r in store.runs()} == {"a": "finished", "b": "finished"}
         for tag in ("a", "b"):
             recs = store.records(tag)
             assert [(r.model, r.details) for r in recs] == [(f"m{i}", {"i": i}) for i in range(n)]

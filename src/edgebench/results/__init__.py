@@ -1,5 +1,6 @@
-"""Results: records and the SQLite store."""
-from edgebench.results.record import Record
+"""Results: runs, their records and the SQLite store."""
+from edgebench.results.record import Record, Status
+from edgebench.results.run import Run, RunStatus
 from edgebench.results.store import Store
 
-__all__ = ["Record", "Store"]
+__all__ = ["Record", "Run", "RunStatus", "Status", "Store"]

@@ -9,16 +9,21 @@ from pathlib import Path
 
 from edgebench.bench.stats import LatencyStats
 from edgebench.errors import OutputDirError, StoreError, UserError
+from edgebench.results.columns import FIELDS, STATS, flatten, unflatten
 from edgebench.results.record import Record
+from edgebench.results.run import Run, RunStatus
 
-SCHEMA_VERSION = 6  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
-# 5: fingerprint and samples; 6: CPU contention (contended, other_cpu_pct, load_before_pct)
+SCHEMA_VERSION = 7  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
+# 5: fingerprint and samples; 6: CPU contention (contended, other_cpu_pct, load_before_pct);
+# 7: runs gain edgebench_version and git_commit; rows no longer copy the run's env (old rows keep theirs)
 _LATENCY_FIELDS = list(LatencyStats.__dataclass_fields__)
-_STATS = ("latency", "device_latency")  # LatencyStats fields, flattened as <name>_<field>
-_JSON_FIELDS = ("input_shape", "details", "timing", "env", "warnings", "samples_ms")
-_SCALAR_FIELDS = [f for f in Record.__dataclass_fields__ if f not in (*_STATS, *_JSON_FIELDS)]
-_STAT_COLUMNS = [f"{s}_{f}" for s in _STATS for f in _LATENCY_FIELDS]
+# columns.FIELDS names each value; statistics are flattened as <name>_<field>, lists and dicts stored as JSON
+_JSON_FIELDS = {"input_shape": list, "details": dict, "timing": dict, "warnings": list, "samples_ms": list}  # -> empty
+_SCALAR_FIELDS = [f for f in FIELDS if f not in (*STATS, *_JSON_FIELDS)]
+_STAT_COLUMNS = [f"{s}_{f}" for s in STATS for f in _LATENCY_FIELDS]
 _COLUMNS = _SCALAR_FIELDS + _STAT_COLUMNS + list(_JSON_FIELDS)
+_RUN_COLUMNS = ("run_id", "started_at", "finished_at", "status", "baseline_backend", "config", "env",
+                "edgebench_version", "git_commit")
 
 # one statement each: they run inside one BEGIN IMMEDIATE transaction (executescript would commit)
 _SCHEMA = (
@@ -30,7 +35,9 @@ _SCHEMA = (
     status TEXT NOT NULL,
     baseline_backend TEXT NOT NULL,
     config TEXT NOT NULL,
-    env TEXT NOT NULL
+    env TEXT NOT NULL,
+    edgebench_version TEXT,
+    git_commit TEXT
 )""",
     f"""CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -120,10 +127,11 @@ class Store:
                 raise _newer(self.path, version)
             elif version < SCHEMA_VERSION:
                 # older stores gain the new columns (empty for their rows); nothing is rewritten
-                have = {r[1] for r in self.conn.execute("PRAGMA table_info(records)")}
-                for col in _COLUMNS:
-                    if col not in have:
-                        self.conn.execute(f"ALTER TABLE records ADD COLUMN {col}")
+                for table, columns in (("records", _COLUMNS), ("runs", _RUN_COLUMNS)):
+                    have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+                    for col in columns:
+                        if col not in have:
+                            self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {col}")
                 self.conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             for stmt in _INDEXES:
                 self.conn.execute(stmt)
@@ -159,23 +167,26 @@ class Store:
         self.close()
 
     # -- runs ----------------------------------------------------------------------------
-    def begin_run(self, run_id: str, started_at: str, baseline: str, config: dict, env: dict) -> None:
-        args = (run_id, started_at, baseline, json.dumps(config, default=str), json.dumps(env))
-        self._write(lambda: self.conn.execute("INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?)", args))
+    def begin_run(self, run: Run) -> None:
+        values = (run.run_id, run.started_at, run.finished_at, run.status.value, run.baseline,
+                  json.dumps(run.config, default=str), json.dumps(run.env), run.edgebench_version, run.git_commit)
+        query = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
+        self._write(lambda: self.conn.execute(query, values))
 
-    def finish_run(self, run_id: str, finished_at: str, status: str) -> None:
+    def finish_run(self, run_id: str, finished_at: str, status: RunStatus) -> None:
         self._write(lambda: self.conn.execute(
-            "UPDATE runs SET finished_at=?, status=? WHERE run_id=?", (finished_at, status, run_id)))
+            "UPDATE runs SET finished_at=?, status=? WHERE run_id=?", (finished_at, RunStatus(status).value, run_id)))
 
-    def runs(self) -> list[dict]:
+    def runs(self) -> list[Run]:
+        """Every run, oldest first."""
         if "runs" not in self._tables:  # a version-1 store opened read-only
             return []
         rows = self.conn.execute("SELECT * FROM runs ORDER BY started_at, rowid").fetchall()
-        return [{**dict(r), "config": json.loads(r["config"]), "env": json.loads(r["env"])} for r in rows]
+        return [_run(dict(r)) for r in rows]
 
-    def run(self, run_id: str) -> dict:
+    def run(self, run_id: str) -> Run:
         for r in self.runs():
-            if r["run_id"] == run_id:
+            if r.run_id == run_id:
                 return r
         raise UserError(f"run {run_id!r} is not in {self.path}; list runs with `edgebench report --list`")
 
@@ -183,14 +194,14 @@ class Store:
         runs = self.runs()
         if not runs:
             raise UserError(f"{self.path} holds no runs; run `edgebench run` first")
-        return runs[-1]["run_id"]
+        return runs[-1].run_id
 
     # -- records -------------------------------------------------------------------------
     def add(self, rec: Record) -> None:
         """Insert one record in its own transaction."""
-        d = rec.to_dict()
+        d = flatten(rec)
         values = [d[f] for f in _SCALAR_FIELDS]
-        for stat in _STATS:
+        for stat in STATS:
             values += [(d[stat] or {}).get(f) for f in _LATENCY_FIELDS]
         values += [json.dumps(d[f], default=str) for f in _JSON_FIELDS]
         query = f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -216,14 +227,22 @@ class Store:
         for row in self.conn.execute(query, args).fetchall():
             d = dict(row)
             # .get/pop with defaults: a read-only store of an older version lacks the newer columns
-            for stat in _STATS:
+            # (and rows stored before version 7 have an env column, which records no longer carry)
+            for stat in STATS:
                 lat = {f: d.pop(f"{stat}_{f}", None) for f in _LATENCY_FIELDS}
                 d[stat] = lat if lat["count"] is not None else None
             for f in _JSON_FIELDS:
-                d[f] = json.loads(d[f]) if d.get(f) else ([] if f in ("input_shape", "warnings", "samples_ms") else {})
-            d.pop("id")
-            out.append(Record.from_dict(d))
+                d[f] = json.loads(d[f]) if d.get(f) else _JSON_FIELDS[f]()
+            out.append(unflatten(d))
         return out
+
+
+def _run(row: dict) -> Run:
+    """A runs-table row as a Run (stores before version 7 lack the version and commit)."""
+    return Run(run_id=row["run_id"], started_at=row["started_at"], baseline=row["baseline_backend"],
+               config=json.loads(row["config"]), env=json.loads(row["env"]), status=row["status"],
+               finished_at=row["finished_at"], edgebench_version=row.get("edgebench_version"),
+               git_commit=row.get("git_commit"))
 
 
 def validate(path: str | Path) -> None:
