@@ -1,16 +1,19 @@
 """Tests of the reports, one file per module; the stored records they render."""
-from edgebench.bench.stats import LatencyStats
-from edgebench.results import Record
+from dataclasses import replace
 
-RUN = {"run_id": "r1", "baseline_backend": "pytorch", "started_at": "t", "status": "finished",
-       "config": {"device": "cpu", "timing": {}}, "env": {"host": "h"}}
+from edgebench.bench.stats import LatencyStats
+from edgebench.results import Run, RunStatus
+from edgebench.results.columns import unflatten
+
+RUN = Run("r1", "t", "pytorch", {"device": "cpu", "timing": {}}, {"host": "h"}, RunStatus.FINISHED)
 
 
 def rec(model, backend, ms, task="image-classification", status="ok", **kw):
+    """A record as the store reads it from a row: `kw` under the store's (flat) column names."""
     lat = LatencyStats.from_values([ms / 1e3] * 3) if status == "ok" else None
     kw.setdefault("samples_ms", [ms] * 3 if status == "ok" else [])
-    return Record("r1", model, backend, "fp32", 1, "cpu", status=status, task=task, latency=lat,
-                  params=100, flops=2000, device_name="TestCPU", **kw)
+    return unflatten(dict(run_id="r1", model=model, backend=backend, precision="fp32", batch_size=1, device="cpu",
+                          status=status, task=task, latency=lat, params=100, flops=2000, device_name="TestCPU", **kw))
 
 
 def records():
@@ -40,5 +43,5 @@ def qualified_records():
     ]
 
 
-INTERRUPTED = {**RUN, "baseline_backend": "onnxruntime@fp16", "status": "interrupted",
-               "config": {"device": "cpu", "timing": {"quick": True}, "models": ["a", "b", "c", "d"]}}
+INTERRUPTED = replace(RUN, baseline="onnxruntime@fp16", status=RunStatus.INTERRUPTED,
+                      config={"device": "cpu", "timing": {"quick": True}, "models": ["a", "b", "c", "d"]})

@@ -1,26 +1,27 @@
 """What the commands print: a record's line, `run`'s cell-progress lines, plain tables."""
 from edgebench.bench.stats import LatencyStats
 from edgebench.report.console import CellLines, duration, plain_table, record_line
-from edgebench.results import Record
+from edgebench.results import Record, Status
+from edgebench.results.record import Accuracy, Latency
 
 
 def test_run_cell_lines_carry_the_gate_reason_and_the_time_left(capsys):
     lat = LatencyStats.from_values([0.002] * 3)
-    bad = Record("r", "m", "onnxruntime", "int8", 1, "cpu", status="accuracy_failed", latency=lat,
-                 accuracy_gate="failed", accuracy_gate_reason="top-1 agreement 93.8% < 99%")
+    bad = Record("r", "m", "onnxruntime", "int8", 1, "cpu", status=Status.ACCURACY_FAILED, latency=Latency(lat),
+                 accuracy=Accuracy(gate="failed", gate_reason="top-1 agreement 93.8% < 99%"))
     err = record_line(bad)
     assert "accuracy_failed: top-1 agreement 93.8% < 99%" in err and "p50 2.000 ms, not used" in err
     now = [100.0]
     lines = CellLines(3, clock=lambda: now[0])
     now[0] += 10
-    lines(Record("r", "m", "pytorch", "fp32", 1, "cpu", latency=lat))
+    lines(Record("r", "m", "pytorch", "fp32", 1, "cpu", latency=Latency(lat)))
     now[0] += 20
-    lines(Record("r", "m", "onnxruntime", "fp32", 1, "cpu", status="run_failed", error="RuntimeError: x\ny"))
+    lines(Record("r", "m", "onnxruntime", "fp32", 1, "cpu", status=Status.RUN_FAILED, error="RuntimeError: x\ny"))
     first, second = capsys.readouterr().err.strip().splitlines()
     assert first.startswith("[1/3] m") and first.endswith("(10 s elapsed, about 20 s left)")
     assert "run_failed: RuntimeError: x" in second and second.endswith("(30 s elapsed, about 15 s left)")
     for _ in range(2):  # a precision fallback adds a cell beyond the configured total
-        lines(Record("r", "m", "pytorch", "fp32", 1, "cpu", latency=lat))
+        lines(Record("r", "m", "pytorch", "fp32", 1, "cpu", latency=Latency(lat)))
     assert capsys.readouterr().err.strip().splitlines()[-1].split("]")[0] == "[4/4"
 
 

@@ -1,7 +1,9 @@
 """Table 1's rows picked from stored records, and the marks that qualify them in every rendering."""
 import json
+from dataclasses import replace
 
 from edgebench.report import build_table1, render_csv, render_json, render_markdown, render_terminal
+from edgebench.results.columns import flatten, unflatten
 from tests.report import INTERRUPTED, RUN, qualified_records, rec, records
 
 
@@ -15,7 +17,7 @@ def test_table1_picks_fastest_post_and_keeps_slowdowns_and_failures():
 
 
 def test_table_marks_quick_interrupted_contended_and_failed_models():
-    t = build_table1(qualified_records(), {**INTERRUPTED, "baseline_backend": "pytorch"})
+    t = build_table1(qualified_records(), replace(INTERRUPTED, baseline="pytorch"))
     rows = {r.model: r for r in t.rows}
     assert rows["a"].post_contended and not rows["a"].pre_contended and rows["a"].quick
     assert rows["a"].post_other_cpu_pct == 37.0
@@ -41,10 +43,12 @@ def test_table_marks_quick_interrupted_contended_and_failed_models():
 
 
 def test_rows_stored_before_contention_fields_read_as_quiet():
-    recs = records()
-    for r in recs:  # as from a store written before the fields existed
-        for name in ("contended", "other_cpu_pct", "load_before_pct"):
-            r.__dict__.pop(name, None)
+    recs = []
+    for r in records():  # as from a store written before the columns existed: NULL or missing
+        row = {**flatten(r), "contended": None}
+        for name in ("other_cpu_pct", "load_before_pct"):
+            row.pop(name)
+        recs.append(unflatten(row))
     t = build_table1(recs, RUN)
     assert not any(r.pre_contended or r.post_contended for r in t.rows) and t.contended_cells == []
     assert "\u2020" not in render_terminal(t)

@@ -20,7 +20,7 @@ def main(args) -> int:
 
     with Store(args.db, readonly=True) as store:  # a report never writes to the store, nor makes one
         if args.list:
-            print(console.runs_table([(r, len(store.records(r["run_id"]))) for r in store.runs()]))
+            print(console.runs_table([(r, len(store.records(r.run_id))) for r in store.runs()]))
             return 0
         run_id = args.run_id or store.latest_run_id()
         run = store.run(run_id)

@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+from edgebench.results.record import Status
+
 ANY_MODEL = ("any torchvision classifier name also works (e.g. efficientnet_b0, convnext_tiny), "
              "as does path/to/file.py:factory")
 
@@ -33,8 +35,16 @@ def duration(seconds: float) -> str:
 
 
 def to_json(result) -> str:
-    """A record's or a stream result's `to_dict()` as indented JSON."""
+    """A stream result's `to_dict()` as indented JSON."""
     return json.dumps(result.to_dict(), indent=2, default=str)
+
+
+def record_json(rec, env: dict) -> str:
+    """`bench --json`: the record in its flat layout (the store's column names), with the
+    environment it was measured in, as indented JSON."""
+    from edgebench.results.columns import flatten
+
+    return json.dumps(flatten(rec, env=env), indent=2, default=str)
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -44,15 +54,15 @@ def record_line(rec, prefix: str = "", suffix: str = "") -> str:
     gate's metric, value and threshold), and whether other processes contended for the CPU."""
     head = f"{prefix}{rec.model:<22} {rec.backend:<12} {rec.precision:<5}"
     if rec.ok:
-        text = f"p50 {rec.latency.p50_ms:9.3f} ms"
-    elif rec.status == "accuracy_failed":
-        text = f"accuracy_failed: {rec.accuracy_gate_reason or 'failed the accuracy gate'}"
-        if rec.latency is not None:
-            text += f" (p50 {rec.latency.p50_ms:.3f} ms, not used)"
+        text = f"p50 {rec.latency.host.p50_ms:9.3f} ms"
+    elif rec.status == Status.ACCURACY_FAILED:
+        text = f"accuracy_failed: {rec.accuracy.gate_reason or 'failed the accuracy gate'}"
+        if rec.latency.host is not None:
+            text += f" (p50 {rec.latency.host.p50_ms:.3f} ms, not used)"
     else:
         text = f"{rec.status}: {rec.error.strip().splitlines()[0] if rec.error.strip() else 'no reason recorded'}"
-    if getattr(rec, "contended", False):  # rows from before contention was measured lack it
-        other = getattr(rec, "other_cpu_pct", None)
+    if rec.contention.contended:  # rows stored before contention was measured read as not contended
+        other = rec.contention.other_cpu_pct
         text += f"  [contended: other processes used {other:.0f}% CPU]" if other is not None else "  [contended]"
     return f"{head} {text}{suffix}"
 
@@ -84,47 +94,47 @@ class CellLines:
 def record_summary(rec) -> str:
     """`bench`'s summary of a measured record: latency, GPU time, cold start, energy, memory,
     contention, percentiles, size, parity with PyTorch FP32 and the accuracy gate."""
-    s = rec.latency
+    s, cold, energy, memory = rec.latency.host, rec.cold_start, rec.energy, rec.memory
+    contention, facts, acc, overhead = rec.contention, rec.model_facts, rec.accuracy, rec.overhead
     out = [f"{rec.model} on {rec.backend} ({rec.precision}, {rec.device}: {rec.device_name}), batch {rec.batch_size}",
            f"  latency  {s.summary()}  [host wall-clock incl. host<->device copies]"]
-    if rec.device_latency:
-        out.append(f"  GPU time {rec.device_latency.summary()}  [CUDA events, device-resident inputs]")
-    if rec.cold_start_s is not None:
-        out.append(f"  cold start {rec.cold_start_s:.2f} s (export {rec.export_s or 0:.2f} + prepare {rec.prepare_s:.2f} + "
-                   f"load {rec.load_s:.2f} + first inference {rec.first_infer_s:.3f}); build/compile {rec.build_s or 0:.2f} s")
-    if rec.energy_per_item_mj is not None:
-        out.append(f"  energy {rec.energy_per_item_mj:.3f} mJ/item above idle ({rec.idle_power_w:.1f} W), "
-                   f"{rec.items_per_joule or 0:.1f} items/J  [{rec.energy_source}]")
+    if rec.latency.device:
+        out.append(f"  GPU time {rec.latency.device.summary()}  [CUDA events, device-resident inputs]")
+    if cold.total_s is not None:
+        out.append(f"  cold start {cold.total_s:.2f} s (export {cold.export_s or 0:.2f} + prepare {cold.prepare_s:.2f} + "
+                   f"load {cold.load_s:.2f} + first inference {cold.first_infer_s:.3f}); build/compile {cold.build_s or 0:.2f} s")
+    if energy.per_item_mj is not None:
+        out.append(f"  energy {energy.per_item_mj:.3f} mJ/item above idle ({energy.idle_power_w:.1f} W), "
+                   f"{energy.items_per_joule or 0:.1f} items/J  [{energy.source}]")
     else:
         out.append("  energy n/a (no NVML, RAPL or tegrastats meter readable here)")
-    if rec.host_rss_peak_mb is not None:
-        out.append(f"  peak host RSS {rec.host_rss_peak_mb:,.0f} MiB")
-    if rec.other_cpu_pct is not None:
-        before = f", {rec.load_before_pct:.0f}% just before" if rec.load_before_pct is not None else ""
-        out.append(f"  other CPU {rec.other_cpu_pct:.0f}% of one core while timed{before}: "
-                   + ("CONTENDED" if rec.contended else "quiet"))
+    if memory.host_rss_peak_mb is not None:
+        out.append(f"  peak host RSS {memory.host_rss_peak_mb:,.0f} MiB")
+    if contention.other_cpu_pct is not None:
+        before = f", {contention.load_before_pct:.0f}% just before" if contention.load_before_pct is not None else ""
+        out.append(f"  other CPU {contention.other_cpu_pct:.0f}% of one core while timed{before}: "
+                   + ("CONTENDED" if contention.contended else "quiet"))
     for w in rec.warnings:
         out.append(f"  warning: {w}")
-    if rec.gpu_mem_peak_reserved_mb is not None:
-        out.append(f"  peak GPU memory {rec.gpu_mem_peak_allocated_mb:,.0f} MiB allocated, "
-                   f"{rec.gpu_mem_peak_reserved_mb:,.0f} MiB reserved")
+    if memory.gpu_peak_reserved_mb is not None:
+        out.append(f"  peak GPU memory {memory.gpu_peak_allocated_mb:,.0f} MiB allocated, "
+                   f"{memory.gpu_peak_reserved_mb:,.0f} MiB reserved")
     out.append(f"  p50 {s.p50_ms:.3f} ms  p90 {s.fmt(s.p90_ms)}  p95 {s.fmt(s.p95_ms)}  p99 {s.fmt(s.p99_ms)}  "
                f"min {s.min_ms:.3f}  max {s.max_ms:.3f}")
-    if rec.params is not None:
-        flops = f"{rec.flops:,}" if rec.flops is not None else "n/a"
-        out.append(f"  params {rec.params:,}  FLOPs/item {flops}"
-                   + (f"  artifact {rec.artifact_bytes / 1e6:.1f} MB" if rec.artifact_bytes else ""))
-    if rec.max_abs_diff is not None:
+    if facts.params is not None:
+        flops = f"{facts.flops:,}" if facts.flops is not None else "n/a"
+        out.append(f"  params {facts.params:,}  FLOPs/item {flops}"
+                   + (f"  artifact {rec.artifact.size_bytes / 1e6:.1f} MB" if rec.artifact.size_bytes else ""))
+    if acc.max_abs_diff is not None:
         out.append(f"  vs PyTorch FP32 on {rec.details.get('accuracy_inputs', 'the same inputs')}: max abs diff "
-                   f"{rec.max_abs_diff:.2e}, cosine {rec.cosine_similarity:.6f}, top-1 agreement "
-                   f"{100 * rec.top1_agreement:.1f}%" + _decisive(rec))
-        out.append(f"  accuracy gate ({rec.precision}): {rec.accuracy_gate}"
-                   + (f": {rec.accuracy_gate_reason}" if rec.accuracy_gate_reason else ""))
-    if rec.task_accuracy is not None:
-        out.append(f"  task accuracy on the labelled data: {100 * rec.task_accuracy:.1f}%")
-    if rec.bare_p50_ms is not None:
-        out.append(f"  overhead check (interleaved): harness p50 {rec.harness_check_p50_ms:.3f} ms vs bare loop p50 "
-                   f"{rec.bare_p50_ms:.3f} ms: {rec.harness_overhead_pct:+.1f}%")
+                   f"{acc.max_abs_diff:.2e}, cosine {acc.cosine_similarity:.6f}, top-1 agreement "
+                   f"{100 * acc.top1_agreement:.1f}%" + _decisive(rec))
+        out.append(f"  accuracy gate ({rec.precision}): {acc.gate}" + (f": {acc.gate_reason}" if acc.gate_reason else ""))
+    if acc.task_accuracy is not None:
+        out.append(f"  task accuracy on the labelled data: {100 * acc.task_accuracy:.1f}%")
+    if overhead.bare_p50_ms is not None:
+        out.append(f"  overhead check (interleaved): harness p50 {overhead.harness_check_p50_ms:.3f} ms vs bare loop p50 "
+                   f"{overhead.bare_p50_ms:.3f} ms: {overhead.pct:+.1f}%")
     return "\n".join(out)
 
 
@@ -153,10 +163,10 @@ def table_and_files(table, paths) -> str:
 
 
 def runs_table(runs) -> str:
-    """`report --list`: (stored run dict, its number of records) per run."""
+    """`report --list`: (stored Run, its number of records) per run."""
     rows = [("run_id", "started", "status", "device", "records")]
     for r, n in runs:
-        rows.append((r["run_id"], r["started_at"], r["status"], r["config"].get("device", "?"), str(n)))
+        rows.append((r.run_id, r.started_at, r.status, r.config.get("device", "?"), str(n)))
     return plain_table(rows)
 
 

@@ -29,12 +29,12 @@ def break_even(pre: Record | None, post: Record | None) -> int | None:
     (post cold start - pre cold start) / (pre p50 - post p50). None when post is not faster."""
     import math
 
-    if not pre or not post or pre.cold_start_s is None or post.cold_start_s is None:
+    if not pre or not post or pre.cold_start.total_s is None or post.cold_start.total_s is None:
         return None
-    saving_s = (pre.latency.p50_ms - post.latency.p50_ms) / 1e3
+    saving_s = (pre.latency.host.p50_ms - post.latency.host.p50_ms) / 1e3
     if saving_s <= 0:
         return None
-    return max(0, math.ceil((post.cold_start_s - pre.cold_start_s) / saving_s))
+    return max(0, math.ceil((post.cold_start.total_s - pre.cold_start.total_s) / saving_s))
 
 
 def mean(values: list) -> float | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from edgebench.report.statistics import break_even, mean, speedup_interval
 from edgebench.results.record import Record
+from edgebench.results.run import Run, RunStatus
 
 BACKEND_TITLES = {
     "pytorch": "PyTorch eager", "onnxruntime": "ONNX Runtime", "torch-compile": "torch.compile",
@@ -74,7 +75,7 @@ class Table1Row:
 class Table1:
     rows: list[Table1Row]
     mean_speedup: float | None
-    run: dict
+    run: Run
     device_name: str
     batch_size: int | None
     weights: str
@@ -88,7 +89,7 @@ class Table1:
 
     @property
     def interrupted(self) -> bool:
-        return self.status == "interrupted"
+        return self.status == RunStatus.INTERRUPTED
 
     @property
     def baseline_title(self) -> str:
@@ -111,9 +112,9 @@ class Table1:
         return out
 
 
-def build_table1(records: list[Record], run: dict) -> Table1:
+def build_table1(records: list[Record], run: Run) -> Table1:
     """Table 1 of a stored run: one row per model, in the order the records first name it."""
-    baseline, _, base_precision = run["baseline_backend"].partition("@")
+    baseline, _, base_precision = run.baseline.partition("@")
     base_precision = base_precision or "fp32"
 
     def is_pre(r: Record) -> bool:
@@ -125,14 +126,15 @@ def build_table1(records: list[Record], run: dict) -> Table1:
     rows = [_row(model, recs, baseline, is_pre) for model, recs in by_model.items()]
     speedups = [r.speedup for r in rows if r.speedup is not None]
     first = records[0] if records else None
-    weights = sorted({r.weights for r in records if r.weights})
-    cfg = run.get("config", {})
-    status = run.get("status", "")
+    weights = sorted({r.model_facts.weights for r in records if r.model_facts.weights})
+    cfg = run.config
+    status = run.status.value
     return Table1(
         baseline=f"{baseline}@{base_precision}",
         status=status,
         quick=bool(cfg.get("timing", {}).get("quick")) or any(r.quick for r in rows),
-        not_reached=[m for m in cfg.get("models", []) if m not in by_model] if status == "interrupted" else [],
+        not_reached=[m for m in cfg.get("models", []) if m not in by_model] if status == RunStatus.INTERRUPTED
+        else [],
         rows=rows,
         mean_speedup=mean(speedups),
         run=run,
@@ -140,9 +142,10 @@ def build_table1(records: list[Record], run: dict) -> Table1:
         batch_size=first.batch_size if first else None,
         weights=", ".join(weights),
         overhead=[
-            (r.model, r.backend, r.precision, r.latency.p50_ms, r.harness_check_p50_ms, r.bare_p50_ms, r.harness_overhead_pct)
+            (r.model, r.backend, r.precision, r.latency.host.p50_ms, r.overhead.harness_check_p50_ms,
+             r.overhead.bare_p50_ms, r.overhead.pct)
             for r in records
-            if r.ok and r.harness_overhead_pct is not None
+            if r.ok and r.overhead.pct is not None
         ],
         records=list(records),
     )
@@ -155,7 +158,7 @@ def pick_cells(recs: list[Record], is_pre) -> tuple:
     # of the same pair (other options, a precision fallback) are post-opt candidates
     pre_row = next((r for r in recs if is_pre(r)), None)
     pre = pre_row if pre_row is not None and pre_row.ok else None
-    posts = sorted((r for r in recs if r is not pre_row and r.ok), key=lambda r: r.latency.p50_ms)
+    posts = sorted((r for r in recs if r is not pre_row and r.ok), key=lambda r: r.latency.host.p50_ms)
     return pre_row, pre, posts[0] if posts else None
 
 
@@ -164,54 +167,54 @@ def _row(model: str, recs: list[Record], baseline: str, is_pre) -> Table1Row:
     pre_row, pre, post = pick_cells(recs, is_pre)
     failed = [f"{r.backend} {r.precision}: {r.status}" + (f" ({_why(r)})" if _why(r) else "") for r in recs if not r.ok]
     any_rec = pre or post or recs[0]
-    speedup = pre.latency.p50_ms / post.latency.p50_ms if pre and post else None
-    ci = speedup_interval(pre.samples_ms, post.samples_ms) if pre and post else None
-    pre_dev = pre.device_latency.p50_ms if pre and pre.device_latency else None
-    post_dev = post.device_latency.p50_ms if post and post.device_latency else None
+    speedup = pre.latency.host.p50_ms / post.latency.host.p50_ms if pre and post else None
+    ci = speedup_interval(pre.latency.samples_ms, post.latency.samples_ms) if pre and post else None
+    pre_dev = pre.latency.device.p50_ms if pre and pre.latency.device else None
+    post_dev = post.latency.device.p50_ms if post and post.latency.device else None
     return Table1Row(
         model=model,
         task=any_rec.task,
-        params=any_rec.params,
-        flops=any_rec.flops,
+        params=any_rec.model_facts.params,
+        flops=any_rec.model_facts.flops,
         pre_backend=baseline,
-        pre_p50_ms=pre.latency.p50_ms if pre else None,
+        pre_p50_ms=pre.latency.host.p50_ms if pre else None,
         post_backend=post.backend if post else "",
         post_precision=post.precision if post else "",
         post_options=_variant_note(post) if post else "",
-        post_p50_ms=post.latency.p50_ms if post else None,
+        post_p50_ms=post.latency.host.p50_ms if post else None,
         speedup=speedup,
-        max_abs_diff=post.max_abs_diff if post else None,
-        top1_agreement=post.top1_agreement if post else None,
+        max_abs_diff=post.accuracy.max_abs_diff if post else None,
+        top1_agreement=post.accuracy.top1_agreement if post else None,
         top1_decisive_agreement=post.details.get("top1_decisive_agreement") if post else None,
         top1_decisive_items=post.details.get("top1_decisive_items") if post else None,
         note="; ".join(failed),
-        post_gate=post.accuracy_gate if post else "",
+        post_gate=post.accuracy.gate if post else "",
         speedup_ci=ci,
-        pre_energy_mj=pre.energy_per_item_mj if pre else None,
-        post_energy_mj=post.energy_per_item_mj if post else None,
-        energy_source=(post or pre).energy_source if (post or pre) else "",
-        post_rss_mb=post.host_rss_peak_mb if post else None,
+        pre_energy_mj=pre.energy.per_item_mj if pre else None,
+        post_energy_mj=post.energy.per_item_mj if post else None,
+        energy_source=(post or pre).energy.source if (post or pre) else "",
+        post_rss_mb=post.memory.host_rss_peak_mb if post else None,
         significant=None if ci is None else not (ci[0] <= 1.0 <= ci[1]),
-        pre_task_accuracy=pre.task_accuracy if pre else None,
-        post_task_accuracy=post.task_accuracy if post else None,
-        pre_cold_start_s=pre.cold_start_s if pre else None,
-        post_cold_start_s=post.cold_start_s if post else None,
+        pre_task_accuracy=pre.accuracy.task_accuracy if pre else None,
+        post_task_accuracy=post.accuracy.task_accuracy if post else None,
+        pre_cold_start_s=pre.cold_start.total_s if pre else None,
+        post_cold_start_s=post.cold_start.total_s if post else None,
         break_even_inferences=break_even(pre, post),
         pre_device_p50_ms=pre_dev,
         post_device_p50_ms=post_dev,
         device_speedup=pre_dev / post_dev if pre_dev and post_dev else None,
-        post_gpu_mem_peak_mb=post.gpu_mem_peak_allocated_mb if post else None,
+        post_gpu_mem_peak_mb=post.memory.gpu_peak_allocated_mb if post else None,
         post_throughput_items_per_s=(
-            post.batch_size * 1e3 / (post_dev or post.latency.p50_ms) if post else None
+            post.batch_size * 1e3 / (post_dev or post.latency.host.p50_ms) if post else None
         ),
         quick=any(_quick(r) for r in (pre, post) if r is not None),
-        # read with getattr: rows stored before contention was measured lack the fields
-        pre_contended=bool(getattr(pre, "contended", False)),
-        post_contended=bool(getattr(post, "contended", False)),
-        pre_other_cpu_pct=getattr(pre, "other_cpu_pct", None),
-        post_other_cpu_pct=getattr(post, "other_cpu_pct", None),
-        pre_load_before_pct=getattr(pre, "load_before_pct", None),
-        post_load_before_pct=getattr(post, "load_before_pct", None),
+        # rows stored before contention was measured read as not contended, with no figures
+        pre_contended=pre.contention.contended if pre else False,
+        post_contended=post.contention.contended if post else False,
+        pre_other_cpu_pct=pre.contention.other_cpu_pct if pre else None,
+        post_other_cpu_pct=post.contention.other_cpu_pct if post else None,
+        pre_load_before_pct=pre.contention.load_before_pct if pre else None,
+        post_load_before_pct=post.contention.load_before_pct if post else None,
         failed_reason=("" if pre and post else
                        "no ok post-opt cell" if pre else
                        f"baseline {pre_row.status}" if pre_row is not None else "no baseline cell"),
@@ -224,7 +227,7 @@ def _quick(rec: Record) -> bool:
 
 def _why(rec: Record) -> str:
     """A failed cell's reason: the accuracy gate's (metric, value, threshold), else its error."""
-    text = rec.accuracy_gate_reason or (rec.error.strip().splitlines()[0] if rec.error and rec.error.strip() else "")
+    text = rec.accuracy.gate_reason or (rec.error.strip().splitlines()[0] if rec.error and rec.error.strip() else "")
     return text[:200]
 
 

@@ -7,6 +7,7 @@ from edgebench.report.render.csv import render_csv
 from edgebench.report.render.json import render_json
 from edgebench.report.render.markdown import render_markdown
 from edgebench.report.table1 import Table1, build_table1
+from edgebench.results.run import Run
 
 
 def write_table(table: Table1, out_dir: Path) -> dict:
@@ -28,6 +29,6 @@ def write_table(table: Table1, out_dir: Path) -> dict:
     return written
 
 
-def write_reports(records, run: dict, out_dir: Path) -> dict:
+def write_reports(records, run: Run, out_dir: Path) -> dict:
     """Write table1.md/.csv/.json and figure4_speedup.png; returns name -> path."""
     return write_table(build_table1(records, run), out_dir)

@@ -1,4 +1,6 @@
 """Table 1 as markdown."""
+from dataclasses import replace
+
 from edgebench.report import build_table1, render_markdown
 from tests.report import RUN, records
 
@@ -15,7 +17,7 @@ def test_markdown_sections_speedups_and_the_papers_figure():
 
 def test_cuda_runs_say_their_inputs_were_page_locked_and_older_runs_do_not():
     def md(config):
-        return render_markdown(build_table1(records(), {**RUN, "config": config}))
+        return render_markdown(build_table1(records(), replace(RUN, config=config)))
 
     note = "inputs in page-locked host memory"
     assert note in md({"device": "cuda", "timing": {}, "cuda_host_inputs": "page-locked"})

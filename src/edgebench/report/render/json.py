@@ -10,7 +10,7 @@ from edgebench.report.table1 import Table1
 def render_json(table: Table1) -> str:
     return json.dumps(
         {
-            "run_id": table.run.get("run_id"),
+            "run_id": table.run.run_id,
             "device_name": table.device_name,
             "batch_size": table.batch_size,
             "weights": table.weights,
@@ -22,7 +22,7 @@ def render_json(table: Table1) -> str:
             "not_reached": table.not_reached,
             "failed_models": [{"model": m, "reason": why} for m, why in table.failed],
             "rows": [asdict(r) for r in table.rows],
-            "environment": table.run.get("env", {}),
+            "environment": table.run.env,
         },
         indent=2,
     )

@@ -12,8 +12,7 @@ from edgebench.report.table1 import Table1, post_label
 
 def render_markdown(table: Table1) -> str:
     run = table.run
-    env = run.get("env", {})
-    cfg = run.get("config", {})
+    env, cfg = run.env, run.config
     flags = run_flags(table)
     lines = [
         "# Table 1: pre- vs post-optimisation inference time" + (f" ({'; '.join(flags)})" if flags else ""),
@@ -22,7 +21,7 @@ def render_markdown(table: Table1) -> str:
         f"{env.get('cpu_physical', '?')} physical / {env.get('cpu_logical', '?')} logical cores; GPU: {env.get('gpu', 'none')}",
         f"- Versions: Python {env.get('python', '?')}, torch {env.get('torch', '?')}, onnx {env.get('onnx', '?')}, "
         f"onnxruntime {env.get('onnxruntime', '?')}, TensorRT {env.get('tensorrt', '?')}",
-        f"- Run `{run.get('run_id', '?')}`, started {run.get('started_at', '?')}, status {run.get('status', '?')}; "
+        f"- Run `{run.run_id}`, started {run.started_at}, status {run.status}; "
         f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
         f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
         "including host<->device copies" + _inputs_text(cfg) + "; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
