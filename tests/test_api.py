@@ -5,16 +5,17 @@ from pathlib import Path
 
 from edgebench.api import SuiteConfig, benchmark, run_suite
 from edgebench.bench.harness import TimingConfig
-from edgebench.results import Store
+from edgebench.results import RunStatus, Store
 from tests.conftest import FAST_TIMING
 
 
 def test_benchmark_returns_statistics_and_parity():
     rec = benchmark("test_cnn", backend="onnxruntime", timing=TimingConfig(**FAST_TIMING), check_overhead=True)
-    assert rec.ok and rec.latency.count >= 3 and rec.latency.p50_ms > 0
-    assert rec.params == 1442 and rec.flops > 0 and rec.macs == rec.flops // 2
-    assert rec.max_abs_diff < 1e-4 and rec.top1_agreement == 1.0
-    assert rec.artifact_bytes > 0 and rec.bare_p50_ms > 0 and rec.harness_check_p50_ms > 0
+    assert rec.ok and rec.latency.host.count >= 3 and rec.latency.host.p50_ms > 0
+    facts = rec.model_facts
+    assert facts.params == 1442 and facts.flops > 0 and facts.macs == facts.flops // 2
+    assert rec.accuracy.max_abs_diff < 1e-4 and rec.accuracy.top1_agreement == 1.0
+    assert rec.artifact.size_bytes > 0 and rec.overhead.bare_p50_ms > 0 and rec.overhead.harness_check_p50_ms > 0
     assert rec.details["provider"] == "CPUExecutionProvider"
 
 
@@ -26,7 +27,7 @@ def _suite(tmp_path, **kw):
 
 def test_suite_writes_store_and_reports(tmp_path):
     result = run_suite(_suite(tmp_path))
-    assert result.status == "finished" and len(result.records) == 4
+    assert result.status is RunStatus.FINISHED and len(result.records) == 4
     assert all(r.ok for r in result.records)
     out = tmp_path / "out"
     for name in ("table1.md", "table1.csv", "table1.json", "figure4_speedup.png", "edgebench.sqlite"):
@@ -34,7 +35,7 @@ def test_suite_writes_store_and_reports(tmp_path):
     with Store(out / "edgebench.sqlite") as s:
         assert len(s.records(result.run_id)) == 4
     post = [r for r in result.records if r.backend == "onnxruntime"]
-    assert all(r.max_abs_diff < 1e-4 and r.top1_agreement == 1.0 for r in post)
+    assert all(r.accuracy.max_abs_diff < 1e-4 and r.accuracy.top1_agreement == 1.0 for r in post)
 
 
 def test_the_facade_gathers_the_library_and_the_lazy_names_agree():

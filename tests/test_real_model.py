@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgebench.results import Status
+
 FIXTURE = Path(__file__).parent / "fixtures" / "efficientnet_lite0.py"
 _spec = importlib.util.spec_from_file_location("efficientnet_lite0_fixture", FIXTURE)
 lite0 = importlib.util.module_from_spec(_spec)
@@ -122,9 +124,9 @@ def test_pristine_model_sees_an_espresso_and_a_cat(pristine):
 def test_benchmark_onnx_keeps_every_photo_class(bench_fp32, pristine, photos, cache):
     rec = bench_fp32
     assert rec.ok, rec.error
-    assert rec.accuracy_gate == "passed" and rec.top1_agreement == 1.0 and rec.max_abs_diff < 1e-3
-    assert rec.cosine_similarity > 0.99999
-    onnx_logits = _onnx_logits(_artifact(cache, rec.artifact_sha256), photos)
+    assert rec.accuracy.gate == "passed" and rec.accuracy.top1_agreement == 1.0 and rec.accuracy.max_abs_diff < 1e-3
+    assert rec.accuracy.cosine_similarity > 0.99999
+    onnx_logits = _onnx_logits(_artifact(cache, rec.artifact.sha256), photos)
     assert _top1(onnx_logits) == _top1(pristine[1])
     assert _top1(onnx_logits)[PHOTOS.index("coffee")] == lite0.ESPRESSO
     assert np.abs(onnx_logits - pristine[1]).max() < 1e-3
@@ -133,8 +135,8 @@ def test_benchmark_onnx_keeps_every_photo_class(bench_fp32, pristine, photos, ca
 def test_run_suite_onnx_keeps_every_photo_class(suite, pristine, photos, cache):
     base, rec = suite["pytorch", "fp32"], suite["onnxruntime", "fp32"]
     assert base.ok and rec.ok, (base.error, rec.error)
-    assert rec.accuracy_gate == "passed" and rec.top1_agreement == 1.0 and rec.max_abs_diff < 1e-3
-    onnx_logits = _onnx_logits(_artifact(cache, rec.artifact_sha256), photos)
+    assert rec.accuracy.gate == "passed" and rec.accuracy.top1_agreement == 1.0 and rec.accuracy.max_abs_diff < 1e-3
+    onnx_logits = _onnx_logits(_artifact(cache, rec.artifact.sha256), photos)
     assert _top1(onnx_logits) == _top1(pristine[1])
     assert _top1(onnx_logits)[PHOTOS.index("coffee")] == lite0.ESPRESSO
 
@@ -143,9 +145,9 @@ def test_int8_passes_the_gate_and_keeps_the_decisive_photos_classes(suite, prist
     """With the default recipe INT8 passes the gate, judged on enough decisive crops; then every
     photo the pristine model classifies decisively (espresso, cat, astronaut) keeps its class."""
     rec = suite["onnxruntime", "int8"]
-    assert rec.accuracy_gate == "passed" and rec.status == "ok", rec.accuracy_gate_reason or rec.error
-    assert rec.cosine_similarity > 0.99
-    int8_logits = _onnx_logits(_artifact(cache, rec.artifact_sha256), photos)
+    assert rec.accuracy.gate == "passed" and rec.status is Status.OK, rec.accuracy.gate_reason or rec.error
+    assert rec.accuracy.cosine_similarity > 0.99
+    int8_logits = _onnx_logits(_artifact(cache, rec.artifact.sha256), photos)
     decisive = _decisive(pristine[1])
     assert decisive[PHOTOS.index("coffee")] and decisive[PHOTOS.index("chelsea")]
     want = [c for c, d in zip(_top1(pristine[1]), decisive) if d]
@@ -165,9 +167,9 @@ def test_gate_turns_down_int8_that_loses_top1_on_the_photos(cache, tmp_path, mon
                       model_options=ModelOptions(check_size=CHECK_SIZE), timing=_timing(), out_dir=tmp_path / "out",
                       cache_dir=cache, repetitions=1, isolate=False)
     rec = run_suite(cfg).records[1]
-    assert rec.precision == "int8" and rec.status == "accuracy_failed" and rec.accuracy_gate == "failed"
-    assert "top-1 agreement" in rec.accuracy_gate_reason and "decisive inputs" in rec.accuracy_gate_reason
-    assert rec.latency is not None and rec.latency.count >= 2  # timed all the same, never picked
+    assert rec.precision == "int8" and rec.status is Status.ACCURACY_FAILED and rec.accuracy.gate == "failed"
+    assert "top-1 agreement" in rec.accuracy.gate_reason and "decisive inputs" in rec.accuracy.gate_reason
+    assert rec.latency.host is not None and rec.latency.host.count >= 2  # timed all the same, never picked
 
 
 def test_no_edgebench_path_changes_the_users_weights(bench_fp32, suite, pristine, cache):

@@ -10,6 +10,7 @@ from edgebench.bench.harness import TimingConfig
 from edgebench.cli.main import main
 from edgebench.errors import InvalidConfigError, ModelFileError
 from edgebench.models.build import recalibrate_batchnorm, state_dict_sha256
+from edgebench.results import RunStatus, Status
 from tests.conftest import FAST_TIMING
 
 USER_MODEL = '''
@@ -81,15 +82,15 @@ def test_factory_weights_are_never_modified(user_file, tmp_path, monkeypatch):
 
     timing = TimingConfig(**FAST_TIMING)
     rec = benchmark(ref, backend="onnxruntime", timing=timing, pool_size=2, cache_dir=tmp_path / "c")
-    assert rec.ok and rec.weights == f"factory:{ref}" and rec.num_classes == 7
-    assert rec.max_abs_diff < 1e-4 and rec.top1_agreement == 1.0
+    assert rec.ok and rec.model_facts.weights == f"factory:{ref}" and rec.model_facts.num_classes == 7
+    assert rec.accuracy.max_abs_diff < 1e-4 and rec.accuracy.top1_agreement == 1.0
     for isolate in (False, True):
         res = run_suite(SuiteConfig(models=[ref], backends=["pytorch", "onnxruntime"], device="cpu", timing=timing,
                                     pool_size=2, out_dir=tmp_path / f"out{isolate}", cache_dir=tmp_path / "c",
                                     isolate=isolate, repetitions=1))
         assert [r.status for r in res.records] == ["ok", "ok"]
-        assert {r.weights for r in res.records} == {f"factory:{ref}"}
-        assert res.records[1].top1_agreement == 1.0 and res.records[1].max_abs_diff < 1e-4
+        assert {r.model_facts.weights for r in res.records} == {f"factory:{ref}"}
+        assert res.records[1].accuracy.top1_agreement == 1.0 and res.records[1].accuracy.max_abs_diff < 1e-4
     # the in-process paths' modules afterwards (isolated workers check theirs: bench.cell.check_pristine)
     assert len(built) == 3 and all(state_dict_sha256(m) == want for m in built)
 
@@ -104,9 +105,9 @@ def test_bench_run_and_export_make_the_same_onnx(user_file, tmp_path):
         res = run_suite(SuiteConfig(models=[ref], backends=["pytorch", "onnxruntime"], device="cpu", timing=timing,
                                     pool_size=2, out_dir=tmp_path / "out", cache_dir=tmp_path / "c2", isolate=False,
                                     repetitions=1))
-        assert rec.artifact_sha256 == art.sha256 == res.records[1].artifact_sha256, ref
+        assert rec.artifact.sha256 == art.sha256 == res.records[1].artifact.sha256, ref
         meta = {p.key: p.value for p in onnx.load(str(art.path)).metadata_props}
-        assert meta["edgebench.weights"] == rec.weights
+        assert meta["edgebench.weights"] == rec.model_facts.weights
     assert meta["edgebench.weights"].startswith("random-init(seed=0), BatchNorm statistics from")
     assert art.metadata["num_classes"] == 2
 
@@ -154,6 +155,6 @@ def test_factory_errors_are_one_line_and_rows_in_run(user_file, tmp_path, capsys
                                     isolate=isolate, repetitions=1), on_record=seen.append)
         assert len(seen) == 4  # the progress callback hears of the failed rows too
         rows = {(r.model, r.backend): r for r in res.records}
-        assert res.status == "finished" and len(rows) == 4
-        assert rows[(ref, "pytorch")].status == "run_failed" and text in rows[(ref, "pytorch")].error
+        assert res.status is RunStatus.FINISHED and len(rows) == 4
+        assert rows[(ref, "pytorch")].status is Status.RUN_FAILED and text in rows[(ref, "pytorch")].error
         assert rows[("test_mlp", "onnxruntime")].ok  # the other model's rows are kept

@@ -166,10 +166,10 @@ def test_gpu_cell_records_device_time_and_memory():
 
     rec = benchmark("test_cnn", backend="pytorch", device="cuda",
                     timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=5, min_time_s=0))
-    assert rec.device_latency.count >= 5 and rec.device_latency.p50_ms > 0
+    assert rec.latency.device.count >= 5 and rec.latency.device.p50_ms > 0
     # the cell's own peak above what the process held before; the caching allocator may already
     # hold enough reserved memory from earlier tests, so only allocation must grow
-    assert rec.gpu_mem_peak_allocated_mb > 0 and rec.gpu_mem_peak_reserved_mb >= 0 and rec.cold_start_s > 0
+    assert rec.memory.gpu_peak_allocated_mb > 0 and rec.memory.gpu_peak_reserved_mb >= 0 and rec.cold_start.total_s > 0
 
 
 

@@ -6,6 +6,7 @@ from edgebench.bench import environment
 from edgebench.bench.cell import BackendCell, ModelCell, attach_accuracy, check_pristine, error_text, load_model
 from edgebench.config import ModelOptions
 from edgebench.errors import InvalidConfigError
+from edgebench.results import Status
 
 
 def test_error_text_keeps_edgebench_messages_whole_and_shortens_others():
@@ -32,10 +33,10 @@ def test_backend_cell_opens_measures_and_finishes_a_record(fast_timing):
     assert bc.open() and bc.alive
     bc.measure(fast_timing)
     rec = bc.finish()
-    assert rec.status == "ok" and rec.latency.count >= 3 and not bc.alive
-    assert rec.params == 1442 and rec.first_infer_s > 0
+    assert rec.status is Status.OK and rec.latency.host.count >= 3 and not bc.alive
+    assert rec.model_facts.params == 1442 and rec.cold_start.first_infer_s > 0
     attach_accuracy(rec, cell.check_info(), bc.outputs, cell.reference_outputs())
-    assert rec.accuracy_gate == "passed" and rec.top1_agreement == 1.0
+    assert rec.accuracy.gate == "passed" and rec.accuracy.top1_agreement == 1.0
 
 
 def test_a_refused_cell_is_skipped_with_the_reason_or_raises_when_strict(fast_timing):
@@ -43,6 +44,6 @@ def test_a_refused_cell_is_skipped_with_the_reason_or_raises_when_strict(fast_ti
     env = environment.capture()
     bc = BackendCell(cell, "pytorch", "run-1", "cpu", "int8", fast_timing, env)  # pytorch has no INT8
     assert not bc.open() and not bc.alive
-    assert bc.rec.status == "skipped" and "int8" in bc.rec.error
+    assert bc.rec.status is Status.SKIPPED and "int8" in bc.rec.error
     with pytest.raises(InvalidConfigError, match="int8"):
         BackendCell(cell, "pytorch", "run-1", "cpu", "int8", fast_timing, env, strict=True).open()

@@ -140,24 +140,25 @@ def test_cell_records_contention(fast_timing):
 
     rec = benchmark("test_cnn", backend="pytorch", timing=fast_timing)
     if not sys.platform.startswith("linux"):
-        assert rec.other_cpu_pct is None and not rec.contended
+        assert rec.contention.other_cpu_pct is None and not rec.contention.contended
         return
-    assert rec.other_cpu_pct is not None and rec.other_cpu_pct >= 0
-    assert rec.load_before_pct is not None and "steal_pct" in rec.details
-    assert rec.contended == (rec.other_cpu_pct > CONTENDED_PCT)
-    assert any(w.startswith("contended") for w in rec.warnings) == rec.contended
+    assert rec.contention.other_cpu_pct is not None and rec.contention.other_cpu_pct >= 0
+    assert rec.contention.load_before_pct is not None and "steal_pct" in rec.details
+    assert rec.contention.contended == (rec.contention.other_cpu_pct > CONTENDED_PCT)
+    assert any(w.startswith("contended") for w in rec.warnings) == rec.contention.contended
 
 
 def test_contended_cell_is_flagged_warned_and_stored(fast_timing, monkeypatch, tmp_path):
     from edgebench.api import benchmark
-    from edgebench.results.store import Store
+    from edgebench.results import Run, Store
 
     monkeypatch.setattr(ContentionProbe, "other_pct", lambda self: 73.0)
     rec = benchmark("test_cnn", backend="pytorch", timing=fast_timing)
-    assert rec.contended and rec.other_cpu_pct == 73.0
+    assert rec.contention.contended and rec.contention.other_cpu_pct == 73.0
     assert any("73%" in w and f"threshold {CONTENDED_PCT:g}%" in w for w in rec.warnings)
     with Store(tmp_path / "s.sqlite") as store:
-        store.begin_run(rec.run_id, rec.created_at, "pytorch", {}, {})
+        store.begin_run(Run(rec.run_id, rec.created_at, "pytorch"))
         store.add(rec)
         back = store.records(rec.run_id)[0]
-    assert back.contended is True and back.other_cpu_pct == 73.0 and back.load_before_pct == rec.load_before_pct
+    assert back.contention == rec.contention and back.contention.contended is True
+    assert back.contention.other_cpu_pct == 73.0

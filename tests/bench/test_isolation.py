@@ -7,7 +7,7 @@ import pytest
 from edgebench.bench.harness import TimingConfig
 from edgebench.bench.suite import run_suite
 from edgebench.config import SuiteConfig
-from edgebench.results import Store
+from edgebench.results import RunStatus, Status, Store
 from tests.conftest import FAST_TIMING
 
 CRASHER = textwrap.dedent('''
@@ -47,14 +47,14 @@ def test_sigkilled_cell_becomes_a_failure_row_and_the_suite_finishes(tmp_path, m
     monkeypatch.setenv("EDGEBENCH_TEST_MODE", "kill")
     timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0)
     result = run_suite(_cfg(tmp_path, [f"{f}:make", "test_cnn"], timing=timing, repetitions=1))
-    assert result.status == "finished"
+    assert result.status is RunStatus.FINISHED
     by = {(r.model.split("/")[-1], r.backend): r for r in result.records}
     crashed = by[("crasher.py:make", "pytorch")]
-    assert crashed.status == "crashed" and "signal 9 (SIGKILL)" in crashed.error
+    assert crashed.status is Status.CRASHED and "signal 9 (SIGKILL)" in crashed.error
     assert by[("crasher.py:make", "onnxruntime")].ok
     assert by[("test_cnn", "pytorch")].ok and by[("test_cnn", "onnxruntime")].ok
     assert all(r.fingerprint for r in result.records)
-    assert len(by[("test_cnn", "onnxruntime")].samples_ms) == by[("test_cnn", "onnxruntime")].latency.count
+    assert len(by[("test_cnn", "onnxruntime")].latency.samples_ms) == by[("test_cnn", "onnxruntime")].latency.host.count
 
 
 def test_hanging_cell_times_out(tmp_path, monkeypatch):
@@ -65,7 +65,7 @@ def test_hanging_cell_times_out(tmp_path, monkeypatch):
     result = run_suite(_cfg(tmp_path, [f"{f}:make"], backends=["pytorch"], timing=timing, repetitions=1,
                             cell_timeout_s=30))
     rec = result.records[0]
-    assert rec.status == "timeout" and "30 s" in rec.error
+    assert rec.status is Status.TIMEOUT and "30 s" in rec.error
 
 
 def test_interrupted_run_completes_with_resume_without_rerunning_finished_cells(tmp_path):
@@ -82,13 +82,13 @@ def test_interrupted_run_completes_with_resume_without_rerunning_finished_cells(
     first_run = seen[0].run_id
     cfg = replace(cfg, resume=True)
     result = run_suite(cfg)
-    assert result.status == "finished" and len(result.records) == 4
+    assert result.status is RunStatus.FINISHED and len(result.records) == 4
     by = {(r.model, r.backend): r for r in result.records}
     for b in ("pytorch", "onnxruntime"):
         assert by[("test_cnn", b)].details.get("resumed_from") == first_run
         assert by[("test_mlp", b)].ok and "resumed_from" not in by[("test_mlp", b)].details
-    assert by[("test_cnn", "onnxruntime")].latency == seen[1].latency  # the stored row, not a new one
-    assert by[("test_mlp", "onnxruntime")].accuracy_gate == "passed"
+    assert by[("test_cnn", "onnxruntime")].latency.host == seen[1].latency.host  # the stored row, not a new one
+    assert by[("test_mlp", "onnxruntime")].accuracy.gate == "passed"
     with Store(cfg.out_dir / "edgebench.sqlite") as s:
         assert len(s.records(result.run_id)) == 4
 

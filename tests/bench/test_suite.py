@@ -7,7 +7,8 @@ import pytest
 from edgebench.bench.harness import TimingConfig
 from edgebench.bench.suite import run_suite, split_timing
 from edgebench.config import ModelOptions, SuiteConfig
-from edgebench.results import Store
+from edgebench import __version__
+from edgebench.results import RunStatus, Status, Store
 from tests.conftest import FAST_TIMING
 
 def _suite(tmp_path, **kw):
@@ -24,7 +25,7 @@ def test_failing_backend_is_recorded_and_others_kept(tmp_path):
     result = run_suite(_suite(tmp_path, models=[f"{bad}:make", "test_cnn"]))
     by = {(r.model.split("/")[-1], r.backend): r for r in result.records}
     assert by[("bad.py:make", "pytorch")].ok
-    assert by[("bad.py:make", "onnxruntime")].status == "export_failed"
+    assert by[("bad.py:make", "onnxruntime")].status is Status.EXPORT_FAILED
     assert "svdvals" in by[("bad.py:make", "onnxruntime")].error or "ONNX export" in by[("bad.py:make", "onnxruntime")].error
     assert by[("test_cnn", "onnxruntime")].ok
 
@@ -37,7 +38,7 @@ def test_unavailable_backend_is_skipped_not_fatal(tmp_path):
     cfg = replace(_suite(tmp_path, models=["test_cnn"]), backends=["pytorch", "onnxruntime", "tensorrt"])
     result = run_suite(cfg)
     trt = [r for r in result.records if r.backend == "tensorrt"][0]
-    assert trt.status == "skipped" and "pip install tensorrt" in trt.error
+    assert trt.status is Status.SKIPPED and "pip install tensorrt" in trt.error
 
 
 def test_interrupt_keeps_completed_rows(tmp_path):
@@ -53,14 +54,14 @@ def test_interrupt_keeps_completed_rows(tmp_path):
         run_suite(cfg, on_record=stop_after_two)
     with Store(cfg.out_dir / "edgebench.sqlite") as s:
         run = s.runs()[-1]
-        assert run["status"] == "interrupted"
-        assert len(s.records(run["run_id"])) == 2
+        assert run.status is RunStatus.INTERRUPTED
+        assert len(s.records(run.run_id)) == 2
     assert (cfg.out_dir / "table1.md").is_file()  # the finished rows are reported too
 
 
 def test_model_options_reach_the_model(tmp_path):
     result = run_suite(_suite(tmp_path, models=["test_cnn"], model_options=ModelOptions(num_classes=5)))
-    assert all(r.num_classes == 5 for r in result.records)
+    assert all(r.model_facts.num_classes == 5 for r in result.records)
 
 
 def test_split_timing_shares_the_minima_across_rounds():
@@ -98,10 +99,10 @@ def test_suite_with_variants_cold_start_and_break_even(tmp_path):
     result = run_suite(cfg)
     assert [r.status for r in result.records] == ["ok", "ok", "ok"]
     assert result.records[1].details["options"] == {"threads": 1} and result.records[1].details["threads"] == 1
-    assert all(r.cold_start_s is not None and r.first_infer_s > 0 for r in result.records)
+    assert all(r.cold_start.total_s is not None and r.cold_start.first_infer_s > 0 for r in result.records)
     with Store(cfg.out_dir / "edgebench.sqlite") as s:
         run = s.run(result.run_id)
-        assert run["baseline_backend"] == "pytorch@fp32"
+        assert run.baseline == "pytorch@fp32" and run.edgebench_version == __version__
         table = build_table1(s.records(result.run_id), run)
     row = table.rows[0]
     assert row.post_cold_start_s is not None
@@ -121,13 +122,13 @@ def test_precision_auto_gates_every_variant_and_picks_a_passing_one(tmp_path):
     assert {("onnxruntime", "int8"), ("onnxruntime", "fp32"), ("openvino", "int8")} <= set(by)
     for (b, p), r in by.items():
         if b != "pytorch" and r.status in ("ok", "accuracy_failed"):
-            assert r.accuracy_gate in ("passed", "failed") and r.cosine_similarity is not None
+            assert r.accuracy.gate in ("passed", "failed") and r.accuracy.cosine_similarity is not None
             assert "scikit-image" in r.details["accuracy_inputs"]
     with Store(cfg.out_dir / "edgebench.sqlite") as s:
         table = build_table1(s.records(result.run_id), s.run(result.run_id))
     row = table.rows[0]
     chosen = by[(row.post_backend, row.post_precision)]
-    assert chosen.ok and chosen.accuracy_gate == "passed"
+    assert chosen.ok and chosen.accuracy.gate == "passed"
 
 
 def test_failing_the_gate_marks_the_cell_and_keeps_its_timing(tmp_path, monkeypatch):
@@ -137,7 +138,8 @@ def test_failing_the_gate_marks_the_cell_and_keeps_its_timing(tmp_path, monkeypa
     cfg = replace(_suite(tmp_path, models=["test_cnn"]), backends=["pytorch", "onnxruntime@int8", "onnxruntime@fp32"])
     result = run_suite(cfg)
     int8 = [r for r in result.records if r.precision == "int8"][0]
-    assert int8.status == "accuracy_failed" and "cosine" in int8.accuracy_gate_reason and int8.latency.count >= 3
+    assert int8.status is Status.ACCURACY_FAILED and "cosine" in int8.accuracy.gate_reason
+    assert int8.latency.host.count >= 3
     table = (cfg.out_dir / "table1.md").read_text()
     assert "onnxruntime fp32" in table and "accuracy_failed" in table
 
@@ -150,7 +152,7 @@ def test_task_accuracy_with_labelled_data(tmp_path):
                   backends=["pytorch", "onnxruntime@int8"])
     result = run_suite(cfg)
     pre, post = result.records
-    assert pre.task_accuracy is not None and post.task_accuracy is not None
+    assert pre.accuracy.task_accuracy is not None and post.accuracy.task_accuracy is not None
     assert "image folder" in post.details["accuracy_inputs"]
 
 
@@ -160,7 +162,7 @@ def test_precision_without_fast_hardware_is_skipped_with_the_reason(tmp_path, mo
     monkeypatch.setattr(system, "fast_precisions", lambda device: {"fp32": "", "int8": "no fast INT8 here (test)"})
     cfg = replace(_suite(tmp_path, models=["test_cnn"]), backends=["pytorch", "onnxruntime@int8"])
     rec = run_suite(cfg).records[1]
-    assert rec.status == "skipped" and "no fast INT8 here (test)" in rec.error
+    assert rec.status is Status.SKIPPED and "no fast INT8 here (test)" in rec.error
 
 
 def test_precision_fallback_adds_an_arm_when_the_gate_fails(tmp_path):
@@ -178,10 +180,10 @@ def test_precision_fallback_adds_an_arm_when_the_gate_fails(tmp_path):
     result = run_suite(cfg)
     chaotic_rows = [r for r in result.records if r.model.endswith("chaotic.py:make")]
     assert [r.precision for r in chaotic_rows] == ["fp32", "bf16", "fp32"]
-    assert chaotic_rows[1].status == "accuracy_failed"
+    assert chaotic_rows[1].status is Status.ACCURACY_FAILED
     post = chaotic_rows[2]
-    assert post.details["fallback_from"] == "bf16" and post.ok and post.accuracy_gate == "passed"
-    assert post.latency.count >= 3
+    assert post.details["fallback_from"] == "bf16" and post.ok and post.accuracy.gate == "passed"
+    assert post.latency.host.count >= 3
     assert "pytorch fp32 (fallback from bf16)" in (tmp_path / "out" / "table1.md").read_text()
     assert sum(r.model == "test_mlp" for r in result.records) == 2  # bf16 passed: no fallback arm
     with pytest.raises(Exception, match="fallback='int8'"):

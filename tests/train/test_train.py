@@ -26,8 +26,8 @@ def test_checkpoint_loads_with_weights_in_bench(synth_videos, tmp_path):
                     timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=2, min_time_s=0))
     from edgebench.export.artifact import file_sha256
 
-    assert rec.ok and rec.weights == f"file:d.pt sha256:{file_sha256(tmp_path / 'd.pt')[:12]}"
-    assert rec.top1_agreement == 1.0
+    assert rec.ok and rec.model_facts.weights == f"file:d.pt sha256:{file_sha256(tmp_path / 'd.pt')[:12]}"
+    assert rec.accuracy.top1_agreement == 1.0
 
 
 def test_resume_continues_from_the_saved_epoch(tmp_path):

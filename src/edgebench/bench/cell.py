@@ -23,7 +23,7 @@ from edgebench.errors import (
     InvalidConfigError,
     UserError,
 )
-from edgebench.results.record import Record
+from edgebench.results.record import ModelFacts, Record, Status
 
 
 #: where CUDA cells' timing inputs lie (ModelCell.pool_for); stored with each run, part of the
@@ -218,11 +218,12 @@ class BackendCell:
     """One backend on one model: `open` (create, prepare, load, outputs on the check batches
     for the accuracy gate), `measure` in one or more rounds, `finish`. A failure at any step lands in the
     record's status (export_failed / build_failed / run_failed / skipped); with `strict`,
-    user errors and missing dependencies are raised instead (the single-cell `bench`)."""
+    user errors and missing dependencies are raised instead (the single-cell `bench`). `env` is
+    the run's environment (bench.environment.capture()), which the record's warnings read."""
 
     def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
                  timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False):
-        self.cell, self.backend, self.strict = cell, backend, strict
+        self.cell, self.backend, self.strict, self.env = cell, backend, strict, env
         self.backend_options = dict(backend_options or {})
         self.context = BackendContext(tuple(cell.item_shape), cell.source_key())
         self.bk = None
@@ -240,40 +241,43 @@ class BackendCell:
             device=device,
             task=cell.task,
             device_name=environment.device_name(env, device),
-            num_classes=cell.loaded.num_classes if cell.loaded else None,
-            input_shape=list(cell.item_shape),
-            weights=cell.loaded.weights if cell.loaded else cell.onnx_file.path.name,
+            model_facts=ModelFacts(
+                num_classes=cell.loaded.num_classes if cell.loaded else None,
+                input_shape=list(cell.item_shape),
+                weights=cell.loaded.weights if cell.loaded else cell.onnx_file.path.name,
+            ),
             timing=timing.to_dict(),
-            env=env,
         )
 
     @property
     def alive(self) -> bool:
         return self.bk is not None
 
-    def _fail(self, stage: str, exc: BaseException) -> None:
+    def _fail(self, stage: Status, exc: BaseException) -> None:
         if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, UserError) and not isinstance(exc, InvalidConfigError)):
             raise exc
         if self.strict and isinstance(exc, (BackendUnavailableError, InvalidConfigError, ExportError, BuildError)):
             raise exc
-        if self.strict and stage == "run_failed":
+        if self.strict and stage == Status.RUN_FAILED:
             raise exc
         if isinstance(exc, (BackendUnavailableError, InvalidConfigError)):
-            stage = "skipped"
+            stage = Status.SKIPPED
         elif isinstance(exc, ExportError):
-            stage = "export_failed"
+            stage = Status.EXPORT_FAILED
         elif isinstance(exc, BuildError):
-            stage = "build_failed"
+            stage = Status.BUILD_FAILED
         self.rec.status = stage
         self.rec.error = error_text(exc)
         self.close()
 
     def open(self) -> bool:
         rec, cell = self.rec, self.cell
-        stage = "run_failed"
+        cold, memory = rec.cold_start, rec.memory
+        stage = Status.RUN_FAILED
         try:
-            rec.params, rec.flops, rec.macs = (cell.stats()[k] for k in ("params", "flops", "macs"))
-            stage = "skipped"
+            facts = rec.model_facts
+            facts.params, facts.flops, facts.macs = (cell.stats()[k] for k in ("params", "flops", "macs"))
+            stage = Status.SKIPPED
             from edgebench.system import fast_precisions
 
             slow = fast_precisions(rec.device).get(rec.precision, "")
@@ -282,13 +286,14 @@ class BackendCell:
             cls = backend_class(self.backend)
             bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, options=self.backend_options,
                      context=self.context)
-            stage = "export_failed"
+            stage = Status.EXPORT_FAILED
             source = cell.source_for(cls.consumes, rec.precision)
             if cls.consumes == "onnx":
-                rec.artifact_bytes, rec.artifact_sha256, rec.export_s = source.size_bytes, source.sha256, source.export_s
+                rec.artifact.size_bytes, rec.artifact.sha256 = source.size_bytes, source.sha256
+                cold.export_s = source.export_s
                 rec.details["onnx_max_abs_diff_vs_torch"] = source.metadata.get("max_abs_diff_vs_torch")
                 rec.details["opset"] = source.metadata.get("opset")
-            stage = "build_failed"
+            stage = Status.BUILD_FAILED
             self.bk = bk
             if rec.device == "cuda":
                 import torch
@@ -298,22 +303,22 @@ class BackendCell:
                 torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
             bk.prepare(source, cell.batch_size)
-            rec.prepare_s = time.perf_counter() - t0
+            cold.prepare_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             bk.load()
-            rec.load_s = time.perf_counter() - t0
-            rec.build_s = bk.timings.get("build_s", rec.prepare_s)
-            stage = "run_failed"
+            cold.load_s = time.perf_counter() - t0
+            cold.build_s = bk.timings.get("build_s", cold.prepare_s)
+            stage = Status.RUN_FAILED
             batches = cell.check_batches()[0]
             t0 = time.perf_counter()
             self.outputs = [infer(bk, batches[0])]
-            rec.first_infer_s = time.perf_counter() - t0
+            cold.first_infer_s = time.perf_counter() - t0
             self.outputs += [infer(bk, x) for x in batches[1:]]
             if rec.device == "cuda":
                 # this cell's own peak: above what the process held before it (a model's other
                 # backends stay loaded while the arms are interleaved)
-                rec.gpu_mem_peak_allocated_mb = (torch.cuda.max_memory_allocated() - mem_base[0]) / 2**20
-                rec.gpu_mem_peak_reserved_mb = (torch.cuda.max_memory_reserved() - mem_base[1]) / 2**20
+                memory.gpu_peak_allocated_mb = (torch.cuda.max_memory_allocated() - mem_base[0]) / 2**20
+                memory.gpu_peak_reserved_mb = (torch.cuda.max_memory_reserved() - mem_base[1]) / 2**20
             return True
         except BaseException as exc:
             self._fail(stage, exc)
@@ -335,25 +340,25 @@ class BackendCell:
                 if self.rec.device == "cuda":
                     self.device_values += time_device(self.bk, pool, timing)
             except BaseException as exc:
-                self._fail("run_failed", exc)
+                self._fail(Status.RUN_FAILED, exc)
 
     def finish(self, check_overhead: bool = False) -> Record:
         rec = self.rec
         if self.alive:
             try:
-                rec.latency = LatencyStats.from_values(self.values, self.cell.batch_size)
-                rec.samples_ms = [round(v * 1e3, 5) for v in self.values]
+                rec.latency.host = LatencyStats.from_values(self.values, self.cell.batch_size)
+                rec.latency.samples_ms = [round(v * 1e3, 5) for v in self.values]
                 if self.device_values:
-                    rec.device_latency = LatencyStats.from_values(self.device_values, self.cell.batch_size)
+                    rec.latency.device = LatencyStats.from_values(self.device_values, self.cell.batch_size)
                 self._validity()
                 if check_overhead:
                     harness, bare = overhead_check(self.bk, self.cell.pool_for(rec.device)[0], max(20, min(len(self.values), 200)))
-                    rec.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
-                    rec.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
+                    rec.overhead.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
+                    rec.overhead.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
                 rec.details.update(self.bk.details)
-                rec.status = "ok"
+                rec.status = Status.OK
             except BaseException as exc:
-                self._fail("run_failed", exc)
+                self._fail(Status.RUN_FAILED, exc)
             self.close()
         return rec
 
@@ -364,16 +369,16 @@ class BackendCell:
         from edgebench.bench import validity
 
         rec = self.rec
-        rec.host_rss_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rec.memory.host_rss_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if self.energy is not None:
             e = self.energy.result()
             if e is not None and self.values:
                 items = len(self.values) * self.cell.batch_size
-                rec.energy_per_item_mj = 1e3 * e.joules / items
-                rec.items_per_joule = items / e.joules if e.joules > 0 else None
-                rec.idle_power_w, rec.energy_source = e.idle_watts, e.source
+                rec.energy.per_item_mj = 1e3 * e.joules / items
+                rec.energy.items_per_joule = items / e.joules if e.joules > 0 else None
+                rec.energy.idle_power_w, rec.energy.source = e.idle_watts, e.source
             self.energy.close()
-        rec.warnings = validity.timing_warnings(rec) + validity.environment_warnings(rec.env)
+        rec.warnings = validity.timing_warnings(rec.latency) + validity.environment_warnings(self.env)
         if len(self.cell.pool) > 1:
             same, varied = validity.same_input_check(self.bk, self.cell.pool_for(self.rec.device), iters=20)
             rec.details["same_input_p50_ms"], rec.details["varied_input_p50_ms"] = 1e3 * same, 1e3 * varied
@@ -385,13 +390,14 @@ class BackendCell:
         if self.contention is not None:
             from edgebench.bench import contention
 
-            rec.other_cpu_pct = self.contention.other_pct()
+            share = rec.contention
+            share.other_cpu_pct = self.contention.other_pct()
             before = self.contention.before_share
-            rec.load_before_pct = before.other_pct if before is not None else None
+            share.load_before_pct = before.other_pct if before is not None else None
             rec.details.update(self.contention.summary())
-            rec.contended = contention.contended(rec.other_cpu_pct)
-            if rec.contended:
-                rec.warnings.append(contention.warning(rec.other_cpu_pct))
+            share.contended = contention.contended(share.other_cpu_pct)
+            if share.contended:
+                rec.warnings.append(contention.warning(share.other_cpu_pct))
 
     def close(self) -> None:
         if self.bk is not None:
@@ -412,18 +418,19 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
     if labels is not None and n:
         import numpy as np
 
-        rec.task_accuracy = task_accuracy([np.concatenate(outputs)[:n]], labels)
+        rec.accuracy.task_accuracy = task_accuracy([np.concatenate(outputs)[:n]], labels)
     if reference is None:
         return
     res = compare(reference, outputs, rec.precision if rec.precision in ("fp32", "fp16", "bf16", "int8") else "fp32")
-    rec.max_abs_diff, rec.max_rel_diff = res.max_abs_diff, res.max_rel_diff
-    rec.cosine_similarity, rec.top1_agreement = res.cosine, res.top1_agreement
+    acc = rec.accuracy
+    acc.max_abs_diff, acc.max_rel_diff = res.max_abs_diff, res.max_rel_diff
+    acc.cosine_similarity, acc.top1_agreement = res.cosine, res.top1_agreement
     rec.details["top1_decisive_items"] = res.decisive_items
     rec.details["top1_decisive_agreement"] = res.decisive_agreement
     if gate:
-        rec.accuracy_gate = "passed" if res.passed else "failed"
+        acc.gate = "passed" if res.passed else "failed"
         # a pass says what it could not judge (too few decisive inputs for top-1), never silently
-        rec.accuracy_gate_reason = res.reason or res.note
-        if not res.passed and rec.status == "ok":
-            rec.status = "accuracy_failed"
+        acc.gate_reason = res.reason or res.note
+        if not res.passed and rec.status == Status.OK:
+            rec.status = Status.ACCURACY_FAILED
 

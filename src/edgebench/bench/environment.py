@@ -1,4 +1,4 @@
-"""The environment a measurement was taken in, stored with every record."""
+"""The environment a measurement was taken in, stored once per run (results.run.Run.env)."""
 from __future__ import annotations
 
 import os

@@ -8,7 +8,7 @@ import signal
 import time
 import traceback
 
-from edgebench.results.record import Record
+from edgebench.results.record import Record, Status
 
 #: seconds a worker that has sent its last reply gets to exit before it is killed
 EXIT_GRACE_S = 30.0
@@ -24,11 +24,11 @@ def _adopt(parent: Record, child: dict) -> Record:
     return rec
 
 
-def _failure_kind(exc: BaseException) -> str:
+def _failure_kind(exc: BaseException) -> Status:
     name = type(exc).__name__
     if isinstance(exc, MemoryError) or name in ("OutOfMemoryError",) or "out of memory" in str(exc).lower():
-        return "oom"
-    return "run_failed"
+        return Status.OOM
+    return Status.RUN_FAILED
 
 
 def worker_main(conn, spec: dict) -> None:
@@ -93,7 +93,7 @@ class RemoteCell:
     def alive(self) -> bool:
         return self.proc is not None
 
-    def _fail(self, status: str, error: str) -> None:
+    def _fail(self, status: Status, error: str) -> None:
         self.rec.status, self.rec.error = status, error
         self._stop(graceful=False)
 
@@ -121,7 +121,7 @@ class RemoteCell:
                 self.conn.send(message)
             remaining = self.deadline - time.monotonic()
             if remaining <= 0 or not self.conn.poll(remaining):
-                self._fail("timeout", f"cell exceeded its {self.timeout_s:g} s limit (--cell-timeout)")
+                self._fail(Status.TIMEOUT, f"cell exceeded its {self.timeout_s:g} s limit (--cell-timeout)")
                 return None
             reply = self.conn.recv()
         except (EOFError, OSError, BrokenPipeError):
@@ -130,9 +130,9 @@ class RemoteCell:
             if code is not None and code < 0:
                 sig = signal.Signals(-code).name
                 hint = " (killed: out of memory, or by hand)" if sig == "SIGKILL" else ""
-                self._fail("crashed", f"worker crashed with signal {-code} ({sig}){hint}")
+                self._fail(Status.CRASHED, f"worker crashed with signal {-code} ({sig}){hint}")
             else:
-                self._fail("crashed", f"worker exited with code {code} without a result")
+                self._fail(Status.CRASHED, f"worker exited with code {code} without a result")
             return None
         if reply[0] == "error":
             _, kind, text, _tb = reply

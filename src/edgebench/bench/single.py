@@ -35,10 +35,12 @@ def benchmark(
     data: str | None = None,
     calibration_size: int = 32,
     check_size: int = 256,
+    env: dict | None = None,
 ) -> Record:
-    """Benchmark one model on one backend; returns the Record (statistics in `.latency`;
-    parity against PyTorch FP32 on task inputs in `.max_abs_diff` / `.cosine_similarity` /
-    `.top1_agreement`; the precision's accuracy gate in `.accuracy_gate`)."""
+    """Benchmark one model on one backend; returns the Record (statistics in `.latency.host`;
+    parity against PyTorch FP32 on task inputs in `.accuracy.max_abs_diff` / `.cosine_similarity`
+    / `.top1_agreement`; the precision's accuracy gate in `.accuracy.gate`). `env`: the
+    environment it runs in (bench.environment.capture(), taken here when not given)."""
     check_batch_size(batch_size)
     entry(backend)  # unknown names fail before any work
     if precision not in PRECISIONS:
@@ -53,7 +55,8 @@ def benchmark(
         Path(cache_dir) if cache_dir else None,
     )
     timing = timing or TimingConfig()
-    bc = BackendCell(cell, backend, new_run_id(), device, precision, timing, environment.capture(), backend_options, strict=True)
+    env = environment.capture() if env is None else env
+    bc = BackendCell(cell, backend, new_run_id(), device, precision, timing, env, backend_options, strict=True)
     if bc.open():
         bc.measure(timing)
     rec = bc.finish(check_overhead)

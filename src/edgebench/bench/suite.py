@@ -16,14 +16,11 @@ from edgebench.bench.isolation import RemoteCell
 from edgebench.bench.progress import progress_bar
 from edgebench.config import SuiteConfig, baseline_is_reference, parse_backend_spec
 from edgebench.errors import InvalidConfigError, OutputDirError
-from edgebench.results.record import Record
+from edgebench.results.record import Record, Status, utc_now
+from edgebench.results.run import Run, RunStatus
 
 if TYPE_CHECKING:
     from edgebench.report.table1 import Table1
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def new_run_id() -> str:
@@ -46,7 +43,7 @@ class SuiteResult:
     run_id: str
     records: list[Record]
     outputs: dict  # report name -> Path
-    status: str
+    status: RunStatus
     table: Table1 | None = None  # Table 1 of the stored rows; outputs hold its renderings (none without rows)
 
 
@@ -69,16 +66,16 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
     baseline = "@".join(parse_backend_spec(cfg.backends[0], "fp32")[:2])  # stored as name@precision
     bar = progress_bar(len(cfg.models) * len(cfg.backends), progress)
     with Store(cfg.db) as store:
-        store.begin_run(run_id, _now(), baseline, _config_dict(cfg), env)
-        status = "interrupted"
+        store.begin_run(Run.start(run_id, baseline, _config_dict(cfg), env))
+        status = RunStatus.INTERRUPTED
         try:
             for model in cfg.models:
                 shared: dict = {}
                 arms = _model_arms(cfg, model, run_id, env, store, shared)
                 if arms is None:  # the model could not be built in-process: recorded, go on
                     for b in cfg.backends:
-                        rec = Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, "run_failed",
-                                     shared.get("build_error", "model build failed"), env=env)
+                        rec = Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, Status.RUN_FAILED,
+                                     shared.get("build_error", "model build failed"))
                         store.add(rec)
                         records.append(rec)
                         bar.update(1)
@@ -108,10 +105,10 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                     bar.update(1)
                     if on_record is not None:
                         on_record(rec)
-            status = "finished"
+            status = RunStatus.FINISHED
         finally:
             bar.close()
-            store.finish_run(run_id, _now(), status)
+            store.finish_run(run_id, utc_now(), status)
             table = build_table1(store.records(run_id), store.run(run_id))
             outputs = write_table(table, cfg.out_dir) if records else {}
     return SuiteResult(run_id, records, outputs, status, table)
@@ -217,7 +214,7 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
             return _ResumedCell(old, run_id)
     backend_options = {k: v for k, v in options.items() if k != "fallback"}
     if cfg.isolate:
-        base = Record(run_id, model, name, precision, cfg.batch_size, cfg.device, env=env,
+        base = Record(run_id, model, name, precision, cfg.batch_size, cfg.device,
                       device_name=environment.device_name(env, cfg.device), timing=asdict(cfg.timing))
         spec_dict = {
             "model": model, "model_options": asdict(cfg.model_options), "batch_size": cfg.batch_size,

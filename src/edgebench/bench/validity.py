@@ -13,16 +13,19 @@ CACHING_RATIO = 0.9  # repeated-input p50 under 90% of varied-input p50: caching
 TIMER_FACTOR = 1000  # a p50 within 1000 timer ticks is too close to the clock's resolution
 
 
-def timing_warnings(rec) -> list[str]:
+def timing_warnings(latency) -> list[str]:
+    """Warnings on a record's latency (results.record.Latency): noisy host or GPU timings, a p50
+    too close to the timer's resolution."""
     out = []
-    if rec.latency is not None:
-        if rec.latency.cv_pct > HOST_CV_PCT:
-            out.append(f"host timing CV {rec.latency.cv_pct:.1f}% > {HOST_CV_PCT:g}%: noisy, compare with care")
+    host, device = latency.host, latency.device
+    if host is not None:
+        if host.cv_pct > HOST_CV_PCT:
+            out.append(f"host timing CV {host.cv_pct:.1f}% > {HOST_CV_PCT:g}%: noisy, compare with care")
         res = time.get_clock_info("perf_counter").resolution
-        if rec.latency.p50_ms / 1e3 < TIMER_FACTOR * res:
-            out.append(f"p50 {rec.latency.p50_ms:.4f} ms is within {TIMER_FACTOR} ticks of the timer's {res:.1e} s resolution")
-    if rec.device_latency is not None and rec.device_latency.cv_pct > DEVICE_CV_PCT:
-        out.append(f"GPU timing CV {rec.device_latency.cv_pct:.1f}% > {DEVICE_CV_PCT:g}%")
+        if host.p50_ms / 1e3 < TIMER_FACTOR * res:
+            out.append(f"p50 {host.p50_ms:.4f} ms is within {TIMER_FACTOR} ticks of the timer's {res:.1e} s resolution")
+    if device is not None and device.cv_pct > DEVICE_CV_PCT:
+        out.append(f"GPU timing CV {device.cv_pct:.1f}% > {DEVICE_CV_PCT:g}%")
     return out
 
 
