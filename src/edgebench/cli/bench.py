@@ -19,27 +19,30 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     from edgebench.api import benchmark
+    from edgebench.bench import environment
     from edgebench.config import parse_backend_spec
     from edgebench.report import console
+    from edgebench.results import Status
 
     name, precision, options = parse_backend_spec(args.backend, args.precision)
     if args.cuda_graphs:
         options["cuda_graphs"] = True
+    env = environment.capture()  # the record leaves it to its run; --json prints it beside the record
     rec = benchmark(
         args.model, backend=name, batch_size=args.batch_size, precision=precision, device=args.device,
         timing=timing(args), num_classes=args.num_classes, weights=args.weights, pretrained=args.pretrained,
         input_shape=args.input_shape, opset=args.opset, pool_size=args.pool_size, cache_dir=args.cache_dir,
         check_overhead=args.check_overhead, backend_options=options, data=args.data,
-        calibration_size=args.calibration_size, check_size=args.check_size,
+        calibration_size=args.calibration_size, check_size=args.check_size, env=env,
     )
     if args.json:
-        print(console.to_json(rec))
+        print(console.record_json(rec, env))
         return 0 if rec.ok else 1
-    if rec.latency is None:
+    if rec.latency.host is None:
         print(console.unmeasured(rec), file=sys.stderr)
         return 1
     print(console.record_summary(rec))
-    if rec.status == "accuracy_failed":
+    if rec.status == Status.ACCURACY_FAILED:
         print(console.gate_failed(rec), file=sys.stderr)
         return 1
     return 0
