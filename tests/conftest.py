@@ -43,7 +43,7 @@ def _isolated(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def fast_timing():
-    from edgebench.bench.harness import TimingConfig
+    from edgebench.config import TimingConfig
 
     return TimingConfig(**FAST_TIMING)
 

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 from edgebench.api import SuiteConfig, benchmark, run_suite
-from edgebench.bench.harness import TimingConfig
+from edgebench.config import TimingConfig
 from edgebench.results import RunStatus, Store
 from tests.conftest import FAST_TIMING
 

@@ -29,7 +29,7 @@ CHECK_SIZE = 128  # enough photo crops for >= 59 decisive ones, so the INT8 gate
 
 
 def _timing():
-    from edgebench.bench.harness import TimingConfig
+    from edgebench.config import TimingConfig
 
     return TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=2, min_time_s=0.0)
 

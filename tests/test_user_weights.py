@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from edgebench.api import ModelOptions, SuiteConfig, benchmark, export, load_model, run_suite
-from edgebench.bench.harness import TimingConfig
+from edgebench.config import TimingConfig
 from edgebench.cli.main import main
 from edgebench.errors import InvalidConfigError, ModelFileError
 from edgebench.models.build import recalibrate_batchnorm, state_dict_sha256

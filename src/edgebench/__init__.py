@@ -12,7 +12,7 @@ _LAZY = {
     "run_suite": "edgebench.bench.suite",
     "SuiteConfig": "edgebench.config",
     "ModelOptions": "edgebench.config",
-    "TimingConfig": "edgebench.bench.harness",
+    "TimingConfig": "edgebench.config",
     "list_models": "edgebench.models.registry",
     "list_availability": "edgebench.backends.registry",
 }

@@ -7,7 +7,7 @@ edgebench.bench.single. Nothing inside edgebench imports this module."""
 from __future__ import annotations
 
 from edgebench.bench.cell import load_model
-from edgebench.bench.harness import TimingConfig
+from edgebench.config import TimingConfig
 from edgebench.bench.single import benchmark, export, stream
 from edgebench.bench.suite import SuiteResult, run_suite
 from edgebench.config import ModelOptions, SuiteConfig

@@ -2,11 +2,10 @@
 (NAME[@PRECISION][:KEY=VALUE+...]). Validation here is cheap and imports no heavy library."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from edgebench.backends.registry import default_post_backends, entry
-from edgebench.bench.harness import TimingConfig
 from edgebench.errors import InvalidConfigError
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
@@ -27,6 +26,34 @@ PAPER_SUITE = (
     "densenet3d",
 )
 BASELINE_BACKEND = "pytorch"
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """Defaults follow pyperf/LoadGen practice: warm-up >= max(10 iterations, 1 s), then
+    >= 100 iterations and >= 5 s. `quick()` is for smoke runs and every report says so."""
+
+    warmup_iters: int = 10
+    warmup_s: float = 1.0
+    min_iters: int = 100
+    min_time_s: float = 5.0
+    max_iters: int = 1_000_000
+    quick: bool = False
+
+    @classmethod
+    def quick_config(cls) -> "TimingConfig":
+        return cls(warmup_iters=2, warmup_s=0.1, min_iters=10, min_time_s=0.5, quick=True)
+
+    def __post_init__(self):
+        if self.min_iters < 1 or self.warmup_iters < 0 or self.min_time_s < 0 or self.warmup_s < 0:
+            raise InvalidConfigError(
+                f"timing needs min_iters >= 1 and non-negative warm-up and durations, got {asdict(self)}"
+            )
+        if self.max_iters < self.min_iters:
+            raise InvalidConfigError(f"max_iters ({self.max_iters}) must be >= min_iters ({self.min_iters})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def resolve_device(device: str) -> str:

@@ -162,7 +162,7 @@ def test_gpu_graph_recaptured_for_a_new_batch_size(name, tiny_loaded):
 @pytest.mark.needs_cuda
 def test_gpu_cell_records_device_time_and_memory():
     from edgebench.api import benchmark
-    from edgebench.bench.harness import TimingConfig
+    from edgebench.config import TimingConfig
 
     rec = benchmark("test_cnn", backend="pytorch", device="cuda",
                     timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=5, min_time_s=0))

@@ -47,3 +47,20 @@ def test_a_refused_cell_is_skipped_with_the_reason_or_raises_when_strict(fast_ti
     assert bc.rec.status is Status.SKIPPED and "int8" in bc.rec.error
     with pytest.raises(InvalidConfigError, match="int8"):
         BackendCell(cell, "pytorch", "run-1", "cpu", "int8", fast_timing, env, strict=True).open()
+
+
+def test_a_rebuilt_cache_entry_is_named_in_the_record(fast_timing, tmp_path):
+    """A damaged cached ONNX file is rebuilt, and the row says so (a clean hit says nothing)."""
+    def opened():
+        cell = ModelCell("test_cnn", ModelOptions(), 1, 2, tmp_path)
+        bc = BackendCell(cell, "onnxruntime", "run-1", "cpu", "fp32", fast_timing, environment.capture())
+        assert bc.open()
+        bc.close()
+        return cell, bc.rec
+
+    cell, first = opened()
+    assert "artifact_cache" not in first.details
+    path = cell.artifact().path
+    path.write_bytes(path.read_bytes() + b"\0")
+    _, again = opened()
+    assert again.details["artifact_cache"].startswith("rebuilt: model.onnx is")

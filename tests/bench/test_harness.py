@@ -3,7 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from edgebench.bench.harness import TimingConfig, overhead_check, time_backend
+from edgebench.bench.harness import overhead_check, time_backend
+from edgebench.config import TimingConfig
 from edgebench.bench.inputs import input_pool
 from edgebench.errors import InvalidConfigError
 

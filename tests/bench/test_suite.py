@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from edgebench.bench.harness import TimingConfig
+from edgebench.config import TimingConfig
 from edgebench.bench.suite import run_suite, split_timing
 from edgebench.config import ModelOptions, SuiteConfig
 from edgebench import __version__

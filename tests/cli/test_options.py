@@ -24,7 +24,7 @@ def test_timing_defaults_in_help_and_readme_are_timing_configs():
     import re
     from pathlib import Path
 
-    from edgebench.bench.harness import TimingConfig
+    from edgebench.config import TimingConfig
 
     real, quick = TimingConfig(), TimingConfig.quick_config()
     names = ("warmup_iters", "warmup_s", "min_iters", "min_time_s")

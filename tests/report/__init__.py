@@ -1,7 +1,7 @@
 """Tests of the reports, one file per module; the stored records they render."""
 from dataclasses import replace
 
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 from edgebench.results import Run, RunStatus
 from edgebench.results.columns import unflatten
 

@@ -1,5 +1,5 @@
 """What the commands print: a record's line, `run`'s cell-progress lines, plain tables."""
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 from edgebench.report.console import CellLines, duration, plain_table, record_line
 from edgebench.results import Record, Status
 from edgebench.results.record import Accuracy, Latency

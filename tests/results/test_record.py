@@ -3,7 +3,7 @@ from dataclasses import fields
 
 import pytest
 
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 from edgebench.results import Record, Status
 from edgebench.results.columns import FIELDS, flatten, unflatten
 from edgebench.results.record import GROUPS, ColdStart, Contention, Latency, Memory, ModelFacts, Overhead

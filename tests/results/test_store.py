@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 from edgebench.cli.main import main
 from edgebench.errors import UserError
 from edgebench.results import Record, Run, RunStatus, Status, Store

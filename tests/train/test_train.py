@@ -19,7 +19,7 @@ def test_action_model_reaches_80_percent_on_synthetic_videos(name, synth_videos,
 
 def test_checkpoint_loads_with_weights_in_bench(synth_videos, tmp_path):
     from edgebench.api import benchmark
-    from edgebench.bench.harness import TimingConfig
+    from edgebench.config import TimingConfig
 
     train_model("densenet3d", synth_videos, tmp_path / "d.pt", epochs=2)
     rec = benchmark("densenet3d", backend="onnxruntime", weights=str(tmp_path / "d.pt"),

@@ -11,10 +11,9 @@ from pathlib import Path
 from edgebench.backends.base import BackendContext
 from edgebench.backends.registry import backend_class
 from edgebench.bench import environment
-from edgebench.bench.harness import TimingConfig, infer, overhead_check, time_backend, time_device
+from edgebench.bench.harness import infer, overhead_check, time_backend, time_device
 from edgebench.bench.inputs import input_pool
-from edgebench.bench.stats import LatencyStats
-from edgebench.config import ModelOptions
+from edgebench.config import ModelOptions, TimingConfig
 from edgebench.errors import (
     BackendUnavailableError,
     BuildError,
@@ -23,6 +22,7 @@ from edgebench.errors import (
     InvalidConfigError,
     UserError,
 )
+from edgebench.results.latency import LatencyStats
 from edgebench.results.record import ModelFacts, Record, Status
 
 
@@ -293,6 +293,8 @@ class BackendCell:
                 cold.export_s = source.export_s
                 rec.details["onnx_max_abs_diff_vs_torch"] = source.metadata.get("max_abs_diff_vs_torch")
                 rec.details["opset"] = source.metadata.get("opset")
+                if source.cache_status.startswith("rebuilt"):  # a damaged cache entry was found and replaced
+                    rec.details["artifact_cache"] = source.cache_status
             stage = Status.BUILD_FAILED
             self.bk = bk
             if rec.device == "cuda":

@@ -3,37 +3,8 @@ duration are met, with the backend's synchronize inside the timed region."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 
-from edgebench.errors import InvalidConfigError
-
-
-@dataclass(frozen=True)
-class TimingConfig:
-    """Defaults follow pyperf/LoadGen practice: warm-up >= max(10 iterations, 1 s), then
-    >= 100 iterations and >= 5 s. `quick()` is for smoke runs and every report says so."""
-
-    warmup_iters: int = 10
-    warmup_s: float = 1.0
-    min_iters: int = 100
-    min_time_s: float = 5.0
-    max_iters: int = 1_000_000
-    quick: bool = False
-
-    @classmethod
-    def quick_config(cls) -> "TimingConfig":
-        return cls(warmup_iters=2, warmup_s=0.1, min_iters=10, min_time_s=0.5, quick=True)
-
-    def __post_init__(self):
-        if self.min_iters < 1 or self.warmup_iters < 0 or self.min_time_s < 0 or self.warmup_s < 0:
-            raise InvalidConfigError(
-                f"timing needs min_iters >= 1 and non-negative warm-up and durations, got {asdict(self)}"
-            )
-        if self.max_iters < self.min_iters:
-            raise InvalidConfigError(f"max_iters ({self.max_iters}) must be >= min_iters ({self.min_iters})")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from edgebench.config import TimingConfig
 
 
 def time_backend(backend, pool: list, cfg: TimingConfig) -> list[float]:

@@ -34,7 +34,7 @@ def _failure_kind(exc: BaseException) -> Status:
 def worker_main(conn, spec: dict) -> None:
     """Runs in the spawned process: builds the model and the backend cell, then serves commands."""
     from edgebench.bench.cell import BackendCell, ModelCell
-    from edgebench.bench.harness import TimingConfig
+    from edgebench.config import TimingConfig
     from edgebench.config import ModelOptions
 
     _thread_only_tqdm_lock()

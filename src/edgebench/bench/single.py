@@ -9,7 +9,7 @@ from edgebench.backends.base import BackendContext
 from edgebench.backends.registry import backend_class, entry
 from edgebench.bench import environment
 from edgebench.bench.cell import BackendCell, ModelCell, attach_accuracy, check_pristine, load_model, source_key
-from edgebench.bench.harness import TimingConfig
+from edgebench.config import TimingConfig
 from edgebench.bench.suite import new_run_id
 from edgebench.config import PRECISIONS, ModelOptions, check_batch_size, resolve_device
 from edgebench.errors import InvalidConfigError

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from edgebench.bench.harness import infer
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 from edgebench.errors import InvalidConfigError
 
 log = logging.getLogger("edgebench.stream")

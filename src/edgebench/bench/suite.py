@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from edgebench.bench import environment
 from edgebench.bench.cell import CUDA_HOST_INPUTS, BackendCell, ModelCell, attach_accuracy, error_text
-from edgebench.bench.harness import TimingConfig
+from edgebench.config import TimingConfig
 from edgebench.bench.isolation import RemoteCell
 from edgebench.bench.progress import progress_bar
 from edgebench.config import SuiteConfig, baseline_is_reference, parse_backend_spec

@@ -65,7 +65,7 @@ def timing(args):
     values given on the command line)."""
     from dataclasses import replace
 
-    from edgebench.bench.harness import TimingConfig
+    from edgebench.config import TimingConfig
 
     base = TimingConfig.quick_config() if args.quick else TimingConfig()
     given = {k: getattr(args, k) for k in ("warmup_iters", "warmup_s", "min_iters", "min_time_s") if getattr(args, k) is not None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 from edgebench.results.record import GROUPS, Record
 
 #: flat name -> (group, field) in Record, in the order rows have always listed them; group None:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 
 
 class StrEnum(str, Enum):
@@ -73,7 +73,7 @@ class ColdStart:
 
 @dataclass
 class Latency:
-    """Per-batch latency, as bench.stats.LatencyStats, and the samples the host figure came from."""
+    """Per-batch latency, as results.latency.LatencyStats, and the samples the host figure came from."""
 
     #: host wall-clock per batch, including host<->device copies
     host: LatencyStats | None = None

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 from edgebench.errors import OutputDirError, StoreError, UserError
 from edgebench.results.columns import FIELDS, STATS, flatten, unflatten
 from edgebench.results.record import Record

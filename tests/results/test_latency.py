@@ -1,6 +1,6 @@
 import pytest
 
-from edgebench.bench.stats import LatencyStats
+from edgebench.results.latency import LatencyStats
 
 
 def test_from_values_known_numbers():
