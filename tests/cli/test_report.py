@@ -1,4 +1,5 @@
 """`edgebench report`: re-rendering a stored `run` without re-running it, and listing runs."""
+from edgebench import __version__
 from edgebench.cli.main import main
 from tests.cli import FAST
 
@@ -20,4 +21,5 @@ def test_run_then_report_rerenders_without_rerun(tmp_path, capsys):
     assert (out / "table1.md").read_text() == first  # a pure function of the stored records
     assert (out / "figure4_speedup.png").is_file()
     assert main(["report", "--db", str(out / "edgebench.sqlite"), "--list"]) == 0
-    assert "finished" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "finished" in listed and __version__ in listed  # each run names the edgebench that measured it

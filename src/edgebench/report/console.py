@@ -164,9 +164,10 @@ def table_and_files(table, paths) -> str:
 
 def runs_table(runs) -> str:
     """`report --list`: (stored Run, its number of records) per run."""
-    rows = [("run_id", "started", "status", "device", "records")]
+    rows = [("run_id", "started", "status", "device", "records", "edgebench")]
     for r, n in runs:
-        rows.append((r.run_id, r.started_at, r.status, r.config.get("device", "?"), str(n)))
+        tool = " ".join(filter(None, (r.edgebench_version, r.git_commit))) or "-"
+        rows.append((r.run_id, r.started_at, r.status, r.config.get("device", "?"), str(n), tool))
     return plain_table(rows)
 
 

@@ -23,3 +23,10 @@ def test_cuda_runs_say_their_inputs_were_page_locked_and_older_runs_do_not():
     assert note in md({"device": "cuda", "timing": {}, "cuda_host_inputs": "page-locked"})
     assert note not in md({"device": "cuda", "timing": {}})  # stored before the inputs were page-locked
     assert note not in md({"device": "cpu", "timing": {}, "cuda_host_inputs": "page-locked"})
+
+
+def test_the_run_names_the_edgebench_that_measured_it():
+    md = render_markdown(build_table1(records(), replace(RUN, edgebench_version="0.1.0", git_commit="abc1234")))
+    assert "edgebench 0.1.0 at commit abc1234" in md
+    md = render_markdown(build_table1(records(), replace(RUN, edgebench_version="0.1.0", git_commit=None)))
+    assert "edgebench 0.1.0;" in md and "at commit" not in md  # not a git checkout

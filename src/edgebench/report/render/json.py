@@ -17,6 +17,8 @@ def render_json(table: Table1) -> str:
             "mean_speedup": table.mean_speedup,
             "baseline": table.baseline,
             "run_status": table.status,
+            "edgebench_version": table.run.edgebench_version,
+            "git_commit": table.run.git_commit,
             "quick": table.quick,
             "interrupted": table.interrupted,
             "not_reached": table.not_reached,

@@ -21,7 +21,7 @@ def render_markdown(table: Table1) -> str:
         f"{env.get('cpu_physical', '?')} physical / {env.get('cpu_logical', '?')} logical cores; GPU: {env.get('gpu', 'none')}",
         f"- Versions: Python {env.get('python', '?')}, torch {env.get('torch', '?')}, onnx {env.get('onnx', '?')}, "
         f"onnxruntime {env.get('onnxruntime', '?')}, TensorRT {env.get('tensorrt', '?')}",
-        f"- Run `{run.run_id}`, started {run.started_at}, status {run.status}; "
+        f"- Run `{run.run_id}`, started {run.started_at}, status {run.status}, {_tool_text(run)}; "
         f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
         f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
         "including host<->device copies" + _inputs_text(cfg) + "; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
@@ -117,3 +117,9 @@ def _timing_text(t: dict) -> str:
         f"warm-up >= {t.get('warmup_iters')} iters and {t.get('warmup_s')} s, then >= {t.get('min_iters')} iters "
         f"and {t.get('min_time_s')} s"
     )
+
+
+def _tool_text(run) -> str:
+    """Which edgebench measured: its version and, from a git checkout, its commit."""
+    text = f"edgebench {run.edgebench_version or '?'}"
+    return text + (f" at commit {run.git_commit}" if run.git_commit else "")
