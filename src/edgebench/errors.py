@@ -72,5 +72,10 @@ class BuildError(EdgebenchError):
     """artifact -> runnable (e.g. a TensorRT engine build) failed (recorded as build_failed)."""
 
 
+class TargetOutputError(EdgebenchError):
+    """A file or log a remote target sent back (trtexec's JSON, its summary) is missing, truncated
+    or not in the format expected; the message names the file and what was wrong."""
+
+
 class BackendStateError(EdgebenchError):
     """A backend method was called out of order (e.g. run before load)."""
