@@ -27,7 +27,7 @@ LAYERS = (
     ("config",),
     ("results",),
     ("report",),
-    ("bench", "train"),
+    ("bench", "train", "targets"),
     ("api",),
     ("cli", "__main__"),
 )
