@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.errors import EdgebenchError, TargetOutputError
+from edgebench.errors import EdgebenchError, InvalidConfigError, TargetOutputError
 from edgebench.targets import trtexec as tx
 
 FIX = Path(__file__).parent / "fixtures"
@@ -52,9 +52,9 @@ def test_build_argv_precisions_and_no_workspace():
     assert "--skipInference" in fp32
     int8 = tx.build_argv(TRT, "m.onnx", "m.engine", sample_shape=SHAPE, trt_version="8.2", precision="int8")
     assert "--int8" in int8
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(InvalidConfigError, match="precision"):
         tx.build_argv(TRT, "m.onnx", "m.engine", sample_shape=SHAPE, trt_version="8.2", precision="bf16")
-    with pytest.raises(ValueError, match="min <= opt <= max"):
+    with pytest.raises(InvalidConfigError, match="min <= opt <= max"):
         tx.build_argv(TRT, "m.onnx", "m.engine", sample_shape=SHAPE, trt_version="8.2", min_batch=4, opt_batch=2)
 
 
@@ -70,7 +70,7 @@ def test_timing_argv():
     assert argv == [TRT, "--loadEngine=/d/m.engine", "--shapes=input:2x3x224x224", "--warmUp=500",
                     "--duration=10", "--iterations=200", "--exportTimes=/d/times.json"]
     assert "--duration=2.5" in tx.timing_argv(TRT, "e", "t", sample_shape=SHAPE, duration_s=2.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidConfigError):
         tx.timing_argv(TRT, "e", "t", sample_shape=SHAPE, iterations=0)
 
 
@@ -103,7 +103,7 @@ def test_parse_trt_version():
     assert tx.parse_trt_version("8.2.1.8") == (8, 2)
     assert tx.parse_trt_version("10") == (10, 0)
     assert tx.parse_trt_version((8, 4, 1)) == (8, 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidConfigError):
         tx.parse_trt_version("eight")
 
 

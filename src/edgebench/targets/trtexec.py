@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgebench.errors import TargetOutputError
+from edgebench.errors import InvalidConfigError, TargetOutputError
 from edgebench.results.latency import LatencyStats
 
 #: the input name edgebench's ONNX export gives the model's one input
@@ -48,10 +48,10 @@ def parse_trt_version(version) -> tuple[int, int]:
     else:
         m = re.fullmatch(r"\s*(\d+)(?:\.(\d+))?(?:\.\d+)*\s*", str(version))
         if not m:
-            raise ValueError(f"TensorRT version {version!r} is not like '8.2.1' or (8, 2)")
+            raise InvalidConfigError(f"TensorRT version {version!r} is not like '8.2.1' or (8, 2)")
         parts = [int(m.group(1)), int(m.group(2) or 0)]
     if not parts:
-        raise ValueError(f"TensorRT version {version!r} is empty")
+        raise InvalidConfigError(f"TensorRT version {version!r} is empty")
     return (parts[0], parts[1] if len(parts) > 1 else 0)
 
 
@@ -59,7 +59,7 @@ def shape_spec(batch: int, sample_shape, name: str = INPUT_NAME) -> str:
     """trtexec's shape syntax, `name:BxCxHxW` ("x" between dimensions, ":" after the name)."""
     dims = [int(batch), *(int(d) for d in sample_shape)]
     if any(d < 1 for d in dims):
-        raise ValueError(f"shape {dims} has a dimension below 1")
+        raise InvalidConfigError(f"shape {dims} has a dimension below 1")
     return f"{name}:" + "x".join(str(d) for d in dims)
 
 
@@ -75,9 +75,9 @@ def build_argv(trtexec: str, onnx: str | Path, engine: str | Path, *, sample_sha
     `workspace_mib` caps the builder's scratch memory (a 4 GB Nano needs a cap).
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+        raise InvalidConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     if not (1 <= min_batch <= opt_batch <= max_batch):
-        raise ValueError(f"batch profile must satisfy 1 <= min <= opt <= max, got {min_batch}/{opt_batch}/{max_batch}")
+        raise InvalidConfigError(f"batch profile must satisfy 1 <= min <= opt <= max, got {min_batch}/{opt_batch}/{max_batch}")
     version = parse_trt_version(trt_version)
     argv = [
         str(trtexec),
@@ -100,7 +100,7 @@ def build_argv(trtexec: str, onnx: str | Path, engine: str | Path, *, sample_sha
         argv.append("--int8")
     if workspace_mib is not None:
         if workspace_mib < 1:
-            raise ValueError(f"workspace_mib must be >= 1, got {workspace_mib}")
+            raise InvalidConfigError(f"workspace_mib must be >= 1, got {workspace_mib}")
         # MiB in both spellings: "--workspace=N Set workspace size in MiB" (8.2) and
         # "--memPoolSize=workspace:N" whose bare number is MiB (8.4+, 10.x).
         if version >= MEMPOOL_FROM:
@@ -121,7 +121,7 @@ def timing_argv(trtexec: str, engine: str | Path, times_json: str | Path, *, sam
     `duration_s` seconds are done (trtexec's --iterations is a minimum, --duration too), and write
     every query's timestamps to `times_json`."""
     if warmup_ms < 0 or duration_s < 0 or iterations < 1:
-        raise ValueError("warmup_ms and duration_s must be >= 0 and iterations >= 1")
+        raise InvalidConfigError("warmup_ms and duration_s must be >= 0 and iterations >= 1")
     return [
         str(trtexec),
         f"--loadEngine={engine}",
