@@ -21,8 +21,10 @@ COMMAND_TIMEOUT_S = 20
 #: where JetPack installs trtexec (it is not on PATH there)
 TRTEXEC_DEFAULT = "/usr/src/tensorrt/bin/trtexec"
 
-#: L4T release -> JetPack release, only for pairs NVIDIA's JetPack archive
-#: (developer.nvidia.com/embedded/jetpack-archive) lists one-to-one. Anything else is not guessed.
+#: L4T release -> JetPack release, only the JetPack 4.4-4.6.x releases, where NVIDIA's JetPack archive
+#: (developer.nvidia.com/embedded/jetpack-archive) pairs one L4T with one JetPack (32.5.0, 32.6.1,
+#: 32.7.1, 32.7.4 and 32.7.6 were also seen so paired in public Jetson notes). Any other L4T gets
+#: no guess: JetPack 5/6 point releases share L4T minors, and an unknown future one may too.
 JETPACK_BY_L4T = {
     "32.4.3": "4.4",
     "32.4.4": "4.4.1",
