@@ -273,6 +273,16 @@ class TrtexecTimes:
                 "d2h": ls(self.d2h_ms), "end_to_end": ls(self.end_to_end_ms), "enqueue": ls(self.enqueue_ms)}
 
 
+#: per trace format, (start, end, duration) field names of the H2D, compute and D2H phases:
+#: TensorRT 8+ names them h2d/compute/d2h, TensorRT 7 in/compute/out
+_PHASES = {
+    "v8": (("startH2dMs", "endH2dMs", "h2dMs"), ("startComputeMs", "endComputeMs", "computeMs"),
+           ("startD2hMs", "endD2hMs", "d2hMs")),
+    "v7": (("startInMs", "endInMs", "inMs"), ("startComputeMs", "endComputeMs", "computeMs"),
+           ("startOutMs", "endOutMs", "outMs")),
+}
+
+
 def parse_times(path_or_text, source: str = "--exportTimes output") -> TrtexecTimes:
     """Read trtexec's --exportTimes JSON (a Path, or text with `source` naming where it came from)."""
     text, source = _read(path_or_text, source)
@@ -303,38 +313,19 @@ def parse_times(path_or_text, source: str = "--exportTimes output") -> TrtexecTi
                 return None
             return _float(q[key], source, f"query {i} {key}")
 
-        if fmt == "v8":
-            # the durations are written next to the timestamps; where a field is missing the
-            # timestamp difference is the same number (traceToTiming in sampleReporting.cpp)
-            s_h2d, e_h2d = get("startH2dMs"), get("endH2dMs")
-            s_c, e_c = get("startComputeMs"), get("endComputeMs")
-            s_d2h, e_d2h = get("startD2hMs"), get("endD2hMs")
-            s_enq, e_enq = get("startEnqMs"), get("endEnqMs")
-            h = get("h2dMs", False)
-            c = get("computeMs", False)
-            d = get("d2hMs", False)
-            h = e_h2d - s_h2d if h is None else h
-            c = e_c - s_c if c is None else c
-            d = e_d2h - s_d2h if d is None else d
-            la = get("latencyMs", False)
-            ee = get("endToEndMs", False)        # absent in 10.x
-            lat.append(h + c + d if la is None else la)
-            e2e.append(e_d2h - s_h2d if ee is None else ee)
-            enq.append(e_enq - s_enq)
-        else:
-            s_in, e_in = get("startInMs"), get("endInMs")
-            s_c, e_c = get("startComputeMs"), get("endComputeMs")
-            s_out, e_out = get("startOutMs"), get("endOutMs")
-            h = get("inMs", False)
-            c = get("computeMs", False)
-            d = get("outMs", False)
-            h = e_in - s_in if h is None else h
-            c = e_c - s_c if c is None else c
-            d = e_out - s_out if d is None else d
-            la = get("latencyMs", False)
-            ee = get("endToEndMs", False)
-            lat.append(h + c + d if la is None else la)
-            e2e.append(e_out - s_in if ee is None else ee)
+        # the durations are written next to the timestamps; where a field is missing the
+        # timestamp difference is the same number (traceToTiming in sampleReporting.cpp)
+        def phase(start_key, end_key, duration_key):
+            start, end, duration = get(start_key), get(end_key), get(duration_key, False)
+            return start, end, end - start if duration is None else duration
+
+        (s_h2d, e_h2d, h), (s_c, _, c), (_, e_d2h, d) = (phase(*names) for names in _PHASES[fmt])
+        la = get("latencyMs", False)
+        ee = get("endToEndMs", False)  # absent in 10.x
+        lat.append(h + c + d if la is None else la)
+        e2e.append(e_d2h - s_h2d if ee is None else ee)
+        if fmt == "v8":  # TensorRT 7's trace has no enqueue span
+            enq.append(get("endEnqMs") - get("startEnqMs"))
         h2d.append(h)
         comp.append(c)
         d2h.append(d)
