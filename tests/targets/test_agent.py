@@ -85,6 +85,8 @@ def test_probe_runs_as_a_script_and_prints_one_json_object():
                 assert out["reasons"][field], field
         assert out["l4t"] is None and "nv_tegra_release" in out["reasons"]["l4t"]
         assert out["power_mode"] is None and "nvpmodel" in out["reasons"]["power_mode"]
+    if shutil.which("tegrastats") is None:
+        assert out["tegrastats"] is None and out["reasons"]["tegrastats"] == "tegrastats not on PATH"
     # torch is asked for in a child interpreter; this machine has it
     import importlib.util
     if importlib.util.find_spec("torch") is not None:
@@ -164,7 +166,7 @@ def test_probe_reads_a_jetson_nano(tmp_path):
     outputs = {"nvpmodel": (0, (FIX / "nvpmodel_q_nano_maxn.txt").read_text(), ""),
                "jetson_clocks": (0, "SOC family:tegra210  Machine:NVIDIA Jetson Nano Developer Kit\n", ""),
                "dpkg-query libnvinfer8": (0, "8.2.1-1+cuda10.2", "")}
-    tools = {"nvpmodel", "jetson_clocks", "dpkg-query"}
+    tools = {"nvpmodel", "jetson_clocks", "dpkg-query", "tegrastats"}
     out = agent.probe(root=str(_jetson_root(tmp_path)), run=_runner(outputs, calls),
                       which=lambda n: "/usr/bin/" + n if n in tools else None,
                       find_spec=lambda n: None, python="python3")
@@ -175,6 +177,7 @@ def test_probe_reads_a_jetson_nano(tmp_path):
     assert out["gpu_source"] == "device-tree model"
     assert out["tensorrt_version"] == "8.2.1-1+cuda10.2" and out["tensorrt_source"] == "dpkg libnvinfer8"
     assert out["trtexec"] == "/usr/src/tensorrt/bin/trtexec"
+    assert out["tegrastats"] == "/usr/bin/tegrastats"
     assert out["memory_total_kib"] == 4059272 and out["cpu_model"] == "ARMv8 Processor rev 1 (v8l)"
     assert out["torch_version"] is None and "torch" in out["reasons"]["torch_version"]
     assert set(out["reasons"]) == {"torch_version", "onnxruntime_version"}

@@ -161,7 +161,7 @@ class Probe(object):
             "cpu_count": os.cpu_count(),
         }
         steps = (self._cpu, self._memory, self._l4t, self._power_mode, self._jetson_clocks,
-                 self._gpu, self._tensorrt, self._trtexec, self._frameworks)
+                 self._gpu, self._tensorrt, self._trtexec, self._tegrastats, self._frameworks)
         for step in steps:
             try:
                 result.update(step())
@@ -254,6 +254,12 @@ class Probe(object):
         if found is None:
             self.reasons["trtexec"] = "not at %s nor on PATH" % TRTEXEC_DEFAULT
         return {"trtexec": found}
+
+    def _tegrastats(self):
+        found = self.which("tegrastats")
+        if found is None:
+            self.reasons["tegrastats"] = "tegrastats not on PATH"
+        return {"tegrastats": found}
 
     def _frameworks(self):
         out = {}
