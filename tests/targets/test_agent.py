@@ -1,10 +1,13 @@
-"""The device agent: its Python 3.6 floor (grammar and a version checker), its standard-library-only
-imports, a real probe on this machine (no Jetson: the Jetson fields are null with reasons), and its
-parsers and probe steps on real-format files from Jetson devices (fixtures/SOURCES.md)."""
+"""The device agent: its Python 3.6 floor (grammar and a version checker; the model definitions it
+imports on the device too), its standard-library-only imports, a real probe on this machine (no
+Jetson: the Jetson fields are null with reasons), and its parsers and probe steps on real-format
+files from Jetson devices (fixtures/SOURCES.md)."""
 from __future__ import annotations
 
 import ast
+import glob
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,20 +18,55 @@ import pytest
 from edgebench.targets import agent
 
 AGENT = Path(agent.__file__)
+PACKAGE = AGENT.parent.parent
+#: what runs under the device's Python 3.6: the agent, and the model definitions it imports there
+SHIPPED = [AGENT] + [PACKAGE / p for p in ("models/video/c3d.py", "models/video/autoencoder.py",
+                                           "models/video/densenet3d.py", "models/testing.py")]
 FIX = Path(__file__).parent / "fixtures"
 JETSON_FIELDS = ("l4t", "jetpack", "power_mode", "jetson_clocks_show", "tensorrt_version", "trtexec")
 
 
+def python36():
+    """A working Python 3.6 interpreter on this machine (EDGEBENCH_TEST_PYTHON36, a pyenv one, or
+    python3.6 on PATH), or None."""
+    found = [os.environ.get("EDGEBENCH_TEST_PYTHON36")]
+    found += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.6*/bin/python3.6")))
+    found.append(shutil.which("python3.6"))  # may be a pyenv shim that names no installed 3.6
+    for exe in filter(None, found):
+        check = [exe, "-c", "import sys; sys.exit(sys.version_info[:2] != (3, 6))"]
+        if subprocess.run(check, capture_output=True, timeout=30).returncode == 0:
+            return exe
+    return None
+
+
 # ---- the Python 3.6 floor ------------------------------------------------------------------
 
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_file_parses_with_python36_grammar(path):
+    ast.parse(path.read_text(), str(path), feature_version=(3, 6))  # SyntaxError for newer syntax
+
+
 def test_agent_parses_with_python36_grammar():
-    tree = ast.parse(AGENT.read_text(), str(AGENT), feature_version=(3, 6))  # SyntaxError for newer syntax
+    tree = ast.parse(AGENT.read_text(), str(AGENT), feature_version=(3, 6))
     assert {"probe", "main"} <= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
 def test_python36_grammar_check_catches_newer_syntax():
     with pytest.raises(SyntaxError):
         ast.parse("if (n := 1):\n    pass\n", feature_version=(3, 6))
+
+
+def test_shipped_files_compile_under_a_real_python36(tmp_path):
+    exe = python36()
+    if exe is None:
+        pytest.skip("no Python 3.6 here (set EDGEBENCH_TEST_PYTHON36 to one)")
+    code = "import py_compile, sys\nfor p in sys.argv[1:]: py_compile.compile(p, cfile=p + 'c', doraise=True)\n"
+    copies = []
+    for path in SHIPPED:  # compiled as copies: no .pyc next to the sources
+        copies.append(tmp_path / path.name)
+        shutil.copy(path, copies[-1])
+    proc = subprocess.run([exe, "-c", code, *map(str, copies)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
 
 
 def _vermin():
@@ -38,13 +76,15 @@ def _vermin():
 
 
 def _vermin_violations(path):
-    # "3.6-": the file must need Python 3.6 or older; --violations lists only what breaks that
-    return subprocess.run([_vermin(), "--target=3.6-", "--violations", "--no-tips", "-q", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    # "3.6-": the file must need Python 3.6 or older; --violations lists only what breaks that;
+    # --eval-annotations: 3.6 evaluates annotations at definition time, so `tuple[int]` breaks it
+    return subprocess.run([_vermin(), "--target=3.6-", "--violations", "--eval-annotations", "--no-tips", "-q",
+                           str(path)], capture_output=True, text=True, timeout=120)
 
 
-def test_vermin_finds_no_feature_newer_than_python36():
-    proc = _vermin_violations(AGENT)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_vermin_finds_no_feature_newer_than_python36(path):
+    proc = _vermin_violations(path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -53,6 +93,13 @@ def test_vermin_check_catches_a_37_api(tmp_path):
     bad.write_text("import subprocess\nsubprocess.run(['true'], capture_output=True)\n")
     proc = _vermin_violations(bad)
     assert proc.returncode != 0 and "capture_output" in proc.stdout
+
+
+def test_vermin_check_catches_a_39_annotation(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(pool: tuple[int, int]):\n    return pool\n")
+    proc = _vermin_violations(bad)
+    assert proc.returncode != 0 and "tuple" in proc.stdout
 
 
 # ---- standard library only -----------------------------------------------------------------

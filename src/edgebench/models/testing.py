@@ -1,5 +1,4 @@
 """Tiny `test_*` models: same registry, milliseconds to build, export and run."""
-from __future__ import annotations
 
 
 def tiny_cnn(num_classes: int = 2):

@@ -7,8 +7,6 @@ Inference (`forward`) returns the logits only; the decoder is trained but not ru
 Clip: 3 x 8 x 64 x 64. Trainable params with 4 classes, decoder included: 316,039 (paper: 332,807,
 -5.0%). FLOPs per clip (the classification path that inference runs): ~0.064 G.
 """
-from __future__ import annotations
-
 import torch
 from torch import nn
 

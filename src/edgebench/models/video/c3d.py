@@ -6,14 +6,14 @@ pool keeps time), then Flatten -> Linear(8192, 2368) -> ReLU -> Dropout -> Linea
 Trainable params with 4 classes: 20,686,644 (paper: 20,333,956, +1.7%); most sit in the first
 fully-connected layer, as in the paper's count. FLOPs per clip: ~0.47 G (2 per multiply-add).
 """
-from __future__ import annotations
+from typing import Tuple
 
 from torch import nn
 
 CLIP_SHAPE = (3, 8, 64, 64)
 
 
-def _stage(cin: int, cout: int, pool: tuple[int, int, int]) -> nn.Sequential:
+def _stage(cin: int, cout: int, pool: Tuple[int, int, int]) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv3d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True), nn.MaxPool3d(pool)
     )

@@ -6,7 +6,7 @@ Stem Conv3d(3->16, 3x3x3, stride (1,2,2)) + MaxPool3d(1,2,2) (to 8x16x16) -> den
 Clip: 3 x 8 x 64 x 64. Trainable params with 4 classes: 113,492 (paper: 109,386, +3.8%).
 FLOPs per clip: ~0.24 G.
 """
-from __future__ import annotations
+from typing import Tuple
 
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ class _DenseLayer(nn.Module):
         return torch.cat([x, self.body(x)], dim=1)
 
 
-def _block(cin: int, layers: int, growth: int) -> tuple[nn.Sequential, int]:
+def _block(cin: int, layers: int, growth: int) -> Tuple[nn.Sequential, int]:
     mods = []
     for i in range(layers):
         mods.append(_DenseLayer(cin + i * growth, growth))
