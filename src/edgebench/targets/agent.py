@@ -1,19 +1,34 @@
-"""The device agent: copied to a remote device and run there as `python3 agent.py probe`, it prints
-one JSON object describing the device (L4T, power mode, CPU, memory, GPU, TensorRT, torch).
+"""The device agent, copied to a remote device and run there. `python3 agent.py probe` prints one
+JSON object describing the device (L4T, power mode, CPU, memory, GPU, TensorRT, torch, tegrastats);
+`python3 agent.py serve` answers the host's requests, JSON lines on stdin and stdout: run a command
+(trtexec), or open an onnxruntime or pytorch engine and time it (see Server).
 
-It must run on a Jetson Nano's JetPack 4.6, which ships Python 3.6: standard library only, no
-3.7+ syntax or APIs (tests/targets/test_agent.py proves both), and no import of edgebench.
-Every probe step is guarded: what cannot be found is null, with a short reason under "reasons".
+It must run on a Jetson Nano's JetPack 4.6, which ships Python 3.6: no 3.7+ syntax or APIs
+(tests/targets/test_agent.py proves it), no import of edgebench, and only the standard library at
+import time; numpy, onnxruntime and torch are imported when an engine that needs them opens. It is
+one file because it is shipped as one. Every probe step is guarded: what cannot be found is null,
+with a short reason under "reasons".
 """
 import argparse
+import base64
+import contextlib
+import importlib
 import importlib.util
 import json
 import os
 import platform
 import re
+import resource
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+import traceback
+
+#: the version of what the agent prints: the probe's fields and serve's protocol
+AGENT_SCHEMA = 2
 
 #: seconds any one command may take; a hung nvpmodel or a slow `import torch` costs this at most
 COMMAND_TIMEOUT_S = 20
@@ -153,7 +168,7 @@ class Probe(object):
     def collect(self):
         self.reasons = {}
         result = {
-            "agent_schema": 1,
+            "agent_schema": AGENT_SCHEMA,
             "python_version": platform.python_version(),
             "python_executable": self.python,
             "system": platform.system(),
@@ -273,11 +288,611 @@ def probe(root="/", **kwargs):
     return Probe(root=root, **kwargs).collect()
 
 
+# ---------------------------------------------------------------------------------------------
+# serve: requests and replies. The host (targets/session.py) writes one JSON object a line; each
+# gets exactly one reply line. One process serves one engine; it never exits on a failed request.
+
+#: exec: how much of the command's merged output comes back, and the cap on each `read` file
+OUTPUT_TAIL_CHARS = 6000
+READ_CAP_BYTES = 64 * 1024 * 1024
+#: a failure reply's traceback tail
+DETAIL_CHARS = 2000
+#: seconds a stopped tegrastats gets to exit before it is killed
+STOP_GRACE_S = 5
+
+#: the fields each op takes besides "op"; any other field is a bad request (a typo is never ignored)
+OPS = {
+    "hello": (),
+    "exec": ("argv", "timeout_s", "read", "tegrastats_ms"),
+    "open": ("engine", "device", "precision", "batch", "item_shape", "pool", "check",
+             "onnx", "providers", "threads", "model", "weights"),
+    "measure": ("warmup_iters", "warmup_s", "min_iters", "min_time_s", "tegrastats_ms", "idle_s"),
+    "close": (),
+}
+
+
+class AgentError(Exception):
+    """A request that fails with a known status; the message is the reply's error line."""
+
+    def __init__(self, message, status="run_failed"):
+        Exception.__init__(self, message)
+        self.status = status
+
+
+def one_line(exc):
+    """'ExceptionType: first line of its message'."""
+    lines = str(exc).strip().splitlines()
+    return "%s: %s" % (type(exc).__name__, lines[0][:500]) if lines else type(exc).__name__
+
+
+def is_oom(exc):
+    # ONNX Runtime's arenas say "Failed to allocate memory", torch and CUDA "out of memory"
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "failed to allocate memory" in text
+
+
+def failure_reply(exc):
+    if isinstance(exc, AgentError):
+        status, error = exc.status, str(exc)
+    else:
+        status, error = ("oom" if is_oom(exc) else "run_failed"), one_line(exc)
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"ok": False, "status": status, "error": error, "detail": detail[-DETAIL_CHARS:]}
+
+
+@contextlib.contextmanager
+def failing_as(status):
+    """Any error in the block becomes an AgentError of `status` (an out-of-memory one stays oom);
+    AgentErrors pass unchanged."""
+    try:
+        yield
+    except AgentError:
+        raise
+    except Exception as exc:
+        raise AgentError(one_line(exc), "oom" if is_oom(exc) else status) from exc
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_KINDS = {
+    "int": (_is_int, "an integer"),
+    "number": (lambda v: _is_int(v) or isinstance(v, float), "a number"),
+    "str": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "strings": (lambda v: isinstance(v, list) and bool(v) and all(isinstance(s, str) for s in v),
+                "a non-empty list of strings"),
+    "shape": (lambda v: isinstance(v, list) and bool(v) and all(_is_int(d) and d > 0 for d in v),
+              "a non-empty list of positive integers"),
+    "object": (lambda v: isinstance(v, dict), "an object"),
+    "paths": (lambda v: isinstance(v, dict) and all(isinstance(p, str) for p in v.values()),
+              "an object of name: path"),
+}
+_REQUIRED = object()
+
+
+def field(request, name, kind, default=_REQUIRED, minimum=None, choices=None, where=None):
+    """request[name] checked against `kind` (a key of _KINDS), `minimum` and `choices`; `default`
+    when it is absent, or null where the default is None. AgentError naming the field otherwise."""
+    where = where or request.get("op")
+    if name not in request or (request[name] is None and default is None):
+        if default is _REQUIRED:
+            raise AgentError("%s: missing field %r" % (where, name))
+        return default
+    value = request[name]
+    test, what = _KINDS[kind]
+    if test(value) and (minimum is None or value >= minimum) and (choices is None or value in choices):
+        return value
+    if choices is not None:
+        what = "one of " + ", ".join(choices)
+    elif minimum is not None:
+        what += " >= %s" % minimum
+    raise AgentError("%s: %s must be %s, not %s" % (where, name, what, json.dumps(value)[:200]))
+
+
+def must_exist(path, what):
+    if not os.path.isfile(path):
+        raise AgentError("open: %s file %s does not exist (cwd %s)" % (what, path, os.getcwd()))
+
+
+def parse_request(line):
+    """A request line (bytes) -> its dict, with a known op and only that op's fields."""
+    try:
+        request = json.loads(line.decode("utf-8"))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise AgentError("bad request line (%s): %r" % (exc, line[:200])) from None
+    if not isinstance(request, dict):
+        raise AgentError("bad request: a request is a JSON object, not %s" % type(request).__name__)
+    op = request.get("op")
+    if not isinstance(op, str) or op not in OPS:
+        raise AgentError("unknown op %s (known: %s)" % (json.dumps(op), ", ".join(sorted(OPS))))
+    unknown = sorted(set(request) - set(OPS[op]) - {"op"})
+    if unknown:
+        raise AgentError("%s: unknown field %s (it takes: %s)"
+                         % (op, ", ".join(unknown), ", ".join(OPS[op]) or "no fields"))
+    return request
+
+
+# ---------------------------------------------------------------------------------------------
+# exec and tegrastats
+
+def read_text(path, cap=READ_CAP_BYTES):
+    """A file's first `cap` bytes as text (utf-8, undecodable bytes replaced); None if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(cap).decode("utf-8", "replace")
+    except (IOError, OSError):
+        return None
+
+
+def tail_text(f, chars):
+    """The last `chars` characters of an open binary file."""
+    f.seek(0, os.SEEK_END)
+    f.seek(max(0, f.tell() - 4 * chars))  # utf-8: at most 4 bytes a character
+    return f.read().decode("utf-8", "replace")[-chars:]
+
+
+class Tegrastats(object):
+    """`tegrastats --interval MS` running over a with-block; `.text` is what it printed, None when
+    no interval was given or tegrastats is not on PATH. Its output goes to a temporary file, so a
+    long window cannot fill a pipe and stall it."""
+
+    def __init__(self, interval_ms, which=shutil.which):
+        self.exe = which("tegrastats") if interval_ms else None
+        self.interval_ms = interval_ms
+        self.text = None
+        self._proc = self._out = None
+
+    def __enter__(self):
+        if self.exe:
+            self._out = tempfile.TemporaryFile()
+            try:
+                self._proc = subprocess.Popen([self.exe, "--interval", str(int(self.interval_ms))],
+                                              stdin=subprocess.DEVNULL, stdout=self._out,
+                                              stderr=subprocess.DEVNULL)
+            except OSError as exc:
+                sys.stderr.write("agent: tegrastats did not start: %s\n" % one_line(exc))
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._out.seek(0)
+            self.text = self._out.read(READ_CAP_BYTES).decode("utf-8", "replace")
+        if self._out is not None:
+            self._out.close()
+        return False
+
+
+def wait_or_kill(proc, timeout_s):
+    """(returncode, timed_out): the command's own code, or after timeout_s seconds the code of the
+    kill, which takes its whole process group (a command's own children go too)."""
+    try:
+        return proc.wait(timeout=timeout_s), False
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            proc.kill()
+        return proc.wait(), True
+
+
+def run_exec(argv, timeout_s, read, tegrastats_ms, which=shutil.which):
+    """Run argv (no shell, stdin empty, stdout and stderr merged) for at most timeout_s seconds,
+    tegrastats around it when tegrastats_ms is given, then read the `read` files; the exec reply.
+    rc is None, with "error" saying why, when argv could not start."""
+    reply = {"ok": True, "rc": None, "timed_out": False, "elapsed_s": 0.0, "output_tail": "",
+             "files": dict.fromkeys(read), "tegrastats": None}
+    with tempfile.TemporaryFile() as out, Tegrastats(tegrastats_ms, which) as sampler:
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        except (OSError, ValueError) as exc:
+            reply["error"] = one_line(exc)
+            return reply
+        reply["rc"], reply["timed_out"] = wait_or_kill(proc, timeout_s)
+        reply["elapsed_s"] = time.perf_counter() - t0
+        reply["output_tail"] = tail_text(out, OUTPUT_TAIL_CHARS)
+    reply["tegrastats"] = sampler.text
+    reply["files"] = dict((name, read_text(path)) for name, path in read.items())
+    return reply
+
+
+# ---------------------------------------------------------------------------------------------
+# engines: numpy, onnxruntime, torch and torchvision are imported here only, when an engine opens
+
+def import_library(name):
+    """The module, or AgentError(skipped) saying this Python cannot import it."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # ImportError, or a library that fails to load (a missing .so: OSError)
+        raise AgentError("%s is not importable by %s on the device (%s)" % (name, sys.executable, one_line(exc)),
+                         "skipped")
+
+
+def read_batches(np, request, name, batch, item_shape):
+    """The raw float32 file of request[name] ({"path", "count"}) as `count` arrays of
+    batch x item_shape."""
+    spec = field(request, name, "object")
+    where = "open %s" % name
+    path = field(spec, "path", "str", where=where)
+    count = field(spec, "count", "int", minimum=1, where=where)
+    must_exist(path, name)
+    data = np.fromfile(path, dtype=np.float32)
+    shape = (count, batch) + tuple(item_shape)
+    if data.size != int(np.prod(shape)):
+        raise AgentError("open: %s file %s holds %d float32 values; count x batch x item_shape %s needs %d"
+                         % (name, path, data.size, list(shape), int(np.prod(shape))))
+    return list(data.reshape(shape))
+
+
+def encode_array(a):
+    """An array as the reply's {"shape", "dtype": "float32", "b64"} (raw bytes, native order)."""
+    a = a.astype("float32")
+    return {"shape": list(a.shape), "dtype": "float32", "b64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+class Engine(object):
+    """One model and its inputs. The request's fields are checked when it is made; `open()` loads
+    the model and runs the check batches; `run_once(x)` runs one prepared batch and returns when its
+    result is ready; `close()` lets go. Subclasses give `_load()` (-> the reply's details),
+    `_input(batch)` (a float32 array -> what run_once takes) and `_output(y)` (-> a float32 array)."""
+
+    library = ""
+
+    def __init__(self, request):
+        self.device_asked = field(request, "device", "str", "auto", choices=("auto", "cpu", "cuda"))
+        self.precision = field(request, "precision", "str", "fp32", choices=("fp32", "fp16"))
+        self.threads = field(request, "threads", "int", None, minimum=1)
+        self.batch = field(request, "batch", "int", minimum=1)
+        self.item_shape = field(request, "item_shape", "shape")
+        self.request = request
+        self.device = "cpu"
+        self.pool = []
+
+    def open(self):
+        """Load the model, move the inputs once, run the check batches; the open reply."""
+        np = import_library("numpy")
+        pool = read_batches(np, self.request, "pool", self.batch, self.item_shape)
+        checks = read_batches(np, self.request, "check", self.batch, self.item_shape)
+        import_library(self.library)
+        t0 = time.perf_counter()
+        with failing_as("build_failed"):
+            details = self._load()
+        load_s = time.perf_counter() - t0
+        self.pool = [self._input(x) for x in pool]
+        checks = [self._input(x) for x in checks]
+        t0 = time.perf_counter()
+        first = self.run_once(checks[0])
+        first_infer_s = time.perf_counter() - t0
+        outputs = [self._output(first)] + [self._output(self.run_once(x)) for x in checks[1:]]
+        return {"ok": True, "device": self.device, "load_s": load_s, "first_infer_s": first_infer_s,
+                "outputs": encode_array(np.stack(outputs)), "details": details}
+
+    def run_once(self, x):
+        raise NotImplementedError
+
+    def close(self):
+        self.pool = []
+
+
+class OnnxRuntimeEngine(Engine):
+    """An ONNX Runtime session on the asked providers, or by default CUDA (where this build has it)
+    then CPU; all graph optimisations, sequential execution, as the host's onnxruntime backend."""
+
+    library = "onnxruntime"
+    GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
+    def __init__(self, request):
+        Engine.__init__(self, request)
+        self.onnx = field(request, "onnx", "str")
+        self.providers = field(request, "providers", "strings", None)
+        must_exist(self.onnx, "onnx")
+        self.session = None
+
+    def _provider_names(self, available):
+        if self.providers is not None:
+            missing = [p for p in self.providers if p not in available]
+            if missing:
+                raise AgentError("requested provider was %s, but available providers are %s"
+                                 % (", ".join(missing), ", ".join(available)), "skipped")
+            return list(self.providers)
+        if self.device_asked != "cpu" and "CUDAExecutionProvider" in available:
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        if self.device_asked == "cuda":
+            raise AgentError("device cuda asked for, but this onnxruntime's providers are %s "
+                             "(onnxruntime-gpu has CUDAExecutionProvider)" % ", ".join(available), "skipped")
+        return ["CPUExecutionProvider"]
+
+    def _load(self):
+        import numpy as np
+        import onnxruntime as ort
+
+        names = self._provider_names(ort.get_available_providers())
+        fp16_trt = self.precision == "fp16" and "TensorrtExecutionProvider" in names
+        providers = [(n, {"trt_fp16_enable": True}) if fp16_trt and n == "TensorrtExecutionProvider" else n
+                     for n in names]
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        if self.threads:
+            so.intra_op_num_threads = self.threads
+        self.session = ort.InferenceSession(self.onnx, sess_options=so, providers=providers)
+        used = self.session.get_providers()
+        self.device = "cuda" if used[0] in self.GPU_PROVIDERS else "cpu"
+        first = self.session.get_inputs()[0]
+        self.input_name, self.output_name = first.name, self.session.get_outputs()[0].name
+        # an fp16 ONNX model takes half inputs; an fp32 one runs fp16 only through TensorRT
+        self.input_dtype = np.float16 if first.type == "tensor(float16)" else np.float32
+        if self.precision == "fp16" and self.input_dtype is np.float32 and not fp16_trt:
+            raise AgentError("onnxruntime runs this fp32 ONNX model in fp32 on %s; fp16 needs an fp16 model "
+                             "or the TensorrtExecutionProvider" % ", ".join(used), "skipped")
+        return {"providers": used, "onnxruntime": ort.__version__}
+
+    def _input(self, batch):
+        return batch.astype(self.input_dtype)
+
+    def run_once(self, x):
+        return self.session.run([self.output_name], {self.input_name: x})[0]
+
+    def _output(self, y):
+        return y.astype("float32")
+
+    def close(self):
+        Engine.close(self)
+        self.session = None
+
+
+def load_definition(path):
+    """A model-definition file imported as a module of its own."""
+    name = "edgebench_definition_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_state_dict(torch, path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)  # tensors only, no pickled code
+    except TypeError:  # torch < 1.13 has no weights_only (JetPack 4.6 ships 1.10)
+        return torch.load(path, map_location="cpu")
+
+
+class TorchEngine(Engine):
+    """A torch module (a torchvision classifier, or a factory in a model-definition file) in eval
+    mode, .half() for fp16; inputs moved to the device once, here; a CUDA call ends with a
+    synchronize, so run_once returns when the result is ready."""
+
+    library = "torch"
+
+    def __init__(self, request):
+        Engine.__init__(self, request)
+        model = field(request, "model", "object")
+        self.kind = field(model, "kind", "str", choices=("torchvision", "definition"), where="open model")
+        if self.kind == "torchvision":
+            self.name = field(model, "name", "str", where="open model")
+        else:
+            self.file = field(model, "file", "str", where="open model")
+            self.factory = field(model, "factory", "str", where="open model")
+            must_exist(self.file, "model definition")
+        self.num_classes = field(model, "num_classes", "int", None, minimum=1, where="open model")
+        self.weights = field(request, "weights", "str", None)
+        if self.weights:
+            must_exist(self.weights, "weights")
+        self.model = None
+
+    def _device(self, torch):
+        if self.device_asked != "cpu" and torch.cuda.is_available():
+            return "cuda"
+        if self.device_asked == "cuda":
+            raise AgentError("device cuda asked for, but torch %s here sees no CUDA device" % torch.__version__,
+                             "skipped")
+        return "cpu"
+
+    def _build(self):
+        kwargs = {} if self.num_classes is None else {"num_classes": self.num_classes}
+        if self.kind == "torchvision":
+            tv = import_library("torchvision")
+            make = getattr(tv.models, self.name, None)
+            if make is None:
+                raise AgentError("torchvision %s has no model %r" % (tv.__version__, self.name))
+            try:
+                return make(weights=None, **kwargs)
+            except TypeError:  # torchvision < 0.13
+                return make(pretrained=False, **kwargs)
+        make = getattr(load_definition(self.file), self.factory, None)
+        if make is None:
+            raise AgentError("%s defines no %r" % (self.file, self.factory))
+        try:
+            return make(**kwargs)
+        except TypeError:
+            if not kwargs:
+                raise
+            return make()
+
+    def _load(self):
+        import torch
+
+        self.torch = torch
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.device = self._device(torch)
+        model = self._build()
+        if self.weights:
+            model.load_state_dict(load_state_dict(torch, self.weights), strict=True)
+        model.eval().to(self.device)
+        if self.precision == "fp16":
+            model.half()
+        self.model = model
+        self.no_grad = getattr(torch, "inference_mode", torch.no_grad)
+        torchvision = sys.modules.get("torchvision")
+        return {"torch": torch.__version__, "torchvision": getattr(torchvision, "__version__", None)}
+
+    def _input(self, batch):
+        x = self.torch.from_numpy(batch).to(self.device)
+        return x.half() if self.precision == "fp16" else x
+
+    def run_once(self, x):
+        with self.no_grad():
+            y = self.model(x)
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+        return y
+
+    def _output(self, y):
+        if isinstance(y, (tuple, list)):  # a model with several heads: the first is the prediction
+            y = y[0]
+        return y.detach().float().cpu().numpy()
+
+    def close(self):
+        Engine.close(self)
+        if self.model is not None:
+            self.model = None
+            if self.device == "cuda":
+                self.torch.cuda.empty_cache()
+
+
+ENGINES = {"onnxruntime": OnnxRuntimeEngine, "pytorch": TorchEngine}
+
+
+# ---------------------------------------------------------------------------------------------
+# the timed loop and the server
+
+def warm_up(run_once, inputs, iters, seconds):
+    """Call run_once over inputs in turn until both `iters` calls and `seconds` have passed."""
+    n, start = 0, time.perf_counter()
+    while n < iters or time.perf_counter() - start < seconds:
+        run_once(inputs[n % len(inputs)])
+        n += 1
+
+
+def time_calls(run_once, inputs, min_iters, min_time_s):
+    """Time run_once over inputs in turn until both min_iters calls and min_time_s seconds are
+    reached; each call's time in ms."""
+    samples, start = [], time.perf_counter()
+    while len(samples) < min_iters or time.perf_counter() - start < min_time_s:
+        x = inputs[len(samples) % len(inputs)]
+        t0 = time.perf_counter()
+        run_once(x)
+        samples.append((time.perf_counter() - t0) * 1000.0)
+    return samples
+
+
+class Server(object):
+    """Answers requests (see OPS) with one reply each, until EOF or close."""
+
+    def __init__(self, which=shutil.which):
+        self.which = which
+        self.engine = None
+        self.closing = False
+
+    def serve(self, instream, outstream):
+        """Read request lines from `instream`, write reply lines to `outstream` (binary streams);
+        blank lines are skipped. Returns the exit status, 0."""
+        try:
+            while not self.closing:
+                line = instream.readline()
+                if not line:
+                    break
+                if line.strip():
+                    outstream.write((json.dumps(self.handle(line)) + "\n").encode("ascii"))
+                    outstream.flush()
+        finally:
+            self._close_engine()
+        return 0
+
+    def handle(self, line):
+        """One request line -> its reply; never raises for a failed request."""
+        try:
+            request = parse_request(line)
+            return getattr(self, "op_" + request["op"])(request)
+        except Exception as exc:
+            return failure_reply(exc)
+
+    def op_hello(self, request):
+        return {"ok": True, "agent_schema": AGENT_SCHEMA, "python_version": platform.python_version(),
+                "pid": os.getpid()}
+
+    def op_exec(self, request):
+        argv = field(request, "argv", "strings")
+        timeout_s = field(request, "timeout_s", "number", 600, minimum=0)
+        read = field(request, "read", "paths", {})
+        tegrastats_ms = field(request, "tegrastats_ms", "int", None, minimum=1)
+        return run_exec(argv, timeout_s, read, tegrastats_ms, self.which)
+
+    def op_open(self, request):
+        if self.engine is not None:
+            raise AgentError("open: an engine is already open; one serve process serves one engine")
+        engine = ENGINES[field(request, "engine", "str", choices=sorted(ENGINES))](request)
+        try:
+            reply = engine.open()
+        except Exception:
+            engine.close()
+            raise
+        self.engine = engine
+        return reply
+
+    def op_measure(self, request):
+        if self.engine is None:
+            raise AgentError("measure: no engine is open; send open first")
+        warmup_iters = field(request, "warmup_iters", "int", 10, minimum=0)
+        warmup_s = field(request, "warmup_s", "number", 1.0, minimum=0)
+        min_iters = field(request, "min_iters", "int", 100, minimum=1)
+        min_time_s = field(request, "min_time_s", "number", 5.0, minimum=0)
+        tegrastats_ms = field(request, "tegrastats_ms", "int", None, minimum=1)
+        idle_s = field(request, "idle_s", "number", 0.0, minimum=0)
+        idle = None
+        if idle_s > 0 and tegrastats_ms:
+            with Tegrastats(tegrastats_ms, self.which) as sampler:
+                if sampler.exe:
+                    time.sleep(idle_s)
+            idle = sampler.text
+        engine = self.engine
+        warm_up(engine.run_once, engine.pool, warmup_iters, warmup_s)
+        with Tegrastats(tegrastats_ms, self.which) as sampler:
+            samples = time_calls(engine.run_once, engine.pool, min_iters, min_time_s)
+        return {"ok": True, "samples_ms": samples, "tegrastats": sampler.text, "tegrastats_idle": idle,
+                "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+    def op_close(self, request):
+        self._close_engine()
+        self.closing = True
+        return {"ok": True}
+
+    def _close_engine(self):
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            engine.close()
+
+
+def serve_stdio():
+    """Serve on stdin/stdout. Replies go to a private copy of stdout; fd 1 itself then points at
+    stderr, so whatever a library or a model file prints (from Python or C) cannot break a reply."""
+    sys.stdout.flush()
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return Server().serve(sys.stdin.buffer, replies)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="agent.py", description="edgebench's device agent")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("probe", help="print the device description as one JSON object")
+    sub.add_parser("serve", help="answer the host's requests: JSON lines on stdin, one reply line each on stdout")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve_stdio()
     if args.command != "probe":
         parser.print_usage(sys.stderr)
         return 2
