@@ -24,19 +24,22 @@ FAILURE_KEYS = {"ok", "status", "error", "detail"}
 
 
 class Agent:
-    """`python agent.py serve` in a folder, spoken to one JSON line at a time."""
+    """`python agent.py serve` in a folder, spoken to one JSON line at a time; its stderr goes to a
+    file (a pipe nobody reads could fill and stall it)."""
 
     def __init__(self, cwd, python=sys.executable, env=None):
-        self.proc = subprocess.Popen([python, str(AGENT), "serve"], cwd=str(cwd), env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.stderr_path = cwd / ("agent-stderr-%d.txt" % len(list(cwd.glob("agent-stderr-*"))))
+        with open(self.stderr_path, "wb") as stderr:
+            self.proc = subprocess.Popen([python, str(AGENT), "serve"], cwd=str(cwd), env=env, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=stderr)
 
     def send_line(self, line: bytes) -> dict:
         self.proc.stdin.write(line)
         self.proc.stdin.flush()
         ready, _, _ = select.select([self.proc.stdout], [], [], REPLY_TIMEOUT_S)
-        assert ready, "no reply in %s s" % REPLY_TIMEOUT_S
+        assert ready, "no reply in %s s; stderr: %s" % (REPLY_TIMEOUT_S, self.stderr_path.read_text()[-2000:])
         reply = self.proc.stdout.readline()
-        assert reply.endswith(b"\n"), (reply, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        assert reply.endswith(b"\n"), (reply, self.stderr_path.read_text()[-2000:])
         return json.loads(reply)
 
     def call(self, op: str, **fields) -> dict:
@@ -52,7 +55,7 @@ class Agent:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for stream in (self.proc.stdin, self.proc.stdout):
             if not stream.closed:
                 stream.close()
 
@@ -332,6 +335,8 @@ def test_pytorch_definition_file_with_weights(agent, tmp_path):
     measured = a.call("measure", **FAST)
     assert measured["ok"] is True and len(measured["samples_ms"]) >= FAST["min_iters"]
     assert a.finish() == (0, b"")
+    noise = a.stderr_path.read_text()  # what was printed went to stderr
+    assert "noise on stdout" in noise and "raw noise" in noise
 
 
 def test_pytorch_definition_with_wrong_weights_is_build_failed(agent, tmp_path):
