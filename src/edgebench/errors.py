@@ -56,8 +56,25 @@ class StoreError(UserError):
     """A results store is missing, unreadable, damaged, not edgebench's, or stays locked."""
 
 
+class UnknownTargetError(UserError):
+    """A target name that is not in the targets file."""
+
+
 class BackendUnavailableError(DependencyError):
     pass
+
+
+class TargetConnectError(DependencyError):
+    """A remote target cannot be reached, refuses the login, or cannot start the agent
+    (ssh's own failure, exit 255, or no working Python there); the message says how to fix it,
+    `reason` is the cause in a few words (ssh's last line), for a table cell."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
+
+    def __reduce__(self):  # keeps `reason` across a process boundary (pickle)
+        return type(self), (str(self), self.reason)
 
 
 class PretrainedWeightsError(DependencyError):
@@ -75,6 +92,24 @@ class BuildError(EdgebenchError):
 class TargetOutputError(EdgebenchError):
     """A file or log a remote target sent back (trtexec's JSON, its summary) is missing, truncated
     or not in the format expected; the message names the file and what was wrong."""
+
+
+class TargetLostError(EdgebenchError):
+    """The connection to a remote target died, or the target stopped answering, while it was
+    working: the cell it was running is lost (recorded as target_lost), the others stand.
+    `op` is what was asked, `returncode` ssh's exit code (255: the connection; another: the
+    remote program's own; None: still running or never started), `timed_out` whether no
+    answer came in time."""
+
+    def __init__(self, message: str, op: str | None = None, returncode: int | None = None,
+                 timed_out: bool = False):
+        super().__init__(message)
+        self.op = op
+        self.returncode = returncode
+        self.timed_out = timed_out
+
+    def __reduce__(self):  # keeps the attributes across a process boundary (pickle)
+        return type(self), (str(self), self.op, self.returncode, self.timed_out)
 
 
 class BackendStateError(EdgebenchError):
