@@ -83,8 +83,18 @@ class _Tail(threading.Thread):
         self.start()
 
     def run(self):
-        for raw in iter(self.pipe.readline, b""):
-            self.lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        partial = b""
+        while True:
+            try:
+                chunk = os.read(self.pipe.fileno(), _READ_CHUNK)
+            except (OSError, ValueError):  # closed under us by close()
+                chunk = b""
+            if not chunk:
+                break
+            *lines, partial = (partial + chunk).split(b"\n")
+            self.lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in lines[-_STDERR_LINES:])
+        if partial:
+            self.lines.append(partial.decode("utf-8", "replace").rstrip("\r"))
 
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -130,10 +140,11 @@ class AgentSession:
                                   op=op, returncode=self._lost.returncode)
         if self._closed:
             raise TargetLostError(f"the session with target {self.name} is closed; {op} not sent", op=op)
+        data = memoryview(json.dumps(request).encode() + b"\n")
         try:
-            self._proc.stdin.write(json.dumps(request).encode() + b"\n")
-            self._proc.stdin.flush()
-        except (BrokenPipeError, ConnectionResetError, OSError):
+            while data:  # the pipe is unbuffered: a write may take only part
+                data = data[self._proc.stdin.write(data):]
+        except OSError:  # BrokenPipeError: the far side is gone
             raise self._lose(op) from None
         line = self._read_line(op, timeout_s)
         return _json_object(bytes(line), f"target {self.name}'s reply to {op}")
