@@ -4,6 +4,7 @@ ssh, and AgentSession's JSON-lines exchange, driven against a small stand-in `se
 and a connection cut by stopping sshd mid-call."""
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -48,6 +49,20 @@ for line in sys.stdin:
         out = {"ok": False, "status": "run_failed", "error": "unknown op %r" % op}
     print(json.dumps(out), flush=True)
 '''
+
+
+_HAS_SERVE = 'add_parser("serve"' in AGENT_FILE.read_text()
+
+
+@pytest.mark.skipif(not _HAS_SERVE, reason="this agent.py has no `serve` command")
+def test_a_session_with_the_real_agent_says_hello_and_closes(sshd):
+    conn = sshd.connection()
+    with AgentSession(conn, sys.executable, deploy_agent(conn), "box") as s:
+        hello = s.call({"op": "hello"}, 30)
+        assert hello["ok"] and hello["agent_schema"] == 2
+        assert hello["python_version"] == ".".join(map(str, sys.version_info[:3]))
+        assert s.call({"op": "nosuch"}, 30)["ok"] is False
+    assert s._proc.returncode == 0 and not os.path.exists(f"/proc/{hello['pid']}")
 
 
 @pytest.fixture
