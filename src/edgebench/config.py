@@ -175,6 +175,8 @@ class SuiteConfig:
     cell_timeout_s: float = 1800.0
     #: skip cells already stored ok with the same fingerprint (their rows join this run)
     resume: bool = False
+    #: a remote target's name (`edgebench targets add`): the cells run there, through its agent
+    target: str | None = None
 
     def __post_init__(self):
         """The checks that need no device probe or backend lookup (dataclasses.replace runs them
@@ -186,10 +188,16 @@ class SuiteConfig:
             resolve_device(self.device)
         if self.precision != "auto" and self.precision not in PRECISIONS:
             raise InvalidConfigError(f"precision must be one of {', '.join(PRECISIONS)} or auto, not {self.precision!r}")
+        if self.target is not None and self.precision == "auto":
+            raise InvalidConfigError("--precision auto is not offered with --target; name each backend's precision, "
+                                     "e.g. --backends pytorch,tensorrt@fp16")
 
     def resolved(self) -> "SuiteConfig":
         """The device resolved, the backends listed (the default set, `auto` precisions expanded)
         and each spec parsed, the store's path filled in."""
+        if self.target is not None:  # the device and the default backends are the target's (targets.remote)
+            return replace(self, backends=list(self.backends) if self.backends else None,
+                           db=self.db or self.out_dir / "edgebench.sqlite")
         device = resolve_device(self.device)
         backends = list(self.backends) if self.backends else [BASELINE_BACKEND, *default_post_backends(device)]
         if self.precision == "auto":
@@ -206,6 +214,9 @@ class SuiteConfig:
 def baseline_is_reference(cfg: SuiteConfig) -> bool:
     """Whether the baseline cell's outputs are the pristine model's FP32 outputs (plain eager
     PyTorch at FP32), so the other cells may be compared with them; otherwise every cell is
-    compared with the pristine module run on the CPU."""
+    compared with the pristine module run on the CPU (always on a remote target: the reference is
+    the host's)."""
+    if cfg.target is not None:
+        return False
     name, precision, options = parse_backend_spec(cfg.backends[0], "fp32")
     return name == BASELINE_BACKEND and precision == "fp32" and not set(options) - {"threads"}

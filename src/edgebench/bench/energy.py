@@ -21,6 +21,19 @@ def parse_tegrastats(line: str) -> dict[str, int]:
     return {name: int(now) for name, now, _avg in _RAIL.findall(line)}
 
 
+def board_watts(text: str) -> tuple[str | None, list[float]]:
+    """The whole-board input rail and its power in watts, one value per line of tegrastats output
+    (the lines a remote target's agent sent back); (None, []) when no line names a board rail."""
+    rail, watts = None, []
+    for line in text.splitlines():
+        rails = parse_tegrastats(line)
+        found = next((r for r in BOARD_RAILS if r in rails), None)
+        if found:
+            rail = found
+            watts.append(rails[found] / 1e3)
+    return rail, watts
+
+
 @dataclass
 class EnergyWindow:
     joules: float  # above the idle baseline

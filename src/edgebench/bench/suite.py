@@ -60,7 +60,15 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
             get_spec(m, cfg.model_options.input_shape)
     validate(cfg.db)  # a bad --db is refused before the output folder exists, so none is left behind
     check_writable(cfg.out_dir)
-    env = environment.capture()
+    hold = None
+    if cfg.target is not None:  # connect and probe first: an unreachable target is exit 3, nothing stored
+        from edgebench.targets.remote import TargetHold
+
+        hold = TargetHold.open(cfg.target, cfg.device, cfg.cache_dir)
+        cfg = hold.configure(cfg)
+        env = hold.env
+    else:
+        env = environment.capture()
     run_id = new_run_id()
     records: list[Record] = []
     baseline = "@".join(parse_backend_spec(cfg.backends[0], "fp32")[:2])  # stored as name@precision
@@ -71,7 +79,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
         try:
             for model in cfg.models:
                 shared: dict = {}
-                arms = _model_arms(cfg, model, run_id, env, store, shared)
+                arms = _model_arms(cfg, model, run_id, env, store, shared, hold)
                 if arms is None:  # the model could not be built in-process: recorded, go on
                     for b in cfg.backends:
                         rec = Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, Status.RUN_FAILED,
@@ -87,7 +95,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                     bar.set_description(f"{model} / {arm.rec.backend} {arm.rec.precision}: load")
                     if arm.open() and i == 0 and baseline_is_reference(cfg):
                         reference = arm.outputs
-                extra = _fallback_arms(cfg, model, run_id, env, store, arms, reference, shared)
+                extra = _fallback_arms(cfg, model, run_id, env, store, arms, reference, shared, hold)
                 if extra:
                     bar.total += len(extra)
                     arms = arms + extra
@@ -178,6 +186,8 @@ def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, 
         st = Path(weights).stat()
         weights_id = [str(weights), st.st_size, st.st_mtime_ns]
     keep = ("host", "cpu", "gpu", "torch", "onnxruntime", "openvino", "tensorrt", "cuda")
+    if "target" in env:  # a remote target's row: which device, its JetPack and power mode too
+        keep += ("target", "l4t", "power_mode", "trtexec")
     return cache_key({
         "model": model, "model_options": asdict(cfg.model_options), "weights": weights_id,
         "backend": name, "precision": precision, "options": options, "batch": cfg.batch_size,
@@ -186,15 +196,16 @@ def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, 
     })
 
 
-def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, shared: dict) -> list | None:
-    """The arms of one model in backend order: resumed rows, isolated workers, or in-process cells
-    (which share the model's one ModelCell through `shared`)."""
+def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, shared: dict, hold=None) -> list | None:
+    """The arms of one model in backend order: resumed rows, isolated workers, in-process cells
+    (which share the model's one ModelCell through `shared`), or a remote target's cells."""
     arms = []
     for i, spec in enumerate(cfg.backends):
         # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
         default = "fp32" if i == 0 or cfg.precision == "auto" else cfg.precision
         name, precision, options = parse_backend_spec(spec, default)
-        arm = _make_arm(cfg, model, run_id, env, store, name, precision, options, shared, need_reference=i > 0)
+        arm = _make_arm(cfg, model, run_id, env, store, name, precision, options, shared, need_reference=i > 0,
+                        hold=hold)
         if arm is None:
             return None
         arms.append(arm)
@@ -202,9 +213,10 @@ def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, s
 
 
 def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, name: str, precision: str,
-              options: dict, shared: dict, need_reference: bool):
-    """One arm: the stored row when resuming finds the same fingerprint, else an isolated worker
-    or an in-process cell (sharing one ModelCell through `shared`); None if the model cannot be built."""
+              options: dict, shared: dict, need_reference: bool, hold=None):
+    """One arm: the stored row when resuming finds the same fingerprint, else a remote target's
+    cell, an isolated worker or an in-process cell (these two share one ModelCell through
+    `shared`); None if the model cannot be built."""
     from dataclasses import asdict
 
     fp = cell_fingerprint(cfg, model, name, precision, options, env)
@@ -213,7 +225,14 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
         if old is not None:
             return _ResumedCell(old, run_id)
     backend_options = {k: v for k, v in options.items() if k != "fallback"}
-    if cfg.isolate:
+    if hold is not None:
+        from edgebench.targets.arms import make_arm
+
+        cell = _model_cell(cfg, model, shared)
+        if cell is None:
+            return None
+        arm = make_arm(hold, cell, name, run_id, precision, cfg.timing, backend_options)
+    elif cfg.isolate:
         base = Record(run_id, model, name, precision, cfg.batch_size, cfg.device,
                       device_name=environment.device_name(env, cfg.device), timing=asdict(cfg.timing))
         spec_dict = {
@@ -226,21 +245,30 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
         arm = RemoteCell(spec_dict, base, cfg.cell_timeout_s)
         arm.reference_fallback = lambda a=arm: a.reference
     else:
-        if "cell" not in shared:
-            try:
-                shared["cell"] = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
-            except Exception as exc:  # a factory that raises, a checkpoint that does not fit: a row, not a lost run
-                shared["build_error"] = error_text(exc)
-                return None
-        arm = _LocalArm(BackendCell(shared["cell"], name, run_id, cfg.device, precision, cfg.timing, env, backend_options))
+        cell = _model_cell(cfg, model, shared)
+        if cell is None:
+            return None
+        arm = _LocalArm(BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, backend_options))
     if options:
         arm.rec.details["options"] = options
     arm.rec.fingerprint = fp
     return arm
 
 
+def _model_cell(cfg: "SuiteConfig", model: str, shared: dict) -> ModelCell | None:
+    """The model's one in-process ModelCell, kept in `shared`; None (and the reason in
+    shared["build_error"]) when the model cannot be built."""
+    if "cell" not in shared:
+        try:
+            shared["cell"] = ModelCell(model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
+        except Exception as exc:  # a factory that raises, a checkpoint that does not fit: a row, not a lost run
+            shared["build_error"] = error_text(exc)
+            return None
+    return shared["cell"]
+
+
 def _fallback_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, arms: list, reference,
-                   shared: dict) -> list:
+                   shared: dict, hold=None) -> list:
     """Precision fallback (`NAME@PREC:fallback=PREC2`, as TensorRT falls back to higher precision
     per layer): an arm whose outputs already fail its precision's accuracy gate gets a sibling
     arm of the same backend at the fallback precision, opened now and timed in the same rounds.
@@ -259,7 +287,8 @@ def _fallback_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store
         if any((a.rec.backend, a.rec.precision) == (arm.rec.backend, fallback) and
                (a.rec.details.get("options") or {}) == options for a in arms[1:] + extra):
             continue  # that variant is already among the candidates
-        new = _make_arm(cfg, model, run_id, env, store, arm.rec.backend, fallback, options, shared, need_reference=True)
+        new = _make_arm(cfg, model, run_id, env, store, arm.rec.backend, fallback, options, shared, need_reference=True,
+                        hold=hold)
         if new is None:
             continue
         new.rec.details["fallback_from"] = arm.rec.precision

@@ -27,6 +27,10 @@ def add_parser(sub) -> None:
                    help="skip cells already stored ok with the same fingerprint; their rows join this run")
     p.add_argument("--repetitions", type=int, default=3,
                    help="timing rounds per cell, backends interleaved round by round (default 3)")
+    p.add_argument("--target", default=None,
+                   help="run the cells on a remote target added with `edgebench targets add` (over SSH, through its agent)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --target: print every command it would run on the device, and run nothing")
     add_run_options(p, auto=True)
     add_model_options(p)
     add_timing_options(p)
@@ -42,13 +46,22 @@ def main(args) -> int:
         batch_size=args.batch_size, precision=args.precision, device=args.device, backends=args.backends,
         model_options=model_options(args), timing=timing(args), pool_size=args.pool_size, out_dir=args.out,
         db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
-        isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume, **models,
+        isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume, target=args.target,
+        **models,
     )
     if args.weights and len(cfg.models) != 1:
         raise InvalidConfigError("--weights names one checkpoint; pass it with a single model (--models NAME)")
+    if args.dry_run:
+        if args.target is None:
+            raise InvalidConfigError("--dry-run shows the commands a run would send to a device; pass --target NAME")
+        from edgebench.targets.plan import plan_lines
+
+        print("\n".join(plan_lines(cfg)))
+        return 0
     show = not args.no_progress and sys.stderr.isatty()
     resolved = cfg.resolved()
-    lines = None if show else console.CellLines(len(resolved.models) * len(resolved.backends))
+    backends = resolved.backends or ("pytorch", "optimiser")  # a target's default pair, decided once it is probed
+    lines = None if show else console.CellLines(len(resolved.models) * len(backends))
     result = run_suite(cfg, progress=show, on_record=lines)
     print(console.table_and_files(result.table, result.outputs.values()))
     return 0

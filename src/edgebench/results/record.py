@@ -31,6 +31,7 @@ class Status(StrEnum):
     TIMEOUT = "timeout"
     CRASHED = "crashed"
     SKIPPED = "skipped"  # not measurable here: backend missing, precision not offered, bad option
+    TARGET_LOST = "target_lost"  # the connection to a remote target died during the cell (run --resume measures it again)
 
 
 @dataclass
