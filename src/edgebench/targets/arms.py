@@ -295,8 +295,9 @@ class TrtexecArm(TargetArm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.rec.device = "cuda"
-        self.rec.device_name = remote.device_name(self.hold.env, "cuda")
+        if self.hold.env.get("gpu", "none") != "none":  # trtexec runs on the GPU
+            self.rec.device = "cuda"
+            self.rec.device_name = remote.device_name(self.hold.env, "cuda")
         self.work = f".cache/edgebench/runs/{uuid.uuid4().hex[:12]}"
         self.splits: dict[str, list[float]] = {}
 

@@ -208,11 +208,16 @@ class TargetHold:
     def open(cls, name: str, device: str = "auto", cache_dir: Path | None = None) -> "TargetHold":
         from edgebench.targets import registry, session
 
+        from dataclasses import replace
+
+        from edgebench.results.record import utc_now
+
         target = registry.get_target(name)
         conn = target.connection()
         agent_path = session.deploy_agent(conn)
         found = session.probe(conn, target.python, agent_path)
-        registry.record_probe(target.name, found)
+        target = replace(target, probe=found, probed_at=utc_now())
+        registry.save_target(target)  # `edgebench targets` shows what the latest run found
         return cls(target, conn, agent_path, found, device, cache_dir)
 
     def configure(self, cfg):
