@@ -101,6 +101,7 @@ def test_parity_argv():
 
 def test_parse_trt_version():
     assert tx.parse_trt_version("8.2.1.8") == (8, 2)
+    assert tx.parse_trt_version("8.2.1-1+cuda10.2") == (8, 2)  # dpkg-query libnvinfer8 on JetPack 4.6
     assert tx.parse_trt_version("10") == (10, 0)
     assert tx.parse_trt_version((8, 4, 1)) == (8, 4)
     with pytest.raises(InvalidConfigError):

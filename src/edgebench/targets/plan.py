@@ -13,6 +13,7 @@ from edgebench.targets.arms import IDLE_S, TEGRASTATS_MS, WORKSPACE_MIB
 
 def plan_lines(cfg) -> list[str]:
     """The dry run of a suite config with a target, one line a command."""
+    from edgebench.bench.suite import split_timing
     from edgebench.config import parse_backend_spec
     from edgebench.models import get_spec
     from edgebench.targets import registry, trtexec
@@ -40,8 +41,7 @@ def plan_lines(cfg) -> list[str]:
         "# tensorrt: the commands shown run through that process's exec request, without a shell",
     ]
     tegrastats = TEGRASTATS_MS if env.get("tegrastats") else None
-    rounds = cfg.repetitions
-    t = cfg.timing
+    rounds = split_timing(cfg.timing, cfg.repetitions)  # the model's cells take turns, round by round
     for model in cfg.models:
         spec = None if model.endswith(".onnx") else get_spec(model, cfg.model_options.input_shape)
         shape = tuple(spec.input_shape) if spec else ("<from the ONNX file>",)
@@ -57,9 +57,10 @@ def plan_lines(cfg) -> list[str]:
                     "model": "<torchvision name or shipped definition>", "weights": f"<state dict of {stem}>"}
                 lines.append("> " + json.dumps({"op": "open", "engine": name, "device": cfg.device, "precision": precision,
                                                 "batch": cfg.batch_size, **source}))
-                for r in range(rounds):
-                    lines.append("> " + json.dumps({"op": "measure", "warmup_s": t.warmup_s, "min_iters": t.min_iters,
-                                                    "min_time_s": t.min_time_s, "tegrastats_ms": tegrastats,
+                for r, t in enumerate(rounds):
+                    lines.append("> " + json.dumps({"op": "measure", "warmup_iters": t.warmup_iters, "warmup_s": t.warmup_s,
+                                                    "min_iters": t.min_iters, "min_time_s": t.min_time_s,
+                                                    "tegrastats_ms": tegrastats,
                                                     "idle_s": IDLE_S if r == 0 and tegrastats else 0.0}))
                 lines.append("> " + json.dumps({"op": "close"}))
             elif name == "tensorrt":
@@ -83,10 +84,11 @@ def plan_lines(cfg) -> list[str]:
                     sample_shape=shape, batch=remote.PARITY_BATCH)) + f"   # for i in 0..{chunks - 1}")
                 if tegrastats:
                     lines.append(f"$ sleep {IDLE_S:g}   # with tegrastats --interval {tegrastats}: the idle baseline")
-                lines.append("$ " + shlex.join(trtexec.timing_argv(
-                    tool, engine, f"{work}/times.json", sample_shape=shape, batch=cfg.batch_size,
-                    warmup_ms=int(round(t.warmup_s * 1e3)), duration_s=t.min_time_s, iterations=t.min_iters))
-                    + f"   # {rounds} rounds" + (f", with tegrastats --interval {tegrastats}" if tegrastats else ""))
+                for r, t in enumerate(rounds):
+                    lines.append("$ " + shlex.join(trtexec.timing_argv(
+                        tool, engine, f"{work}/times.json", sample_shape=shape, batch=cfg.batch_size,
+                        warmup_ms=int(round(t.warmup_s * 1e3)), duration_s=t.min_time_s, iterations=t.min_iters))
+                        + f"   # round {r + 1}" + (f", with tegrastats --interval {tegrastats}" if tegrastats else ""))
                 lines.append("$ " + shlex.join(trtexec.profile_argv(
                     tool, engine, f"{work}/profile.json", f"{work}/layers.json", sample_shape=shape,
                     trt_version=version, batch=cfg.batch_size)))

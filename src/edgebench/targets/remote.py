@@ -32,7 +32,7 @@ def target_opset(trt_version: str | None) -> int:
         return DEFAULT_TARGET_OPSET
     from edgebench.targets.trtexec import parse_trt_version
 
-    version = parse_trt_version(trt_version.split("-")[0])
+    version = parse_trt_version(trt_version)
     return next(opset for below, opset in OPSET_FOR_TRT if version < below)
 
 

@@ -40,13 +40,14 @@ PRECISIONS = ("fp32", "fp16", "int8")
 # versions and shapes
 
 def parse_trt_version(version) -> tuple[int, int]:
-    """(major, minor) from "8.2.1", "8.2.1.8", (8, 2) or 10."""
+    """(major, minor) from "8.2.1", "8.2.1.8", "8.2.1-1+cuda10.2", (8, 2) or 10."""
     if isinstance(version, int):
         return (version, 0)
     if isinstance(version, (tuple, list)):
         parts = [int(p) for p in version]
     else:
-        m = re.fullmatch(r"\s*(\d+)(?:\.(\d+))?(?:\.\d+)*\s*", str(version))
+        # a Debian package version (dpkg's libnvinfer8 on JetPack) carries a revision: "8.2.1-1+cuda10.2"
+        m = re.fullmatch(r"\s*(\d+)(?:\.(\d+))?(?:\.\d+)*(?:-[\w.+~]*)?\s*", str(version))
         if not m:
             raise InvalidConfigError(f"TensorRT version {version!r} is not like '8.2.1' or (8, 2)")
         parts = [int(m.group(1)), int(m.group(2) or 0)]
@@ -127,7 +128,7 @@ def timing_argv(trtexec: str, engine: str | Path, times_json: str | Path, *, sam
         f"--loadEngine={engine}",
         f"--shapes={shape_spec(batch, sample_shape, input_name)}",
         f"--warmUp={int(warmup_ms)}",          # milliseconds
-        f"--duration={_num(duration_s)}",      # seconds
+        f"--duration={_num(round(duration_s, 3))}",  # seconds (a float in trtexec 8.x and 10.x)
         f"--iterations={int(iterations)}",
         f"--exportTimes={times_json}",
     ]

@@ -10,6 +10,21 @@ from edgebench.report.statistics import mean
 from edgebench.report.table1 import Table1, post_label
 
 
+def _target_lines(env: dict) -> list[str]:
+    """A remote target's line: which device, its L4T / JetPack and power mode, its trtexec."""
+    if not env.get("target"):
+        return []
+    parts = [f"measured on target **{env['target']}** ({env.get('target_address', '?')}) over SSH"]
+    if env.get("l4t"):
+        parts.append(f"L4T {env['l4t']}" + (f" (JetPack {env['jetpack']})" if env.get("jetpack") else ""))
+    if env.get("power_mode"):
+        parts.append(f"power mode {env['power_mode']}")
+    if env.get("memory_total_mib"):
+        parts.append(f"{env['memory_total_mib']:,} MiB memory")
+    parts.append(f"trtexec {env['trtexec']}" if env.get("trtexec") else "no trtexec")
+    return ["- Target: " + ", ".join(parts)]
+
+
 def render_markdown(table: Table1) -> str:
     run = table.run
     env, cfg = run.env, run.config
@@ -21,6 +36,7 @@ def render_markdown(table: Table1) -> str:
         f"{env.get('cpu_physical', '?')} physical / {env.get('cpu_logical', '?')} logical cores; GPU: {env.get('gpu', 'none')}",
         f"- Versions: Python {env.get('python', '?')}, torch {env.get('torch', '?')}, onnx {env.get('onnx', '?')}, "
         f"onnxruntime {env.get('onnxruntime', '?')}, TensorRT {env.get('tensorrt', '?')}",
+        *_target_lines(env),
         f"- Run `{run.run_id}`, started {run.started_at}, status {run.status}, {_tool_text(run)}; "
         f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
         f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
