@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 
-#: the probe's facts `edgebench targets` shows per target (registry.FACTS labels)
-TABLE_FACTS = ("L4T/JetPack", "TensorRT", "GPU", "torch", "onnxruntime", "power mode")
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("targets", help="remote devices reached over ssh: list (with reachability), add, remove, probe",
@@ -28,13 +25,14 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
+    from edgebench.report.console import target_facts, targets_table
     from edgebench.targets import registry
 
     if args.action == "add":
         target = registry.add_target(args.name, args.url, python=args.python, ssh_config=args.ssh_config,
                                      ssh_options=args.ssh_option)
         print(f"added target {target.name} ({target.url}); it has:")
-        print(_facts(registry.probe_facts(target.probe)))
+        print(target_facts(registry.probe_facts(target.probe)))
     elif args.action == "remove":
         target = registry.remove_target(args.name)
         print(f"removed target {target.name} ({target.url}); its files on the device stay in ~/.cache/edgebench")
@@ -44,29 +42,13 @@ def main(args) -> int:
             print(json.dumps(target.probe, indent=2, sort_keys=True))
         else:
             print(f"target {target.name} ({target.url}), probed {target.probed_at}:")
-            print(_facts(registry.probe_facts(target.probe)))
+            print(target_facts(registry.probe_facts(target.probe)))
     else:
         targets = registry.load_targets()
         if not targets:
             print(f"no targets yet (the targets file is {registry.targets_path()}); add one with "
                   "`edgebench targets add NAME ssh://[user@]host[:port]`")
             return 0
-        print(_table(targets.values(), registry.reachability(targets.values()), registry.probe_facts))
+        reach = registry.reachability(targets.values())
+        print(targets_table([(t.name, t.url, reach[t.name], registry.probe_facts(t.probe)) for t in targets.values()]))
     return 0
-
-
-def _facts(facts) -> str:
-    """`  label  value` lines; a missing value shows the probe's reason."""
-    width = max(len(label) for label, _, _ in facts)
-    return "\n".join(f"  {label.ljust(width)}  {value or '-'}{f'  ({reason})' if not value and reason else ''}"
-                     for label, value, reason in facts)
-
-
-def _table(targets, reach: dict, probe_facts) -> str:
-    from edgebench.report.console import plain_table
-
-    rows = [("name", "address", "reachable", *TABLE_FACTS)]
-    for t in targets:
-        facts = {label: value for label, value, _ in probe_facts(t.probe)}
-        rows.append((t.name, t.url, reach[t.name], *(facts[label] or "-" for label in TABLE_FACTS)))
-    return plain_table(rows)

@@ -251,3 +251,24 @@ def synth_videos(n: int, root, classes) -> str:
 
 def synth_images(n: int, out, classes) -> str:
     return f"wrote {n} images under {out}/train and {out}/val (classes: {', '.join(classes)})"
+
+
+#: the probe's facts `edgebench targets` shows per target (targets.registry.probe_facts labels)
+TARGET_TABLE_FACTS = ("L4T/JetPack", "TensorRT", "GPU", "torch", "onnxruntime", "power mode")
+
+
+def target_facts(facts) -> str:
+    """A target's probe as `  label  value` lines (label, value or None, reason); a missing value
+    shows the probe's reason."""
+    width = max(len(label) for label, _, _ in facts)
+    return "\n".join(f"  {label.ljust(width)}  {value or '-'}{f'  ({reason})' if not value and reason else ''}"
+                     for label, value, reason in facts)
+
+
+def targets_table(rows) -> str:
+    """`edgebench targets`: one row per (name, address, reachable, probe facts)."""
+    out = [("name", "address", "reachable", *TARGET_TABLE_FACTS)]
+    for name, url, reachable, facts in rows:
+        found = {label: value for label, value, _ in facts}
+        out.append((name, url, reachable, *(found.get(label) or "-" for label in TARGET_TABLE_FACTS)))
+    return plain_table(out)
