@@ -170,7 +170,11 @@ class TargetArm:
         if isinstance(exc, KeyboardInterrupt):
             self.close()
             raise exc
-        if isinstance(exc, (TargetLostError, TargetConnectError)):
+        if isinstance(exc, TargetLostError) and exc.timed_out:  # the agent did not answer in time: its session is ended
+            stage = Status.TIMEOUT
+        elif isinstance(exc, TargetLostError) and exc.returncode not in (None, 255):
+            stage = Status.CRASHED  # the link held; the agent process on the device died (killed, out of memory)
+        elif isinstance(exc, (TargetLostError, TargetConnectError)):
             stage = Status.TARGET_LOST
         elif isinstance(exc, AgentFailed):
             stage = Status(exc.status)

@@ -30,3 +30,21 @@ def test_the_run_names_the_edgebench_that_measured_it():
     assert "edgebench 0.1.0 at commit abc1234" in md
     md = render_markdown(build_table1(records(), replace(RUN, edgebench_version="0.1.0", git_commit=None)))
     assert "edgebench 0.1.0;" in md and "at commit" not in md  # not a git checkout
+
+
+def test_a_target_run_names_the_target_and_shows_trtexecs_split_and_slowest_layers():
+    env = {"host": "nano", "target": "nano", "target_address": "ssh://me@jetson.local", "l4t": "32.6.1",
+           "jetpack": "4.6", "power_mode": "MAXN", "memory_total_mib": 3956, "trtexec": "/usr/src/tensorrt/bin/trtexec"}
+    recs = records()
+    trt = recs[2]
+    trt.details.update({"engine": "built", "trtexec_p50_ms": {"enqueue": 0.5, "h2d": 0.25, "compute": 4.0, "d2h": 0.01,
+                                                              "end_to_end": 4.5},
+                        "layer_profile": {"queries": 10, "layers": [
+                            {"layer": "conv1", "total_ms": 1.0, "average_ms": 0.1, "median_ms": None, "percentage": 10.0},
+                            {"layer": "fc", "total_ms": 5.0, "average_ms": 0.5, "median_ms": None, "percentage": 50.0}]}})
+    md = render_markdown(build_table1(recs, replace(RUN, env=env)))
+    assert ("- Target: measured on target **nano** (ssh://me@jetson.local) over SSH, L4T 32.6.1 (JetPack 4.6), "
+            "power mode MAXN, 3,956 MiB memory, trtexec /usr/src/tensorrt/bin/trtexec") in md
+    assert "| a | fp32 | built | 0.500 | 0.250 | 4.000 | 0.010 | 4.500 | fc (50.0%), conv1 (10.0%) |" in md
+    local = render_markdown(build_table1(records(), RUN))
+    assert "- Target:" not in local and "TensorRT through trtexec" not in local

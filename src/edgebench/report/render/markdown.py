@@ -73,6 +73,7 @@ def render_markdown(table: Table1) -> str:
         for model, backend, precision, p50, hp50, bp50, pct in table.overhead:
             lines.append(f"| {model} | {backend} {precision} | {p50:.3f} | {hp50:.3f} | {bp50:.3f} | {pct:+.1f}% |")
     lines += _cold_start_section(table)
+    lines += _trtexec_section(table)
     warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
     if warn:
         lines += ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn]
@@ -117,6 +118,30 @@ def _cold_start_section(table: Table1) -> list[str]:
     dev = [r.device_speedup for r in rows if r.device_speedup is not None]
     if dev:
         out += ["", f"Mean GPU-time speedup across {len(dev)} models: {mean(dev):.2f}x."]
+    return out
+
+
+#: trtexec's per-query parts, as stored in a tensorrt target row's details["trtexec_p50_ms"]
+_TRTEXEC_PARTS = (("enqueue", "Enqueue"), ("h2d", "H2D"), ("compute", "GPU compute"), ("d2h", "D2H"),
+                  ("end_to_end", "End-to-end"))
+
+
+def _trtexec_section(table: Table1) -> list[str]:
+    """A remote target's tensorrt cells: trtexec's per-query split and its slowest layers."""
+    recs = [r for r in table.records if r.details.get("trtexec_p50_ms")]
+    if not recs:
+        return []
+    out = ["", "TensorRT through trtexec on the target: the p50 of each part of trtexec's per-query time (ms; the "
+           "row's host latency is H2D + GPU compute + D2H, its GPU latency the compute) and the slowest layers of one "
+           "separate profiling run (--exportProfile: profiling slows each layer, so these are shares, not latencies).",
+           "", "| Model | Precision | Engine | " + " | ".join(label for _, label in _TRTEXEC_PARTS)
+           + " | Slowest layers (share of the profiled time) |", "|---|---|---|" + "---:|" * len(_TRTEXEC_PARTS) + "---|"]
+    for r in recs:
+        split = r.details["trtexec_p50_ms"]
+        layers = sorted((r.details.get("layer_profile") or {}).get("layers") or [], key=lambda x: -x["percentage"])[:3]
+        slowest = ", ".join(f"{x['layer']} ({x['percentage']:.1f}%)" for x in layers) or "n/a"
+        out.append(f"| {r.model} | {r.precision} | {r.details.get('engine', '?')} | "
+                   + " | ".join(fmt(split.get(key), ".3f") for key, _ in _TRTEXEC_PARTS) + f" | {slowest} |")
     return out
 
 
