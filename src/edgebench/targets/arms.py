@@ -404,7 +404,7 @@ class TrtexecArm(TargetArm):
         warmup_ms = int(round(timing.warmup_s * 1e3))
         argv = trtexec.timing_argv(self.hold.env["trtexec"], self.engine, times, sample_shape=self.shape,
                                    batch=self.cell.batch_size, warmup_ms=warmup_ms, duration_s=timing.min_time_s,
-                                   iterations=timing.min_iters)
+                                   iterations=timing.min_iters, trt_version=self.hold.env["tensorrt"])
         if self.idle_watts is None and self._tegrastats_ms():
             idle = self._exec(["sleep", str(IDLE_S)], tegrastats=True)
             self._add_energy(idle.get("tegrastats"), None, 0.0, 0)

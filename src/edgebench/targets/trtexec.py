@@ -114,14 +114,24 @@ def build_argv(trtexec: str, onnx: str | Path, engine: str | Path, *, sample_sha
     return argv
 
 
+#: first release whose trtexec reads --duration (and --warmUp) as a float. Before, both are int32
+#: read with std::stoi, which drops a fraction without a word ("--duration=1.67" runs 1 s): int32_t
+#: in InferenceOptions of samples/common/sampleOptions.h at commit 052281f0 (8.x, --workspace era),
+#: float at the 8.5-era header (the one with --preview and --heuristic) and in 10.x.
+FLOAT_DURATION_FROM = (8, 5)
+
+
 def timing_argv(trtexec: str, engine: str | Path, times_json: str | Path, *, sample_shape, batch: int = 1,
                 warmup_ms: int = 200, duration_s: float = 3, iterations: int = 10,
-                input_name: str = INPUT_NAME) -> list[str]:
+                input_name: str = INPUT_NAME, trt_version=None) -> list[str]:
     """Time a saved engine: warm up for `warmup_ms`, then run until both `iterations` queries and
     `duration_s` seconds are done (trtexec's --iterations is a minimum, --duration too), and write
-    every query's timestamps to `times_json`."""
+    every query's timestamps to `times_json`. With `trt_version` below FLOAT_DURATION_FROM the
+    duration is rounded up to whole seconds, which that trtexec reads as given."""
     if warmup_ms < 0 or duration_s < 0 or iterations < 1:
         raise InvalidConfigError("warmup_ms and duration_s must be >= 0 and iterations >= 1")
+    if trt_version is not None and parse_trt_version(trt_version) < FLOAT_DURATION_FROM:
+        duration_s = math.ceil(duration_s)
     return [
         str(trtexec),
         f"--loadEngine={engine}",
