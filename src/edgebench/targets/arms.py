@@ -310,7 +310,9 @@ class TrtexecArm(TargetArm):
         tail = (reply.get("output_tail") or reply.get("error") or "").strip().splitlines()
         text = " | ".join(line.strip() for line in tail[-4:])
         low = (reply.get("output_tail") or "").lower()
-        if "out of memory" in low or reply.get("rc") in (-9, 137):
+        # CUDA writes "out of memory"; TensorRT's own allocator errors read "Error Code 2:
+        # OutOfMemory (no further information)"; the OOM killer's SIGKILL is rc -9
+        if "out of memory" in low or "outofmemory" in low or reply.get("rc") in (-9, 137):
             status = Status.OOM
         if reply.get("timed_out"):
             status = Status.TIMEOUT
