@@ -40,13 +40,14 @@ PRECISIONS = ("fp32", "fp16", "int8")
 # versions and shapes
 
 def parse_trt_version(version) -> tuple[int, int]:
-    """(major, minor) from "8.2.1", "8.2.1.8", (8, 2) or 10."""
+    """(major, minor) from "8.2.1", "8.2.1.8", "8.2.1-1+cuda10.2" (the Debian package version the
+    probe reports where only dpkg knows TensorRT), (8, 2) or 10."""
     if isinstance(version, int):
         return (version, 0)
     if isinstance(version, (tuple, list)):
         parts = [int(p) for p in version]
     else:
-        m = re.fullmatch(r"\s*(\d+)(?:\.(\d+))?(?:\.\d+)*\s*", str(version))
+        m = re.fullmatch(r"\s*(\d+)(?:\.(\d+))?(?:\.\d+)*(?:-[0-9A-Za-z.+~]+)?\s*", str(version))
         if not m:
             raise InvalidConfigError(f"TensorRT version {version!r} is not like '8.2.1' or (8, 2)")
         parts = [int(m.group(1)), int(m.group(2) or 0)]
