@@ -314,7 +314,9 @@ class TrtexecArm(TargetArm):
         tail = (reply.get("output_tail") or reply.get("error") or "").strip().splitlines()
         text = " | ".join(line.strip() for line in tail[-4:])
         low = (reply.get("output_tail") or "").lower()
-        if "out of memory" in low or reply.get("rc") in (-9, 137):
+        # CUDA writes "out of memory"; TensorRT's own allocator errors read "Error Code 2:
+        # OutOfMemory (no further information)"; the OOM killer's SIGKILL is rc -9
+        if "out of memory" in low or "outofmemory" in low or reply.get("rc") in (-9, 137):
             status = Status.OOM
         if reply.get("timed_out"):
             status = Status.TIMEOUT
@@ -408,7 +410,7 @@ class TrtexecArm(TargetArm):
         warmup_ms = int(round(timing.warmup_s * 1e3))
         argv = trtexec.timing_argv(self.hold.env["trtexec"], self.engine, times, sample_shape=self.shape,
                                    batch=self.cell.batch_size, warmup_ms=warmup_ms, duration_s=timing.min_time_s,
-                                   iterations=timing.min_iters)
+                                   iterations=timing.min_iters, trt_version=self.hold.env["tensorrt"])
         if self.idle_watts is None and self._tegrastats_ms():
             idle = self._exec(["sleep", str(IDLE_S)], tegrastats=True)
             self._add_energy(idle.get("tegrastats"), None, 0.0, 0)

@@ -40,14 +40,14 @@ PRECISIONS = ("fp32", "fp16", "int8")
 # versions and shapes
 
 def parse_trt_version(version) -> tuple[int, int]:
-    """(major, minor) from "8.2.1", "8.2.1.8", "8.2.1-1+cuda10.2", (8, 2) or 10."""
+    """(major, minor) from "8.2.1", "8.2.1.8", "8.2.1-1+cuda10.2" (the Debian package version the
+    probe reports where only dpkg knows TensorRT), (8, 2) or 10."""
     if isinstance(version, int):
         return (version, 0)
     if isinstance(version, (tuple, list)):
         parts = [int(p) for p in version]
     else:
-        # a Debian package version (dpkg's libnvinfer8 on JetPack) carries a revision: "8.2.1-1+cuda10.2"
-        m = re.fullmatch(r"\s*(\d+)(?:\.(\d+))?(?:\.\d+)*(?:-[\w.+~]*)?\s*", str(version))
+        m = re.fullmatch(r"\s*(\d+)(?:\.(\d+))?(?:\.\d+)*(?:-[0-9A-Za-z.+~]+)?\s*", str(version))
         if not m:
             raise InvalidConfigError(f"TensorRT version {version!r} is not like '8.2.1' or (8, 2)")
         parts = [int(m.group(1)), int(m.group(2) or 0)]
@@ -115,14 +115,24 @@ def build_argv(trtexec: str, onnx: str | Path, engine: str | Path, *, sample_sha
     return argv
 
 
+#: first release whose trtexec reads --duration (and --warmUp) as a float. Before, both are int32
+#: read with std::stoi, which drops a fraction without a word ("--duration=1.67" runs 1 s): int32_t
+#: in InferenceOptions of samples/common/sampleOptions.h at commit 052281f0 (8.x, --workspace era),
+#: float at the 8.5-era header (the one with --preview and --heuristic) and in 10.x.
+FLOAT_DURATION_FROM = (8, 5)
+
+
 def timing_argv(trtexec: str, engine: str | Path, times_json: str | Path, *, sample_shape, batch: int = 1,
                 warmup_ms: int = 200, duration_s: float = 3, iterations: int = 10,
-                input_name: str = INPUT_NAME) -> list[str]:
+                input_name: str = INPUT_NAME, trt_version=None) -> list[str]:
     """Time a saved engine: warm up for `warmup_ms`, then run until both `iterations` queries and
     `duration_s` seconds are done (trtexec's --iterations is a minimum, --duration too), and write
-    every query's timestamps to `times_json`."""
+    every query's timestamps to `times_json`. With `trt_version` below FLOAT_DURATION_FROM the
+    duration is rounded up to whole seconds, which that trtexec reads as given."""
     if warmup_ms < 0 or duration_s < 0 or iterations < 1:
         raise InvalidConfigError("warmup_ms and duration_s must be >= 0 and iterations >= 1")
+    if trt_version is not None and parse_trt_version(trt_version) < FLOAT_DURATION_FROM:
+        duration_s = math.ceil(duration_s)
     return [
         str(trtexec),
         f"--loadEngine={engine}",
