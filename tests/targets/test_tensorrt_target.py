@@ -210,6 +210,8 @@ def test_tensorrt_86_flags_and_a_cached_engine_that_does_not_load(device, tmp_pa
     assert rec.details["engine"] == "built" and rec.details["opset"] == 17
     assert rec.accuracy.gate == "passed"
     assert all(row["median_ms"] is not None for row in rec.details["layer_profile"]["layers"])
+    layers = rec.details["engine_layers"]  # --exportLayerInfo, read back and recorded
+    assert layers and all(layer["name"] and layer["type"] for layer in layers)
     calls = device.calls()
     build = _flags(calls[0])
     assert _kind(calls[0]) == "build" and build["--memPoolSize"] == "workspace:1024"

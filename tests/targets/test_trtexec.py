@@ -292,3 +292,20 @@ def test_parse_summary_without_numbers_is_an_error():
     with pytest.raises(TargetOutputError, match="build.log: no performance summary"):
         tx.parse_summary("[I] Building engine\n[E] Error[4]: out of memory\n&&&& FAILED TensorRT.trtexec",
                          "build.log")
+
+
+# ---- --exportLayerInfo ----------------------------------------------------------------------
+
+def test_parse_layer_info_names_only_and_detailed():
+    names = tx.parse_layer_info(FIX / "layer_info_names_only.json")
+    assert len(names) == 6 and names[3] == {"name": "PWN(PWN(/Sub), PWN(/Div))", "type": None}
+    detailed = tx.parse_layer_info(FIX / "layer_info_detailed_excerpt.json")
+    assert detailed == [{"name": "node_of_gpu_0/res4_0_branch2a_1 + node_of_gpu_0/res4_0_branch2a_bn_1 + "
+                                 "node_of_gpu_0/res4_0_branch2a_bn_2", "type": "CaskConvolution"}]
+
+
+@pytest.mark.parametrize("text, needle", [('["a"]', 'a "Layers" list'), ('{"Layers": [3]}', "layer 0 is neither"),
+                                          ('{"Layers": [', "not valid JSON")])
+def test_parse_layer_info_refuses_other_shapes(text, needle):
+    with pytest.raises(TargetOutputError, match=needle):
+        tx.parse_layer_info(text, "layers.json")

@@ -237,11 +237,12 @@ class AgentArm(TargetArm):
     def _open(self) -> None:
         rec, cell, hold = self.rec, self.cell, self.hold
         staged = hold.staged(cell)
+        inputs = hold.upload_many([staged.pool, staged.check])
         request = {
             "op": "open", "engine": self.backend, "device": hold.device, "precision": rec.precision,
             "batch": cell.batch_size, "item_shape": list(cell.item_shape),
-            "pool": {"path": hold.upload(staged.pool), "count": staged.pool_count},
-            "check": {"path": hold.upload(staged.check), "count": staged.check_count},
+            "pool": {"path": inputs[staged.pool], "count": staged.pool_count},
+            "check": {"path": inputs[staged.check], "count": staged.check_count},
             "threads": self.options.get("threads"),
         }
         if rec.precision not in ("fp32", "fp16") and not (self.backend == "onnxruntime" and rec.precision == "int8"):
@@ -385,10 +386,11 @@ class TrtexecArm(TargetArm):
         from edgebench.targets import trtexec
 
         self._exec(["mkdir", "-p", self.work])
+        remote_chunks = self.hold.upload_many(staged.parity)  # one check of what the device has
         items = []
         for i, chunk in enumerate(staged.parity):
             out = f"{self.work}/parity-{i}.json"
-            argv = trtexec.parity_argv(self.hold.env["trtexec"], self.engine, self.hold.upload(chunk), out,
+            argv = trtexec.parity_argv(self.hold.env["trtexec"], self.engine, remote_chunks[chunk], out,
                                        sample_shape=self.shape, batch=staged.parity_batch)
             reply = self._exec(argv, read={"out": out})
             if reply.get("rc") != 0 or not (reply.get("files") or {}).get("out"):
@@ -447,9 +449,20 @@ class TrtexecArm(TargetArm):
                 raise self._failed(reply, "profiling run", Status.RUN_FAILED)
             prof = trtexec.parse_profile(reply["files"]["profile"], f"trtexec --exportProfile on {self.hold.name}")
             rec.details["layer_profile"] = {"queries": prof.count, "layers": prof.to_rows()}
+            if reply["files"].get("layers"):
+                rec.details["engine_layers"] = trtexec.parse_layer_info(
+                    reply["files"]["layers"], f"trtexec --exportLayerInfo on {self.hold.name}")
         except (AgentFailed, TargetOutputError) as exc:
             rec.warnings.append(f"no per-layer profile: {exc}")
-        self._exec(["rm", "-rf", self.work])
+
+    def close(self) -> None:
+        """Remove the cell's work folder on the device (trtexec's JSON files), then end the session."""
+        if self.session is not None:
+            try:
+                self._exec(["rm", "-rf", self.work])
+            except Exception:  # the connection may be gone: the folder is left, the row says why
+                pass
+        super().close()
 
 
 class UnsupportedArm(TargetArm):

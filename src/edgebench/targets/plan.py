@@ -87,7 +87,8 @@ def plan_lines(cfg) -> list[str]:
                 for r, t in enumerate(rounds):
                     lines.append("$ " + shlex.join(trtexec.timing_argv(
                         tool, engine, f"{work}/times.json", sample_shape=shape, batch=cfg.batch_size,
-                        warmup_ms=int(round(t.warmup_s * 1e3)), duration_s=t.min_time_s, iterations=t.min_iters))
+                        warmup_ms=int(round(t.warmup_s * 1e3)), duration_s=t.min_time_s, iterations=t.min_iters,
+                        trt_version=version))
                         + f"   # round {r + 1}" + (f", with tegrastats --interval {tegrastats}" if tegrastats else ""))
                 lines.append("$ " + shlex.join(trtexec.profile_argv(
                     tool, engine, f"{work}/profile.json", f"{work}/layers.json", sample_shape=shape,

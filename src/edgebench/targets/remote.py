@@ -254,6 +254,14 @@ class TargetHold:
             self._uploaded[path] = self.conn.upload(path)
         return self._uploaded[path]
 
+    def upload_many(self, paths) -> dict[Path, str]:
+        """upload() for several files, with one check of which the device has."""
+        paths = [Path(p) for p in paths]
+        missing = [p for p in paths if p not in self._uploaded]
+        if missing:
+            self._uploaded.update(self.conn.upload_many(missing))
+        return {p: self._uploaded[p] for p in paths}
+
     def present(self, remote_path: str) -> bool:
         return remote_path in self.conn.present([remote_path])
 

@@ -403,6 +403,29 @@ def parse_profile(path_or_text, source: str = "--exportProfile output") -> Layer
     return LayerProfile(count=count, layers=tuple(layers))
 
 
+# ---- --exportLayerInfo
+
+def parse_layer_info(path_or_text, source: str = "--exportLayerInfo output") -> list[dict]:
+    """Read trtexec's --exportLayerInfo JSON, `{"Layers": [...], "Bindings": [...]}`: the engine's
+    layers after TensorRT's fusions, as [{"name", "type"}] in engine order. With the default
+    profiling verbosity a layer is its name alone (type None); with --profilingVerbosity=detailed
+    it is an object with "Name" and "LayerType" (IEngineInspector's layout)."""
+    text, source = _read(path_or_text, source)
+    data = _load_json(text, source)
+    if not isinstance(data, dict) or not isinstance(data.get("Layers"), list):
+        raise TargetOutputError(f"{source}: expected an object with a \"Layers\" list, got {str(data)[:60]}")
+    out = []
+    for i, layer in enumerate(data["Layers"]):
+        if isinstance(layer, str):
+            out.append({"name": layer, "type": None})
+        elif isinstance(layer, dict) and isinstance(layer.get("Name"), str):
+            kind = layer.get("LayerType")
+            out.append({"name": layer["Name"], "type": kind if isinstance(kind, str) else None})
+        else:
+            raise TargetOutputError(f"{source}: layer {i} is neither a name nor an object with a Name: {str(layer)[:60]}")
+    return out
+
+
 # ---- --exportOutput
 
 def parse_outputs(path_or_text,
