@@ -282,3 +282,17 @@ def test_run_command_never_raises():
     assert rc is None and "timed out" in reason
     rc, out, reason = agent.run_command([sys.executable, "-c", "import sys; print('x'); sys.exit(3)"])
     assert rc == 3 and out == "x\n" and "exited 3" in reason
+
+
+def test_torch_on_cuda_runs_ieee_fp32_as_the_host_backend_does():
+    """The device's eager FP32 is compared with the host's PyTorch FP32: TF32 stays off (on an
+    H200, TF32 convolutions put ResNet-50's logits 2e-2 away from the CPU's)."""
+    import torch
+
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        agent.ieee_fp32(torch)
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

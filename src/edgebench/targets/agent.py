@@ -668,10 +668,22 @@ def load_state_dict(torch, path):
         return torch.load(path, map_location="cpu")
 
 
+def ieee_fp32(torch):
+    """FP32 as IEEE FP32 on CUDA, as the host's pytorch backend runs it: no TF32 in cuDNN
+    convolutions or matmuls (Ampere and later would use it by default; older torch and GPUs,
+    such as a Nano's, have no such switch or no TF32)."""
+    cudnn = getattr(torch.backends, "cudnn", None)
+    if cudnn is not None and hasattr(cudnn, "allow_tf32"):
+        cudnn.allow_tf32 = False
+    matmul = getattr(getattr(torch.backends, "cuda", None), "matmul", None)
+    if matmul is not None and hasattr(matmul, "allow_tf32"):
+        matmul.allow_tf32 = False
+
+
 class TorchEngine(Engine):
     """A torch module (a torchvision classifier, or a factory in a model-definition file) in eval
-    mode, .half() for fp16; inputs moved to the device once, here; a CUDA call ends with a
-    synchronize, so run_once returns when the result is ready."""
+    mode, .half() for fp16, IEEE FP32 (no TF32) on CUDA; inputs moved to the device once, here; a
+    CUDA call ends with a synchronize, so run_once returns when the result is ready."""
 
     library = "torch"
 
@@ -727,6 +739,8 @@ class TorchEngine(Engine):
         if self.threads:
             torch.set_num_threads(self.threads)
         self.device = self._device(torch)
+        if self.device == "cuda":
+            ieee_fp32(torch)
         model = self._build()
         if self.weights:
             model.load_state_dict(load_state_dict(torch, self.weights), strict=True)
