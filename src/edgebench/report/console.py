@@ -272,3 +272,19 @@ def targets_table(rows) -> str:
         found = {label: value for label, value, _ in facts}
         out.append((name, url, reachable, *(found.get(label) or "-" for label in TARGET_TABLE_FACTS)))
     return plain_table(out)
+
+
+# -- stores ----------------------------------------------------------------------------------
+
+def merged(out, counts) -> str:
+    """`store merge`: what each source store added to `out` (results.store.MergeCount each)."""
+    def n(k: int, what: str) -> str:
+        return f"{k} {what}{'' if k == 1 else 's'}"
+
+    lines = []
+    for c in counts:
+        line = f"{c.source}: {n(c.runs_added, 'run')} and {n(c.records_added, 'record')} added to {out}"
+        if c.runs_present or c.records_present:
+            line += f" ({n(c.runs_present, 'run')} and {n(c.records_present, 'record')} already there)"
+        lines.append(line)
+    return "\n".join(lines)

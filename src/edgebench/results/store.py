@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from edgebench.results.latency import LatencyStats
@@ -168,10 +169,13 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------
     def begin_run(self, run: Run) -> None:
+        self._write(lambda: self._insert_run(run))
+
+    def _insert_run(self, run: Run) -> None:
         values = (run.run_id, run.started_at, run.finished_at, run.status.value, run.baseline,
                   json.dumps(run.config, default=str), json.dumps(run.env), run.edgebench_version, run.git_commit)
         query = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
-        self._write(lambda: self.conn.execute(query, values))
+        self.conn.execute(query, values)
 
     def finish_run(self, run_id: str, finished_at: str, status: RunStatus) -> None:
         self._write(lambda: self.conn.execute(
@@ -199,13 +203,16 @@ class Store:
     # -- records -------------------------------------------------------------------------
     def add(self, rec: Record) -> None:
         """Insert one record in its own transaction."""
+        self._write(lambda: self._insert_record(rec))
+
+    def _insert_record(self, rec: Record) -> None:
         d = flatten(rec)
         values = [d[f] for f in _SCALAR_FIELDS]
         for stat in STATS:
             values += [(d[stat] or {}).get(f) for f in _LATENCY_FIELDS]
         values += [json.dumps(d[f], default=str) for f in _JSON_FIELDS]
         query = f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-        self._write(lambda: self.conn.execute(query, values))
+        self.conn.execute(query, values)
 
     def find_ok(self, fingerprint: str) -> Record | None:
         """The newest successful record with this fingerprint (for run --resume)."""
@@ -235,6 +242,70 @@ class Store:
                 d[f] = json.loads(d[f]) if d.get(f) else _JSON_FIELDS[f]()
             out.append(unflatten(d))
         return out
+
+
+@dataclass
+class MergeCount:
+    """What one source store brought to a merge: runs and records added, and those already there."""
+
+    source: Path
+    runs_added: int = 0
+    runs_present: int = 0
+    records_added: int = 0
+    records_present: int = 0
+
+
+def merge(out: str | Path, sources: list) -> list[MergeCount]:
+    """Copy the runs and records of each store in `sources` into the store `out` (made when
+    missing), for comparing runs measured on different machines. A run id names one run (a time
+    and a random part), so a run already in `out` is not added again, nor is a record already
+    there (every stored value equal): merging twice adds nothing. A run that `out` holds as still
+    running takes the source's end time and status. Every source is read and checked before
+    `out` is opened and the copy is one transaction, so a source that is not a readable
+    edgebench store, or is from a newer schema, raises StoreError with nothing written."""
+    if not sources:
+        raise UserError("store merge needs at least one store to copy into OUT: edgebench store merge OUT IN [IN ...]")
+    loaded = []
+    for src in sources:
+        with Store(src, readonly=True) as store:
+            loaded.append((Path(src), store.runs(), store.records()))
+    counts: list[MergeCount] = []
+    with Store(out) as dest:
+        def step():
+            counts.clear()  # a retried transaction counts afresh
+            have_runs = {r.run_id: r for r in dest.runs()}
+            have_records = {_identity(r) for r in dest.records()}
+            for src, runs, records in loaded:
+                count = MergeCount(src)
+                for run in runs:
+                    mine = have_runs.get(run.run_id)
+                    if mine is None:
+                        dest._insert_run(run)
+                        have_runs[run.run_id] = run
+                        count.runs_added += 1
+                        continue
+                    count.runs_present += 1
+                    if mine.status == RunStatus.RUNNING and run.status != RunStatus.RUNNING:
+                        dest.conn.execute("UPDATE runs SET finished_at=?, status=? WHERE run_id=?",
+                                          (run.finished_at, run.status.value, run.run_id))
+                        have_runs[run.run_id] = run
+                for rec in records:
+                    key = _identity(rec)
+                    if key in have_records:
+                        count.records_present += 1
+                    else:
+                        dest._insert_record(rec)
+                        have_records.add(key)
+                        count.records_added += 1
+                counts.append(count)
+
+        dest._write(step)
+    return counts
+
+
+def _identity(rec: Record) -> str:
+    """Every stored value of a record, as one string: equal for a record and its copy."""
+    return json.dumps(rec.to_dict(), sort_keys=True, default=str)
 
 
 def _run(row: dict) -> Run:
