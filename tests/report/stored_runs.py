@@ -27,7 +27,8 @@ def cell(run_id: str, model: str, backend: str, median_ms: float | None, precisi
     if status == Status.OK:
         values = samples(median_ms) if values is None else values
         lat = Latency(host=LatencyStats.from_values([v / 1e3 for v in values], batch_size), samples_ms=list(values))
-    return Record(run_id, model, backend, precision, batch_size, "cpu", status=status, device_name=ENV["cpu"],
+    kw.setdefault("device_name", ENV["cpu"])
+    return Record(run_id, model, backend, precision, batch_size, "cpu", status=status,
                   contention=Contention(contended=contended), latency=lat, **kw)
 
 
