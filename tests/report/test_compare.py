@@ -86,6 +86,9 @@ def test_every_recorded_difference_of_device_versions_and_power_mode_is_listed()
     for what in ("GPU", "CPU", "python", "tensorrt", "onnxruntime", "openvino", "host", "CUDA", "quick timing"):
         assert what in diffs, what
     assert "torch" not in diffs and "edgebench" not in diffs  # equal in both: not listed
+    lines = render_comparison(cmp).splitlines()
+    assert lines[1].endswith("abc1234") and lines[2].endswith("abc1234, QUICK smoke-run timing: not a result")
+    assert any(line.split() == ["power", "mode", "MAXN", "15W"] for line in lines)
 
 
 def test_three_runs_each_against_the_first():

@@ -59,7 +59,8 @@ def render_comparison(cmp: Comparison) -> str:
            "from the stored samples):"]
     for i, (label, run) in enumerate(zip(cmp.labels, cmp.runs)):
         tool = " ".join(filter(None, (run.edgebench_version, run.git_commit))) or "unknown"
-        out.append(f"  {_tag(i)} {label}  started {run.started_at}, {run.status}, edgebench {tool}")
+        quick = ", QUICK smoke-run timing: not a result" if (run.config.get("timing") or {}).get("quick") else ""
+        out.append(f"  {_tag(i)} {label}  started {run.started_at}, {run.status}, edgebench {tool}{quick}")
     header = ["model", "backend", "precision", "batch"] + [f"p50 {_tag(i)} ms" for i in range(n)]
     header += [f"{_tag(i)} vs [1]" for i in range(1, n)]
     rows = [header]
