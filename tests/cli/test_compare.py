@@ -134,3 +134,10 @@ def test_no_model_in_common_names_the_models(tmp_path, store, capsys):
     other = tmp_path / "other.sqlite"
     assert (f"runs {store}:a and {other}:o have no model in common ({store}:a: test_cnn; {other}:o: resnet50)"
             in capsys.readouterr().err)
+
+
+def test_the_console_script_exits_1_when_the_gate_fails(store):
+    from tests.cli import run_cli
+
+    done = run_cli("compare", "a", "b", "--db", str(store), "--fail-if-slower", "5%", timeout=120)
+    assert done.returncode == 1 and "regression gate FAILED" in done.stderr and "slower" in done.stdout

@@ -259,3 +259,25 @@ def test_bad_references_are_refused(tmp_path, store):
     write_run(tmp_path / "z.sqlite", "z", [], started_at="2026-02-01T00:00:00")
     with pytest.raises(UserError, match="no model in common"):
         compare(["a", str(tmp_path / "z.sqlite")], store)
+
+
+def test_a_run_from_a_version_6_store_compares_unchanged(tmp_path):
+    from tests.results.test_store import FIXTURES
+
+    old = tmp_path / "v6.sqlite"
+    with sqlite3.connect(old) as conn:
+        conn.executescript((FIXTURES / "store_v6.sql").read_text())
+    new = tmp_path / "new.sqlite"
+    write_run(new, "now", [cell("", "resnet50", "pytorch", 4.0),
+                           cell("", "resnet50", "tensorrt", 1.1, "fp16", details={"options": {"workspace_gb": 4}})])
+    before = snapshot(tmp_path)
+    cmp = compare([f"{old}:r6", str(new)], new)
+    assert snapshot(tmp_path) == before
+    pt, trt = cmp.cells
+    assert pt.p50_ms == [5.0, 4.0] and pt.contended == [True, False] and pt.ratio[1] == pytest.approx(0.8)
+    assert pt.ci[1] is not None  # from its 3 stored samples: too few to call it faster
+    assert pt.verdict[1] == "no significant change"
+    assert (trt.backend, trt.precision) == ("tensorrt:workspace_gb=4", "fp16") and trt.ratio[1] == pytest.approx(1.0)
+    diffs = dict(cmp.env_differences)
+    assert diffs["edgebench"] == [None, "1.0 abc1234"] and diffs["host"] == ["old-host", "bench-1"]
+    assert diffs["contended: resnet50 pytorch fp32 batch 1"] == [True, False]
