@@ -135,7 +135,8 @@ def test_verdict_is_significant_only_when_the_interval_excludes_one():
 def test_no_model_in_common_is_refused():
     with pytest.raises(UserError, match=r"runs a and b have no model in common \(a: m1; b: m2\)"):
         compare_runs([_run("a"), _run("b")], [[cell("", "m1", "pytorch", 1.0)], [cell("", "m2", "pytorch", 1.0)]])
-    with pytest.raises(UserError, match="no successful cell in common .*a: m pytorch fp32 batch 1; b: m pytorch fp32 batch 8"):
+    common = "no successful cell in common .*a: m pytorch fp32 batch 1; b: m pytorch fp32 batch 8"
+    with pytest.raises(UserError, match=common):
         compare_runs([_run("a"), _run("b")],
                      [[cell("", "m", "pytorch", 1.0)], [cell("", "m", "pytorch", 1.0, batch_size=8)]])
     with pytest.raises(UserError, match="c have no model in common"):  # every later run must share a cell

@@ -236,7 +236,8 @@ ENV_FACTS = (
 )
 
 
-def env_differences(runs: list[Run], records: list[list[Record]], cells: list[CellComparison]) -> list[tuple[str, list]]:
+def env_differences(runs: list[Run], records: list[list[Record]],
+                    cells: list[CellComparison]) -> list[tuple[str, list]]:
     """(what, value per run) for each fact of ENV_FACTS whose value differs between the runs, then
     ("contended: CELL", flag per run) for each compared cell whose contention flag differs."""
     out = []
