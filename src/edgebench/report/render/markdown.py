@@ -5,6 +5,7 @@ from __future__ import annotations
 from edgebench.report.paper import PAPER
 from edgebench.report.render.text import (
     CONTENDED_MARK, HEADERS, QUICK_MARK, TEXT_COLUMNS, cells, fmt, fmt_int, footnotes, run_flags, sections,
+    target_parts, timing_text, tool_text,
 )
 from edgebench.report.statistics import mean
 from edgebench.report.table1 import Table1, post_label
@@ -12,17 +13,8 @@ from edgebench.report.table1 import Table1, post_label
 
 def _target_lines(env: dict) -> list[str]:
     """A remote target's line: which device, its L4T / JetPack and power mode, its trtexec."""
-    if not env.get("target"):
-        return []
-    parts = [f"measured on target **{env['target']}** ({env.get('target_address', '?')}) over SSH"]
-    if env.get("l4t"):
-        parts.append(f"L4T {env['l4t']}" + (f" (JetPack {env['jetpack']})" if env.get("jetpack") else ""))
-    if env.get("power_mode"):
-        parts.append(f"power mode {env['power_mode']}")
-    if env.get("memory_total_mib"):
-        parts.append(f"{env['memory_total_mib']:,} MiB memory")
-    parts.append(f"trtexec {env['trtexec']}" if env.get("trtexec") else "no trtexec")
-    return ["- Target: " + ", ".join(parts)]
+    parts = target_parts(env, em=lambda name: f"**{name}**")
+    return ["- Target: " + ", ".join(parts)] if parts else []
 
 
 def render_markdown(table: Table1) -> str:
@@ -37,9 +29,9 @@ def render_markdown(table: Table1) -> str:
         f"- Versions: Python {env.get('python', '?')}, torch {env.get('torch', '?')}, onnx {env.get('onnx', '?')}, "
         f"onnxruntime {env.get('onnxruntime', '?')}, TensorRT {env.get('tensorrt', '?')}",
         *_target_lines(env),
-        f"- Run `{run.run_id}`, started {run.started_at}, status {run.status}, {_tool_text(run)}; "
+        f"- Run `{run.run_id}`, started {run.started_at}, status {run.status}, {tool_text(run)}; "
         f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
-        f"- Timing: {_timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
+        f"- Timing: {timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
         "including host<->device copies" + _inputs_text(cfg) + "; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
         "the accuracy gate = post vs pre outputs on the same task inputs; post-opt = the fastest cell that ran and "
         "passed its precision's accuracy gate; [a, b] = 95% bootstrap interval of the speedup (ratio of medians), "
@@ -149,18 +141,3 @@ def _inputs_text(cfg: dict) -> str:
     if cfg.get("device") == "cuda" and cfg.get("cuda_host_inputs") == "page-locked":
         return " (inputs in page-locked host memory, copied to the device by DMA as trtexec's are)"
     return ""
-
-
-def _timing_text(t: dict) -> str:
-    if not t:
-        return "n/a"
-    return (
-        f"warm-up >= {t.get('warmup_iters')} iters and {t.get('warmup_s')} s, then >= {t.get('min_iters')} iters "
-        f"and {t.get('min_time_s')} s"
-    )
-
-
-def _tool_text(run) -> str:
-    """Which edgebench measured: its version and, from a git checkout, its commit."""
-    text = f"edgebench {run.edgebench_version or '?'}"
-    return text + (f" at commit {run.git_commit}" if run.git_commit else "")

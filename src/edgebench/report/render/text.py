@@ -70,6 +70,22 @@ def run_flags(table: Table1) -> list[str]:
     return flags
 
 
+def target_parts(env: dict, em=str) -> list[str]:
+    """A remote target's facts, one phrase each (none for a local run): which device over SSH,
+    its L4T / JetPack, power mode, memory and trtexec. `em` marks up the target's name."""
+    if not env.get("target"):
+        return []
+    parts = [f"measured on target {em(env['target'])} ({env.get('target_address', '?')}) over SSH"]
+    if env.get("l4t"):
+        parts.append(f"L4T {env['l4t']}" + (f" (JetPack {env['jetpack']})" if env.get("jetpack") else ""))
+    if env.get("power_mode"):
+        parts.append(f"power mode {env['power_mode']}")
+    if env.get("memory_total_mib"):
+        parts.append(f"{env['memory_total_mib']:,} MiB memory")
+    parts.append(f"trtexec {env['trtexec']}" if env.get("trtexec") else "no trtexec")
+    return parts
+
+
 def footnotes(table: Table1) -> list[str]:
     """Plain-text notes for the cells and models the table marks, one per line (markdown list
     items without the dash): contended cells, quick timing, an interrupted run, models with no
@@ -93,3 +109,19 @@ def footnotes(table: Table1) -> list[str]:
         if r.note:
             out.append(f"Not used for {r.model}: {r.note}")
     return out
+
+
+def timing_text(t: dict) -> str:
+    """A run's timing configuration (its config's "timing") in words."""
+    if not t:
+        return "n/a"
+    return (
+        f"warm-up >= {t.get('warmup_iters')} iters and {t.get('warmup_s')} s, then >= {t.get('min_iters')} iters "
+        f"and {t.get('min_time_s')} s"
+    )
+
+
+def tool_text(run) -> str:
+    """Which edgebench measured: its version and, from a git checkout, its commit."""
+    text = f"edgebench {run.edgebench_version or '?'}"
+    return text + (f" at commit {run.git_commit}" if run.git_commit else "")
