@@ -1,18 +1,25 @@
 """The report files of a run."""
-from edgebench.report import build_table1, write_reports, write_table
+from edgebench.report import build_table1, write_html, write_reports, write_table
 from tests.report import RUN, records
 
+FILES = {"table1.md", "table1.csv", "table1.json", "figure4_speedup.png", "table1.html"}
 
-def test_write_reports_including_figure(tmp_path):
+
+def test_write_reports_including_figure_and_html(tmp_path):
     paths = write_reports(records(), RUN, tmp_path)
-    assert set(paths) == {"table1.md", "table1.csv", "table1.json", "figure4_speedup.png"}
+    assert set(paths) == FILES
     assert paths["figure4_speedup.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paths["table1.html"].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 def test_write_table_writes_the_table_it_is_given(tmp_path):
     first, again = tmp_path / "records", tmp_path / "table"
     write_reports(records(), RUN, first)
-    assert set(write_table(build_table1(records(), RUN), again)) == {"table1.md", "table1.csv", "table1.json",
-                                                                      "figure4_speedup.png"}
-    for name in ("table1.md", "table1.csv", "table1.json"):
+    assert set(write_table(build_table1(records(), RUN), again)) == FILES
+    for name in ("table1.md", "table1.csv", "table1.json", "table1.html"):
         assert (again / name).read_text() == (first / name).read_text()
+
+
+def test_write_html_writes_only_the_page_where_it_is_asked(tmp_path):
+    path = write_html(build_table1(records(), RUN), tmp_path / "mail" / "run.html")
+    assert path == tmp_path / "mail" / "run.html" and [p.name for p in path.parent.iterdir()] == ["run.html"]

@@ -159,7 +159,17 @@ def table_and_files(table, paths) -> str:
     """Table 1 for the terminal, then one "wrote PATH" line per report file."""
     from edgebench.report.render.terminal import render_terminal
 
-    return "\n".join([render_terminal(table), *(f"wrote {p}" for p in paths)])
+    return "\n".join([render_terminal(table), *(wrote(p) for p in paths)])
+
+
+def wrote(path) -> str:
+    """"wrote PATH"; for the HTML report, with its size (it is the file to mail)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.suffix == ".html" and path.is_file():
+        return f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB, self-contained: opens offline)"
+    return f"wrote {path}"
 
 
 def runs_table(runs) -> str:

@@ -1,4 +1,5 @@
-"""The report files of a run: table1.md/.csv/.json and figure4_speedup.png in one folder."""
+"""The report files of a run: table1.md/.csv/.json, figure4_speedup.png and the self-contained
+table1.html in one folder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,8 @@ from edgebench.results.run import Run
 
 
 def write_table(table: Table1, out_dir: Path) -> dict:
-    """Write a built Table 1 as table1.md/.csv/.json and figure4_speedup.png; returns name -> path."""
+    """Write a built Table 1 as table1.md/.csv/.json, figure4_speedup.png and table1.html; returns
+    name -> path."""
     from edgebench.report.figure4 import plot_speedup
 
     out_dir = Path(out_dir)
@@ -26,9 +28,20 @@ def write_table(table: Table1, out_dir: Path) -> dict:
         (out_dir / name).write_text(text)
         written[name] = out_dir / name
     written["figure4_speedup.png"] = plot_speedup(table, out_dir / "figure4_speedup.png")
+    written["table1.html"] = write_html(table, out_dir / "table1.html")
     return written
 
 
+def write_html(table: Table1, path: Path) -> Path:
+    """Write the run of a built Table 1 as one self-contained HTML page at `path`; returns it."""
+    from edgebench.report.render.html import render_html
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(table), encoding="utf-8")
+    return path
+
+
 def write_reports(records, run: Run, out_dir: Path) -> dict:
-    """Write table1.md/.csv/.json and figure4_speedup.png; returns name -> path."""
+    """Write table1.md/.csv/.json, figure4_speedup.png and table1.html; returns name -> path."""
     return write_table(build_table1(records, run), out_dir)
