@@ -126,7 +126,7 @@ def render_compare_html(comparison) -> str:
         for i in later:
             ratio, ci, verdict = _at(c.ratio, i), _at(c.ci, i), _at(c.verdict, i) or "missing"
             text = fmt(ratio, ".3f") + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-            row += [Cell(text, _v(ratio)), Cell(verdict, cls=_VERDICT_CLASS.get(verdict, ""))]
+            row += [Cell(text, _v(ratio)), Cell(verdict, cls=f"nowrap {_VERDICT_CLASS.get(verdict, '')}".strip())]
         rows.append(row)
     summary = []
     for i in later:
