@@ -7,7 +7,7 @@ from pathlib import Path
 
 def add_parser(sub) -> None:
     p = sub.add_parser("store", help="manage results stores: merge the stores of several machines into one")
-    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", help="merge: copy stores into one")
     merge = actions.add_parser(
         "merge", help="copy the runs and records of IN stores into OUT (made when missing)",
         description="Copy every run and record of each IN store into OUT, which is made when missing. A run "

@@ -8,7 +8,8 @@ import json
 def add_parser(sub) -> None:
     p = sub.add_parser("targets", help="remote devices reached over ssh: list (with reachability), add, remove, probe",
                        description="Without an action: list the stored targets, each checked for reachability.")
-    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions = p.add_subparsers(dest="action", metavar="ACTION",
+                               help="add, remove or probe; none: list the stored targets")
     add = actions.add_parser("add", help="probe a device over ssh and store it as a target")
     add.add_argument("name", help="what to call it, e.g. nano")
     add.add_argument("url", help="ssh://[user@]host[:port], or ssh://ALIAS for a Host in your ssh config")
@@ -18,9 +19,9 @@ def add_parser(sub) -> None:
     add.add_argument("--ssh-option", metavar="K=V", action="append", default=[],
                      help="an ssh -o option, e.g. IdentityFile=~/.ssh/jetson or ProxyJump=gw; repeatable")
     remove = actions.add_parser("remove", help="forget a target (nothing on the device is touched)")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the target's name, as `edgebench targets` lists it")
     probe = actions.add_parser("probe", help="probe a target again, store and print what it found")
-    probe.add_argument("name")
+    probe.add_argument("name", help="the target's name, as `edgebench targets` lists it")
     probe.add_argument("--json", action="store_true", help="print the probe as JSON")
 
 
