@@ -141,3 +141,12 @@ def test_the_console_script_exits_1_when_the_gate_fails(store):
 
     done = run_cli("compare", "a", "b", "--db", str(store), "--fail-if-slower", "5%", timeout=120)
     assert done.returncode == 1 and "regression gate FAILED" in done.stderr and "slower" in done.stdout
+
+
+def test_compare_html_writes_the_side_by_side_page(store, tmp_path, capsys):
+    page = tmp_path / "cmp" / "compare.html"
+    assert main(["compare", "a", "b", "--db", str(store), "--html", str(page)]) == 0
+    _, err = capsys.readouterr()
+    html = page.read_text()
+    assert f"wrote {page}" in err and "<svg" in html and "test_cnn" in html and "build_failed" in html
+    assert "<script src" not in html and "<link" not in html  # one file, nothing fetched

@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
                         "and name those cells; exit 0 otherwise. THRESHOLD is a percentage (5%%) or a fraction "
                         "below 1 (0.05). Cells missing from a run do not fail the gate; they are listed")
     p.add_argument("--json", action="store_true", help="print the comparison (and the gate's outcome) as JSON")
+    p.add_argument("--html", type=Path, metavar="FILE", default=None,
+                   help="also write the side-by-side view as one self-contained HTML page (opens offline)")
 
 
 def main(args) -> int:
@@ -36,6 +38,16 @@ def main(args) -> int:
     cmp = compare(args.runs, args.db)
     failing = regressions(cmp, threshold) if threshold is not None else None
     print(render_comparison_json(cmp, threshold, failing) if args.json else render_comparison(cmp))
+    if args.html is not None:
+        from edgebench.report.write import write_compare_html
+
+        try:
+            path = write_compare_html(cmp, args.html)
+        except OSError as exc:
+            from edgebench.errors import OutputDirError
+
+            raise OutputDirError(f"cannot write {args.html} ({exc.strerror}); pass --html with a writable path") from exc
+        print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)", file=sys.stderr)
     if threshold is None:
         return 0
     # on stderr, so that --json's output stays one JSON document

@@ -42,6 +42,16 @@ def write_html(table: Table1, path: Path) -> Path:
     return path
 
 
+def write_compare_html(comparison, path: Path) -> Path:
+    """Write a report.compare.Comparison as one self-contained HTML page at `path`; returns it."""
+    from edgebench.report.render.html import render_compare_html
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_compare_html(comparison), encoding="utf-8")
+    return path
+
+
 def write_reports(records, run: Run, out_dir: Path) -> dict:
     """Write table1.md/.csv/.json, figure4_speedup.png and table1.html; returns name -> path."""
     return write_table(build_table1(records, run), out_dir)
