@@ -297,9 +297,13 @@ def test_chromium_draws_the_report_and_the_compare_view(suite, tmp_path):
 
     report = tmp_path / "table1.html"
     report.write_text(suite[2])
+    from edgebench.report.compare import compare as compare_stored
+    from tests.report.stored_runs import two_runs
+
+    two_runs(tmp_path / "s.sqlite")  # the real comparison of two stored runs, not a stand-in
     compare = tmp_path / "compare.html"
-    compare.write_text(render_compare_html(comparison()))
-    for path, size, minimum_blue in ((report, "1400,2600", 20_000), (compare, "1200,900", 400)):
+    compare.write_text(render_compare_html(compare_stored(["a", "b"], tmp_path / "s.sqlite")))
+    for path, size, minimum_blue in ((report, "1400,2600", 20_000), (compare, "1200,900", 150)):
         shot = tmp_path / f"{path.stem}.png"
         _, console = browse(path.as_uri(), tmp_path, f"--screenshot={shot}", f"--window-size={size}")
         assert console == []
