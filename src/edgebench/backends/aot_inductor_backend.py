@@ -26,6 +26,7 @@ from pathlib import Path
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
+from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import TorchIO, apply_cuda_flags
 from edgebench.cache import Cache
 from edgebench.errors import BuildError, InvalidConfigError
@@ -87,6 +88,7 @@ class AOTInductorBackend(Backend):
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
     auto_precisions = {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")}
+    profiler = "torch.profiler"
 
     def _prepare(self, module, batch_size: int) -> None:
         import torch
@@ -187,6 +189,15 @@ class AOTInductorBackend(Backend):
     def native_call(self, x):
         t = self.io.to_device(x)
         return lambda: self.runner(t)
+
+    def _profile(self, x, queries: int, warmup: int, folder):
+        """On the CPU the package's own generated kernels run outside any torch op: they are the
+        row named "(AOTInductor generated code)", beside the library ops the package calls."""
+        self._flags()
+        call = self.native_call(x)
+        for _ in range(warmup):
+            call()
+        return torch_profile(call, queries, self.device, outside="(AOTInductor generated code)")
 
     def _unload(self) -> None:
         self.runner = None

@@ -45,6 +45,9 @@ class Backend(ABC):
     #: the KEY=VALUE options a user may give (NAME:KEY=VALUE), as a frozen dataclass; any other
     #: key is an error
     options_class: ClassVar[type[BackendOptions]] = BackendOptions
+    #: the runtime's own per-layer profiler that `profile` runs (its name: "torch.profiler",
+    #: backends.profiling.ONNXRUNTIME, ...), or None where the runtime offers none
+    profiler: ClassVar[str | None] = None
 
     def __init__(self, device: str = "cpu", precision: str = "fp32", cache_dir: Path | None = None,
                  options: BackendOptions | dict | None = None, context: BackendContext | None = None):
@@ -113,6 +116,17 @@ class Backend(ABC):
     def __exit__(self, *exc) -> None:
         self.unload()
 
+    def profile(self, x, queries: int, warmup: int, folder: Path):
+        """The runtime's own per-layer profile of `queries` inferences on `x`, after `warmup`
+        unprofiled ones, as a backends.profiling.RuntimeProfile; any file the profiler writes
+        goes into `folder`. Called by the harness apart from its timed window: what is timed
+        never runs under a profiler."""
+        if self._state != _LOADED:
+            raise BackendStateError(f"{self.name}: profile() needs load() first (state: {self._state})")
+        if self.profiler is None:
+            raise NotImplementedError(f"backend {self.name} has no per-layer profiler")
+        return self._profile(x, queries, warmup, folder)
+
     # -- the library's own call, for the harness-overhead check ----------------------
     def native_call(self, x):
         """A zero-argument callable doing only the library's own inference call on `x`
@@ -131,6 +145,9 @@ class Backend(ABC):
 
     def _synchronize(self) -> None:
         pass
+
+    def _profile(self, x, queries: int, warmup: int, folder: Path):
+        raise NotImplementedError
 
     def _unload(self) -> None:
         pass

@@ -2,11 +2,15 @@
 TensorRT EPs where onnxruntime-gpu has them. Never a silent fallback to another EP."""
 from __future__ import annotations
 
+import bisect
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
+from edgebench.backends.profiling import ONNXRUNTIME, LayerTimes, RuntimeProfile
 from edgebench.errors import BackendUnavailableError, InvalidConfigError
 
 PROVIDERS = {
@@ -31,6 +35,7 @@ class OnnxRuntimeBackend(Backend):
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "int8")  # int8: the QDQ model from export.quantize
     auto_precisions = {"cpu": ("fp32", "int8"), "cuda": ("fp32", "int8")}
+    profiler = ONNXRUNTIME
 
     @classmethod
     def usable_on(cls, device: str) -> bool:
@@ -63,7 +68,9 @@ class OnnxRuntimeBackend(Backend):
 
         self.threads = self.options.threads or physical_cores()
 
-    def _load(self) -> None:
+    def _session(self, profile_prefix: str | None = None):
+        """An InferenceSession of the artifact with the backend's options; with `profile_prefix`,
+        one that writes ONNX Runtime's profiling trace to PREFIX_<date>.json."""
         ort = self._ort
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -71,13 +78,20 @@ class OnnxRuntimeBackend(Backend):
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.log_severity_level = 3
+        if profile_prefix is not None:
+            so.enable_profiling = True
+            so.profile_file_prefix = profile_prefix
         providers: list = [self.provider]
         if self.provider == "TensorrtExecutionProvider":
             opts = {"trt_fp16_enable": self.precision == "fp16"}
             if self.cache_dir:
                 opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(self.cache_dir / "ort-trt"))
             providers = [(self.provider, opts)]
-        self.session = ort.InferenceSession(str(self.artifact.path), sess_options=so, providers=providers)
+        return ort.InferenceSession(str(self.artifact.path), sess_options=so, providers=providers)
+
+    def _load(self) -> None:
+        ort = self._ort
+        self.session = self._session()
         used = self.session.get_providers()
         if not used or used[0] != self.provider:
             raise BackendUnavailableError(
@@ -87,6 +101,19 @@ class OnnxRuntimeBackend(Backend):
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
         self.details.update(onnxruntime=ort.__version__, provider=used[0], threads=self.threads)
+
+    def _profile(self, x, queries: int, warmup: int, folder: Path) -> RuntimeProfile:
+        """A second session of the same model and options with ONNX Runtime's profiling on (the
+        timed session never profiles), its trace written into `folder` and read back."""
+        session = self._session(str(folder / "onnxruntime"))
+        try:
+            feed, outs = {self.input_name: x}, [self.output_name]
+            for _ in range(warmup + queries):
+                session.run(outs, feed)
+        finally:
+            trace = session.end_profiling()
+        with open(trace) as f:
+            return node_times(json.load(f), warmup, trace)
 
     def _run(self, x):
         return self.session.run([self.output_name], {self.input_name: x})[0]
@@ -98,3 +125,32 @@ class OnnxRuntimeBackend(Backend):
 
     def _unload(self) -> None:
         self.session = None
+
+
+def node_times(events: list, skip_runs: int, source: str = "ONNX Runtime's profile") -> RuntimeProfile:
+    """ONNX Runtime's profiling trace (Chrome trace events) -> each node's time per run, the
+    first `skip_runs` runs (the warm-up) left out. A run is a Session "model_run" event; a node's
+    time is its "<node>_kernel_time" event (microseconds), its op type args.op_name; nodes are
+    the optimised graph's (fused nodes included), in the order they first ran."""
+    runs = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
+                  if e.get("cat") == "Session" and e.get("name") == "model_run")
+    if len(runs) <= skip_runs:
+        raise ValueError(f"{source} holds {len(runs)} runs, not the {skip_runs} warm-up runs and more")
+    starts = [start for start, _ in runs]
+    times: dict[str, dict[int, float]] = {}
+    op_types: dict[str, str | None] = {}
+    for e in events:
+        if e.get("cat") != "Node" or not str(e.get("name", "")).endswith("_kernel_time"):
+            continue
+        run = bisect.bisect_right(starts, e["ts"]) - 1
+        if run < skip_runs or e["ts"] > runs[run][1]:
+            continue
+        node = e["name"][: -len("_kernel_time")]
+        op_types.setdefault(node, (e.get("args") or {}).get("op_name"))
+        per_run = times.setdefault(node, {})
+        per_run[run] = per_run.get(run, 0.0) + e["dur"] / 1e3
+    queries = len(runs) - skip_runs
+    layers = tuple(LayerTimes(node, op_types[node], sum(per_run.values()),
+                              tuple(per_run.get(r, 0.0) for r in range(skip_runs, len(runs))))
+                   for node, per_run in times.items())
+    return RuntimeProfile(ONNXRUNTIME, queries, layers)

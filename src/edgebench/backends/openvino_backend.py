@@ -4,9 +4,11 @@ f32 for fp32 and int8 (OpenVINO would otherwise pick bf16 on CPUs with AMX), bf1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
+from edgebench.backends.profiling import OPENVINO, LayerTimes, RuntimeProfile
 from edgebench.errors import BackendUnavailableError
 
 _HINT = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -25,6 +27,7 @@ class OpenVINOBackend(Backend):
     devices = ("cpu",)
     precisions = ("fp32", "int8", "bf16", "fp16")
     auto_precisions = {"cpu": ("fp32", "int8", "bf16")}
+    profiler = OPENVINO
 
     def _prepare(self, artifact, batch_size: int) -> None:
         import openvino as ov
@@ -43,11 +46,14 @@ class OpenVINOBackend(Backend):
         self.model = model
         self.details.update(openvino=ov.__version__, inference_precision=_HINT[self.precision], hint="LATENCY")
 
-    def _load(self) -> None:
+    def _config(self) -> dict:
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": _HINT[self.precision]}
         if self.options.threads:
             config["INFERENCE_NUM_THREADS"] = self.options.threads
-        self.compiled = self.core.compile_model(self.model, "CPU", config)
+        return config
+
+    def _load(self) -> None:
+        self.compiled = self.core.compile_model(self.model, "CPU", self._config())
         self.request = self.compiled.create_infer_request()
         self.batch = self.compiled.input(0).get_shape()[0]
 
@@ -57,6 +63,25 @@ class OpenVINOBackend(Backend):
             self._load()
         self.request.infer({0: x})
         return self.request.get_output_tensor(0).data
+
+    def _profile(self, x, queries: int, warmup: int, folder: Path) -> RuntimeProfile:
+        """The same model compiled a second time with PERF_COUNT on (the timed request never
+        counts), its per-layer counters read after each query: the executed layers of the
+        compiled graph (fused ones included), their type and real time."""
+        request = self.core.compile_model(self.model, "CPU", {**self._config(), "PERF_COUNT": True}).create_infer_request()
+        for _ in range(warmup):
+            request.infer({0: x})
+        times: dict[str, list[float]] = {}
+        types: dict[str, str] = {}
+        for _ in range(queries):
+            request.infer({0: x})
+            for info in request.profiling_info:
+                if info.status == info.Status.EXECUTED:
+                    types.setdefault(info.node_name, info.node_type)
+                    times.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1e3)
+        layers = tuple(LayerTimes(name, types[name], sum(t), tuple(t) if len(t) == queries else None)
+                       for name, t in times.items())
+        return RuntimeProfile(OPENVINO, queries, layers)
 
     def native_call(self, x):
         request = self.request

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
+from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
 from edgebench.errors import InvalidConfigError
 
@@ -32,6 +33,7 @@ class PyTorchBackend(Backend):
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
     auto_precisions = {"cpu": ("fp32",), "cuda": ("fp32", "fp16")}
+    profiler = "torch.profiler"
 
     def _prepare(self, module, batch_size: int) -> None:
         import torch
@@ -90,6 +92,13 @@ class PyTorchBackend(Backend):
                 return self.module(t)
 
         return call
+
+    def _profile(self, x, queries: int, warmup: int, folder):
+        self._flags()
+        call = self.native_call(x)
+        for _ in range(warmup):
+            call()
+        return torch_profile(call, queries, self.device, outside="(Python between ops)")
 
     def _unload(self) -> None:
         if self._threads_before is not None:

@@ -16,6 +16,7 @@ from typing import Callable
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
+from edgebench.backends.profiling import TENSORRT, LayerTimes, RuntimeProfile
 from edgebench.cache import Cache, Entry
 from edgebench.errors import BuildError, InvalidConfigError
 
@@ -88,6 +89,7 @@ class TensorRTBackend(Backend):
     devices = ("cuda",)
     precisions = ("fp32", "fp16", "int8")  # int8: the QDQ ONNX model (explicit quantization)
     auto_precisions = {"cuda": ("fp32", "fp16", "int8")}
+    profiler = TENSORRT
 
     def __init__(self, device: str = "cuda", **kwargs):
         super().__init__(device=device, **kwargs)
@@ -194,6 +196,31 @@ class TensorRTBackend(Backend):
 
     def _synchronize(self) -> None:
         self.stream.synchronize()
+
+    def _profile(self, x, queries: int, warmup: int, folder: Path) -> RuntimeProfile:
+        """TensorRT's IProfiler on the execution context: each engine layer's time, reported by
+        TensorRT once per query. The profiler stays set on the context, so the harness profiles
+        a cell last, after its timing and checks, just before it unloads."""
+        trt = self._trt
+        for _ in range(warmup):
+            self._run(x)
+            self._synchronize()
+        times: dict[str, list[float]] = {}
+
+        class Collect(trt.IProfiler):
+            def __init__(self):
+                trt.IProfiler.__init__(self)
+
+            def report_layer_time(self, layer_name, ms):
+                times.setdefault(layer_name, []).append(ms)
+
+        self._collect = Collect()  # referenced here while TensorRT holds it
+        self.context.profiler = self._collect
+        for _ in range(queries):
+            self._run(x)
+            self._synchronize()
+        return RuntimeProfile(TENSORRT, queries, tuple(
+            LayerTimes(name, None, sum(t), tuple(t) if len(t) == queries else None) for name, t in times.items()))
 
     def native_call(self, x):
         handle = self.stream.cuda_stream

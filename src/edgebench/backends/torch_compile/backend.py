@@ -18,6 +18,7 @@ from typing import Literal
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
+from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
 from edgebench.errors import InvalidConfigError
 
@@ -49,6 +50,7 @@ class TorchCompileBackend(Backend):
     devices = ("cpu", "cuda")
     precisions = ("fp32", "fp16", "bf16")
     auto_precisions = {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")}
+    profiler = "torch.profiler"
 
     def _prepare(self, module, batch_size: int) -> None:
         import torch
@@ -156,6 +158,16 @@ class TorchCompileBackend(Backend):
             graph = self.graph
             return lambda: graph.run(t)
         return lambda: self._call(t)
+
+    def _profile(self, x, queries: int, warmup: int, folder):
+        """The compiled forward as it is timed (its CUDA graph where there is one); on the CPU the
+        kernels Inductor generated are one row, the compiled graph's call ("## Call
+        CompiledFxGraph ##"), beside the library ops it calls (convolutions, matmuls)."""
+        self._flags()
+        call = self.native_call(x)
+        for _ in range(warmup):
+            call()
+        return torch_profile(call, queries, self.device, outside="(Python between ops)")
 
     def _unload(self) -> None:
         if self.graph is not None:

@@ -1,0 +1,74 @@
+"""What a runtime's own per-layer profiler reports, as plain data (RuntimeProfile), and the torch
+profiler run that the torch-based backends share. A backend only runs its runtime's profiler and
+reads what it reports; when and how often it runs, and the stored shape, are the harness's
+(bench.profile)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+#: RuntimeProfile.source per profiler, as stored in a record's details["layer_profile"]["source"]
+ONNXRUNTIME = "onnxruntime session profiling"
+TORCH_CPU = "torch.profiler (CPU)"
+TORCH_CUDA = "torch.profiler (CUDA kernels)"
+OPENVINO = "openvino per-layer counters"
+TENSORRT = "tensorrt IProfiler"
+TRTEXEC = "trtexec --exportProfile"  # a target's tensorrt cells (targets.arms)
+
+
+@dataclass(frozen=True)
+class LayerTimes:
+    """One layer, op or kernel as the profiler reports it: its total time over the profiled
+    queries (ms) and, where the profiler reports each query apart, its time in each one."""
+
+    layer: str
+    op_type: str | None
+    total_ms: float
+    per_query_ms: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeProfile:
+    """`queries` inferences under the profiler; `layers` in the order the profiler gave them."""
+
+    source: str
+    queries: int
+    layers: tuple[LayerTimes, ...]
+
+
+def torch_profile(call: Callable[[], object], queries: int, device: str, outside: str) -> RuntimeProfile:
+    """`call` (a backend's own inference call on a device-resident input) `queries` times under
+    torch.profiler. On the CPU: each op's self time (its time less the ops it calls), grouped by
+    op and input shapes, so that two convolutions of different shapes stay two rows; each query
+    is wrapped in a range named `outside`, whose self time is the time spent in no op (Python
+    between ops in eager, kernels Inductor generated inline), so the rows add up to the queries'
+    whole time. On CUDA: each kernel's and copy's device time (what the GPU spent), grouped by name."""
+    import torch
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    cuda = device == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    if cuda:
+        torch.cuda.synchronize()  # nothing of the warm-up is left running into the profile
+    with profile(activities=activities, record_shapes=not cuda) as prof:
+        for _ in range(queries):
+            with record_function(outside):
+                call()
+            if cuda:
+                torch.cuda.synchronize()
+    layers = []
+    for evt in prof.key_averages(group_by_input_shape=not cuda):
+        if cuda:
+            if evt.device_type != DeviceType.CUDA or evt.self_device_time_total <= 0:
+                continue
+            total_us = evt.self_device_time_total
+        else:
+            if evt.self_cpu_time_total <= 0:
+                continue
+            total_us = evt.self_cpu_time_total
+        name = evt.key
+        shapes = [s for s in (evt.input_shapes or []) if s]
+        layer = f"{name} {shapes}" if shapes else name
+        layers.append(LayerTimes(layer, None if name == outside else name, total_us / 1e3))
+    return RuntimeProfile(TORCH_CUDA if cuda else TORCH_CPU, queries, tuple(layers))
