@@ -177,6 +177,9 @@ class SuiteConfig:
     resume: bool = False
     #: a remote target's name (`edgebench targets add`): the cells run there, through its agent
     target: str | None = None
+    #: each cell's per-layer profile from its runtime's own profiler, taken after its timed
+    #: rounds (bench.profile); a target's tensorrt cells carry trtexec's profile either way
+    profile: bool = False
 
     def __post_init__(self):
         """The checks that need no device probe or backend lookup (dataclasses.replace runs them

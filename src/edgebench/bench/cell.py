@@ -219,11 +219,13 @@ class BackendCell:
     for the accuracy gate), `measure` in one or more rounds, `finish`. A failure at any step lands in the
     record's status (export_failed / build_failed / run_failed / skipped); with `strict`,
     user errors and missing dependencies are raised instead (the single-cell `bench`). `env` is
-    the run's environment (bench.environment.capture()), which the record's warnings read."""
+    the run's environment (bench.environment.capture()), which the record's warnings read. With
+    `profile`, `finish` takes the runtime's per-layer profile last, after the timing and its checks."""
 
     def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
-                 timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False):
-        self.cell, self.backend, self.strict, self.env = cell, backend, strict, env
+                 timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False,
+                 profile: bool = False):
+        self.cell, self.backend, self.strict, self.env, self.profile = cell, backend, strict, env, profile
         self.backend_options = dict(backend_options or {})
         self.context = BackendContext(tuple(cell.item_shape), cell.source_key())
         self.bk = None
@@ -358,11 +360,30 @@ class BackendCell:
                     rec.overhead.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
                     rec.overhead.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
                 rec.details.update(self.bk.details)
+                if self.profile:
+                    self._layer_profile()
                 rec.status = Status.OK
             except BaseException as exc:
                 self._fail(Status.RUN_FAILED, exc)
             self.close()
         return rec
+
+    def _layer_profile(self) -> None:
+        """The runtime's per-layer profile (bench.profile), once every timed sample is taken;
+        where there is none, details["no_layer_profile"] says why. A profiler that fails costs the
+        cell only its profile."""
+        from edgebench.bench.profile import take_profile
+
+        rec = self.rec
+        if self.bk.profiler is None:
+            rec.details["no_layer_profile"] = f"backend {self.backend}'s runtime has no per-layer profiler"
+            return
+        try:
+            rec.details["layer_profile"] = take_profile(self.bk, self.cell.pool_for(rec.device)[0],
+                                                        rec.latency.host.p50_ms / 1e3)
+        except Exception as exc:
+            rec.details["no_layer_profile"] = f"profiling failed: {error_text(exc)}"
+            rec.warnings.append(f"no per-layer profile: {error_text(exc)}")
 
     def _validity(self) -> None:
         """Energy, peak RSS and the trust checks (bench.validity), into the record."""

@@ -42,7 +42,7 @@ def worker_main(conn, spec: dict) -> None:
         cell = ModelCell(spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"],
                          spec["cache_dir"])
         bc = BackendCell(cell, spec["backend"], spec["run_id"], spec["device"], spec["precision"],
-                         TimingConfig(**spec["timing"]), spec["env"], spec["options"])
+                         TimingConfig(**spec["timing"]), spec["env"], spec["options"], profile=spec["profile"])
         bc.open()
         reference = cell.reference_outputs() if spec.get("need_reference") else None
         conn.send(("opened", bc.alive, bc.rec.to_dict(), bc.outputs, cell.check_info(), reference))

@@ -36,11 +36,13 @@ def benchmark(
     calibration_size: int = 32,
     check_size: int = 256,
     env: dict | None = None,
+    profile: bool = False,
 ) -> Record:
     """Benchmark one model on one backend; returns the Record (statistics in `.latency.host`;
     parity against PyTorch FP32 on task inputs in `.accuracy.max_abs_diff` / `.cosine_similarity`
     / `.top1_agreement`; the precision's accuracy gate in `.accuracy.gate`). `env`: the
-    environment it runs in (bench.environment.capture(), taken here when not given)."""
+    environment it runs in (bench.environment.capture(), taken here when not given). `profile`:
+    the runtime's per-layer profile in `.details["layer_profile"]`, taken after the timing."""
     check_batch_size(batch_size)
     entry(backend)  # unknown names fail before any work
     if precision not in PRECISIONS:
@@ -56,7 +58,8 @@ def benchmark(
     )
     timing = timing or TimingConfig()
     env = environment.capture() if env is None else env
-    bc = BackendCell(cell, backend, new_run_id(), device, precision, timing, env, backend_options, strict=True)
+    bc = BackendCell(cell, backend, new_run_id(), device, precision, timing, env, backend_options, strict=True,
+                     profile=profile)
     if bc.open():
         bc.measure(timing)
     rec = bc.finish(check_overhead)

@@ -193,6 +193,10 @@ def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, 
         "backend": name, "precision": precision, "options": options, "batch": cfg.batch_size,
         "device": cfg.device, "timing": asdict(cfg.timing), "repetitions": cfg.repetitions,
         "pool": cfg.pool_size, "env": {k: env.get(k) for k in keep}, "cuda_host_inputs": CUDA_HOST_INPUTS,
+        # the timings are the same with or without a profile, but a row stored without one must
+        # not stand in for a cell --profile asked for; left out when off, so that the rows stored
+        # before profiles existed keep their fingerprints
+        **({"profile": True} if cfg.profile else {}),
     })
 
 
@@ -239,7 +243,7 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
             "model": model, "model_options": asdict(cfg.model_options), "batch_size": cfg.batch_size,
             "pool_size": cfg.pool_size, "cache_dir": cfg.cache_dir, "backend": name, "run_id": run_id,
             "device": cfg.device, "precision": precision, "timing": asdict(cfg.timing), "env": env,
-            "options": backend_options,
+            "options": backend_options, "profile": cfg.profile,
             "need_reference": need_reference and (cfg.resume or not baseline_is_reference(cfg)),
         }
         arm = RemoteCell(spec_dict, base, cfg.cell_timeout_s)
@@ -248,7 +252,8 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
         cell = _model_cell(cfg, model, shared)
         if cell is None:
             return None
-        arm = _LocalArm(BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, backend_options))
+        arm = _LocalArm(BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, backend_options,
+                                    profile=cfg.profile))
     if options:
         arm.rec.details["options"] = options
     arm.rec.fingerprint = fp
