@@ -12,6 +12,9 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", required=True, help="NAME[@PRECISION][:KEY=VALUE[+KEY=VALUE]], e.g. torch-compile:mode=default")
     p.add_argument("--cuda-graphs", action="store_true", help="pytorch: capture the forward pass in a CUDA graph and replay it")
     p.add_argument("--json", action="store_true", help="print the full record as JSON")
+    p.add_argument("--profile", action="store_true",
+                   help="after the timing, one pass under the runtime's own per-layer profiler; the summary lists the "
+                        "slowest layers")
     add_run_options(p)
     add_model_options(p)
     add_timing_options(p)
@@ -33,7 +36,7 @@ def main(args) -> int:
         timing=timing(args), num_classes=args.num_classes, weights=args.weights, pretrained=args.pretrained,
         input_shape=args.input_shape, opset=args.opset, pool_size=args.pool_size, cache_dir=args.cache_dir,
         check_overhead=args.check_overhead, backend_options=options, data=args.data,
-        calibration_size=args.calibration_size, check_size=args.check_size, env=env,
+        calibration_size=args.calibration_size, check_size=args.check_size, env=env, profile=args.profile,
     )
     if args.json:
         print(console.record_json(rec, env))

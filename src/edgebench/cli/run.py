@@ -29,6 +29,9 @@ def add_parser(sub) -> None:
                    help="timing rounds per cell, backends interleaved round by round (default 3)")
     p.add_argument("--target", default=None,
                    help="run the cells on a remote target added with `edgebench targets add` (over SSH, through its agent)")
+    p.add_argument("--profile", action="store_true",
+                   help="after each cell's timed rounds, one pass under its runtime's own per-layer profiler, stored "
+                        "with the row (see `edgebench profile`); the timings are the same with or without it")
     p.add_argument("--dry-run", action="store_true",
                    help="with --target: print every command it would run on the device, and run nothing")
     add_run_options(p, auto=True)
@@ -47,7 +50,7 @@ def main(args) -> int:
         model_options=model_options(args), timing=timing(args), pool_size=args.pool_size, out_dir=args.out,
         db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
         isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume, target=args.target,
-        **models,
+        profile=args.profile, **models,
     )
     if args.weights and len(cfg.models) != 1:
         raise InvalidConfigError("--weights names one checkpoint; pass it with a single model (--models NAME)")

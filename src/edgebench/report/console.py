@@ -135,6 +135,16 @@ def record_summary(rec) -> str:
     if overhead.bare_p50_ms is not None:
         out.append(f"  overhead check (interleaved): harness p50 {overhead.harness_check_p50_ms:.3f} ms vs bare loop p50 "
                    f"{overhead.bare_p50_ms:.3f} ms: {overhead.pct:+.1f}%")
+    if rec.details.get("layer_profile"):
+        from edgebench.report.profile import profile_source, slowest_layers
+
+        profile = rec.details["layer_profile"]
+        out.append(f"  slowest layers ({profile_source(rec)}, {profile['queries']} queries after the timing; "
+                   "`edgebench profile` shows more):")
+        out += [f"    {row['percentage']:5.1f}%  {row['average_ms']:9.4f} ms  {row.get('op_type') or '-':<14} {row['layer']}"
+                for row in slowest_layers(profile, 5)]
+    elif rec.details.get("no_layer_profile"):
+        out.append(f"  no per-layer profile: {rec.details['no_layer_profile']}")
     return "\n".join(out)
 
 
@@ -179,6 +189,36 @@ def runs_table(runs) -> str:
         tool = " ".join(filter(None, (r.edgebench_version, r.git_commit))) or "-"
         rows.append((r.run_id, r.started_at, r.status, r.config.get("device", "?"), str(n), tool))
     return plain_table(rows)
+
+
+def layer_profiles(run, found, missing, top: int) -> str:
+    """`edgebench profile`: for each cell with a per-layer profile (stored Records), its `top`
+    slowest layers with their share of the profiled time, op type and mean time per query; then
+    the cells of the same model without one, and why (report.profile.profiled_cells)."""
+    from edgebench.report.profile import cell_label, profile_source, slowest_layers
+
+    out = []
+    for rec in found:
+        profile = rec.details["layer_profile"]
+        layers = profile["layers"]
+        shown = slowest_layers(profile, top)
+        per_query = sum(row.get("average_ms") or 0.0 for row in layers)
+        out.append(f"{cell_label(rec)}, run {run.run_id}: {profile_source(rec)}, {profile['queries']} queries, "
+                   f"{per_query:.3f} ms per query under the profiler")
+        rows = [("share", "avg ms", "op type", "layer")]
+        rows += [(f"{row['percentage']:.1f}%", f"{row['average_ms']:.4f}", row.get("op_type") or "-", row["layer"])
+                 for row in shown]
+        out.append(plain_table(rows))
+        rest = len(layers) - len(shown)
+        if rest > 0:
+            share = 100.0 - sum(row["percentage"] for row in shown)
+            out.append(f"... {rest} more layers, {max(share, 0.0):.1f}% of the time (--top N shows more)")
+        out.append("")
+    for rec, why in missing:
+        out.append(f"no profile for {cell_label(rec)}: {why}")
+    out.append("Times are under the profiler, which slows each layer: read the shares, not the latencies "
+               "(those are the run's timed figures).")
+    return "\n".join(out)
 
 
 # -- models and backends ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ import math
 import time
 import uuid
 
+from edgebench.backends.profiling import TRTEXEC
 from edgebench.bench.cell import error_text
 from edgebench.errors import (
     ExportError,
@@ -448,7 +449,7 @@ class TrtexecArm(TargetArm):
             if reply.get("rc") != 0 or not (reply.get("files") or {}).get("profile"):
                 raise self._failed(reply, "profiling run", Status.RUN_FAILED)
             prof = trtexec.parse_profile(reply["files"]["profile"], f"trtexec --exportProfile on {self.hold.name}")
-            rec.details["layer_profile"] = {"queries": prof.count, "layers": prof.to_rows()}
+            rec.details["layer_profile"] = {"source": TRTEXEC, "queries": prof.count, "layers": prof.to_rows()}
             if reply["files"].get("layers"):
                 rec.details["engine_layers"] = trtexec.parse_layer_info(
                     reply["files"]["layers"], f"trtexec --exportLayerInfo on {self.hold.name}")

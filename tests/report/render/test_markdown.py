@@ -45,6 +45,8 @@ def test_a_target_run_names_the_target_and_shows_trtexecs_split_and_slowest_laye
     md = render_markdown(build_table1(recs, replace(RUN, env=env)))
     assert ("- Target: measured on target **nano** (ssh://me@jetson.local) over SSH, L4T 32.6.1 (JetPack 4.6), "
             "power mode MAXN, 3,956 MiB memory, trtexec /usr/src/tensorrt/bin/trtexec") in md
-    assert "| a | fp32 | built | 0.500 | 0.250 | 4.000 | 0.010 | 4.500 | fc (50.0%), conv1 (10.0%) |" in md
+    assert "| a | fp32 | built | 0.500 | 0.250 | 4.000 | 0.010 | 4.500 |" in md
+    # stored before the source was recorded: a target's tensorrt cell is trtexec's
+    assert "| a | tensorrt | fp32 | trtexec --exportProfile | fc (50.0%), conv1 (10.0%) |" in md
     local = render_markdown(build_table1(records(), RUN))
     assert "- Target:" not in local and "TensorRT through trtexec" not in local

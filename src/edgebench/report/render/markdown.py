@@ -3,6 +3,7 @@ the notes below it, then the harness-overhead, cold-start and energy sections.""
 from __future__ import annotations
 
 from edgebench.report.paper import PAPER
+from edgebench.report.profile import profile_source, slowest_layers
 from edgebench.report.render.text import (
     CONTENDED_MARK, HEADERS, QUICK_MARK, TEXT_COLUMNS, cells, fmt, fmt_int, footnotes, run_flags, sections,
     target_parts, timing_text, tool_text,
@@ -66,6 +67,7 @@ def render_markdown(table: Table1) -> str:
             lines.append(f"| {model} | {backend} {precision} | {p50:.3f} | {hp50:.3f} | {bp50:.3f} | {pct:+.1f}% |")
     lines += _cold_start_section(table)
     lines += _trtexec_section(table)
+    lines += _layers_section(table)
     warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
     if warn:
         lines += ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn]
@@ -119,21 +121,37 @@ _TRTEXEC_PARTS = (("enqueue", "Enqueue"), ("h2d", "H2D"), ("compute", "GPU compu
 
 
 def _trtexec_section(table: Table1) -> list[str]:
-    """A remote target's tensorrt cells: trtexec's per-query split and its slowest layers."""
+    """A remote target's tensorrt cells: trtexec's per-query split (their slowest layers are in
+    the per-layer section, with every other profiled cell's)."""
     recs = [r for r in table.records if r.details.get("trtexec_p50_ms")]
     if not recs:
         return []
     out = ["", "TensorRT through trtexec on the target: the p50 of each part of trtexec's per-query time (ms; the "
-           "row's host latency is H2D + GPU compute + D2H, its GPU latency the compute) and the slowest layers of one "
-           "separate profiling run (--exportProfile: profiling slows each layer, so these are shares, not latencies).",
-           "", "| Model | Precision | Engine | " + " | ".join(label for _, label in _TRTEXEC_PARTS)
-           + " | Slowest layers (share of the profiled time) |", "|---|---|---|" + "---:|" * len(_TRTEXEC_PARTS) + "---|"]
+           "row's host latency is H2D + GPU compute + D2H, its GPU latency the compute).",
+           "", "| Model | Precision | Engine | " + " | ".join(label for _, label in _TRTEXEC_PARTS) + " |",
+           "|---|---|---|" + "---:|" * len(_TRTEXEC_PARTS)]
     for r in recs:
         split = r.details["trtexec_p50_ms"]
-        layers = sorted((r.details.get("layer_profile") or {}).get("layers") or [], key=lambda x: -x["percentage"])[:3]
-        slowest = ", ".join(f"{x['layer']} ({x['percentage']:.1f}%)" for x in layers) or "n/a"
         out.append(f"| {r.model} | {r.precision} | {r.details.get('engine', '?')} | "
-                   + " | ".join(fmt(split.get(key), ".3f") for key, _ in _TRTEXEC_PARTS) + f" | {slowest} |")
+                   + " | ".join(fmt(split.get(key), ".3f") for key, _ in _TRTEXEC_PARTS) + " |")
+    return out
+
+
+def _layers_section(table: Table1) -> list[str]:
+    """Every cell with a per-layer profile (`run --profile`; a target's tensorrt cells always):
+    its three slowest layers and their share of the profiled time."""
+    recs = [r for r in table.records if (r.details.get("layer_profile") or {}).get("layers")]
+    if not recs:
+        return []
+    out = ["", "Per-layer profiles: the slowest layers of each profiled cell, from one separate pass under the "
+           "runtime's own profiler after the timing (profiling slows each layer, so these are shares of the "
+           "profiled time, not latencies; `edgebench profile RUN MODEL` lists more).",
+           "", "| Model | Backend | Precision | Profiler | Slowest layers (share of the profiled time) |",
+           "|---|---|---|---|---|"]
+    for r in recs:
+        slowest = ", ".join(f"{x['layer']} ({x['percentage']:.1f}%)".replace("|", "\\|")
+                            for x in slowest_layers(r.details["layer_profile"], 3))
+        out.append(f"| {r.model} | {r.backend} | {r.precision} | {profile_source(r)} | {slowest} |")
     return out
 
 
