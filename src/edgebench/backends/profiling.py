@@ -42,7 +42,9 @@ def torch_profile(call: Callable[[], object], queries: int, device: str, outside
     op and input shapes, so that two convolutions of different shapes stay two rows; each query
     is wrapped in a range named `outside`, whose self time is the time spent in no op (Python
     between ops in eager, kernels Inductor generated inline), so the rows add up to the queries'
-    whole time. On CUDA: each kernel's and copy's device time (what the GPU spent), grouped by name."""
+    whole time. On CUDA: each kernel's and copy's device time (what the GPU spent), grouped by
+    name, kernels replayed from a CUDA graph included; not the device-side spans the profiler
+    gives each range (`outside`, torch.compile's regions), which would count their kernels twice."""
     import torch
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile, record_function
@@ -60,7 +62,8 @@ def torch_profile(call: Callable[[], object], queries: int, device: str, outside
     layers = []
     for evt in prof.key_averages(group_by_input_shape=not cuda):
         if cuda:
-            if evt.device_type != DeviceType.CUDA or evt.self_device_time_total <= 0:
+            if (evt.device_type != DeviceType.CUDA or getattr(evt, "is_user_annotation", False)
+                    or evt.self_device_time_total <= 0):
                 continue
             total_us = evt.self_device_time_total
         else:
