@@ -130,3 +130,13 @@ def test_bench_profile_lists_the_slowest_layers(tmp_path, monkeypatch, capsys):
     assert "slowest layers (onnxruntime session profiling, " in out and " Conv " in out
     assert list(tmp_path.iterdir()) == []
 
+
+
+def test_a_cuda_kernel_is_its_own_op_type_and_a_long_name_is_cut_in_the_terminal(tmp_path, capsys):
+    kernel = "void cutlass__5x_cudnn::Kernel<" + "x" * 300 + ">(Params)"
+    profile = {"source": "torch.profiler (CUDA kernels)", "queries": 5, "layers": [
+        {"layer": kernel, "op_type": kernel, "total_ms": 1.0, "average_ms": 0.2, "median_ms": None, "percentage": 100.0}]}
+    db = _store(tmp_path / "s.sqlite", cells=[("pytorch", {"layer_profile": profile})])
+    assert main(["profile", "latest", "a", "--db", str(db)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("100.0%"))
+    assert row.split()[:3] == ["100.0%", "0.2000", "-"] and row.endswith("\u2026") and len(row) < 160

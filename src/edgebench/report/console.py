@@ -191,6 +191,21 @@ def runs_table(runs) -> str:
     return plain_table(rows)
 
 
+#: a layer or kernel name longer than this is cut in the terminal (the store keeps it whole)
+LAYER_NAME_CHARS = 110
+
+
+def _clip(name: str) -> str:
+    return name if len(name) <= LAYER_NAME_CHARS else name[: LAYER_NAME_CHARS - 1] + "\u2026"
+
+
+def _op_type(row: dict) -> str:
+    """The op type, or "-" where the runtime gives none or only the layer's own name again (a CUDA
+    kernel is its own op type)."""
+    op = row.get("op_type")
+    return "-" if not op or op == row["layer"] else _clip(op)
+
+
 def layer_profiles(run, found, missing, top: int) -> str:
     """`edgebench profile`: for each cell with a per-layer profile (stored Records), its `top`
     slowest layers with their share of the profiled time, op type and mean time per query; then
@@ -206,7 +221,7 @@ def layer_profiles(run, found, missing, top: int) -> str:
         out.append(f"{cell_label(rec)}, run {run.run_id}: {profile_source(rec)}, {profile['queries']} queries, "
                    f"{per_query:.3f} ms per query under the profiler")
         rows = [("share", "avg ms", "op type", "layer")]
-        rows += [(f"{row['percentage']:.1f}%", f"{row['average_ms']:.4f}", row.get("op_type") or "-", row["layer"])
+        rows += [(f"{row['percentage']:.1f}%", f"{row['average_ms']:.4f}", _op_type(row), _clip(row["layer"]))
                  for row in shown]
         out.append(plain_table(rows))
         rest = len(layers) - len(shown)
