@@ -28,6 +28,7 @@ LAYERS = (
     ("results",),
     ("report",),
     ("bench", "train", "targets"),
+    ("cluster",),
     ("api",),
     ("cli", "__main__"),
 )

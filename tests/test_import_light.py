@@ -15,7 +15,7 @@ except SystemExit as e:
     assert e.code == 0
 rc = main(['backends'])
 assert rc == 0
-heavy = [m for m in ('tensorrt', 'openvino', 'onnxruntime') if m in sys.modules]
+heavy = [m for m in ('tensorrt', 'openvino', 'onnxruntime', 'ray') if m in sys.modules]
 assert not heavy, heavy
 print('LIGHT-OK')
 """
@@ -39,7 +39,7 @@ from edgebench.cli.main import main
 assert main(['models']) == 0
 assert main(['models', '--include-test', '--imagenet-heads']) == 0
 assert main(['models', 'res*', '--num-classes', '7']) == 0
-heavy = [m for m in ('torch', 'torchvision') if m in sys.modules]
+heavy = [m for m in ('torch', 'torchvision', 'ray') if m in sys.modules]
 assert not heavy, heavy
 print('MODELS-LIGHT-OK')
 """
@@ -60,3 +60,35 @@ def test_lazy_public_api():
 
     with pytest.raises(AttributeError):
         edgebench.no_such_thing
+
+
+RUN_PROBE = r"""
+import sys
+from edgebench.cli.main import main
+assert main(['run', '--models', 'test_mlp', '--backends', 'pytorch', '--no-isolate', '--repetitions', '1',
+             '--warmup-iters', '1', '--warmup-s', '0', '--min-iters', '2', '--min-time-s', '0', '--pool-size', '2',
+             '--out', sys.argv[1]]) == 0
+assert 'ray' not in sys.modules, 'a local run imported ray'
+print('RUN-NO-RAY-OK')
+"""
+
+
+def test_a_local_run_never_imports_ray(tmp_path):
+    """The local run stays the default and needs no Ray: only --cluster and `fleet` import it."""
+    out = subprocess.run([sys.executable, "-c", RUN_PROBE, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "RUN-NO-RAY-OK" in out.stdout
+
+
+def test_cluster_commands_without_ray_say_how_to_install(tmp_path):
+    """With ray not importable, `fleet` and `run --cluster` print one line with the install
+    command and exit 3."""
+    probe = ("import sys; sys.modules['ray'] = None\n"
+             "import importlib.util as u; real = u.find_spec\n"
+             "u.find_spec = lambda name, *a: None if name == 'ray' else real(name, *a)\n"
+             "from edgebench.cli.main import main\n"
+             "sys.exit(main(sys.argv[1:]))\n")
+    for argv in (["fleet"], ["run", "--cluster", "auto", "--models", "test_mlp", "--out", str(tmp_path)]):
+        out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 3, out.stderr
+        assert out.stderr.strip().count("\n") == 0 and "pip install 'edgebench[cluster]'" in out.stderr

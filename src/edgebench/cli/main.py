@@ -9,14 +9,14 @@ import os
 import sys
 
 from edgebench import __version__
-from edgebench.cli import (backends, bench, compare, data, export, models, profile, report, run, store, stream, targets,
-                           train)
+from edgebench.cli import (backends, bench, compare, data, export, fleet, models, profile, report, run, store, stream,
+                           targets, train)
 from edgebench.errors import EdgebenchError
 
 #: command name -> its module (add_parser, main), in the order --help lists them
 COMMANDS = {"models": models, "backends": backends, "export": export, "bench": bench, "run": run,
             "train": train, "data": data, "stream": stream, "report": report, "compare": compare, "store": store,
-            "targets": targets, "profile": profile}
+            "targets": targets, "profile": profile, "fleet": fleet}
 
 
 def build_parser() -> argparse.ArgumentParser:

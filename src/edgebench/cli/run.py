@@ -32,6 +32,12 @@ def add_parser(sub) -> None:
     p.add_argument("--profile", action="store_true",
                    help="after each cell's timed rounds, one pass under its runtime's own per-layer profiler, stored "
                         "with the row (see `edgebench profile`); the timings are the same with or without it")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="run on a Ray cluster's devices (edgebench[cluster]): ray://HOST:10001, HOST:6379 or auto; "
+                        "one run per device in this store, Table 1 and Figure 4 in OUT/<device>/")
+    p.add_argument("--devices", type=csv_list, default=None,
+                   help="with --cluster: the devices to run on, comma-separated (default: every device it offers; "
+                        "see `edgebench fleet`)")
     p.add_argument("--dry-run", action="store_true",
                    help="with --target: print every command it would run on the device, and run nothing")
     add_run_options(p, auto=True)
@@ -54,6 +60,10 @@ def main(args) -> int:
     )
     if args.weights and len(cfg.models) != 1:
         raise InvalidConfigError("--weights names one checkpoint; pass it with a single model (--models NAME)")
+    if args.devices is not None and args.cluster is None:
+        raise InvalidConfigError("--devices names devices of a Ray cluster; pass --cluster ADDRESS too")
+    if args.cluster is not None:
+        return _run_on_cluster(args, cfg)
     if args.dry_run:
         if args.target is None:
             raise InvalidConfigError("--dry-run shows the commands a run would send to a device; pass --target NAME")
@@ -67,4 +77,20 @@ def main(args) -> int:
     lines = None if show else console.CellLines(len(resolved.models) * len(backends))
     result = run_suite(cfg, progress=show, on_record=lines)
     print(console.table_and_files(result.table, result.outputs.values()))
+    return 0
+
+
+def _run_on_cluster(args, cfg) -> int:
+    from edgebench.cluster.run import run_fleet
+    from edgebench.errors import InvalidConfigError
+    from edgebench.report import console
+
+    if args.target is not None or args.dry_run:
+        raise InvalidConfigError("--target and --dry-run are for one device; on a cluster a device named as a "
+                                 "registered target is driven through it by the node that offers it")
+    result = run_fleet(cfg, args.cluster, args.devices,
+                       on_line=lambda text: print(text, file=sys.stderr, flush=True))
+    for device, files in result.outputs.items():
+        print(f"== {device} ({result.run_ids[device]})")
+        print(console.table_and_files(result.tables[device], files.values()))
     return 0

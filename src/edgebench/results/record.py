@@ -32,6 +32,7 @@ class Status(StrEnum):
     CRASHED = "crashed"
     SKIPPED = "skipped"  # not measurable here: backend missing, precision not offered, bad option
     TARGET_LOST = "target_lost"  # the connection to a remote target died during the cell (run --resume measures it again)
+    NODE_LOST = "node_lost"  # a fleet node died during the cell's task, after one retry (run --resume measures it again)
 
 
 @dataclass

@@ -1,0 +1,228 @@
+"""`edgebench run --cluster`: one Ray task per (device, model), holding the device's resource
+exclusively and running the ordinary suite for that model on its node; the host stores each
+task's rows as they arrive into one store, one edgebench run per device, and renders Table 1 and
+Figure 4 per device. A node lost mid-task costs that task one retry, then `node_lost` rows,
+which `--resume` measures again; Ctrl-C keeps every stored row."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from edgebench.bench.suite import check_writable, new_run_id
+from edgebench.cluster.connect import alive_devices, check_devices, connect, resource
+from edgebench.config import SuiteConfig, parse_backend_spec
+from edgebench.errors import InvalidConfigError
+from edgebench.results.record import Record, Status, utc_now
+from edgebench.results.run import Run, RunStatus
+
+#: seconds between checks that each busy device is still offered by an alive node
+LIVENESS_PERIOD_S = 1.0
+
+
+@dataclass
+class DeviceProgress:
+    """One device's cells: done (rows stored), running (the task holding the device) and left,
+    with an estimate from the seconds per finished task so far."""
+
+    device: str
+    total: int
+    per_task: int
+    tasks_left: int
+    done: int = 0
+    started: float = field(default_factory=time.monotonic)
+    tasks_done: int = 0
+
+    def line(self) -> str:
+        running = self.per_task if self.tasks_left else 0
+        left = max(self.total - self.done - running, 0)
+        text = f"{self.device}: {self.done}/{self.total} cells done, {running} running, {left} left"
+        if self.tasks_done and self.tasks_left:
+            secs = (time.monotonic() - self.started) / self.tasks_done * self.tasks_left
+            text += f", about {secs:.0f} s to go"
+        return text
+
+
+@dataclass
+class FleetResult:
+    """Each device's run id, its stored rows, its Table 1 and report files, and how the whole run
+    ended (all by device)."""
+
+    run_ids: dict
+    records: dict
+    outputs: dict
+    status: RunStatus
+    tables: dict = field(default_factory=dict)
+
+
+def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | None = None, on_line=None) -> FleetResult:
+    """Run `config`'s models x backends on each device of the cluster at `address` (all it offers
+    when `devices` is None); rows go to config's store on this machine as they arrive, Table 1 and
+    Figure 4 to OUT/<device>/. `on_line(text)` gets a progress line per finished task."""
+    from edgebench.models import get_spec
+    from edgebench.results.store import Store, validate
+
+    ray = connect(address)
+    devices = list(devices) if devices else sorted(alive_devices(ray))
+    if not devices:
+        check_devices(ray, ["<any>"])
+    check_devices(ray, devices)
+    if len(set(devices)) != len(devices):
+        raise InvalidConfigError(f"device listed twice in {devices}")
+    for m in config.models:  # fail fast on names here, before any node is busy
+        if not m.endswith(".onnx"):
+            get_spec(m, config.model_options.input_shape)
+    db = config.db or config.out_dir / "edgebench.sqlite"
+    validate(db)
+    check_writable(config.out_dir)
+    specs = _backend_specs(config)
+    targets = _target_names()
+    say = on_line or (lambda text: None)
+
+    from edgebench.cluster.node import run_model
+
+    task = ray.remote(run_model)
+    run_ids = {d: f"{new_run_id()}-{d}" for d in devices}
+    began: set[str] = set()
+    records: dict = {d: [] for d in devices}
+    progress = {d: DeviceProgress(d, len(config.models) * len(specs), len(specs), len(config.models)) for d in devices}
+    status = RunStatus.INTERRUPTED
+    pending: dict = {}  # ref -> (device, model)
+    with Store(db) as store:
+        def begin(device: str, env: dict) -> None:
+            if device in began:
+                return
+            cfg_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+            cfg_dict.update(cluster=address or "auto", fleet_device=device)
+            store.begin_run(Run.start(run_ids[device], _baseline(specs), cfg_dict, {**env, "fleet_device": device}))
+            began.add(device)
+
+        def keep(device: str, rows: list[Record]) -> None:
+            for rec in rows:
+                rec.run_id = run_ids[device]
+                rec.details = {**rec.details, "fleet_device": device}
+                store.add(rec)
+                records[device].append(rec)
+            p = progress[device]
+            p.done += len(rows)
+            p.tasks_done += 1
+            p.tasks_left -= 1
+            say(p.line())
+
+        def lost(device: str, model: str, reason: str) -> None:
+            begin(device, {})
+            keep(device, [Record(run_ids[device], model, name, precision, config.batch_size, config.device,
+                                 Status.NODE_LOST, reason) for name, precision in specs])
+
+        try:
+            for device in devices:
+                earlier = _earlier_ok(store, device) if config.resume else []
+                target = device if device in targets else None
+                for model in config.models:
+                    rows = [r.to_dict() for r in earlier if r.model == model]
+                    ref = task.options(resources={resource(device): 1}, num_cpus=0, max_retries=1,
+                                       retry_exceptions=False).remote(config, model, rows, target)
+                    pending[ref] = (device, model)
+            next_check = time.monotonic() + LIVENESS_PERIOD_S
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=LIVENESS_PERIOD_S)
+                for ref in ready:
+                    device, model = pending.pop(ref)
+                    try:
+                        out = ray.get(ref)
+                    except Exception as exc:  # noqa: BLE001 - every way a task ends is a row
+                        if _node_failure(ray, exc):
+                            lost(device, model, f"node offering {resource(device)} lost during the task "
+                                                f"(after one retry): {_first_line(exc)}")
+                        else:
+                            begin(device, {})
+                            keep(device, [Record(run_ids[device], model, name, precision, config.batch_size,
+                                                 config.device, Status.RUN_FAILED, _first_line(exc))
+                                          for name, precision in specs])
+                        continue
+                    begin(device, out["env"])
+                    keep(device, [Record.from_dict(d) for d in out["records"]])
+                if pending and time.monotonic() >= next_check:
+                    next_check = time.monotonic() + LIVENESS_PERIOD_S
+                    alive = alive_devices(ray)
+                    for ref, (device, model) in list(pending.items()):
+                        if device not in alive:  # its retry would wait forever for a resource no node offers
+                            ray.cancel(ref, force=True)
+                            del pending[ref]
+                            lost(device, model, f"no alive node offers {resource(device)} any more "
+                                                "(its node was lost); run again with --resume once it is back")
+            status = RunStatus.FINISHED
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            outputs, tables = _finish(store, run_ids, began, records, config.out_dir, status)
+    return FleetResult({d: run_ids[d] for d in devices if d in began}, records, outputs, status, tables)
+
+
+def _finish(store, run_ids: dict, began: set, records: dict, out_dir: Path, status: RunStatus) -> tuple[dict, dict]:
+    """End each device's run with `status` and write its Table 1 and Figure 4 to OUT/<device>/;
+    the files and the tables, by device."""
+    from edgebench.report import build_table1, write_table
+
+    outputs, tables = {}, {}
+    for device in sorted(began):
+        run_id = run_ids[device]
+        store.finish_run(run_id, utc_now(), status)
+        if records[device]:
+            tables[device] = build_table1(store.records(run_id), store.run(run_id))
+            outputs[device] = write_table(tables[device], Path(out_dir) / device)
+    return outputs, tables
+
+
+def _backend_specs(config: SuiteConfig) -> list[tuple[str, str]]:
+    """(backend, precision) of each cell of a model, as the suite names them; without --backends,
+    the default pair as this host resolves it (a node resolves its own)."""
+    specs = config.backends or config.resolved().backends
+    out = []
+    for i, spec in enumerate(specs):
+        default = "fp32" if i == 0 or config.precision == "auto" else config.precision
+        name, precision, _ = parse_backend_spec(spec, default)
+        out.append((name, precision))
+    return out
+
+
+def _baseline(specs: list[tuple[str, str]]) -> str:
+    return "@".join(specs[0])
+
+
+def _target_names() -> set[str]:
+    """The remote targets registered here (`edgebench targets add`): a device of that name is
+    driven by its node through the remote-target path."""
+    from edgebench.targets.registry import load_targets
+
+    try:
+        return set(load_targets())
+    except Exception:  # noqa: BLE001 - an unreadable targets file only means no device is a target
+        return set()
+
+
+def _earlier_ok(store, device: str) -> list[Record]:
+    """The ok rows this store holds from earlier fleet runs on `device`."""
+    out = []
+    for run in store.runs():
+        if run.config.get("fleet_device") == device:
+            out += [r for r in store.records(run.run_id) if r.ok]
+    return out
+
+
+def _node_failure(ray, exc: BaseException) -> bool:
+    """Whether a task's failure is its node's or worker's death rather than an error in edgebench."""
+    system = (ray.exceptions.NodeDiedError, ray.exceptions.WorkerCrashedError, ray.exceptions.ActorDiedError,
+              ray.exceptions.ObjectLostError, ray.exceptions.LocalRayletDiedError, ray.exceptions.TaskCancelledError)
+    cause, seen = exc, set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, system):
+            return True
+        seen.add(id(cause))
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
