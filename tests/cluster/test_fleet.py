@@ -199,3 +199,26 @@ def test_a_lost_node_gives_node_lost_rows_and_resume_measures_only_those(cluster
     assert len(new) == 8 and {r["status"] for r in new} == {"ok"}
     fresh = {(r["device"], r["model"]) for r in new if r["resumed_from"] is None}
     assert fresh == {("dev-b", m) for m in lost_models}
+
+
+def test_ctrl_c_on_the_host_keeps_every_stored_row(cluster, tmp_path):
+    cmd = [sys.executable, "-m", "edgebench", "run", "--cluster", cluster.address, "--devices", "dev-a", *TINY,
+           "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if line.startswith("dev-a: 2/4 cells done"):
+                proc.send_signal(signal.SIGINT)
+                break
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "every completed row is kept" in err
+    stored = rows(tmp_path / "edgebench.sqlite")
+    assert len(stored) >= 2 and {r["status"] for r in stored} == {"ok"}
+    conn = sqlite3.connect(tmp_path / "edgebench.sqlite")
+    assert [s for (s,) in conn.execute("SELECT status FROM runs")] == ["interrupted"]
+    conn.close()
+    assert (tmp_path / "dev-a" / "table1.md").is_file()
