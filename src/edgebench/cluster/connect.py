@@ -80,17 +80,29 @@ class DeviceNode:
     node_ip: str
     node_id: str
     alive: bool
+    gpus: float = 0.0  # the node's GPU resource
 
 
 def offered(ray) -> list[DeviceNode]:
     """Every (device, node) the cluster knows, alive or not, by device then node."""
     out = []
     for node in ray.nodes():
-        for key in node.get("Resources", {}):
+        resources = node.get("Resources", {})
+        for key in resources:
             if key.startswith(RESOURCE_PREFIX):
                 out.append(DeviceNode(key[len(RESOURCE_PREFIX):], node.get("NodeManagerAddress", "?"),
-                                      node.get("NodeID", "?"), bool(node.get("Alive"))))
+                                      node.get("NodeID", "?"), bool(node.get("Alive")),
+                                      float(resources.get("GPU", 0.0))))
     return sorted(out, key=lambda d: (d.device, not d.alive, d.node_ip))
+
+
+def task_options(device: str, nodes: list[DeviceNode]) -> dict:
+    """Ray options for a task that holds `device`: its resource, no CPU slot (the device is the
+    unit), and every GPU of the node that offers it. Ray hides the GPUs from a task that asks
+    for none (it sets CUDA_VISIBLE_DEVICES to empty), so a GPU node's cells would silently run on
+    its CPU; asking for them keeps them visible, and the task holds the device whole anyway."""
+    gpus = max((n.gpus for n in nodes if n.device == device and n.alive), default=0.0)
+    return {"resources": {resource(device): 1}, "num_cpus": 0, "num_gpus": gpus}
 
 
 def alive_devices(ray) -> set[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgebench.cluster.connect import connect, offered, resource
+from edgebench.cluster.connect import connect, offered, task_options
 
 #: seconds a device's facts may take to come back (a busy device answers once its cell is done)
 FACTS_TIMEOUT_S = 60.0
@@ -28,12 +28,13 @@ def list_fleet(address: str | None, timeout_s: float = FACTS_TIMEOUT_S) -> list[
     from edgebench.cluster.node import device_facts
 
     ray = connect(address)
-    out = [FleetDevice(d.device, d.node_ip, d.node_id, d.alive) for d in offered(ray)]
+    nodes = offered(ray)
+    out = [FleetDevice(d.device, d.node_ip, d.node_id, d.alive) for d in nodes]
     remote = ray.remote(device_facts)
     refs = {}
     for dev in out:
         if dev.alive and dev.device not in refs:
-            refs[dev.device] = remote.options(resources={resource(dev.device): 1}, num_cpus=0).remote()
+            refs[dev.device] = remote.options(**task_options(dev.device, nodes)).remote()
     ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout_s)
     for dev in out:
         ref = refs.get(dev.device)

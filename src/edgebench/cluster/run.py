@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from edgebench.bench.suite import check_writable, new_run_id
-from edgebench.cluster.connect import alive_devices, check_devices, connect, resource
+from edgebench.cluster.connect import alive_devices, check_devices, connect, offered, resource, task_options
 from edgebench.config import SuiteConfig, parse_backend_spec
 from edgebench.errors import InvalidConfigError
 from edgebench.results.record import Record, Status, utc_now
@@ -114,13 +114,14 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
             keep(device, [Record(run_ids[device], model, name, precision, config.batch_size, config.device,
                                  Status.NODE_LOST, reason) for name, precision in specs])
 
+        nodes = offered(ray)
         try:
             for device in devices:
                 earlier = _earlier_ok(store, device) if config.resume else []
                 target = device if device in targets else None
                 for model in config.models:
                     rows = [r.to_dict() for r in earlier if r.model == model]
-                    ref = task.options(resources={resource(device): 1}, num_cpus=0, max_retries=1,
+                    ref = task.options(**task_options(device, nodes), max_retries=1,
                                        retry_exceptions=False).remote(config, model, rows, target)
                     pending[ref] = (device, model)
             next_check = time.monotonic() + LIVENESS_PERIOD_S
