@@ -112,7 +112,11 @@ class SSHServer:
             f"PidFile {root / 'sshd.pid'}", f"AuthorizedKeysFile {root / 'authorized_keys'}",
             "PermitRootLogin prohibit-password", "StrictModes no", "UsePAM no",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "X11Forwarding no",
-            "AllowTcpForwarding no", "PrintMotd no", "LogLevel INFO", ""]))
+            "AllowTcpForwarding no", "PrintMotd no", "LogLevel INFO",
+            # bash, the login shell that runs each command, sources ~/.bashrc when sshd starts it
+            # at shell level 1; this machine's runs `pyenv init`, whose rehash waits on a lock a
+            # killed session (the lost-connection tests) can leave behind. A device's shell is its own.
+            "SetEnv SHLVL=1", ""]))
         self.ssh_config = self.client_config(self.user_key, self.known_hosts, root / "ssh_config")
         self.url = f"ssh://{ALIAS}"
         self.log = root / "sshd.log"
