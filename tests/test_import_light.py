@@ -15,7 +15,7 @@ except SystemExit as e:
     assert e.code == 0
 rc = main(['backends'])
 assert rc == 0
-heavy = [m for m in ('tensorrt', 'openvino', 'onnxruntime', 'ray') if m in sys.modules]
+heavy = [m for m in ('tensorrt', 'openvino', 'onnxruntime', 'ray', 'mlperf_loadgen') if m in sys.modules]
 assert not heavy, heavy
 print('LIGHT-OK')
 """

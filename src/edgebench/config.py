@@ -153,6 +153,46 @@ def _option_value(text: str):
         return text
 
 
+#: `--scenario` names -> LoadGen's TestScenario names
+SCENARIOS = {"single-stream": "SingleStream", "multi-stream": "MultiStream", "offline": "Offline", "server": "Server"}
+
+
+@dataclass(frozen=True)
+class LoadGenConfig:
+    """MLPerf LoadGen scenarios (bench.loadgen). Short runs by default (`min_duration_s`, and the
+    scenario's short query count unless `min_query_count` is given); `compliant` keeps LoadGen's
+    own MLPerf minimums (600 s and its query counts), and every report says which it was."""
+
+    scenarios: tuple = ("single-stream",)
+    #: Server: the latency bound on the 99th percentile, ms
+    server_latency_ms: float = 15.0
+    #: the frame budget 1000/F ms that p90 (single-stream) or p99 (multi-stream) must meet
+    target_fps: float | None = None
+    compliant: bool = False
+    min_duration_s: float = 1.0
+    min_query_count: int | None = None
+    #: Server: at most this many LoadGen runs in the search for the highest VALID arrival rate
+    server_steps: int = 6
+
+    def __post_init__(self):
+        object.__setattr__(self, "scenarios", tuple(self.scenarios))
+        if not self.scenarios:
+            raise InvalidConfigError("--scenario needs at least one of " + ", ".join(SCENARIOS))
+        for s in self.scenarios:
+            if s not in SCENARIOS:
+                raise InvalidConfigError(f"scenario {s!r} is not one of {', '.join(SCENARIOS)}")
+        if len(set(self.scenarios)) != len(self.scenarios):
+            raise InvalidConfigError(f"scenario listed twice in {','.join(self.scenarios)}")
+        if not self.server_latency_ms > 0:
+            raise InvalidConfigError(f"--server-latency must be above 0 ms, got {self.server_latency_ms}")
+        if self.target_fps is not None and not self.target_fps > 0:
+            raise InvalidConfigError(f"--target-fps must be above 0, got {self.target_fps}")
+        if not self.min_duration_s > 0 or (self.min_query_count is not None and self.min_query_count < 1):
+            raise InvalidConfigError("LoadGen's minimum duration must be above 0 s and its minimum query count >= 1")
+        if self.server_steps < 1:
+            raise InvalidConfigError(f"server_steps must be >= 1, got {self.server_steps}")
+
+
 @dataclass(frozen=True)
 class SuiteConfig:
     models: list[str] = field(default_factory=lambda: list(PAPER_SUITE))
@@ -180,6 +220,8 @@ class SuiteConfig:
     #: each cell's per-layer profile from its runtime's own profiler, taken after its timed
     #: rounds (bench.profile); a target's tensorrt cells carry trtexec's profile either way
     profile: bool = False
+    #: MLPerf LoadGen scenarios instead of the harness's timed rounds: one cell per scenario
+    loadgen: LoadGenConfig | None = None
 
     def __post_init__(self):
         """The checks that need no device probe or backend lookup (dataclasses.replace runs them
@@ -194,6 +236,10 @@ class SuiteConfig:
         if self.target is not None and self.precision == "auto":
             raise InvalidConfigError("--precision auto is not offered with --target; name each backend's precision, "
                                      "e.g. --backends pytorch,tensorrt@fp16")
+        if self.target is not None and self.loadgen is not None:
+            raise InvalidConfigError(f"--scenario is refused for target {self.target}: LoadGen (mlcommons-loadgen) does "
+                                     "not run in its Python 3.6 agent; run the scenarios on this machine, or measure "
+                                     "the target without --scenario (trtexec's own timings)")
 
     def resolved(self) -> "SuiteConfig":
         """The device resolved, the backends listed (the default set, `auto` precisions expanded)

@@ -72,13 +72,22 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
     run_id = new_run_id()
     records: list[Record] = []
     baseline = "@".join(parse_backend_spec(cfg.backends[0], "fp32")[:2])  # stored as name@precision
-    bar = progress_bar(len(cfg.models) * len(cfg.backends), progress)
+    per_model = len(cfg.backends) * (len(cfg.loadgen.scenarios) if cfg.loadgen else 1)
+    bar = progress_bar(len(cfg.models) * per_model, progress)
     with Store(cfg.db) as store:
         store.begin_run(Run.start(run_id, baseline, _config_dict(cfg), env))
         status = RunStatus.INTERRUPTED
         try:
             for model in cfg.models:
                 shared: dict = {}
+                if cfg.loadgen is not None:
+                    for rec in _scenario_records(cfg, model, run_id, env, store, shared):
+                        store.add(rec)
+                        records.append(rec)
+                        bar.update(1)
+                        if on_record is not None:
+                            on_record(rec)
+                    continue
                 arms = _model_arms(cfg, model, run_id, env, store, shared, hold)
                 if arms is None:  # the model could not be built in-process: recorded, go on
                     for b in cfg.backends:
@@ -120,6 +129,18 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
             table = build_table1(store.records(run_id), store.run(run_id))
             outputs = write_table(table, cfg.out_dir) if records else {}
     return SuiteResult(run_id, records, outputs, status, table)
+
+
+def _scenario_records(cfg: SuiteConfig, model: str, run_id: str, env: dict, store, shared: dict):
+    """One model's LoadGen scenario cells (bench.scenario_cells), in this process."""
+    from edgebench.bench.loadgen import unavailable_reason
+    from edgebench.bench.scenario_cells import scenario_records
+
+    cell = _model_cell(cfg, model, shared) if unavailable_reason() is None else None
+    return scenario_records(cfg, model, run_id, env, store, cell,
+                            lambda name, precision, options, scenario:
+                            cell_fingerprint(cfg, model, name, precision, options, env, scenario),
+                            shared.get("build_error", "model build failed"))
 
 
 class _ResumedCell:
@@ -173,7 +194,8 @@ class _LocalArm:
         return self.rec
 
 
-def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, options: dict, env: dict) -> str:
+def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, options: dict, env: dict,
+                     scenario: str | None = None) -> str:
     """Everything that defines a cell's measurement: a stored ok row with the same fingerprint is
     the same measurement, so `run --resume` may reuse it."""
     from dataclasses import asdict
@@ -197,6 +219,9 @@ def cell_fingerprint(cfg: "SuiteConfig", model: str, name: str, precision: str, 
         # not stand in for a cell --profile asked for; left out when off, so that the rows stored
         # before profiles existed keep their fingerprints
         **({"profile": True} if cfg.profile else {}),
+        # a LoadGen scenario cell: its scenario and LoadGen's settings (absent for harness cells)
+        **({"scenario": scenario,
+             "loadgen": {k: v for k, v in asdict(cfg.loadgen).items() if k != "scenarios"}} if scenario else {}),
     })
 
 

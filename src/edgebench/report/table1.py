@@ -86,6 +86,8 @@ class Table1:
     status: str = ""  # the run's status: finished, interrupted, ...
     quick: bool = False  # the run, or any cell in it, used --quick timing
     not_reached: list = field(default_factory=list)  # models of an interrupted run with no row
+    #: LoadGen scenario cells by scenario, in the order the run names them (run --scenario)
+    scenarios: dict = field(default_factory=dict)
 
     @property
     def interrupted(self) -> bool:
@@ -120,8 +122,13 @@ def build_table1(records: list[Record], run: Run) -> Table1:
     def is_pre(r: Record) -> bool:
         return r.backend == baseline and r.precision == base_precision
 
-    by_model: dict[str, list[Record]] = {}
+    scenarios: dict[str, list[Record]] = {}
     for r in records:
+        if r.loadgen.scenario:
+            scenarios.setdefault(r.loadgen.scenario, []).append(r)
+    harness = [r for r in records if not r.loadgen.scenario]
+    by_model: dict[str, list[Record]] = {}
+    for r in harness:
         by_model.setdefault(r.model, []).append(r)
     rows = [_row(model, recs, baseline, is_pre) for model, recs in by_model.items()]
     speedups = [r.speedup for r in rows if r.speedup is not None]
@@ -133,7 +140,8 @@ def build_table1(records: list[Record], run: Run) -> Table1:
         baseline=f"{baseline}@{base_precision}",
         status=status,
         quick=bool(cfg.get("timing", {}).get("quick")) or any(r.quick for r in rows),
-        not_reached=[m for m in cfg.get("models", []) if m not in by_model] if status == RunStatus.INTERRUPTED
+        not_reached=[m for m in cfg.get("models", []) if m not in by_model and m not in
+                     {r.model for rs in scenarios.values() for r in rs}] if status == RunStatus.INTERRUPTED
         else [],
         rows=rows,
         mean_speedup=mean(speedups),
@@ -144,10 +152,11 @@ def build_table1(records: list[Record], run: Run) -> Table1:
         overhead=[
             (r.model, r.backend, r.precision, r.latency.host.p50_ms, r.overhead.harness_check_p50_ms,
              r.overhead.bare_p50_ms, r.overhead.pct)
-            for r in records
+            for r in harness
             if r.ok and r.overhead.pct is not None
         ],
         records=list(records),
+        scenarios=scenarios,
     )
 
 
@@ -158,7 +167,7 @@ def pick_cells(recs: list[Record], is_pre) -> tuple:
     # of the same pair (other options, a precision fallback) are post-opt candidates
     pre_row = next((r for r in recs if is_pre(r)), None)
     pre = pre_row if pre_row is not None and pre_row.ok else None
-    posts = sorted((r for r in recs if r is not pre_row and r.ok), key=lambda r: r.latency.host.p50_ms)
+    posts = sorted((r for r in recs if r is not pre_row and r.ok and r.latency.host is not None), key=lambda r: r.latency.host.p50_ms)
     return pre_row, pre, posts[0] if posts else None
 
 

@@ -61,6 +61,18 @@ FIELDS: dict[str, tuple[str | None, str]] = {
     "details": (None, "details"),
     "timing": (None, "timing"),
     "created_at": (None, "created_at"),
+    "loadgen_scenario": ("loadgen", "scenario"),
+    "loadgen_result": ("loadgen", "result"),
+    "loadgen_reasons": ("loadgen", "reasons"),
+    "loadgen_p90_ms": ("loadgen", "p90_ms"),
+    "loadgen_p99_ms": ("loadgen", "p99_ms"),
+    "loadgen_samples_per_s": ("loadgen", "samples_per_s"),
+    "loadgen_server_qps": ("loadgen", "server_qps"),
+    "loadgen_latency_bound_ms": ("loadgen", "latency_bound_ms"),
+    "loadgen_early_stopping_ms": ("loadgen", "early_stopping_ms"),
+    "loadgen_compliant": ("loadgen", "compliant"),
+    "loadgen_frame_budget_ms": ("loadgen", "frame_budget_ms"),
+    "loadgen_meets_frame_budget": ("loadgen", "meets_frame_budget"),
 }
 #: the flat names holding LatencyStats
 STATS = ("latency", "device_latency")

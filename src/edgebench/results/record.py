@@ -149,6 +149,31 @@ class Overhead:
         return 100.0 * (self.harness_check_p50_ms / self.bare_p50_ms - 1.0)
 
 
+@dataclass
+class LoadGen:
+    """An MLPerf LoadGen scenario cell (bench.loadgen): LoadGen's verdict, the reasons it gives
+    when INVALID, and the scenario's figure read back from its summary (the summary itself is in
+    details["loadgen_summary"]). Empty for the harness's own cells."""
+
+    scenario: str = ""  # single-stream, multi-stream, offline, server
+    result: str = ""  # LoadGen's verdict: VALID or INVALID
+    reasons: list = field(default_factory=list)  # why INVALID, in LoadGen's words
+    p90_ms: float | None = None  # single-stream's figure (and the others' where reported)
+    p99_ms: float | None = None  # multi-stream's figure
+    samples_per_s: float | None = None  # offline's figure; server: completed samples per second
+    server_qps: float | None = None  # server: the scheduled arrival rate of the run kept
+    latency_bound_ms: float | None = None  # server: the bound on the 99th percentile
+    early_stopping_ms: float | None = None  # LoadGen's early-stopping estimate of the scenario's percentile
+    compliant: bool = False  # MLPerf's minimum duration and query counts
+    frame_budget_ms: float | None = None  # 1000 / --target-fps
+    meets_frame_budget: bool | None = None
+
+    def __post_init__(self):
+        self.compliant = bool(self.compliant)  # SQLite hands back 0/1, and NULL for rows stored before it
+        if self.meets_frame_budget is not None:
+            self.meets_frame_budget = bool(self.meets_frame_budget)
+
+
 def utc_now() -> str:
     """UTC now, ISO 8601 to the second: how records and runs stamp their times."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -156,7 +181,7 @@ def utc_now() -> str:
 
 #: the groups of a Record, by field name
 GROUPS = {"model_facts": ModelFacts, "artifact": ArtifactFacts, "cold_start": ColdStart, "latency": Latency,
-          "memory": Memory, "energy": Energy, "contention": Contention, "accuracy": Accuracy, "overhead": Overhead}
+          "memory": Memory, "energy": Energy, "contention": Contention, "accuracy": Accuracy, "overhead": Overhead, "loadgen": LoadGen}
 
 
 @dataclass
@@ -186,6 +211,7 @@ class Record:
     contention: Contention = field(default_factory=Contention)
     accuracy: Accuracy = field(default_factory=Accuracy)
     overhead: Overhead = field(default_factory=Overhead)
+    loadgen: LoadGen = field(default_factory=LoadGen)
     warnings: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
     #: the timing configuration the cell was measured with (bench.harness.TimingConfig as a dict)
@@ -223,5 +249,5 @@ class Record:
         return cls(**kwargs)
 
 
-__all__ = ["Accuracy", "ArtifactFacts", "ColdStart", "Contention", "Energy", "Latency", "Memory", "ModelFacts",
+__all__ = ["Accuracy", "ArtifactFacts", "ColdStart", "Contention", "Energy", "Latency", "LoadGen", "Memory", "ModelFacts",
            "Overhead", "Record", "Status", "StrEnum", "utc_now"]

@@ -14,12 +14,14 @@ from edgebench.results.columns import FIELDS, STATS, flatten, unflatten
 from edgebench.results.record import Record
 from edgebench.results.run import Run, RunStatus
 
-SCHEMA_VERSION = 7  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
+SCHEMA_VERSION = 8  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
 # 5: fingerprint and samples; 6: CPU contention (contended, other_cpu_pct, load_before_pct);
 # 7: runs gain edgebench_version and git_commit; rows no longer copy the run's env (old rows keep theirs)
+# 8: MLPerf LoadGen scenario cells (loadgen_* columns: scenario, verdict, reasons, figures)
 _LATENCY_FIELDS = list(LatencyStats.__dataclass_fields__)
 # columns.FIELDS names each value; statistics are flattened as <name>_<field>, lists and dicts stored as JSON
-_JSON_FIELDS = {"input_shape": list, "details": dict, "timing": dict, "warnings": list, "samples_ms": list}  # -> empty
+_JSON_FIELDS = {"input_shape": list, "details": dict, "timing": dict, "warnings": list, "samples_ms": list,
+               "loadgen_reasons": list}  # -> empty
 _SCALAR_FIELDS = [f for f in FIELDS if f not in (*STATS, *_JSON_FIELDS)]
 _STAT_COLUMNS = [f"{s}_{f}" for s in STATS for f in _LATENCY_FIELDS]
 _COLUMNS = _SCALAR_FIELDS + _STAT_COLUMNS + list(_JSON_FIELDS)
