@@ -9,3 +9,26 @@ def test_unwritable_output_folder(tmp_path, capsys):
     assert main(["run", "--models", "test_cnn", "--out", str(blocker / "sub"), *FAST]) == 2
     err = capsys.readouterr().err
     assert "not writable" in err and "--out" in err
+
+
+def test_scenario_options_are_checked_before_anything_runs(tmp_path, capsys):
+    assert main(["run", "--models", "test_cnn", "--scenario", "realtime", "--out", str(tmp_path / "o")]) == 2
+    assert "not one of single-stream, multi-stream, offline, server" in capsys.readouterr().err
+    assert main(["run", "--models", "test_cnn", "--target-fps", "30", "--out", str(tmp_path / "o")]) == 2
+    assert "pass --scenario too" in capsys.readouterr().err
+    assert main(["run", "--models", "test_cnn", "--scenario", "server", "--server-latency", "fast",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "--server-latency must look like 15ms" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_single_stream_scenario_from_the_command_line(tmp_path, capsys):
+    import pytest
+
+    pytest.importorskip("mlperf_loadgen")
+    out = tmp_path / "o"
+    assert main(["run", "--models", "test_cnn", "--backends", "pytorch", "--device", "cpu", "--no-isolate",
+                 "--no-progress", "--scenario", "single-stream", "--target-fps", "30", "--scenario-duration", "0.3",
+                 "--pool-size", "2", "--out", str(out)]) == 0
+    md = (out / "table1.md").read_text()
+    assert "MLPerf LoadGen SingleStream" in md and "| VALID |" in md and "Not compliant durations" in md

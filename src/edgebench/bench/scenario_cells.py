@@ -29,8 +29,8 @@ def scenario_records(cfg: SuiteConfig, model: str, run_id: str, env: dict, store
             fp = fingerprint(name, precision, options, scenario)
             old = store.find_ok(fp) if cfg.resume else None
             if old is not None:
+                old.details = {**old.details, "resumed_from": old.run_id}
                 old.run_id = run_id
-                old.details = {**old.details, "resumed_from": old.details.get("resumed_from") or old.run_id}
                 yield old
                 continue
             todo.append((scenario, fp))

@@ -40,6 +40,18 @@ def add_parser(sub) -> None:
                         "see `edgebench fleet`)")
     p.add_argument("--dry-run", action="store_true",
                    help="with --target: print every command it would run on the device, and run nothing")
+    g = p.add_argument_group("MLPerf LoadGen scenarios (edgebench[loadgen])")
+    g.add_argument("--scenario", type=csv_list, default=None,
+                   help="run each model x backend through MLPerf LoadGen instead of the timed rounds: single-stream, "
+                        "multi-stream, offline, server (comma-separated); one cell per scenario")
+    g.add_argument("--server-latency", default="15ms",
+                   help="Server: the latency bound on the 99th percentile, e.g. 15ms (default 15ms)")
+    g.add_argument("--target-fps", type=float, default=None,
+                   help="say whether single-stream p90 / multi-stream p99 meets the frame budget 1000/F ms")
+    g.add_argument("--compliant", action="store_true",
+                   help="MLPerf's own minimum durations and query counts (600 s each) instead of short runs")
+    g.add_argument("--scenario-duration", type=float, default=1.0,
+                   help="short runs: LoadGen's minimum duration per run, seconds (default 1.0)")
     add_run_options(p, auto=True)
     add_model_options(p)
     add_timing_options(p)
@@ -56,13 +68,15 @@ def main(args) -> int:
         model_options=model_options(args), timing=timing(args), pool_size=args.pool_size, out_dir=args.out,
         db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
         isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume, target=args.target,
-        profile=args.profile, **models,
+        profile=args.profile, loadgen=_loadgen(args), **models,
     )
     if args.weights and len(cfg.models) != 1:
         raise InvalidConfigError("--weights names one checkpoint; pass it with a single model (--models NAME)")
     if args.devices is not None and args.cluster is None:
         raise InvalidConfigError("--devices names devices of a Ray cluster; pass --cluster ADDRESS too")
     if args.cluster is not None:
+        if cfg.loadgen is not None:
+            raise InvalidConfigError("--scenario is not offered with --cluster yet; run the scenarios on one machine")
         return _run_on_cluster(args, cfg)
     if args.dry_run:
         if args.target is None:
@@ -78,6 +92,26 @@ def main(args) -> int:
     result = run_suite(cfg, progress=show, on_record=lines)
     print(console.table_and_files(result.table, result.outputs.values()))
     return 0
+
+
+def _loadgen(args):
+    """--scenario and its options -> a config.LoadGenConfig, or None without --scenario."""
+    from edgebench.errors import InvalidConfigError
+
+    if args.scenario is None:
+        if args.compliant or args.target_fps is not None:
+            raise InvalidConfigError("--compliant and --target-fps qualify LoadGen scenarios; pass --scenario too")
+        return None
+    from edgebench.config import LoadGenConfig
+
+    text = args.server_latency.strip().lower()
+    try:
+        latency_ms = float(text[:-2]) if text.endswith("ms") else float(text[:-1]) * 1e3 if text.endswith("s") \
+            else float(text)
+    except ValueError:
+        raise InvalidConfigError(f"--server-latency must look like 15ms or 0.015s, not {args.server_latency!r}") from None
+    return LoadGenConfig(scenarios=tuple(args.scenario), server_latency_ms=latency_ms, target_fps=args.target_fps,
+                         compliant=args.compliant, min_duration_s=args.scenario_duration)
 
 
 def _run_on_cluster(args, cfg) -> int:

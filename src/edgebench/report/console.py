@@ -53,7 +53,11 @@ def record_line(rec, prefix: str = "", suffix: str = "") -> str:
     """One finished cell: its p50, or its status and why (an accuracy_failed cell: the
     gate's metric, value and threshold), and whether other processes contended for the CPU."""
     head = f"{prefix}{rec.model:<22} {rec.backend:<12} {rec.precision:<5}"
-    if rec.ok:
+    if rec.ok and rec.loadgen.scenario:  # a LoadGen cell: its scenario and LoadGen's verdict
+        text = f"LoadGen {rec.loadgen.scenario}: {rec.loadgen.result}"
+        if rec.loadgen.reasons and rec.loadgen.result != "VALID":
+            text += f" ({rec.loadgen.reasons[0]})"
+    elif rec.ok:
         text = f"p50 {rec.latency.host.p50_ms:9.3f} ms"
     elif rec.status == Status.ACCURACY_FAILED:
         text = f"accuracy_failed: {rec.accuracy.gate_reason or 'failed the accuracy gate'}"

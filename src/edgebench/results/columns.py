@@ -60,7 +60,6 @@ FIELDS: dict[str, tuple[str | None, str]] = {
     "bare_p50_ms": ("overhead", "bare_p50_ms"),
     "details": (None, "details"),
     "timing": (None, "timing"),
-    "created_at": (None, "created_at"),
     "loadgen_scenario": ("loadgen", "scenario"),
     "loadgen_result": ("loadgen", "result"),
     "loadgen_reasons": ("loadgen", "reasons"),
@@ -73,6 +72,7 @@ FIELDS: dict[str, tuple[str | None, str]] = {
     "loadgen_compliant": ("loadgen", "compliant"),
     "loadgen_frame_budget_ms": ("loadgen", "frame_budget_ms"),
     "loadgen_meets_frame_budget": ("loadgen", "meets_frame_budget"),
+    "created_at": (None, "created_at"),
 }
 #: the flat names holding LatencyStats
 STATS = ("latency", "device_latency")

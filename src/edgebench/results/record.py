@@ -170,6 +170,7 @@ class LoadGen:
 
     def __post_init__(self):
         self.compliant = bool(self.compliant)  # SQLite hands back 0/1, and NULL for rows stored before it
+        self.scenario, self.result = self.scenario or "", self.result or ""
         if self.meets_frame_budget is not None:
             self.meets_frame_budget = bool(self.meets_frame_budget)
 
