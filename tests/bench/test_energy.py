@@ -1,6 +1,6 @@
 import pytest
 
-from edgebench.bench.energy import BOARD_RAILS, EnergyProbe, parse_tegrastats
+from edgebench.bench.energy import BOARD_RAILS, EnergyProbe, board_power, board_watts, parse_tegrastats
 
 # documented tegrastats lines: Jetson Nano (L4T 32.x) and AGX Orin (L4T 35.x)
 NANO = ("RAM 2148/3956MB (lfb 1x512kB) SWAP 0/1978MB (cached 0MB) CPU [4%@102,2%@102,0%@102,0%@102] "
@@ -47,3 +47,12 @@ def test_probe_subtracts_idle_power(monkeypatch):
     probe.window(lambda: None)
     r = probe.result()
     assert r.idle_watts == pytest.approx(2.0) and r.joules == pytest.approx(1.0) and r.source == "fake"
+
+
+def test_board_power_of_a_nano_and_an_orin_line_and_a_targets_text():
+    nano = "RAM 1500/3964MB CPU [10%@1479] GPU 3%@76 POM_5V_IN 2505/2505 POM_5V_GPU 40/40 POM_5V_CPU 400/400"
+    orin = "RAM 3000/30000MB VDD_GPU_SOC 2000mW/2000mW VDD_CPU_CV 800mW/800mW VDD_IN 7500mW/7400mW"
+    assert board_power(nano) == ("POM_5V_IN", 2.505) and board_power(orin) == ("VDD_IN", 7.5)
+    assert board_power("RAM 1500/3964MB CPU [10%@1479]") is None
+    assert board_watts(f"{nano}\nno rail here\n{nano.replace('2505/2505', '3000/2700')}\n") == ("POM_5V_IN", [2.505, 3.0])
+    assert board_watts("") == (None, [])

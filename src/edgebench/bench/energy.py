@@ -21,16 +21,22 @@ def parse_tegrastats(line: str) -> dict[str, int]:
     return {name: int(now) for name, now, _avg in _RAIL.findall(line)}
 
 
+def board_power(line: str) -> tuple[str, float] | None:
+    """The whole-board input rail of one tegrastats line and its power in watts, or None."""
+    rails = parse_tegrastats(line)
+    rail = next((r for r in BOARD_RAILS if r in rails), None)
+    return None if rail is None else (rail, rails[rail] / 1e3)
+
+
 def board_watts(text: str) -> tuple[str | None, list[float]]:
     """The whole-board input rail and its power in watts, one value per line of tegrastats output
     (the lines a remote target's agent sent back); (None, []) when no line names a board rail."""
     rail, watts = None, []
     for line in text.splitlines():
-        rails = parse_tegrastats(line)
-        found = next((r for r in BOARD_RAILS if r in rails), None)
+        found = board_power(line)
         if found:
-            rail = found
-            watts.append(rails[found] / 1e3)
+            rail = found[0]
+            watts.append(found[1])
     return rail, watts
 
 
@@ -105,11 +111,10 @@ class TegrastatsMeter(_Meter):
 
     def _read(self):
         for line in self.proc.stdout:
-            rails = parse_tegrastats(line)
-            rail = next((r for r in BOARD_RAILS if r in rails), None)
-            if rail:
-                self.rail = rail
-                self.samples.append((time.perf_counter(), rails[rail] / 1e3))
+            found = board_power(line)
+            if found:
+                self.rail = found[0]
+                self.samples.append((time.perf_counter(), found[1]))
 
     def start(self):
         self.t0 = time.perf_counter()
