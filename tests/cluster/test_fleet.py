@@ -163,6 +163,39 @@ def test_run_spreads_models_across_devices_into_one_store(cluster, tmp_path):
         assert f"== {device}" in out.stdout
 
 
+def test_scenario_cells_run_on_each_device(cluster, tmp_path):
+    """`run --cluster --scenario`: each device runs the model's LoadGen cells through its own suite."""
+    out = edgebench(cluster, "run", "--cluster", cluster.address, "--devices", "dev-a,dev-b", "--models", "test_mlp",
+                    "--backends", "pytorch", "--scenario", "single-stream,offline", "--scenario-duration", "0.2",
+                    "--check-size", "4", "--pool-size", "2", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    conn = sqlite3.connect(tmp_path / "edgebench.sqlite")
+    stored = conn.execute("SELECT u.config, r.status, r.loadgen_scenario, r.loadgen_result FROM records r "
+                          "JOIN runs u ON u.run_id = r.run_id ORDER BY r.id").fetchall()
+    conn.close()
+    by_device = {}
+    for config, status, scenario, result in stored:
+        by_device.setdefault(json.loads(config)["fleet_device"], []).append((status, scenario, result))
+    for device in ("dev-a", "dev-b"):
+        assert [row[:2] for row in by_device[device]] == [("ok", "single-stream"), ("ok", "offline")]
+        assert by_device[device][0][2] == "VALID"
+        assert f"{device}: 2/2 cells done" in out.stderr
+        assert "MLPerf LoadGen SingleStream" in (tmp_path / device / "table1.md").read_text()
+
+
+def test_each_scenario_is_a_cell_of_a_fleet_task():
+    """A task's cells, as a lost node's rows name them: backend x scenario."""
+    from edgebench.cluster.run import _backend_specs, _cells
+    from edgebench.config import LoadGenConfig, SuiteConfig
+
+    cfg = SuiteConfig(models=["test_mlp"], backends=["pytorch", "onnxruntime@fp16"],
+                      loadgen=LoadGenConfig(scenarios=("server", "offline")))
+    assert _cells(cfg, _backend_specs(cfg)) == [("pytorch", "fp32", "server"), ("pytorch", "fp32", "offline"),
+                                                ("onnxruntime", "fp16", "server"), ("onnxruntime", "fp16", "offline")]
+    assert _cells(SuiteConfig(models=["test_mlp"], backends=["pytorch"]), [("pytorch", "fp32")]) == [
+        ("pytorch", "fp32", "")]
+
+
 def test_a_lost_node_gives_node_lost_rows_and_resume_measures_only_those(cluster, tmp_path):
     cmd = [sys.executable, "-m", "edgebench", "run", "--cluster", cluster.address, "--devices", "dev-a,dev-b", *TINY,
            "--out", str(tmp_path)]

@@ -76,6 +76,7 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
     validate(db)
     check_writable(config.out_dir)
     specs = _backend_specs(config)
+    cells = _cells(config, specs)
     targets = _target_names()
     say = on_line or (lambda text: None)
 
@@ -85,7 +86,7 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
     run_ids = {d: f"{new_run_id()}-{d}" for d in devices}
     began: set[str] = set()
     records: dict = {d: [] for d in devices}
-    progress = {d: DeviceProgress(d, len(config.models) * len(specs), len(specs), len(config.models)) for d in devices}
+    progress = {d: DeviceProgress(d, len(config.models) * len(cells), len(cells), len(config.models)) for d in devices}
     status = RunStatus.INTERRUPTED
     pending: dict = {}  # ref -> (device, model)
     with Store(db) as store:
@@ -109,10 +110,18 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
             p.tasks_left -= 1
             say(p.line())
 
-        def lost(device: str, model: str, reason: str) -> None:
+        def failed(device: str, model: str, status: Status, reason: str) -> None:
+            """A row per cell of `model` that a task ended without: node_lost or run_failed."""
             begin(device, {})
-            keep(device, [Record(run_ids[device], model, name, precision, config.batch_size, config.device,
-                                 Status.NODE_LOST, reason) for name, precision in specs])
+            rows = []
+            for name, precision, scenario in cells:
+                rec = Record(run_ids[device], model, name, precision, config.batch_size, config.device, status, reason)
+                rec.loadgen.scenario = scenario
+                rows.append(rec)
+            keep(device, rows)
+
+        def lost(device: str, model: str, reason: str) -> None:
+            failed(device, model, Status.NODE_LOST, reason)
 
         nodes = offered(ray)
         try:
@@ -136,10 +145,7 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
                             lost(device, model, f"node offering {resource(device)} lost during the task "
                                                 f"(after one retry): {_first_line(exc)}")
                         else:
-                            begin(device, {})
-                            keep(device, [Record(run_ids[device], model, name, precision, config.batch_size,
-                                                 config.device, Status.RUN_FAILED, _first_line(exc))
-                                          for name, precision in specs])
+                            failed(device, model, Status.RUN_FAILED, _first_line(exc))
                         continue
                     begin(device, out["env"])
                     keep(device, [Record.from_dict(d) for d in out["records"]])
@@ -185,6 +191,12 @@ def _backend_specs(config: SuiteConfig) -> list[tuple[str, str]]:
         name, precision, _ = parse_backend_spec(spec, default)
         out.append((name, precision))
     return out
+
+
+def _cells(config: SuiteConfig, specs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(backend, precision, LoadGen scenario or "") of each cell of a model, in the suite's order."""
+    scenarios = config.loadgen.scenarios if config.loadgen is not None else ("",)
+    return [(name, precision, scenario) for name, precision in specs for scenario in scenarios]
 
 
 def _baseline(specs: list[tuple[str, str]]) -> str:
