@@ -3,24 +3,26 @@ VALID verdict and the figures read back from its summary, a Server bound no mode
 as INVALID with LoadGen's reason, resume by fingerprint, and nothing written to the working
 directory."""
 import os
+import textwrap
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
-from edgebench.bench.loadgen import parse_summary
+from edgebench.bench.loadgen import decode_accuracy_log, parse_summary
 from edgebench.bench.suite import run_suite
-from edgebench.config import LoadGenConfig, SuiteConfig
+from edgebench.config import LoadGenConfig, ModelOptions, SuiteConfig
 from edgebench.errors import InvalidConfigError
 from edgebench.results import Status, Store
 
 pytest.importorskip("mlperf_loadgen")
 
 
-def _suite(tmp_path, **loadgen):
+def _suite(tmp_path, suite=None, **loadgen):
     loadgen.setdefault("min_duration_s", 0.5)
     loadgen.setdefault("server_steps", 3)
-    return SuiteConfig(models=["test_cnn"], backends=["pytorch"], device="cpu", isolate=False, pool_size=2,
-                       out_dir=tmp_path / "out", loadgen=LoadGenConfig(**loadgen))
+    kw = {"models": ["test_cnn"], "backends": ["pytorch"], "isolate": False, **(suite or {})}
+    return SuiteConfig(device="cpu", pool_size=2, out_dir=tmp_path / "out", loadgen=LoadGenConfig(**loadgen), **kw)
 
 
 @pytest.fixture
@@ -128,3 +130,95 @@ Additional Stats
     assert s.reasons == ["Early stopping satisfied: NO", "Only processed 416 queries.",
                          "Need to process at least 662 queries for early stopping."]
     assert s.latencies_ms == {"p50": 1.0}
+
+
+def test_accuracy_mode_reads_task_accuracy_from_loadgens_log_in_isolated_workers(tmp_path, in_clean_dir):
+    """With --data, each scenario cell's task accuracy and gate come from LoadGen's accuracy log
+    (AccuracyOnly over the 12 labelled check images), in a worker process per backend: the same
+    figure the pristine model gives on those images; MultiStream's last query of 8 repeats 4."""
+    from edgebench.bench.accuracy import task_accuracy
+    from edgebench.bench.cell import ModelCell
+    from edgebench.data.synth import write_image_set
+
+    write_image_set(tmp_path / "img", per_class=12, val_fraction=0.5)  # 12 val images
+    opts = ModelOptions(data=str(tmp_path / "img"), check_size=12)
+    cfg = _suite(tmp_path, {"backends": ["pytorch", "onnxruntime"], "isolate": True, "model_options": opts},
+                 scenarios=("single-stream", "multi-stream"), min_duration_s=0.2)
+    result = run_suite(cfg)
+    cell = ModelCell("test_cnn", opts, 1, 2, None)
+    labels = cell.check_info()[0]
+    expected = task_accuracy(cell.reference_outputs(), labels)
+    assert len(labels) == 12 and 0 < expected < 1  # random weights: neither all right nor all wrong
+    for rec in result.records:
+        assert rec.status is Status.OK, rec.error
+        assert rec.accuracy.task_accuracy == pytest.approx(expected)
+        assert rec.details["accuracy_source"] == "LoadGen's accuracy log"
+        run = rec.details["loadgen_accuracy"]
+        assert run["samples"] == 12
+        assert run["repeated"] == (4 if rec.loadgen.scenario == "multi-stream" else 0)
+        assert run["log_entries"] == 12 + run["repeated"]
+    ort = [r for r in result.records if r.backend == "onnxruntime"]
+    assert [r.accuracy.gate for r in ort] == ["passed", "passed"] and ort[0].accuracy.top1_agreement == 1.0
+    assert all(r.accuracy.gate == "" for r in result.records if r.backend == "pytorch")  # the reference itself
+
+
+def test_accuracy_gate_judges_loadgens_outputs(tmp_path, in_clean_dir, monkeypatch):
+    from edgebench.bench import accuracy
+
+    monkeypatch.setitem(accuracy.TOLERANCES, "fp32", {"max_rel_diff": None, "min_cosine": 1.5, "min_top1": 0.99})
+    cfg = _suite(tmp_path, {"backends": ["pytorch", "onnxruntime"], "model_options": ModelOptions(check_size=4)},
+                 scenarios=("offline",), min_duration_s=0.2)
+    pre, post = run_suite(cfg).records
+    assert pre.status is Status.OK and post.status is Status.ACCURACY_FAILED
+    assert "cosine" in post.accuracy.gate_reason and post.details["loadgen_accuracy"]["samples"] == 4
+
+
+CRASH_ONCE = textwrap.dedent('''
+    import os, signal
+    import torch
+    INPUT_SHAPE = (3, 8, 8)
+    CALLS = [0]
+
+    class M(torch.nn.Module):
+        def __init__(self, num_classes=2):
+            super().__init__()
+            self.fc = torch.nn.Linear(192, num_classes)
+
+        def forward(self, x):
+            if not torch.compiler.is_compiling() and not torch.onnx.is_in_onnx_export():
+                CALLS[0] += 1
+                marker = os.environ["EDGEBENCH_TEST_CRASH_ONCE"]
+                if CALLS[0] > 40 and os.path.exists(marker):
+                    os.remove(marker)
+                    os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+            return self.fc(x.flatten(1))
+
+    def make(num_classes=2):
+        return M(num_classes)
+''')
+
+
+def test_a_worker_killed_in_one_scenario_costs_only_that_scenario(tmp_path, in_clean_dir, monkeypatch):
+    f = tmp_path / "crash_once.py"
+    f.write_text(CRASH_ONCE)
+    marker = tmp_path / "crash-once"
+    marker.write_text("")
+    monkeypatch.setenv("EDGEBENCH_TEST_CRASH_ONCE", str(marker))
+    cfg = _suite(tmp_path, {"models": [f"{f}:make"], "isolate": True, "model_options": ModelOptions(check_size=8)},
+                 scenarios=("single-stream", "offline"), min_duration_s=0.2)
+    crashed, after = run_suite(cfg).records
+    assert crashed.loadgen.scenario == "single-stream" and crashed.status is Status.CRASHED
+    assert "signal 9 (SIGKILL)" in crashed.error and not marker.exists()
+    assert after.loadgen.scenario == "offline" and after.status is Status.OK and after.loadgen.samples_per_s > 0
+    assert crashed.fingerprint and after.fingerprint and crashed.fingerprint != after.fingerprint
+
+
+def test_accuracy_log_decoding():
+    out = [np.array([[1.5, -2.0]], np.float32), np.array([[0.25, 4.0]], np.float32)]
+    entries = [{"seq_id": 0, "qsl_idx": 1, "data": out[1].tobytes().hex()},
+               {"seq_id": 1, "qsl_idx": 0, "data": out[0].tobytes().hex()},
+               {"seq_id": 2, "qsl_idx": 1, "data": out[1].tobytes().hex()}]
+    decoded, repeated = decode_accuracy_log(entries, 2, (1, 2))
+    assert repeated == 1 and [d.tolist() for d in decoded] == [[[1.5, -2.0]], [[0.25, 4.0]]]
+    with pytest.raises(RuntimeError, match="no output for 1 of 3 samples"):
+        decode_accuracy_log(entries, 3, (1, 2))

@@ -54,6 +54,15 @@ def worker_main(conn, spec: dict) -> None:
             elif cmd == "finish":
                 conn.send(("record", bc.finish(payload).to_dict()))
                 return
+            elif cmd == "scenario":  # a LoadGen scenario cell on the open backend (bench.scenario_cells)
+                from edgebench.bench.loadgen import run_scenario
+                from edgebench.config import LoadGenConfig
+
+                scenario, loadgen, gate = payload
+                conn.send(("scenario", run_scenario(bc, scenario, LoadGenConfig(**loadgen), gate).to_dict()))
+            elif cmd == "close":
+                bc.close()
+                return
     except BaseException as exc:  # report, then exit: the parent records the failure
         try:
             conn.send(("error", _failure_kind(exc), f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}",
@@ -168,6 +177,24 @@ class RemoteCell:
                 if not alive:
                     self.rec = _adopt(self.rec, rec)
                     self._stop()
+
+    def scenario(self, scenario: str, loadgen: dict, gate: bool) -> Record | None:
+        """One LoadGen scenario cell on the worker's open backend (bench.loadgen.run_scenario),
+        allowed `timeout_s` from now; None when the worker failed (self.rec says how)."""
+        if not self.alive:
+            return None
+        self.deadline = time.monotonic() + self.timeout_s
+        reply = self._call(("scenario", (scenario, loadgen, gate)))
+        return None if reply is None else _adopt(self.rec, reply[1])
+
+    def close(self) -> None:
+        """Let the worker close its backend and exit."""
+        if self.alive:
+            try:
+                self.conn.send(("close", None))
+            except OSError:
+                pass
+            self._stop()
 
     def finish(self, check_overhead: bool = False) -> Record:
         if self.alive:

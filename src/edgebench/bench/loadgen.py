@@ -1,11 +1,13 @@
 """MLPerf LoadGen scenarios on an open backend: a query sample library over the model's fixed
 input pool, a system under test whose worker thread runs the backend and completes each sample,
-LoadGen's TestSettings (PerformanceOnly; short durations unless compliant), its summary read back
-from a temporary folder (never the working directory), and the Server search for the highest
-arrival rate LoadGen calls VALID under the latency bound. mlperf_loadgen is imported only here,
-inside functions."""
+LoadGen's TestSettings (short durations unless compliant), its summary read back from a temporary
+folder (never the working directory), the Server search for the highest arrival rate LoadGen calls
+VALID under the latency bound, and LoadGen's accuracy mode over the check inputs, its accuracy log
+decoded into the outputs the accuracy gate judges. mlperf_loadgen is imported only here, inside
+functions."""
 from __future__ import annotations
 
+import copy
 import queue
 import re
 import statistics
@@ -15,6 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from edgebench.bench.harness import infer
 from edgebench.config import SCENARIOS, LoadGenConfig
 
 INSTALL = "pip install 'edgebench[loadgen]' (mlcommons-loadgen)"
@@ -107,10 +112,13 @@ def parse_summary(text: str) -> Summary:
 
 class _SUT:
     """LoadGen's system under test: issue_queries hands samples to one worker thread, which runs
-    the backend on each sample's pool item (run + synchronize) and completes it."""
+    the backend on each sample's pool item (run + synchronize) and completes it. With `respond`
+    (accuracy mode) each completion carries the output as float32 bytes, which LoadGen writes to
+    its accuracy log; `shape` is the output's shape."""
 
-    def __init__(self, backend, pool: list):
-        self.backend, self.pool = backend, pool
+    def __init__(self, backend, pool: list, respond: bool = False):
+        self.backend, self.pool, self.respond = backend, pool, respond
+        self.shape: tuple | None = None
         self.todo: queue.Queue = queue.Queue()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._work, name="edgebench-loadgen-sut", daemon=True)
@@ -130,13 +138,21 @@ class _SUT:
             if samples is None:
                 return
             for s in samples:
+                data = None
                 if self.error is None:
                     try:
-                        self.backend.run(self.pool[s.index])
-                        self.backend.synchronize()
+                        if self.respond:
+                            data = np.ascontiguousarray(infer(self.backend, self.pool[s.index]), dtype=np.float32)
+                            self.shape = self.shape or data.shape
+                        else:
+                            self.backend.run(self.pool[s.index])
+                            self.backend.synchronize()
                     except BaseException as exc:  # completed anyway, so LoadGen ends; raised after the test
                         self.error = exc
-                lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0)])
+                # LoadGen copies the response's bytes during the call; `data` outlives it
+                response = (lg.QuerySampleResponse(s.id, data.ctypes.data, data.nbytes) if data is not None
+                            else lg.QuerySampleResponse(s.id, 0, 0))
+                lg.QuerySamplesComplete([response])
 
     def close(self) -> None:
         self.todo.put(None)
@@ -178,14 +194,22 @@ def settings(lg, scenario: str, cfg: LoadGenConfig, expected_s: float, server_qp
     return t
 
 
-def run_once(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s: float,
-             server_qps: float | None = None) -> Summary:
-    """One LoadGen test; its logs are written to a temporary folder, removed afterwards."""
+def _start(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s: float, server_qps: float | None,
+           accuracy: bool) -> tuple:
+    """One LoadGen test over a QSL of `pool`'s samples: (the summary's text, the accuracy log's
+    entries or None, the SUT's output shape). Its logs are written to a temporary folder, removed
+    afterwards."""
+    import json
+
     import mlperf_loadgen as lg
 
-    sut_impl = _SUT(backend, pool)
+    sut_impl = _SUT(backend, pool, respond=accuracy)
     sut = lg.ConstructSUT(sut_impl.issue_queries, sut_impl.flush_queries)
     qsl = lg.ConstructQSL(len(pool), len(pool), lambda _: None, lambda _: None)
+    test = settings(lg, scenario, cfg, expected_s, server_qps)
+    if accuracy:
+        test.mode = lg.TestMode.AccuracyOnly
+    entries = None
     try:
         with tempfile.TemporaryDirectory(prefix="edgebench-loadgen-") as tmp:
             out = lg.LogOutputSettings()
@@ -194,15 +218,61 @@ def run_once(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s:
             log = lg.LogSettings()
             log.log_output = out
             log.enable_trace = False
-            lg.StartTestWithLogSettings(sut, qsl, settings(lg, scenario, cfg, expected_s, server_qps), log)
+            lg.StartTestWithLogSettings(sut, qsl, test, log)
             text = (Path(tmp) / "mlperf_log_summary.txt").read_text()
+            if accuracy:
+                entries = json.loads((Path(tmp) / "mlperf_log_accuracy.json").read_text())
     finally:
         sut_impl.close()
         lg.DestroyQSL(qsl)
         lg.DestroySUT(sut)
     if sut_impl.error is not None:
         raise sut_impl.error
-    return parse_summary(text)
+    return text, entries, sut_impl.shape
+
+
+def run_once(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s: float,
+             server_qps: float | None = None) -> Summary:
+    """One LoadGen performance test (PerformanceOnly), its summary parsed."""
+    return parse_summary(_start(backend, pool, scenario, cfg, expected_s, server_qps, accuracy=False)[0])
+
+
+def decode_accuracy_log(entries: list, count: int, shape: tuple) -> tuple[list, int]:
+    """LoadGen's accuracy log (mlperf_log_accuracy.json: one entry per completed sample, its
+    qsl_idx and the response's bytes in hex) -> (the output of each of the QSL's `count` samples
+    in index order, float32 arrays of `shape`; how many entries repeated a sample). MultiStream
+    fills its last query of 8 by repeating samples; a repeat is kept once, as MLPerf's accuracy
+    scripts do. A sample missing from the log is an error."""
+    outputs: dict = {}
+    repeats = 0
+    for e in entries:
+        idx = int(e["qsl_idx"])
+        if idx in outputs:
+            repeats += 1
+            continue
+        outputs[idx] = np.frombuffer(bytes.fromhex(e["data"]), dtype="<f4").reshape(shape)
+    missing = [i for i in range(count) if i not in outputs]
+    if missing:
+        raise RuntimeError(f"LoadGen's accuracy log has no output for {len(missing)} of {count} samples "
+                           f"(first: {missing[0]})")
+    return [outputs[i] for i in range(count)], repeats
+
+
+def accuracy_outputs(backend, batches: list, scenario: str, cfg: LoadGenConfig, rec) -> list:
+    """LoadGen's accuracy mode (AccuracyOnly) in `scenario` over a QSL of the check batches (the
+    task inputs, labelled with --data): every sample once, its output written by LoadGen to its
+    accuracy log, which is read back as the outputs the accuracy gate and the task accuracy use.
+    Server arrives at the rate the performance run kept; details["loadgen_accuracy"] says how it ran."""
+    expected = rec.details.get("loadgen_expected_latency_ms", 1.0) / 1e3
+    qps = None
+    if scenario == "server":
+        rates = [t["qps"] for t in rec.details.get("loadgen_server_rates") or []]
+        qps = rec.loadgen.server_qps or (min(rates) if rates else 0.5 / expected)
+    _, entries, shape = _start(backend, batches, scenario, cfg, expected, qps, accuracy=True)
+    outputs, repeats = decode_accuracy_log(entries, len(batches), shape)
+    rec.details["loadgen_accuracy"] = {"mode": "AccuracyOnly", "samples": len(batches), "log_entries": len(entries),
+                                       "repeated": repeats, **({"server_qps": round(qps, 3)} if qps else {})}
+    return outputs
 
 
 def server_search(backend, pool: list, cfg: LoadGenConfig, expected_s: float) -> tuple[Summary, list]:
@@ -271,3 +341,27 @@ def measure(backend, pool: list, scenario: str, cfg: LoadGenConfig, rec) -> None
     if not cfg.compliant:
         rec.warnings.append(f"LoadGen {scenario}: short run (min {cfg.min_duration_s:g} s), not MLPerf's compliant "
                             "durations (--compliant)")
+
+
+def run_scenario(bc, scenario: str, cfg: LoadGenConfig, gate: bool):
+    """One scenario cell on an opened bench.cell.BackendCell: a copy of its record with LoadGen's
+    verdict and figures, and the accuracy read from LoadGen's accuracy log, gated against the
+    pristine model's FP32 outputs when `gate` (and the model has a module to give them). A
+    failure is the cell's run_failed row."""
+    from edgebench.bench.cell import attach_accuracy, error_text
+    from edgebench.results.record import Status
+
+    rec = copy.deepcopy(bc.rec)
+    rec.timing = {}
+    cell = bc.cell
+    try:
+        measure(bc.bk, cell.pool_for(rec.device), scenario, cfg, rec)
+        outputs = accuracy_outputs(bc.bk, cell.check_batches()[0], scenario, cfg, rec)
+        rec.status = Status.OK
+        ref = cell.reference_outputs() if gate else None
+        attach_accuracy(rec, cell.check_info(), outputs, ref, gate=ref is not None)
+        rec.details["accuracy_source"] = "LoadGen's accuracy log"
+    except Exception as exc:
+        rec.status, rec.error = Status.RUN_FAILED, error_text(exc)
+    rec.loadgen.scenario = scenario
+    return rec

@@ -1,23 +1,80 @@
-"""The suite's LoadGen cells (`run --scenario`): per model, each backend opened once in this
-process on the model's one ModelCell, then one cell per scenario run through LoadGen
-(bench.loadgen), each its own record with its own fingerprint, so `--resume` skips the
-scenarios already stored. Without LoadGen every scenario cell is a skipped row with the reason."""
+"""The suite's LoadGen cells (`run --scenario`): per model and backend, one opened backend (in an
+isolated worker process, or in this process with --no-isolate) serves one cell per scenario:
+LoadGen's performance run, then its accuracy mode over the check inputs, whose accuracy log the
+accuracy gate and the task accuracy read (bench.loadgen.run_scenario). Each cell is its own record with
+its own fingerprint, so `--resume` skips the scenarios already stored; a worker that crashes or
+times out costs its scenario's row, and the next scenario gets a fresh worker. Without LoadGen
+every scenario cell is a skipped row with the reason."""
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict
 
-from edgebench.bench.cell import BackendCell, attach_accuracy, error_text
-from edgebench.config import SuiteConfig, parse_backend_spec
+from edgebench.config import LoadGenConfig, SuiteConfig, parse_backend_spec
 from edgebench.results.record import Record, Status
 
 
-def scenario_records(cfg: SuiteConfig, model: str, run_id: str, env: dict, store, cell, fingerprint,
-                     cell_error: str = "model build failed"):
-    """Yield one model's scenario records in backend x scenario order. `cell` is the model's
-    ModelCell (None: it could not be built, its error in `cell_error`); `fingerprint(name,
-    precision, options, scenario)` is the suite's cell fingerprint."""
+class LocalScenarioArm:
+    """A backend's scenario cells in this process, on one BackendCell opened at the first one."""
+
+    def __init__(self, bc):
+        self.bc, self.opened = bc, False
+
+    def run(self, scenario: str, cfg: LoadGenConfig, gate: bool) -> Record:
+        if not self.opened:
+            self.opened = True
+            self.bc.open()
+        if not self.bc.alive:  # it could not open: its record says why, for every scenario
+            return copy.deepcopy(self.bc.rec)
+        from edgebench.bench.loadgen import run_scenario
+
+        return run_scenario(self.bc, scenario, cfg, gate)
+
+    def close(self) -> None:
+        self.bc.close()
+
+
+class IsolatedScenarioArm:
+    """A backend's scenario cells in a spawned worker (bench.isolation.RemoteCell), each with the
+    cell timeout from its start. A worker that cannot open its backend gives its failure to every
+    scenario; one that crashes or times out in a scenario gives that scenario its row, and the
+    next scenario starts a fresh worker."""
+
+    def __init__(self, spec: dict, base: Record, timeout_s: float):
+        self.spec, self.base, self.timeout_s = spec, base, timeout_s
+        self.worker = None
+        self.failed: Record | None = None
+
+    def run(self, scenario: str, cfg: LoadGenConfig, gate: bool) -> Record:
+        from edgebench.bench.isolation import RemoteCell
+
+        if self.failed is not None:
+            return copy.deepcopy(self.failed)
+        if self.worker is None:
+            worker = RemoteCell(self.spec, copy.deepcopy(self.base), self.timeout_s)
+            if not worker.open():
+                self.failed = worker.rec
+                return copy.deepcopy(worker.rec)
+            self.worker = worker
+        rec = self.worker.scenario(scenario, asdict(cfg), gate)
+        if rec is None:
+            rec, self.worker = copy.deepcopy(self.worker.rec), None
+            rec.timing = {}
+        return rec
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+
+def scenario_records(cfg: SuiteConfig, model: str, run_id: str, env: dict, store, make_arm, fingerprint):
+    """Yield one model's scenario records in backend x scenario order. `make_arm(name, precision,
+    backend_options)` gives a backend's arm (LocalScenarioArm or IsolatedScenarioArm), or
+    (None, why) when the model cannot be built; `fingerprint(name, precision, options, scenario)`
+    is the suite's cell fingerprint."""
     from edgebench.bench import environment
-    from edgebench.bench.loadgen import measure, unavailable_reason
+    from edgebench.bench.loadgen import unavailable_reason
 
     missing = unavailable_reason()
     for i, spec in enumerate(cfg.backends):
@@ -36,30 +93,22 @@ def scenario_records(cfg: SuiteConfig, model: str, run_id: str, env: dict, store
             todo.append((scenario, fp))
         if not todo:
             continue
-        bc = None
-        if cell is not None and missing is None:
-            bc = BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env, backend_options)
-            bc.open()
-        for scenario, fp in todo:
-            if bc is None:
-                rec = Record(run_id, model, name, precision, cfg.batch_size, cfg.device,
-                             Status.SKIPPED if missing else Status.RUN_FAILED,
-                             missing or cell_error, device_name=environment.device_name(env, cfg.device))
-            else:
-                rec = copy.deepcopy(bc.rec)
-                if bc.alive:
-                    try:
-                        measure(bc.bk, cell.pool_for(cfg.device), scenario, cfg.loadgen, rec)
-                        rec.status = Status.OK
-                        ref = None if i == 0 and name == "pytorch" and precision == "fp32" else cell.reference_outputs()
-                        attach_accuracy(rec, cell.check_info(), bc.outputs, ref, gate=ref is not None)
-                    except Exception as exc:
-                        rec.status, rec.error = Status.RUN_FAILED, error_text(exc)
-            rec.loadgen.scenario = scenario
-            rec.timing = {}
-            if options:
-                rec.details["options"] = options
-            rec.fingerprint = fp
-            yield rec
-        if bc is not None:
-            bc.close()
+        arm, why = (None, missing) if missing else make_arm(name, precision, backend_options)
+        # the baseline (pytorch FP32 first) is the reference itself: task accuracy only, no gate
+        gate = not (i == 0 and name == "pytorch" and precision == "fp32")
+        try:
+            for scenario, fp in todo:
+                if arm is None:
+                    rec = Record(run_id, model, name, precision, cfg.batch_size, cfg.device,
+                                 Status.SKIPPED if missing else Status.RUN_FAILED, why,
+                                 device_name=environment.device_name(env, cfg.device))
+                else:
+                    rec = arm.run(scenario, cfg.loadgen, gate)
+                rec.loadgen.scenario = scenario
+                if options:
+                    rec.details["options"] = options
+                rec.fingerprint = fp
+                yield rec
+        finally:
+            if arm is not None:
+                arm.close()

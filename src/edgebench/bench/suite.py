@@ -132,15 +132,39 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
 
 
 def _scenario_records(cfg: SuiteConfig, model: str, run_id: str, env: dict, store, shared: dict):
-    """One model's LoadGen scenario cells (bench.scenario_cells), in this process."""
-    from edgebench.bench.loadgen import unavailable_reason
-    from edgebench.bench.scenario_cells import scenario_records
+    """One model's LoadGen scenario cells (bench.scenario_cells): a backend's scenarios share one
+    isolated worker (or, with --no-isolate, one in-process cell on the model's ModelCell)."""
+    from edgebench.bench.scenario_cells import IsolatedScenarioArm, LocalScenarioArm, scenario_records
 
-    cell = _model_cell(cfg, model, shared) if unavailable_reason() is None else None
-    return scenario_records(cfg, model, run_id, env, store, cell,
+    def make_arm(name: str, precision: str, backend_options: dict):
+        if cfg.isolate:
+            base, spec = _isolated_spec(cfg, model, run_id, env, name, precision, backend_options, need_reference=False)
+            return IsolatedScenarioArm(spec, base, cfg.cell_timeout_s), ""
+        cell = _model_cell(cfg, model, shared)
+        if cell is None:
+            return None, shared.get("build_error", "model build failed")
+        return LocalScenarioArm(BackendCell(cell, name, run_id, cfg.device, precision, cfg.timing, env,
+                                            backend_options)), ""
+
+    return scenario_records(cfg, model, run_id, env, store, make_arm,
                             lambda name, precision, options, scenario:
-                            cell_fingerprint(cfg, model, name, precision, options, env, scenario),
-                            shared.get("build_error", "model build failed"))
+                            cell_fingerprint(cfg, model, name, precision, options, env, scenario))
+
+
+def _isolated_spec(cfg: SuiteConfig, model: str, run_id: str, env: dict, name: str, precision: str,
+                   backend_options: dict, need_reference: bool) -> tuple[Record, dict]:
+    """An isolated worker's base record and spec (bench.isolation.worker_main)."""
+    from dataclasses import asdict
+
+    base = Record(run_id, model, name, precision, cfg.batch_size, cfg.device,
+                  device_name=environment.device_name(env, cfg.device), timing=asdict(cfg.timing))
+    spec = {
+        "model": model, "model_options": asdict(cfg.model_options), "batch_size": cfg.batch_size,
+        "pool_size": cfg.pool_size, "cache_dir": cfg.cache_dir, "backend": name, "run_id": run_id,
+        "device": cfg.device, "precision": precision, "timing": asdict(cfg.timing), "env": env,
+        "options": backend_options, "profile": cfg.profile, "need_reference": need_reference,
+    }
+    return base, spec
 
 
 class _ResumedCell:
@@ -246,8 +270,6 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
     """One arm: the stored row when resuming finds the same fingerprint, else a remote target's
     cell, an isolated worker or an in-process cell (these two share one ModelCell through
     `shared`); None if the model cannot be built."""
-    from dataclasses import asdict
-
     fp = cell_fingerprint(cfg, model, name, precision, options, env)
     if cfg.resume:
         old = store.find_ok(fp)
@@ -262,15 +284,8 @@ def _make_arm(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, nam
             return None
         arm = make_arm(hold, cell, name, run_id, precision, cfg.timing, backend_options)
     elif cfg.isolate:
-        base = Record(run_id, model, name, precision, cfg.batch_size, cfg.device,
-                      device_name=environment.device_name(env, cfg.device), timing=asdict(cfg.timing))
-        spec_dict = {
-            "model": model, "model_options": asdict(cfg.model_options), "batch_size": cfg.batch_size,
-            "pool_size": cfg.pool_size, "cache_dir": cfg.cache_dir, "backend": name, "run_id": run_id,
-            "device": cfg.device, "precision": precision, "timing": asdict(cfg.timing), "env": env,
-            "options": backend_options, "profile": cfg.profile,
-            "need_reference": need_reference and (cfg.resume or not baseline_is_reference(cfg)),
-        }
+        base, spec_dict = _isolated_spec(cfg, model, run_id, env, name, precision, backend_options,
+                                         need_reference and (cfg.resume or not baseline_is_reference(cfg)))
         arm = RemoteCell(spec_dict, base, cfg.cell_timeout_s)
         arm.reference_fallback = lambda a=arm: a.reference
     else:

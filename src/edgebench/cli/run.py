@@ -75,8 +75,6 @@ def main(args) -> int:
     if args.devices is not None and args.cluster is None:
         raise InvalidConfigError("--devices names devices of a Ray cluster; pass --cluster ADDRESS too")
     if args.cluster is not None:
-        if cfg.loadgen is not None:
-            raise InvalidConfigError("--scenario is not offered with --cluster yet; run the scenarios on one machine")
         return _run_on_cluster(args, cfg)
     if args.dry_run:
         if args.target is None:
@@ -88,7 +86,8 @@ def main(args) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     resolved = cfg.resolved()
     backends = resolved.backends or ("pytorch", "optimiser")  # a target's default pair, decided once it is probed
-    lines = None if show else console.CellLines(len(resolved.models) * len(backends))
+    scenarios = len(cfg.loadgen.scenarios) if cfg.loadgen is not None else 1
+    lines = None if show else console.CellLines(len(resolved.models) * len(backends) * scenarios)
     result = run_suite(cfg, progress=show, on_record=lines)
     print(console.table_and_files(result.table, result.outputs.values()))
     return 0
