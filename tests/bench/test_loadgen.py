@@ -222,3 +222,12 @@ def test_accuracy_log_decoding():
     assert repeated == 1 and [d.tolist() for d in decoded] == [[[1.5, -2.0]], [[0.25, 4.0]]]
     with pytest.raises(RuntimeError, match="no output for 1 of 3 samples"):
         decode_accuracy_log(entries, 3, (1, 2))
+
+
+def test_a_run_that_ended_early_is_asked_again_at_the_latency_it_observed():
+    from edgebench.bench.loadgen import Summary, observed_latency_s
+
+    assert observed_latency_s("single-stream", Summary(latencies_ms={"mean": 0.4})) == pytest.approx(4e-4)
+    assert observed_latency_s("multi-stream", Summary(latencies_ms={"mean": 3.2})) == pytest.approx(4e-4)
+    assert observed_latency_s("offline", Summary(samples_per_s=2500.0)) == pytest.approx(4e-4)
+    assert observed_latency_s("single-stream", Summary()) is None

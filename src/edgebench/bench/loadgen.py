@@ -174,6 +174,17 @@ def estimate_latency_s(backend, pool: list, iters: int = 30) -> float:
     return max(statistics.median(values), 1e-6)
 
 
+def observed_latency_s(scenario: str, s: Summary) -> float | None:
+    """One sample's time as a run's summary shows it: SingleStream's mean latency, MultiStream's
+    per sample of its 8, Offline's 1 / samples per second; None where the summary lacks it."""
+    mean_ms = s.latencies_ms.get("mean")
+    if scenario == "offline":
+        return 1.0 / s.samples_per_s if s.samples_per_s else None
+    if mean_ms is None:
+        return None
+    return mean_ms / 1e3 / (MULTI_STREAM_SAMPLES if scenario == "multi-stream" else 1)
+
+
 def settings(lg, scenario: str, cfg: LoadGenConfig, expected_s: float, server_qps: float | None = None):
     """LoadGen's TestSettings for one run: PerformanceOnly; LoadGen's own (MLPerf) minimums when
     compliant, else min_duration_s and the scenario's short query count."""
@@ -310,14 +321,16 @@ def measure(backend, pool: list, scenario: str, cfg: LoadGenConfig, rec) -> None
         s, tried = server_search(backend, pool, cfg, expected)
     else:
         # LoadGen pre-generates its queries from the expected latency (Offline: one query sized by
-        # the expected rate); when a run ends before the minimum duration it asks for a lower
-        # latency (a higher rate), so ask again, at most twice
+        # the expected rate); a run that ends before the minimum duration (the estimate was taken
+        # on a busier or colder machine) is asked again with the latency that run observed, halved
         rate_s = expected
         for _ in range(3):
             s = run_once(backend, pool, scenario, cfg, rate_s)
             if "Min duration satisfied: NO" not in s.reasons:
                 break
-            rate_s /= 4
+            seen = observed_latency_s(scenario, s)
+            rate_s = min(rate_s / 4, seen / 2) if seen else rate_s / 4
+        rec.details["loadgen_expected_latency_used_ms"] = rate_s * 1e3
     lg = rec.loadgen
     lg.scenario, lg.result, lg.reasons, lg.compliant = scenario, s.result, s.reasons, cfg.compliant
     if scenario in ("single-stream", "multi-stream"):
