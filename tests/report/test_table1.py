@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from edgebench.report import build_table1, render_csv, render_json, render_markdown, render_terminal
 from edgebench.results.columns import flatten, unflatten
-from tests.report import INTERRUPTED, RUN, qualified_records, rec, records
+from tests.report import INTERRUPTED, RUN, SCENARIO_RUN, qualified_records, rec, records, scenario_cell, scenario_records
 
 
 def test_table1_picks_fastest_post_and_keeps_slowdowns_and_failures():
@@ -62,3 +62,32 @@ def test_top1_shows_the_decisive_inputs_the_gate_judged():
     assert t.rows[0].top1_decisive_items == 150
     assert "94.1% (100.0% of 150 decisive)" in render_markdown(t)
     assert json.loads(render_json(t))["rows"][0]["top1_decisive_agreement"] == 1.0
+
+
+def test_scenario_cells_become_scenario_rows_grouped_by_scenario_and_stay_out_of_table1():
+    t = build_table1(records() + scenario_records(), SCENARIO_RUN)
+    assert [r.model for r in t.rows] == ["a", "b", "c"]  # the harness's models only
+    assert all(not r.loadgen.scenario for r in t.harness_records) and len(t.harness_records) == len(records())
+    assert [(s, [r.backend for r in rows]) for s, rows in t.scenarios] == [
+        ("single-stream", ["pytorch", "onnxruntime"]), ("server", ["pytorch", "onnxruntime", "tensorrt"])]
+    single, server = t.scenarios[0][1][0], t.scenarios[1][1][0]
+    assert (single.figure, single.figure_value, single.figure_unit) == ("p90 latency", 0.358, "ms")
+    assert single.frame_budget_ms == 1000 / 30 and single.meets_frame_budget is True and single.task_accuracy == 0.875
+    assert (server.figure, server.figure_value, server.figure_unit) == ("scheduled queries per second", 100.0, "queries/s")
+    assert server.result == "INVALID" and server.latency_bound_ms == 15.0
+    assert server.reasons == "Performance constraints satisfied: NO; Reduce target QPS to improve latency."
+    assert server.server_rates == "200: INVALID, 100: INVALID"
+    ort = t.scenarios[0][1][1]
+    assert ort.status == "accuracy_failed" and ort.accuracy_gate == "failed" and ort.top1_agreement == 0.938
+    assert ort.accuracy_gate_reason == "top-1 agreement 93.8% < 99%" and ort.max_abs_diff == 0.25
+    skipped = t.scenarios[1][1][2]
+    assert skipped.status == "skipped" and skipped.result == "" and skipped.figure_value is None
+    assert skipped.error == "<b>TensorRT</b> is not installed: pip install tensorrt"  # its first line
+
+
+def test_a_scenario_this_edgebench_does_not_know_has_a_row_without_a_figure():
+    recs = [scenario_cell("pytorch", "realtime", result="VALID", p90_ms=1.0)]  # as a newer store might hold
+    t = build_table1(recs, RUN)
+    (row,) = t.scenario_rows
+    assert row.scenario == "realtime" and row.figure == "" and row.figure_value is None
+    assert "| test_cnn | pytorch | fp32 | VALID | n/a | n/a | n/a |  |" in render_markdown(t)

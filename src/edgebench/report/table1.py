@@ -1,6 +1,7 @@
 """Table 1 as a pure function of stored records: pre-opt (the baseline backend, FP32) vs
 post-opt (the fastest successful other backend) per model, with parity and mean speedup, and
-what qualifies each number: quick timing, contention, an interrupted run, the models that failed."""
+what qualifies each number: quick timing, contention, an interrupted run, the models that failed.
+A run's MLPerf LoadGen scenario cells (`run --scenario`) become ScenarioRows beside it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,6 +20,75 @@ def backend_title(spec: str) -> str:
     """"pytorch@fp32" -> "PyTorch eager FP32", for titles."""
     name, _, precision = spec.partition("@")
     return f"{BACKEND_TITLES.get(name, name)} {(precision or 'fp32').upper()}"
+
+
+@dataclass(frozen=True)
+class ScenarioFigure:
+    """What an MLPerf LoadGen scenario reports as its figure, and where a record keeps it."""
+
+    title: str  # LoadGen's name for the scenario
+    what: str  # the scenario and its figure, in words
+    figure: str  # the figure's name
+    field: str  # the LoadGen group's field that holds it
+    unit: str
+    column: str  # the figure's column title
+    spec: str  # its number format
+
+
+#: per `--scenario` name: the scenario's figure
+SCENARIO_FIGURES = {
+    "single-stream": ScenarioFigure(
+        "SingleStream", "one query of one sample at a time; figure: the 90th percentile latency",
+        "p90 latency", "p90_ms", "ms", "p90 (ms)", ".3f"),
+    "multi-stream": ScenarioFigure(
+        "MultiStream", "queries of 8 samples, one at a time; figure: the 99th percentile latency per query",
+        "p99 latency per query", "p99_ms", "ms", "p99 (ms)", ".3f"),
+    "offline": ScenarioFigure(
+        "Offline", "every sample in one query; figure: samples per second",
+        "samples per second", "samples_per_s", "samples/s", "Samples/s", ",.1f"),
+    "server": ScenarioFigure(
+        "Server", "Poisson arrivals; figure: the highest scheduled rate LoadGen called VALID under the latency bound "
+        "on the 99th percentile, found by doubling then bisecting",
+        "scheduled queries per second", "server_qps", "queries/s", "Scheduled QPS", ",.1f"),
+}
+
+
+def scenario_figure(scenario: str) -> ScenarioFigure:
+    """A scenario's figure; one this edgebench does not know (a newer store's) has none."""
+    return SCENARIO_FIGURES.get(scenario) or ScenarioFigure(scenario, "", "", "", "", "Figure", ".3f")
+
+
+@dataclass
+class ScenarioRow:
+    """One MLPerf LoadGen scenario cell: LoadGen's verdict and the scenario's figure, the
+    constraints it was held to, and the cell's accuracy."""
+
+    model: str
+    backend: str
+    precision: str
+    scenario: str  # single-stream, multi-stream, offline, server
+    status: str  # the cell's: ok, skipped, run_failed, ...
+    result: str  # LoadGen's verdict: VALID, INVALID, or "" (not measured)
+    figure: str  # the scenario's figure (SCENARIO_FIGURES), its value and unit
+    figure_value: float | None
+    figure_unit: str
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    samples_per_s: float | None = None
+    server_qps: float | None = None
+    latency_bound_ms: float | None = None  # server: the bound on the 99th percentile
+    early_stopping_ms: float | None = None
+    frame_budget_ms: float | None = None  # 1000 / --target-fps
+    meets_frame_budget: bool | None = None
+    compliant: bool = False  # MLPerf's minimum durations and query counts
+    reasons: str = ""  # LoadGen's reasons for INVALID, "; "-joined
+    error: str = ""  # the first line of the cell's error
+    task_accuracy: float | None = None  # 0..1, on labelled task data
+    accuracy_gate: str = ""  # "passed", "failed", or ""
+    accuracy_gate_reason: str = ""
+    top1_agreement: float | None = None
+    max_abs_diff: float | None = None
+    server_rates: str = ""  # server: each arrival rate tried, "QPS: verdict", in the order tried
 
 
 @dataclass
@@ -86,12 +156,25 @@ class Table1:
     status: str = ""  # the run's status: finished, interrupted, ...
     quick: bool = False  # the run, or any cell in it, used --quick timing
     not_reached: list = field(default_factory=list)  # models of an interrupted run with no row
-    #: LoadGen scenario cells by scenario, in the order the run names them (run --scenario)
-    scenarios: dict = field(default_factory=dict)
+    #: MLPerf LoadGen scenario cells (run --scenario), grouped by scenario in the order the run names them
+    scenario_rows: list = field(default_factory=list)
 
     @property
     def interrupted(self) -> bool:
         return self.status == RunStatus.INTERRUPTED
+
+    @property
+    def harness_records(self) -> list:
+        """The records the harness timed: every record but the LoadGen scenario cells."""
+        return [r for r in self.records if not r.loadgen.scenario]
+
+    @property
+    def scenarios(self) -> list:
+        """(scenario, its ScenarioRows) per scenario, in the order the run names them."""
+        out: dict[str, list[ScenarioRow]] = {}
+        for r in self.scenario_rows:
+            out.setdefault(r.scenario, []).append(r)
+        return list(out.items())
 
     @property
     def baseline_title(self) -> str:
@@ -126,6 +209,7 @@ def build_table1(records: list[Record], run: Run) -> Table1:
     for r in records:
         if r.loadgen.scenario:
             scenarios.setdefault(r.loadgen.scenario, []).append(r)
+    scenario_rows = [scenario_row(r) for recs in scenarios.values() for r in recs]
     harness = [r for r in records if not r.loadgen.scenario]
     by_model: dict[str, list[Record]] = {}
     for r in harness:
@@ -141,7 +225,7 @@ def build_table1(records: list[Record], run: Run) -> Table1:
         status=status,
         quick=bool(cfg.get("timing", {}).get("quick")) or any(r.quick for r in rows),
         not_reached=[m for m in cfg.get("models", []) if m not in by_model and m not in
-                     {r.model for rs in scenarios.values() for r in rs}] if status == RunStatus.INTERRUPTED
+                     {r.model for r in scenario_rows}] if status == RunStatus.INTERRUPTED
         else [],
         rows=rows,
         mean_speedup=mean(speedups),
@@ -156,7 +240,24 @@ def build_table1(records: list[Record], run: Run) -> Table1:
             if r.ok and r.overhead.pct is not None
         ],
         records=list(records),
-        scenarios=scenarios,
+        scenario_rows=scenario_rows,
+    )
+
+
+def scenario_row(rec: Record) -> ScenarioRow:
+    """A LoadGen scenario cell's row."""
+    lg, acc = rec.loadgen, rec.accuracy
+    fig = scenario_figure(lg.scenario)
+    error = rec.error.strip().splitlines()[0] if rec.error and rec.error.strip() else ""
+    return ScenarioRow(
+        model=rec.model, backend=rec.backend, precision=rec.precision, scenario=lg.scenario, status=str(rec.status),
+        result=lg.result, figure=fig.figure, figure_value=getattr(lg, fig.field) if fig.field else None,
+        figure_unit=fig.unit, p90_ms=lg.p90_ms, p99_ms=lg.p99_ms, samples_per_s=lg.samples_per_s,
+        server_qps=lg.server_qps, latency_bound_ms=lg.latency_bound_ms, early_stopping_ms=lg.early_stopping_ms,
+        frame_budget_ms=lg.frame_budget_ms, meets_frame_budget=lg.meets_frame_budget, compliant=lg.compliant,
+        reasons="; ".join(lg.reasons or []), error=error[:300], task_accuracy=acc.task_accuracy, accuracy_gate=acc.gate,
+        accuracy_gate_reason=acc.gate_reason, top1_agreement=acc.top1_agreement, max_abs_diff=acc.max_abs_diff,
+        server_rates=", ".join(f"{t['qps']:g}: {t['result']}" for t in rec.details.get("loadgen_server_rates") or []),
     )
 
 

@@ -2,7 +2,7 @@
 from dataclasses import replace
 
 from edgebench.report import build_table1, render_markdown
-from tests.report import RUN, records
+from tests.report import RUN, SCENARIO_RUN, records, scenario_records
 
 
 def test_markdown_sections_speedups_and_the_papers_figure():
@@ -50,3 +50,37 @@ def test_a_target_run_names_the_target_and_shows_trtexecs_split_and_slowest_laye
     assert "| a | tensorrt | fp32 | trtexec --exportProfile | fc (50.0%), conv1 (10.0%) |" in md
     local = render_markdown(build_table1(records(), RUN))
     assert "- Target:" not in local and "TensorRT through trtexec" not in local
+
+
+def test_a_scenario_run_has_a_section_per_scenario_with_loadgens_verdict_figure_and_accuracy():
+    md = render_markdown(build_table1(scenario_records(), SCENARIO_RUN))
+    assert md.startswith("# Table 1: MLPerf LoadGen scenarios\n") and "| Model | Params |" not in md
+    assert ("- LoadGen: short runs of at least 0.3 s each (not MLPerf's compliant durations); Server: latency bound "
+            "15 ms on the 99th percentile, at most 2 runs to find the highest VALID rate; frame budget 1000 / 30 fps "
+            "= 33.3 ms") in md
+    assert ("MLPerf LoadGen SingleStream: one query of one sample at a time; figure: the 90th percentile latency. "
+            "**Not compliant durations**: short runs") in md
+    assert ("| Model | Backend | Precision | LoadGen | p90 (ms) | Early-stopping estimate (ms) | Meets 33.3 ms frame "
+            "budget | Task accuracy / gate | Top-1 agree | Max abs diff | Why INVALID / not measured |") in md
+    assert "| test_cnn | pytorch | fp32 | VALID | 0.358 | 0.370 | yes | 87.5% | n/a | n/a |  |" in md
+    assert ("| test_cnn | onnxruntime | fp32 | VALID | 41.250 | 42.500 | no | 80.0% / failed | 93.8% | 2.50e-01 | "
+            "accuracy gate: top-1 agreement 93.8% < 99% |") in md
+    assert ("| Model | Backend | Precision | LoadGen | Scheduled QPS | Early-stopping estimate (ms) | Rates tried (QPS: "
+            "verdict) | Task accuracy / gate | Top-1 agree | Max abs diff | Why INVALID / not measured |") in md
+    assert ("| test_cnn | pytorch | fp32 | INVALID | 100.0 | n/a | 200: INVALID, 100: INVALID | n/a | n/a | n/a | "
+            "Performance constraints satisfied: NO; Reduce target QPS to improve latency. |") in md
+    assert "| test_cnn | onnxruntime | fp32 | VALID | 400.0 | n/a | 400: VALID | 87.5% / passed | 100.0% | 2.00e-06 |  |" in md
+    assert ("| test_cnn | tensorrt | fp32 | skipped | n/a | n/a |  | n/a | n/a | n/a | <b>TensorRT</b> is not installed: "
+            "pip install tensorrt |") in md
+    assert "- test_cnn / pytorch fp32: LoadGen server: short run" in md  # the cells' warnings
+
+
+def test_a_scenario_says_when_its_durations_were_mlperfs_and_nothing_when_loadgen_ran_no_cell():
+    recs = scenario_records()
+    for r in recs:
+        r.loadgen.compliant = True
+    md = render_markdown(build_table1(recs, SCENARIO_RUN))
+    assert "Not compliant durations" not in md and md.count("MLPerf's compliant durations.") == 2
+    md = render_markdown(build_table1(recs[-1:], SCENARIO_RUN))  # only the skipped cell: LoadGen ran nothing
+    assert "compliant durations" not in md.split("- LoadGen:")[1].split("\n", 1)[1]
+    assert "| test_cnn | tensorrt | fp32 | skipped |" in md

@@ -5,8 +5,9 @@ from __future__ import annotations
 from edgebench.report.paper import PAPER
 from edgebench.report.profile import profile_source, slowest_layers
 from edgebench.report.render.text import (
-    CONTENDED_MARK, HEADERS, QUICK_MARK, TEXT_COLUMNS, cells, fmt, fmt_int, footnotes, run_flags, sections,
-    target_parts, timing_text, tool_text,
+    COMPLIANT_TEXT, CONTENDED_MARK, HEADERS, NOT_COMPLIANT_TEXT, QUICK_MARK, TEXT_COLUMNS, cells, fmt, fmt_int,
+    footnotes, loadgen_text, run_flags, scenario_columns, scenario_compliant, scenario_intro, sections, target_parts,
+    timing_text, tool_text,
 )
 from edgebench.report.statistics import mean
 from edgebench.report.table1 import Table1, post_label
@@ -41,7 +42,8 @@ def render_markdown(table: Table1) -> str:
         "",
     ]
     if table.scenarios and not table.rows:  # run --scenario: LoadGen's sections only
-        lines = [lines[0].replace("pre- vs post-optimisation inference time", "MLPerf LoadGen scenarios"), *lines[1:-2]]
+        lines = [lines[0].replace("pre- vs post-optimisation inference time", "MLPerf LoadGen scenarios"), *lines[1:-2],
+                 f"- LoadGen: {loadgen_text(cfg.get('loadgen') or {})}"]
         lines += _scenario_sections(table)
         warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
         if warn:
@@ -125,61 +127,20 @@ def _cold_start_section(table: Table1) -> list[str]:
     return out
 
 
-#: per LoadGen scenario: its title, what its figure is, and the figure's column
-_SCENARIO_FIGURES = {
-    "single-stream": ("SingleStream", "one query of one sample at a time; figure: the 90th percentile latency",
-                      "p90 (ms)"),
-    "multi-stream": ("MultiStream", "queries of 8 samples, one at a time; figure: the 99th percentile latency "
-                     "per query", "p99 (ms)"),
-    "offline": ("Offline", "every sample in one query; figure: samples per second", "Samples/s"),
-    "server": ("Server", "Poisson arrivals; figure: the highest scheduled rate LoadGen called VALID under the "
-               "latency bound on the 99th percentile, found by doubling then bisecting", "Scheduled QPS"),
-}
-
-
-def _scenario_figure(r) -> str:
-    lg = r.loadgen
-    if lg.scenario == "single-stream":
-        return fmt(lg.p90_ms, ".3f")
-    if lg.scenario == "multi-stream":
-        return fmt(lg.p99_ms, ".3f")
-    if lg.scenario == "offline":
-        return fmt(lg.samples_per_s, ",.1f")
-    return fmt(lg.server_qps, ",.1f")
-
-
 def _scenario_sections(table: Table1) -> list[str]:
     """MLPerf LoadGen (`run --scenario`): a section per scenario with LoadGen's verdict and figure
-    per cell, the reasons it gave for INVALID, and whether its durations were MLPerf's."""
+    per cell, accuracy, the reasons it gave for INVALID, and whether its durations were MLPerf's."""
     out = []
-    for scenario, recs in table.scenarios.items():
-        title, what, column = _SCENARIO_FIGURES[scenario]
-        compliant = all(r.loadgen.compliant for r in recs if r.ok)
-        budget = next((r.loadgen.frame_budget_ms for r in recs if r.loadgen.frame_budget_ms), None)
-        bound = next((r.loadgen.latency_bound_ms for r in recs if r.loadgen.latency_bound_ms), None)
-        head = ["Model", "Backend", "Precision", "LoadGen", column, "Early-stopping estimate (ms)"]
-        if scenario == "server":
-            head += ["Rates tried (QPS: verdict)"]
-        if budget:
-            head += [f"Meets {budget:.1f} ms frame budget"]
-        head += ["Why INVALID / not measured"]
-        out += ["", f"MLPerf LoadGen {title}: {what}"
-                + (f" ({bound:g} ms)" if bound else "") + ". "
-                + ("MLPerf's compliant durations." if compliant else
-                   "**Not compliant durations**: short runs (`--compliant` for MLPerf's minimums), a smoke test of "
-                   "the scenario, not an MLPerf result."), "",
-                "| " + " | ".join(head) + " |", "|---|---|---|---|" + "---:|" * 2 + "---|" * (len(head) - 6)]
-        for r in recs:
-            lg = r.loadgen
-            row = [r.model, r.backend, r.precision, lg.result or str(r.status), _scenario_figure(r),
-                   fmt(lg.early_stopping_ms, ".3f")]
-            if scenario == "server":
-                row.append(", ".join(f"{t['qps']:g}: {t['result']}" for t in r.details.get("loadgen_server_rates") or []))
-            if budget:
-                row.append("n/a" if lg.meets_frame_budget is None else "yes" if lg.meets_frame_budget else "no")
-            why = "; ".join(lg.reasons) if lg.result != "VALID" else ""
-            row.append((why or (r.error.splitlines()[0] if r.error else "")).replace("|", "\\|"))
-            out.append("| " + " | ".join(row) + " |")
+    for scenario, rows in table.scenarios:
+        compliant = scenario_compliant(rows)
+        cols = scenario_columns(scenario, rows)
+        out += ["", scenario_intro(scenario, rows)
+                + ("" if compliant is None else f" {COMPLIANT_TEXT}" if compliant else
+                   f" **Not compliant durations**: {NOT_COMPLIANT_TEXT}"), "",
+                "| " + " | ".join(c.title for c in cols) + " |",
+                "|" + "|".join("---:" if c.key else "---" for c in cols) + "|"]
+        for r in rows:
+            out.append("| " + " | ".join(c.text(r).replace("|", "\\|") for c in cols) + " |")
     return out
 
 

@@ -1,8 +1,12 @@
 """What every rendering of Table 1 shares: the column headers, a row's cell texts, the task
-sections, the markers and the notes that qualify the numbers."""
+sections, the markers and the notes that qualify the numbers; and the LoadGen scenario tables'
+columns and texts."""
 from __future__ import annotations
 
-from edgebench.report.table1 import Table1, Table1Row, post_label
+from dataclasses import dataclass
+from typing import Callable
+
+from edgebench.report.table1 import ScenarioRow, Table1, Table1Row, post_label, scenario_figure
 
 TASK_TITLES = {
     "image-classification": "Image classification",
@@ -125,3 +129,106 @@ def tool_text(run) -> str:
     """Which edgebench measured: its version and, from a git checkout, its commit."""
     text = f"edgebench {run.edgebench_version or '?'}"
     return text + (f" at commit {run.git_commit}" if run.git_commit else "")
+
+
+# -- MLPerf LoadGen scenario cells (run --scenario) ----------------------------------------------
+
+COMPLIANT_TEXT = "MLPerf's compliant durations."
+NOT_COMPLIANT_TEXT = ("short runs (--compliant for MLPerf's minimums), a smoke test of the scenario, "
+                      "not an MLPerf result.")
+
+
+def percent(v, spec: str = ".1f") -> str:
+    """A 0..1 fraction as a percentage, or "n/a"."""
+    return fmt(None if v is None else 100 * v, spec, "%")
+
+
+def scenario_intro(scenario: str, rows: list[ScenarioRow]) -> str:
+    """A scenario's section title line: what LoadGen ran and what its figure is, with the
+    latency bound it was held to."""
+    fig = scenario_figure(scenario)
+    bound = next((r.latency_bound_ms for r in rows if r.latency_bound_ms), None)
+    return (f"MLPerf LoadGen {fig.title}" + (f": {fig.what}" if fig.what else "")
+            + (f" ({bound:g} ms)" if bound else "") + ".")
+
+
+def scenario_compliant(rows: list[ScenarioRow]) -> bool | None:
+    """Whether every cell LoadGen ran kept MLPerf's minimum durations; None when it ran none."""
+    ran = [r for r in rows if r.result]
+    return all(r.compliant for r in ran) if ran else None
+
+
+def scenario_accuracy(r: ScenarioRow) -> str:
+    """"87.5% / passed": the task accuracy and the accuracy gate's verdict; "n/a" for neither."""
+    if r.task_accuracy is None and not r.accuracy_gate:
+        return "n/a"
+    return percent(r.task_accuracy) + (f" / {r.accuracy_gate}" if r.accuracy_gate else "")
+
+
+def scenario_why(r: ScenarioRow) -> str:
+    """Why a cell is INVALID or has no figure: LoadGen's reasons, else the cell's error; and the
+    accuracy gate's reason when it failed."""
+    parts = [r.reasons if r.result != "VALID" and r.reasons else r.error]
+    if r.accuracy_gate == "failed":
+        parts.append(f"accuracy gate: {r.accuracy_gate_reason or 'failed'}")
+    return "; ".join(p for p in parts if p)
+
+
+def _yes_no(v: bool | None) -> str:
+    return "n/a" if v is None else "yes" if v else "no"
+
+
+@dataclass(frozen=True)
+class ScenarioColumn:
+    """A column of a scenario's table, the same in markdown and HTML."""
+
+    title: str
+    text: Callable[[ScenarioRow], str]
+    key: str | None = None  # the ScenarioRow field a column of numbers sorts by; None: a column of text
+    bad: Callable[[ScenarioRow], bool] | None = None  # when the cell reads as a failure
+    hint: Callable[[ScenarioRow], str] | None = None  # more on the cell (HTML shows it on hover)
+
+
+def scenario_columns(scenario: str, rows: list[ScenarioRow]) -> list[ScenarioColumn]:
+    """A scenario's table: LoadGen's verdict and the figure per cell, the early-stopping
+    estimate, the Server rates tried, the frame budget, accuracy and why a cell is INVALID;
+    the columns no row of `rows` has a value for are left out."""
+    fig = scenario_figure(scenario)
+    budget = next((r.frame_budget_ms for r in rows if r.frame_budget_ms), None)
+    cols = [
+        ScenarioColumn("Model", lambda r: r.model),
+        ScenarioColumn("Backend", lambda r: r.backend),
+        ScenarioColumn("Precision", lambda r: r.precision),
+        ScenarioColumn("LoadGen", lambda r: r.result or r.status, bad=lambda r: r.result != "VALID"),
+        ScenarioColumn(fig.column, lambda r: fmt(r.figure_value, fig.spec), "figure_value"),
+        ScenarioColumn("Early-stopping estimate (ms)", lambda r: fmt(r.early_stopping_ms, ".3f"), "early_stopping_ms"),
+    ]
+    if scenario == "server" or any(r.server_rates for r in rows):
+        cols.append(ScenarioColumn("Rates tried (QPS: verdict)", lambda r: r.server_rates))
+    if budget:
+        cols.append(ScenarioColumn(f"Meets {budget:.1f} ms frame budget", lambda r: _yes_no(r.meets_frame_budget),
+                                   bad=lambda r: r.meets_frame_budget is False))
+    cols.append(ScenarioColumn("Task accuracy / gate", scenario_accuracy, "task_accuracy",
+                               bad=lambda r: r.accuracy_gate == "failed", hint=lambda r: r.accuracy_gate_reason))
+    if any(r.top1_agreement is not None for r in rows):
+        cols.append(ScenarioColumn("Top-1 agree", lambda r: percent(r.top1_agreement), "top1_agreement"))
+    if any(r.max_abs_diff is not None for r in rows):
+        cols.append(ScenarioColumn("Max abs diff", lambda r: fmt(r.max_abs_diff, ".2e"), "max_abs_diff"))
+    cols.append(ScenarioColumn("Why INVALID / not measured", scenario_why))
+    return cols
+
+
+def loadgen_text(cfg: dict) -> str:
+    """A run's LoadGen configuration (its config's "loadgen") in words."""
+    if not cfg:
+        return "n/a"
+    parts = [("MLPerf's compliant minimum durations and query counts" if cfg.get("compliant") else
+              f"short runs of at least {cfg.get('min_duration_s')} s each"
+              + (f" and {cfg['min_query_count']:,} queries" if cfg.get("min_query_count") else "")
+              + " (not MLPerf's compliant durations)")]
+    if "server" in (cfg.get("scenarios") or []):
+        parts.append(f"Server: latency bound {fmt(cfg.get('server_latency_ms'), 'g')} ms on the 99th percentile, "
+                     f"at most {cfg.get('server_steps', '?')} runs to find the highest VALID rate")
+    if cfg.get("target_fps"):
+        parts.append(f"frame budget 1000 / {cfg['target_fps']:g} fps = {1000 / cfg['target_fps']:.1f} ms")
+    return "; ".join(parts)
