@@ -1,6 +1,8 @@
 """The report files of a run."""
+import csv
+
 from edgebench.report import build_table1, write_html, write_reports, write_table
-from tests.report import RUN, records
+from tests.report import RUN, SCENARIO_RUN, records, scenario_records
 
 FILES = {"table1.md", "table1.csv", "table1.json", "figure4_speedup.png", "table1.html"}
 
@@ -23,3 +25,15 @@ def test_write_table_writes_the_table_it_is_given(tmp_path):
 def test_write_html_writes_only_the_page_where_it_is_asked(tmp_path):
     path = write_html(build_table1(records(), RUN), tmp_path / "mail" / "run.html")
     assert path == tmp_path / "mail" / "run.html" and [p.name for p in path.parent.iterdir()] == ["run.html"]
+
+
+def test_a_scenario_run_also_writes_its_cells_as_table1_scenarios_csv(tmp_path):
+    paths = write_reports(scenario_records(), SCENARIO_RUN, tmp_path)
+    assert set(paths) == FILES | {"table1_scenarios.csv"}
+    rows = list(csv.DictReader(paths["table1_scenarios.csv"].read_text().splitlines()))
+    assert [(r["scenario"], r["backend"], r["result"], r["figure_value"]) for r in rows][:3] == [
+        ("single-stream", "pytorch", "VALID", "0.358"), ("single-stream", "onnxruntime", "VALID", "41.25"),
+        ("server", "pytorch", "INVALID", "100.0")]
+    # another run's report in the same folder leaves no scenario file of this one behind
+    assert set(write_reports(records(), RUN, tmp_path)) == FILES
+    assert not (tmp_path / "table1_scenarios.csv").exists()

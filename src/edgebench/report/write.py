@@ -1,10 +1,10 @@
 """The report files of a run: table1.md/.csv/.json, figure4_speedup.png and the self-contained
-table1.html in one folder."""
+table1.html in one folder, and table1_scenarios.csv for a run with MLPerf LoadGen scenario cells."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgebench.report.render.csv import render_csv
+from edgebench.report.render.csv import render_csv, render_scenarios_csv
 from edgebench.report.render.json import render_json
 from edgebench.report.render.markdown import render_markdown
 from edgebench.report.table1 import Table1, build_table1
@@ -12,8 +12,8 @@ from edgebench.results.run import Run
 
 
 def write_table(table: Table1, out_dir: Path) -> dict:
-    """Write a built Table 1 as table1.md/.csv/.json, figure4_speedup.png and table1.html; returns
-    name -> path."""
+    """Write a built Table 1 as table1.md/.csv/.json, figure4_speedup.png and table1.html, and its
+    LoadGen scenario cells as table1_scenarios.csv when it has any; returns name -> path."""
     from edgebench.report.figure4 import plot_speedup
 
     out_dir = Path(out_dir)
@@ -23,6 +23,10 @@ def write_table(table: Table1, out_dir: Path) -> dict:
         "table1.csv": render_csv(table),
         "table1.json": render_json(table),
     }
+    if table.scenario_rows:
+        paths["table1_scenarios.csv"] = render_scenarios_csv(table)
+    else:  # not one left from another run's report in the same folder, read as this run's
+        (out_dir / "table1_scenarios.csv").unlink(missing_ok=True)
     written = {}
     for name, text in paths.items():
         (out_dir / name).write_text(text)

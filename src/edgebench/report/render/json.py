@@ -1,4 +1,5 @@
-"""Table 1 as JSON (table1.json): the run's summary, its rows and its environment."""
+"""Table 1 as JSON (table1.json): the run's summary, its rows, its MLPerf LoadGen scenario cells
+and its environment."""
 from __future__ import annotations
 
 import json
@@ -24,6 +25,7 @@ def render_json(table: Table1) -> str:
             "not_reached": table.not_reached,
             "failed_models": [{"model": m, "reason": why} for m, why in table.failed],
             "rows": [asdict(r) for r in table.rows],
+            "scenarios": [asdict(r) for r in table.scenario_rows],
             "environment": table.run.env,
         },
         indent=2,
