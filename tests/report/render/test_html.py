@@ -16,7 +16,7 @@ from edgebench.report import build_table1
 from edgebench.report.render.html import TABLE1_KEYS, render_compare_html, render_html
 from edgebench.report.render.text import HEADERS
 from edgebench.results import Run, RunStatus
-from tests.report import RUN, qualified_records, records
+from tests.report import RUN, SCENARIO_RUN, qualified_records, records, scenario_records
 from tests.report.render.suite import suite_run
 
 #: what a mailed report may weigh (the 11-model suite's is about 390 KB)
@@ -167,6 +167,57 @@ def test_a_target_run_shows_its_target_and_the_trtexec_split_and_profile_as_stor
     assert "<td class=\"num\">4.000</td>" in page  # GPU compute of trtexec's split
     local = render_html(build_table1(records(), RUN))
     assert "over SSH" not in local and "trtexec" not in local
+
+
+def test_a_scenario_run_shows_its_loadgen_scenarios_and_no_empty_harness_sections():
+    page = render_html(build_table1(scenario_records(), SCENARIO_RUN))
+    t = Tables(page)
+    assert "<title>edgebench: MLPerf LoadGen scenarios: TestCPU, run r1</title>" in page
+    assert set(t.tables) == {"loadgen-single-stream", "loadgen-server", "env"}  # no Table 1, cells or distributions
+    assert t.svgs == 0 and 'id="table-1"' not in page and 'id="figure-4"' not in page and 'id="models"' not in page
+    assert "No harness cells: this run measured MLPerf LoadGen scenarios only" in page
+    nav = re.search(r"<nav>(.*?)</nav>", page).group(1)
+    assert re.findall(r'href="#([^"]+)"', nav) == ["scenarios", "warnings", "environment"]
+    facts = page.split("</header>")[0]
+    assert "<dt>LoadGen</dt><dd>short runs of at least 0.3 s each" in facts and "<dt>Timing</dt>" not in facts
+    assert [h["data-key"] for h in t.heads["loadgen-single-stream"]] == [
+        "model", "backend", "precision", "loadgen", "p90-ms", "early-stopping-estimate-ms", "meets-33-3-ms-frame-budget",
+        "task-accuracy-gate", "top-1-agree", "max-abs-diff", "why-invalid-not-measured"]
+    assert t.rows("loadgen-single-stream") == [
+        ["test_cnn", "pytorch", "fp32", "VALID", "0.358", "0.370", "yes", "87.5%", "n/a", "n/a", ""],
+        ["test_cnn", "onnxruntime", "fp32", "VALID", "41.250", "42.500", "no", "80.0% / failed", "93.8%", "2.50e-01",
+         "accuracy gate: top-1 agreement 93.8% < 99%"]]
+    assert t.rows("loadgen-server") == [
+        ["test_cnn", "pytorch", "fp32", "INVALID", "100.0", "n/a", "200: INVALID, 100: INVALID", "n/a", "n/a", "n/a",
+         "Performance constraints satisfied: NO; Reduce target QPS to improve latency."],
+        ["test_cnn", "onnxruntime", "fp32", "VALID", "400.0", "n/a", "400: VALID", "87.5% / passed", "100.0%", "2.00e-06",
+         ""],
+        ["test_cnn", "tensorrt", "fp32", "skipped", "n/a", "n/a", "", "n/a", "n/a", "n/a",
+         "<b>TensorRT</b> is not installed: pip install tensorrt"]]
+    assert "&lt;b&gt;TensorRT&lt;/b&gt;" in page and "<b>TensorRT" not in page  # a stored error is text, never markup
+    # sort values: the figure by its number, a cell with none last; failures marked
+    assert '<td data-v="41.25" class="num">41.250</td>' in page and '<td class="bad">INVALID</td>' in page
+    assert '<td data-v="0.8" class="num bad" title="top-1 agreement 93.8% &lt; 99%">80.0% / failed</td>' in page
+    assert page.count('<p class="flag">Not compliant durations: short runs (--compliant') == 2
+    assert ("MLPerf LoadGen Server: Poisson arrivals; figure: the highest scheduled rate LoadGen called VALID under the "
+            "latency bound on the 99th percentile, found by doubling then bisecting (15 ms).") in page
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)) and set(re.findall(r'href="#([^"]+)"', page)) <= set(ids)
+
+
+def test_scenario_cells_stay_out_of_the_harness_views_of_a_run_with_both():
+    recs = records() + scenario_records()
+    page = render_html(build_table1(recs, RUN))
+    t = Tables(page)
+    assert [row[0] for row in t.rows("table1")] == ["a", "b", "c"]
+    cells = t.rows("cells")
+    assert len(cells) == len(records()) and "test_cnn" not in {row[0] for row in cells}
+    assert "loadgen-server" in t.tables and '<a href="#scenarios">' in page and '<a href="#table-1">' in page
+    assert "test_cnn" not in page.split('id="models"')[1].split('id="scenarios"')[0]  # no distribution of its own
+    assert "No harness cells" not in page and "<dt>Timing</dt>" in page
+    assert "LoadGen server: short run" in page  # the scenario cells' warnings are still the run's
+    local = render_html(build_table1(records(), RUN))
+    assert 'id="scenarios"' not in local and "#scenarios" not in local and "<dt>LoadGen</dt>" not in local
 
 
 def test_table1s_sort_keys_follow_its_columns():

@@ -2,7 +2,8 @@
 
 The page needs nothing but itself: Table 1 with sortable columns, Figure 4 with its 95%
 intervals, each cell's latency distribution, cold start, energy, memory, the per-layer profiles,
-the warnings and the environment, so it opens offline and can be mailed. Two libraries make it,
+the MLPerf LoadGen scenario cells, the warnings and the environment, so it opens offline and can
+be mailed. Two libraries make it,
 the ones a Python user expects: Jinja2 lays out the page (the template engine of Flask, Sphinx
 and pandas' Styler; it autoescapes, so no stored string, a model name or an error message,
 ever becomes markup), and matplotlib, edgebench's plotting library already (Figure 4), draws
@@ -15,11 +16,11 @@ import json
 from dataclasses import dataclass, field
 
 from edgebench.report.render.text import (
-    CONTENDED_MARK, HEADERS, QUICK_MARK, cells, fmt, fmt_int, footnotes, run_flags, sections, target_parts, timing_text,
-    tool_text,
+    COMPLIANT_TEXT, CONTENDED_MARK, HEADERS, NOT_COMPLIANT_TEXT, QUICK_MARK, cells, fmt, fmt_int, footnotes, loadgen_text,
+    run_flags, scenario_columns, scenario_compliant, scenario_intro, sections, target_parts, timing_text, tool_text,
 )
 from edgebench.report.paper import PAPER
-from edgebench.report.table1 import Table1, pick_cells
+from edgebench.report.table1 import Table1, pick_cells, scenario_figure
 from edgebench.results.record import Record
 
 #: the slowest layers a cell's profile shows; the rest are summed in one line
@@ -69,24 +70,30 @@ def render_html(table: Table1) -> str:
     """The run of a built Table 1 as one HTML page (str): nothing outside it is loaded."""
     run, env = table.run, table.run.env
     flags = run_flags(table)
-    records = table.records
+    # the harness's views (Table 1, Figure 4, the cells, the distributions) leave out the LoadGen
+    # scenario cells, which have no harness latency; a run of those only shows its scenarios
+    records = table.harness_records
+    harness = bool(table.rows) or not table.scenario_rows
     by_model: dict[str, list[Record]] = {}
     for r in records:
         by_model.setdefault(r.model, []).append(r)
     roles = _roles(table, by_model)
-    warnings = [(f"{rec.model} / {rec.backend} {rec.precision}", w) for rec in records for w in rec.warnings]
+    warnings = [(f"{rec.model} / {rec.backend} {rec.precision}", w) for rec in table.records for w in rec.warnings]
     n_speedups = sum(r.speedup is not None for r in table.rows)
     context = dict(
-        title=f"Table 1: {table.device_name or 'no device'}, run {run.run_id}",
+        title=f"{'Table 1' if harness else 'MLPerf LoadGen scenarios'}: {table.device_name or 'no device'}, "
+              f"run {run.run_id}",
         flags=flags,
-        facts=_run_facts(table),
+        facts=_run_facts(table, harness),
         target=", ".join(target_parts(env)),
+        harness=harness,
         table1=_table1_grid(table),
         mean_line=(f"Mean speedup across {n_speedups} models: {fmt(table.mean_speedup, '.2f', 'x')} "
                    f"(the paper's {PAPER.device} figure: {PAPER.mean_speedup:.3f}x)."),
         notes=footnotes(table),
-        figure4=_figure4(table),
+        figure4=_figure4(table) if harness else "",
         cells=_cells_grid(records, roles, table),
+        scenarios=_scenario_views(table),
         energy_source=next((r.energy.source for r in records if r.energy.source), ""),
         models=[_model_view(model, recs, i) for i, (model, recs) in enumerate(by_model.items())],
         overhead=_overhead_grid(table),
@@ -178,10 +185,11 @@ def _value_text(v) -> str:
     return "n/a" if v is None else str(v)
 
 
-def _run_facts(table: Table1) -> list[tuple[str, str]]:
-    """(label, text) lines about the run above Table 1."""
+def _run_facts(table: Table1, harness: bool = True) -> list[tuple[str, str]]:
+    """(label, text) lines about the run above Table 1: the harness's timing when it timed cells,
+    LoadGen's durations when it ran scenarios."""
     run, env, cfg = table.run, table.run.env, table.run.config
-    return [
+    facts = [
         ("Device", f"{table.device_name or '?'} ({cfg.get('device', '?')}); host {env.get('host', '?')}, "
                    f"{env.get('cpu_physical', '?')} physical / {env.get('cpu_logical', '?')} logical cores; "
                    f"GPU: {env.get('gpu', 'none')}"),
@@ -189,9 +197,14 @@ def _run_facts(table: Table1) -> list[tuple[str, str]]:
                      f"onnxruntime {env.get('onnxruntime', '?')}, TensorRT {env.get('tensorrt', '?')}"),
         ("Run", f"{run.run_id}, started {run.started_at}, status {run.status}, {tool_text(run)}"),
         ("Cells", f"batch {table.batch_size}; baseline {table.baseline_title}; weights: {table.weights or 'n/a'}"),
-        ("Timing", f"{timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
-                   "including host<->device copies; speedup = pre p50 / post p50, [a, b] its 95% bootstrap interval"),
     ]
+    if harness:
+        facts.append(("Timing", f"{timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host "
+                                "wall-clock including host<->device copies; speedup = pre p50 / post p50, [a, b] its "
+                                "95% bootstrap interval"))
+    if table.scenario_rows:
+        facts.append(("LoadGen", loadgen_text(cfg.get("loadgen") or {})))
+    return facts
 
 
 def _table1_grid(table: Table1) -> Grid:
@@ -233,7 +246,7 @@ def _roles(table: Table1, by_model: dict) -> dict[int, str]:
 
 
 def _cells_grid(records: list[Record], roles: dict, table: Table1) -> Grid:
-    """Every cell of the run: its latency, cold start, energy, memory and contention."""
+    """Every cell the harness timed: its latency, cold start, energy, memory and contention."""
     from edgebench.report.distribution import cell_label
 
     break_even = {r.model: r.break_even_inferences for r in table.rows}
@@ -281,6 +294,26 @@ def _cells_grid(records: list[Record], roles: dict, table: Table1) -> Grid:
                         cls="bad" if rec.contention.contended else ""))
         rows.append(row)
     return Grid("cells", columns, [Body(rows)])
+
+
+def _scenario_views(table: Table1) -> list[dict]:
+    """A section per LoadGen scenario: what it runs, whether its durations were MLPerf's, and a
+    grid of its cells with LoadGen's verdict and figure (the columns are markdown's)."""
+    out = []
+    for scenario, rows in table.scenarios:
+        slug = _slug(scenario) or "scenario"
+        cols = scenario_columns(scenario, rows)
+        grid_rows = [[Cell(c.text(r), None if c.key is None else _v(getattr(r, c.key)),
+                           cls="bad" if c.bad is not None and c.bad(r) else "",
+                           title=c.hint(r) if c.hint is not None else "") for c in cols] for r in rows]
+        compliant = scenario_compliant(rows)
+        out.append(dict(
+            anchor=f"scenario-{slug}", title=scenario_figure(scenario).title, intro=scenario_intro(scenario, rows),
+            compliant="" if compliant is None else COMPLIANT_TEXT if compliant else "",
+            not_compliant=NOT_COMPLIANT_TEXT if compliant is False else "",
+            grid=Grid(f"loadgen-{slug}", [Column(c.title, _slug(c.title), c.key is not None) for c in cols],
+                      [Body(grid_rows)])))
+    return out
 
 
 def _reason(rec: Record) -> str:
