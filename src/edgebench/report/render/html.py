@@ -3,12 +3,12 @@
 The page needs nothing but itself: Table 1 with sortable columns, Figure 4 with its 95%
 intervals, each cell's latency distribution, cold start, energy, memory, the per-layer profiles,
 the MLPerf LoadGen scenario cells, the warnings and the environment, so it opens offline and can
-be mailed. Two libraries make it,
-the ones a Python user expects: Jinja2 lays out the page (the template engine of Flask, Sphinx
-and pandas' Styler; it autoescapes, so no stored string, a model name or an error message,
-ever becomes markup), and matplotlib, edgebench's plotting library already (Figure 4), draws
-the figures as inline SVG: vector, small, its text selectable, no JavaScript charting library
-and no CDN. The only script is a few lines that sort the tables (templates/sortable.js).
+be mailed. Two libraries make it, the ones a Python user expects: Jinja2 lays out the page (the
+template engine of Flask, Sphinx and pandas' Styler; it autoescapes, so no stored string, a model
+name or an error message, ever becomes markup), and matplotlib, edgebench's plotting library
+already (Figure 4), draws the figures as inline SVG: vector, small, its text selectable, no
+JavaScript charting library and no CDN. The only script is a few lines that sort the tables
+(templates/sortable.js).
 """
 from __future__ import annotations
 
