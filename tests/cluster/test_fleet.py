@@ -25,8 +25,11 @@ psutil = pytest.importorskip("psutil")  # ships with ray
 pytestmark = pytest.mark.cluster
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+#: cells in the node's task process (--no-isolate): isolation has its own tests (tests/bench/test_isolation.py),
+#: and a spawned worker per cell would triple these tests' time
 TINY = ["--models", "test_cnn,test_mlp", "--backends", "pytorch,onnxruntime", "--warmup-iters", "1", "--warmup-s", "0",
-        "--min-iters", "3", "--min-time-s", "0", "--repetitions", "1", "--pool-size", "2"]
+        "--min-iters", "3", "--min-time-s", "0", "--repetitions", "1", "--pool-size", "2", "--check-size", "8",
+        "--no-isolate"]
 
 
 def _free_port() -> int:
@@ -167,7 +170,7 @@ def test_scenario_cells_run_on_each_device(cluster, tmp_path):
     """`run --cluster --scenario`: each device runs the model's LoadGen cells through its own suite."""
     out = edgebench(cluster, "run", "--cluster", cluster.address, "--devices", "dev-a,dev-b", "--models", "test_mlp",
                     "--backends", "pytorch", "--scenario", "single-stream,offline", "--scenario-duration", "0.2",
-                    "--check-size", "4", "--pool-size", "2", "--out", str(tmp_path))
+                    "--check-size", "4", "--pool-size", "2", "--no-isolate", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     conn = sqlite3.connect(tmp_path / "edgebench.sqlite")
     stored = conn.execute("SELECT u.config, r.status, r.loadgen_scenario, r.loadgen_result FROM records r "
@@ -235,7 +238,9 @@ def test_a_lost_node_gives_node_lost_rows_and_resume_measures_only_those(cluster
 
 
 def test_ctrl_c_on_the_host_keeps_every_stored_row(cluster, tmp_path):
-    cmd = [sys.executable, "-m", "edgebench", "run", "--cluster", cluster.address, "--devices", "dev-a", *TINY,
+    # each cell timed for 3 s, so that the second model is still running seconds after the first is stored
+    slow = [a if a != "0" or TINY[i - 1] != "--min-time-s" else "3" for i, a in enumerate(TINY)]
+    cmd = [sys.executable, "-m", "edgebench", "run", "--cluster", cluster.address, "--devices", "dev-a", *slow,
            "--out", str(tmp_path)]
     proc = subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
