@@ -28,8 +28,11 @@ def test_write_html_writes_only_the_page_where_it_is_asked(tmp_path):
 
 
 def test_a_scenario_run_also_writes_its_cells_as_table1_scenarios_csv(tmp_path):
+    (tmp_path / "figure4_speedup.png").write_bytes(b"from another run")
     paths = write_reports(scenario_records(), SCENARIO_RUN, tmp_path)
-    assert set(paths) == FILES | {"table1_scenarios.csv"}
+    # LoadGen cells only: no speedup to draw, and another run's figure is not left as this one's
+    assert set(paths) == FILES - {"figure4_speedup.png"} | {"table1_scenarios.csv"}
+    assert not (tmp_path / "figure4_speedup.png").exists()
     rows = list(csv.DictReader(paths["table1_scenarios.csv"].read_text().splitlines()))
     assert [(r["scenario"], r["backend"], r["result"], r["figure_value"]) for r in rows][:3] == [
         ("single-stream", "pytorch", "VALID", "0.358"), ("single-stream", "onnxruntime", "VALID", "41.25"),

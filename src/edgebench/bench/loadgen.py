@@ -159,24 +159,30 @@ class _SUT:
         self.thread.join()
 
 
-def estimate_latency_s(backend, pool: list, iters: int = 30) -> float:
-    """The median of a few synchronized runs after a short warm-up: LoadGen's expected latency
-    and the Server search's first rate."""
+def estimate_latency_s(backend, pool: list, blocks: int = 3, per_block: int = 10) -> float:
+    """LoadGen's expected latency and the Server search's first rate: after a short warm-up, the
+    lowest of `blocks` medians of `per_block` synchronized runs. Other load only ever slows a run,
+    and it comes in bursts: one median taken in a burst was 100x the latency LoadGen then saw,
+    which set Server's first rate, and so its run of 700 queries, 100x too slow."""
     for i in range(10):
         backend.run(pool[i % len(pool)])
         backend.synchronize()
-    values = []
-    for i in range(iters):
-        t0 = time.perf_counter()
-        backend.run(pool[i % len(pool)])
-        backend.synchronize()
-        values.append(time.perf_counter() - t0)
-    return max(statistics.median(values), 1e-6)
+    medians = []
+    for _ in range(blocks):
+        values = []
+        for i in range(per_block):
+            t0 = time.perf_counter()
+            backend.run(pool[i % len(pool)])
+            backend.synchronize()
+            values.append(time.perf_counter() - t0)
+        medians.append(statistics.median(values))
+    return max(min(medians), 1e-6)
 
 
 def observed_latency_s(scenario: str, s: Summary) -> float | None:
-    """One sample's time as a run's summary shows it: SingleStream's mean latency, MultiStream's
-    per sample of its 8, Offline's 1 / samples per second; None where the summary lacks it."""
+    """One sample's time as a run's summary shows it: SingleStream's (and Server's) mean latency,
+    MultiStream's per sample of its 8, Offline's 1 / samples per second; None where the summary
+    lacks it."""
     mean_ms = s.latencies_ms.get("mean")
     if scenario == "offline":
         return 1.0 / s.samples_per_s if s.samples_per_s else None
@@ -289,7 +295,8 @@ def accuracy_outputs(backend, batches: list, scenario: str, cfg: LoadGenConfig, 
 def server_search(backend, pool: list, cfg: LoadGenConfig, expected_s: float) -> tuple[Summary, list]:
     """The highest arrival rate LoadGen calls VALID under the latency bound, in at most
     cfg.server_steps runs: from half the rate one sample at a time could sustain, doubling while
-    VALID (halving while INVALID) until the verdict changes, then bisecting. Returns the kept run
+    VALID (or jumping to half the rate the run's mean latency allows, when that is higher; halving
+    while INVALID) until the verdict changes, then bisecting. Returns the kept run
     (the fastest VALID one, else the last) and every rate tried with its verdict."""
     rate = 0.5 / expected_s
     lo = hi = None
@@ -307,8 +314,13 @@ def server_search(backend, pool: list, cfg: LoadGenConfig, expected_s: float) ->
             hi = rate
         if lo is not None and hi is not None:
             rate = (lo + hi) / 2
+        elif valid:
+            # doubling, or straight to half the rate this run's own latency allows when the
+            # first estimate was far too slow
+            seen = observed_latency_s("server", s)
+            rate = max(rate * 2, 0.5 / seen) if seen else rate * 2
         else:
-            rate = rate * 2 if valid else rate / 2
+            rate = rate / 2
     return best or last, tried
 
 

@@ -12,8 +12,9 @@ from edgebench.results.run import Run
 
 
 def write_table(table: Table1, out_dir: Path) -> dict:
-    """Write a built Table 1 as table1.md/.csv/.json, figure4_speedup.png and table1.html, and its
-    LoadGen scenario cells as table1_scenarios.csv when it has any; returns name -> path."""
+    """Write a built Table 1 as table1.md/.csv/.json, figure4_speedup.png (unless the run has only
+    LoadGen scenario cells) and table1.html, and its LoadGen scenario cells as table1_scenarios.csv
+    when it has any; returns name -> path."""
     from edgebench.report.figure4 import plot_speedup
 
     out_dir = Path(out_dir)
@@ -31,7 +32,10 @@ def write_table(table: Table1, out_dir: Path) -> dict:
     for name, text in paths.items():
         (out_dir / name).write_text(text)
         written[name] = out_dir / name
-    written["figure4_speedup.png"] = plot_speedup(table, out_dir / "figure4_speedup.png")
+    if table.rows or not table.scenario_rows:
+        written["figure4_speedup.png"] = plot_speedup(table, out_dir / "figure4_speedup.png")
+    else:  # LoadGen scenario cells only: no speedup to draw, and no figure from another run left
+        (out_dir / "figure4_speedup.png").unlink(missing_ok=True)
     written["table1.html"] = write_html(table, out_dir / "table1.html")
     return written
 
