@@ -224,3 +224,24 @@ def test_a_run_that_ended_early_is_asked_again_at_the_latency_it_observed():
     assert observed_latency_s("multi-stream", Summary(latencies_ms={"mean": 3.2})) == pytest.approx(4e-4)
     assert observed_latency_s("offline", Summary(samples_per_s=2500.0)) == pytest.approx(4e-4)
     assert observed_latency_s("single-stream", Summary()) is None
+
+
+def test_a_short_run_that_failed_only_early_stopping_asks_for_the_queries_loadgen_names():
+    """The Server reasons an H200 run stored for eager resnet50 at 20.656 QPS (its p99 met 15 ms,
+    a few queries did not), and a too-short MultiStream run's."""
+    from edgebench.bench.loadgen import Summary, _longer_run, queries_needed
+
+    server = Summary(result="INVALID", reasons=[
+        "Early stopping satisfied: NO", "Run unsuccessful.", "Processed 700 queries.",
+        "Would need to run at least 138 more queries, with the run being successful if every additional query "
+        "were under latency."])
+    multi = Summary(result="INVALID", reasons=["Early stopping satisfied: NO", "Only processed 416 queries.",
+                                               "Need to process at least 662 queries for early stopping."])
+    assert queries_needed(server) == 838 and queries_needed(multi) == 662
+    cfg = LoadGenConfig()
+    assert _longer_run(server, "server", cfg, 1 / 40.0) == 1005  # 838 and a fifth more: 25 s at 40 QPS
+    assert _longer_run(server, "server", cfg, 1 / 20.656) is None  # 49 s: over MAX_LONGER_RUN_S
+    assert _longer_run(server, "server", replace(cfg, compliant=True), 1e-3) is None  # MLPerf's own minimums stand
+    missed = Summary(result="INVALID", reasons=["Performance constraints satisfied: NO", *server.reasons])
+    assert _longer_run(missed, "server", cfg, 1e-3) is None  # the bound itself was missed: a lower rate, not more
+    assert queries_needed(Summary(result="INVALID", reasons=["Min duration satisfied: NO"])) is None

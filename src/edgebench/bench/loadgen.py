@@ -29,6 +29,9 @@ MULTI_STREAM_SAMPLES = 8
 #: single-stream's p90, 662 for multi-stream's p99, and Server's check of its p99 bound, which
 #: asked for 459 when every query was under the bound), so a short run can still be VALID
 SHORT_QUERY_COUNT = {"single-stream": 100, "multi-stream": 700, "offline": 1, "server": 700}
+#: a short run INVALID only for LoadGen's early stopping (a few queries over the bound) is run again
+#: once with the queries LoadGen says it needs, when they take at most this long
+MAX_LONGER_RUN_S = 30.0
 
 
 def unavailable_reason() -> str | None:
@@ -179,6 +182,42 @@ def estimate_latency_s(backend, pool: list, blocks: int = 3, per_block: int = 10
     return max(min(medians), 1e-6)
 
 
+def short_queries(scenario: str, cfg: LoadGenConfig) -> int:
+    """A short run's minimum query count: the configured one, else the scenario's."""
+    return cfg.min_query_count or SHORT_QUERY_COUNT[scenario]
+
+
+def queries_needed(s: Summary) -> int | None:
+    """The queries LoadGen's early stopping says a run needed in all, when that is why it is
+    INVALID: "Need to process at least 662 queries" (a too-short SingleStream or MultiStream run),
+    or "Processed 700 queries." and "Would need to run at least 138 more queries" (Server, when a
+    few queries missed the bound); None otherwise."""
+    if "Early stopping satisfied: NO" not in s.reasons:
+        return None
+    processed = more = total = None
+    for reason in s.reasons:
+        if m := re.match(r"(?:Only processed|Processed) ([0-9]+) queries", reason):
+            processed = int(m.group(1))
+        elif m := re.match(r"Would need to run at least ([0-9]+) more queries", reason):
+            more = int(m.group(1))
+        elif m := re.match(r"Need to process at least ([0-9]+) queries", reason):
+            total = int(m.group(1))
+    if total is not None:
+        return total
+    return processed + more if processed is not None and more is not None else None
+
+
+def _longer_run(s: Summary, scenario: str, cfg: LoadGenConfig, per_query_s: float) -> int | None:
+    """The minimum query count to run again with, when a short run failed only LoadGen's early
+    stopping (its latency bound was met) and the queries it asks for take at most
+    MAX_LONGER_RUN_S; None when not."""
+    need = queries_needed(s)
+    if cfg.compliant or need is None or "Performance constraints satisfied: NO" in s.reasons:
+        return None
+    queries = max(int(need * 1.2), short_queries(scenario, cfg))
+    return queries if queries * per_query_s <= MAX_LONGER_RUN_S else None
+
+
 def observed_latency_s(scenario: str, s: Summary) -> float | None:
     """One sample's time as a run's summary shows it: SingleStream's (and Server's) mean latency,
     MultiStream's per sample of its 8, Offline's 1 / samples per second; None where the summary
@@ -191,15 +230,16 @@ def observed_latency_s(scenario: str, s: Summary) -> float | None:
     return mean_ms / 1e3 / (MULTI_STREAM_SAMPLES if scenario == "multi-stream" else 1)
 
 
-def settings(lg, scenario: str, cfg: LoadGenConfig, expected_s: float, server_qps: float | None = None):
+def settings(lg, scenario: str, cfg: LoadGenConfig, expected_s: float, server_qps: float | None = None,
+             min_queries: int | None = None):
     """LoadGen's TestSettings for one run: PerformanceOnly; LoadGen's own (MLPerf) minimums when
-    compliant, else min_duration_s and the scenario's short query count."""
+    compliant, else min_duration_s and `min_queries` (default: the scenario's short query count)."""
     t = lg.TestSettings()
     t.scenario = getattr(lg.TestScenario, SCENARIOS[scenario])
     t.mode = lg.TestMode.PerformanceOnly
     if not cfg.compliant:
         t.min_duration_ms = int(cfg.min_duration_s * 1e3)
-        t.min_query_count = cfg.min_query_count or SHORT_QUERY_COUNT[scenario]
+        t.min_query_count = min_queries or short_queries(scenario, cfg)
     t.single_stream_expected_latency_ns = int(expected_s * 1e9)
     t.multi_stream_expected_latency_ns = int(expected_s * MULTI_STREAM_SAMPLES * 1e9)
     t.multi_stream_samples_per_query = MULTI_STREAM_SAMPLES
@@ -212,7 +252,7 @@ def settings(lg, scenario: str, cfg: LoadGenConfig, expected_s: float, server_qp
 
 
 def _start(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s: float, server_qps: float | None,
-           accuracy: bool) -> tuple:
+           accuracy: bool, min_queries: int | None = None) -> tuple:
     """One LoadGen test over a QSL of `pool`'s samples: (the summary's text, the accuracy log's
     entries or None, the SUT's output shape). Its logs are written to a temporary folder, removed
     afterwards."""
@@ -223,7 +263,7 @@ def _start(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s: f
     sut_impl = _SUT(backend, pool, respond=accuracy)
     sut = lg.ConstructSUT(sut_impl.issue_queries, sut_impl.flush_queries)
     qsl = lg.ConstructQSL(len(pool), len(pool), lambda _: None, lambda _: None)
-    test = settings(lg, scenario, cfg, expected_s, server_qps)
+    test = settings(lg, scenario, cfg, expected_s, server_qps, min_queries)
     if accuracy:
         test.mode = lg.TestMode.AccuracyOnly
     entries = None
@@ -249,9 +289,10 @@ def _start(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s: f
 
 
 def run_once(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s: float,
-             server_qps: float | None = None) -> Summary:
+             server_qps: float | None = None, min_queries: int | None = None) -> Summary:
     """One LoadGen performance test (PerformanceOnly), its summary parsed."""
-    return parse_summary(_start(backend, pool, scenario, cfg, expected_s, server_qps, accuracy=False)[0])
+    return parse_summary(_start(backend, pool, scenario, cfg, expected_s, server_qps, accuracy=False,
+                                min_queries=min_queries)[0])
 
 
 def decode_accuracy_log(entries: list, count: int, shape: tuple) -> tuple[list, int]:
@@ -279,12 +320,15 @@ def accuracy_outputs(backend, batches: list, scenario: str, cfg: LoadGenConfig, 
     """LoadGen's accuracy mode (AccuracyOnly) in `scenario` over a QSL of the check batches (the
     task inputs, labelled with --data): every sample once, its output written by LoadGen to its
     accuracy log, which is read back as the outputs the accuracy gate and the task accuracy use.
-    Server arrives at the rate the performance run kept; details["loadgen_accuracy"] says how it ran."""
+    Server's arrivals come at the rate the performance run kept, or one sample's own rate when that
+    is higher; details["loadgen_accuracy"] says how it ran."""
     expected = rec.details.get("loadgen_expected_latency_ms", 1.0) / 1e3
     qps = None
     if scenario == "server":
         rates = [t["qps"] for t in rec.details.get("loadgen_server_rates") or []]
-        qps = rec.loadgen.server_qps or (min(rates) if rates else 0.5 / expected)
+        # arrivals at the kept rate, or one sample's own rate if that is higher: accuracy mode
+        # measures no latency, and a slow rate only makes it long
+        qps = max(rec.loadgen.server_qps or (min(rates) if rates else 0.0), 1.0 / expected)
     _, entries, shape = _start(backend, batches, scenario, cfg, expected, qps, accuracy=True)
     outputs, repeats = decode_accuracy_log(entries, len(batches), shape)
     rec.details["loadgen_accuracy"] = {"mode": "AccuracyOnly", "samples": len(batches), "log_entries": len(entries),
@@ -296,18 +340,28 @@ def server_search(backend, pool: list, cfg: LoadGenConfig, expected_s: float) ->
     """The highest arrival rate LoadGen calls VALID under the latency bound, in at most
     cfg.server_steps runs: from half the rate one sample at a time could sustain, doubling while
     VALID (or jumping to half the rate the run's mean latency allows, when that is higher; halving
-    while INVALID) until the verdict changes, then bisecting. Returns the kept run
+    while INVALID) until the verdict changes, then bisecting. A rate whose short run met the bound
+    but failed only LoadGen's early stopping (a few queries over it) is run once more with the
+    queries LoadGen asks for, so that outliers are not mistaken for a rate too high. Returns the kept run
     (the fastest VALID one, else the last) and every rate tried with its verdict."""
     rate = 0.5 / expected_s
     lo = hi = None
     best: Summary | None = None
     last: Summary | None = None
     tried = []
+    queries = None  # the short query count, unless a rate is being run again for longer
     for _ in range(cfg.server_steps):
-        s = run_once(backend, pool, "server", cfg, expected_s, rate)
+        s = run_once(backend, pool, "server", cfg, expected_s, rate, queries)
         valid = s.result == "VALID"
-        tried.append({"qps": round(rate, 3), "result": s.result, "reasons": s.reasons})
+        tried.append({"qps": round(rate, 3), "result": s.result, "reasons": s.reasons,
+                      **({"min_queries": queries} if queries else {})})
         last = s
+        if not valid and queries is None:
+            # met the bound but too few queries to prove it: the same rate once more, for longer
+            queries = _longer_run(s, "server", cfg, 1.0 / rate)
+            if queries is not None:
+                continue
+        queries = None
         if valid:
             lo, best = rate, s
         else:
@@ -336,12 +390,21 @@ def measure(backend, pool: list, scenario: str, cfg: LoadGenConfig, rec) -> None
         # the expected rate); a run that ends before the minimum duration (the estimate was taken
         # on a busier or colder machine) is asked again with the latency that run observed, halved
         rate_s = expected
-        for _ in range(3):
-            s = run_once(backend, pool, scenario, cfg, rate_s)
-            if "Min duration satisfied: NO" not in s.reasons:
-                break
-            seen = observed_latency_s(scenario, s)
-            rate_s = min(rate_s / 4, seen / 2) if seen else rate_s / 4
+        queries = None
+        for _ in range(4):
+            s = run_once(backend, pool, scenario, cfg, rate_s, min_queries=queries)
+            if "Min duration satisfied: NO" in s.reasons:
+                seen = observed_latency_s(scenario, s)
+                rate_s = min(rate_s / 4, seen / 2) if seen else rate_s / 4
+                continue
+            if queries is None and s.result != "VALID":  # too few queries for early stopping: once, longer
+                per_query = (observed_latency_s(scenario, s) or rate_s) * (
+                    MULTI_STREAM_SAMPLES if scenario == "multi-stream" else 1)
+                queries = _longer_run(s, scenario, cfg, per_query)
+                if queries is not None:
+                    rec.details["loadgen_min_queries_used"] = queries
+                    continue
+            break
         rec.details["loadgen_expected_latency_used_ms"] = rate_s * 1e3
     lg = rec.loadgen
     lg.scenario, lg.result, lg.reasons, lg.compliant = scenario, s.result, s.reasons, cfg.compliant
