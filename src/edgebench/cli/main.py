@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from edgebench import __version__
 from edgebench.cli import (backends, bench, compare, data, export, fleet, models, profile, report, run, store, stream,
@@ -41,6 +43,16 @@ def _quiet_video_libraries() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`timeout`, a job scheduler's time limit, `kill`), raised where Ctrl-C would be, so
+    that a run ends the same way: its completed rows kept, the run stored as interrupted and its
+    reports written, never left "running"."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -48,14 +60,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     _quiet_video_libraries()
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
         return COMMANDS[args.command].main(args)
     except EdgebenchError as exc:
         print(f"edgebench: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("edgebench: terminated (SIGTERM); every completed row is kept in the results store", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("edgebench: interrupted; every completed row is kept in the results store", file=sys.stderr)
         return 130
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
