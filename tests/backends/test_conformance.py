@@ -15,6 +15,9 @@ def test_backend_matches_pytorch(name, model, batch, tmp_path):
     """Conv2d and Conv3d models alike: every backend's outputs are PyTorch's on the same inputs."""
     if not availability(name).available:
         pytest.skip(f"{name}: {availability(name).reason}")
+    if name == "aot-inductor" and (model, batch) == ("test_cnn", 4):
+        pytest.skip("aot-inductor: one package serves every batch size; tests/backends/test_torch_native.py runs "
+                    "test_cnn's at batches 1 and 3 (a 25 s build each)")
     import torch
 
     from edgebench.export import export_onnx

@@ -46,15 +46,12 @@ def test_sigkilled_cell_becomes_a_failure_row_and_the_suite_finishes(tmp_path, m
     f.write_text(CRASHER)
     monkeypatch.setenv("EDGEBENCH_TEST_MODE", "kill")
     timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0)
-    result = run_suite(_cfg(tmp_path, [f"{f}:make", "test_cnn"], timing=timing, repetitions=1))
+    result = run_suite(_cfg(tmp_path, [f"{f}:make"], timing=timing, repetitions=1))
     assert result.status is RunStatus.FINISHED
-    by = {(r.model.split("/")[-1], r.backend): r for r in result.records}
-    crashed = by[("crasher.py:make", "pytorch")]
-    assert crashed.status is Status.CRASHED and "signal 9 (SIGKILL)" in crashed.error
-    assert by[("crasher.py:make", "onnxruntime")].ok
-    assert by[("test_cnn", "pytorch")].ok and by[("test_cnn", "onnxruntime")].ok
+    crashed, other = result.records  # the onnxruntime cell runs the exported graph: no Python forward
+    assert crashed.backend == "pytorch" and crashed.status is Status.CRASHED and "signal 9 (SIGKILL)" in crashed.error
+    assert other.backend == "onnxruntime" and other.ok and len(other.latency.samples_ms) == other.latency.host.count
     assert all(r.fingerprint for r in result.records)
-    assert len(by[("test_cnn", "onnxruntime")].latency.samples_ms) == by[("test_cnn", "onnxruntime")].latency.host.count
 
 
 def test_hanging_cell_times_out(tmp_path, monkeypatch):
@@ -63,9 +60,9 @@ def test_hanging_cell_times_out(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEBENCH_TEST_MODE", "hang")
     timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0)
     result = run_suite(_cfg(tmp_path, [f"{f}:make"], backends=["pytorch"], timing=timing, repetitions=1,
-                            cell_timeout_s=30))
+                            cell_timeout_s=12))
     rec = result.records[0]
-    assert rec.status is Status.TIMEOUT and "30 s" in rec.error
+    assert rec.status is Status.TIMEOUT and "12 s" in rec.error
 
 
 def test_interrupted_run_completes_with_resume_without_rerunning_finished_cells(tmp_path):
