@@ -242,7 +242,10 @@ def test_ctrl_c_on_the_host_keeps_every_stored_row(cluster, tmp_path):
     slow = [a if a != "0" or TINY[i - 1] != "--min-time-s" else "3" for i, a in enumerate(TINY)]
     cmd = [sys.executable, "-m", "edgebench", "run", "--cluster", cluster.address, "--devices", "dev-a", *slow,
            "--out", str(tmp_path)]
-    proc = subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal sends it: a test run started in the background by a shell inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler in the child
+    proc = subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stderr:
             if line.startswith("dev-a: 2/4 cells done"):
