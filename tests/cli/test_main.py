@@ -14,6 +14,8 @@ from tests.cli import run_cli
         (["report", "--db", "/nonexistent/e.sqlite"], 2, "no results store"),
         (["bench", "test_cnn", "--backend", "pytorch", "--check-size", "0"], 2, "--check-size must be an integer >= 1"),
         (["run", "--models", "test_cnn", "--calibration-size", "-3"], 2, "--calibration-size must be"),
+        (["run", "--models", "test_cnn", "--scenario", "offline", "--data", "/nonexistent/imgs"], 2,
+         "--data /nonexistent/imgs does not exist; pass an image folder"),
         (["run", "--models", "test_cnn", "--backends", "pytorch,onnxruntime:thread=1"], 2,
          "onnxruntime has no option 'thread'; its options: provider, threads"),
     ],

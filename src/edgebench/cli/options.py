@@ -74,8 +74,15 @@ def timing(args):
 
 def model_options(args):
     """The model options -> an api.ModelOptions."""
-    from edgebench.api import ModelOptions
+    from pathlib import Path
 
+    from edgebench.api import ModelOptions
+    from edgebench.errors import InvalidConfigError
+
+    # checked here, before anything runs; with --cluster the folder is each node's to have
+    if args.data is not None and getattr(args, "cluster", None) is None and not Path(args.data).exists():
+        raise InvalidConfigError(f"--data {args.data} does not exist; pass an image folder (<root>/<class>/*.png) "
+                                 "or a UCF50 root (UCF50/<Class>/*.avi)")
     return ModelOptions(args.num_classes, args.weights, args.pretrained, args.input_shape, args.opset,
                         data=args.data, calibration_size=args.calibration_size, check_size=args.check_size,
                         weights_dir=args.weights_dir)
