@@ -39,3 +39,16 @@ def test_figure_without_any_speedup_still_renders(tmp_path):
     recs = [rec("x", "pytorch", 0, status="run_failed", error="boom")]
     path = plot_speedup(build_table1(recs, RUN), tmp_path / "f.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_model_file_is_labelled_by_its_name_not_its_path():
+    import warnings
+
+    from edgebench.report.figure4 import draw_speedup
+
+    model = "/home/someone/projects/deployment/models/" + "x" * 60 + "/classifier.py:make"
+    recs = [rec(model, "pytorch", 10.0), rec(model, "onnxruntime", 4.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Tight layout not applied" came from such a label
+        fig = draw_speedup(build_table1(recs, RUN))
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["classifier.py:make"]

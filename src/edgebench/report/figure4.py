@@ -32,7 +32,8 @@ def draw_speedup(table: Table1):
 
     rows = [r for r in table.rows if r.speedup is not None]
     values = [r.speedup for r in rows]
-    labels = [r.model + (CONTENDED_MARK if r.pre_contended or r.post_contended else "") + (QUICK_MARK if r.quick else "")
+    # a model file's name, not its whole path: a long rotated label leaves no room for the notes
+    labels = [Path(r.model).name + (CONTENDED_MARK if r.pre_contended or r.post_contended else "") + (QUICK_MARK if r.quick else "")
               for r in rows]
     notes = _notes(table)
     fig_h = 4.5 + 0.17 * len(notes)
