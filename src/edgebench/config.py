@@ -141,6 +141,14 @@ def parse_backend_spec(spec: str, default_precision: str = "fp32") -> tuple[str,
     return name, precision, options
 
 
+
+def backend_cells(backends, precision: str) -> list[tuple[str, str, dict]]:
+    """(name, precision, options) of each of a run's backend specs, in order: the first (the
+    baseline, the paper's pre-opt) at FP32 unless it names a precision, the others at `precision`
+    unless they name one (with `auto` each spec names its variant, so the rest default to FP32)."""
+    return [parse_backend_spec(spec, "fp32" if i == 0 or precision == "auto" else precision)
+            for i, spec in enumerate(backends)]
+
 def _option_value(text: str):
     low = text.lower()
     if low in ("true", "yes", "on"):

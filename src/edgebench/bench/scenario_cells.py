@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict
 
-from edgebench.config import LoadGenConfig, SuiteConfig, parse_backend_spec
+from edgebench.config import LoadGenConfig, SuiteConfig, backend_cells
 from edgebench.results.record import Record, Status
 
 
@@ -77,9 +77,7 @@ def scenario_records(cfg: SuiteConfig, model: str, run_id: str, env: dict, store
     from edgebench.bench.loadgen import unavailable_reason
 
     missing = unavailable_reason()
-    for i, spec in enumerate(cfg.backends):
-        default = "fp32" if i == 0 or cfg.precision == "auto" else cfg.precision
-        name, precision, options = parse_backend_spec(spec, default)
+    for i, (name, precision, options) in enumerate(backend_cells(cfg.backends, cfg.precision)):
         backend_options = {k: v for k, v in options.items() if k != "fallback"}
         todo = []
         for scenario in cfg.loadgen.scenarios:

@@ -14,7 +14,7 @@ from edgebench.bench.cell import CUDA_HOST_INPUTS, BackendCell, ModelCell, attac
 from edgebench.config import TimingConfig
 from edgebench.bench.isolation import RemoteCell
 from edgebench.bench.progress import progress_bar
-from edgebench.config import SuiteConfig, baseline_is_reference, parse_backend_spec
+from edgebench.config import SuiteConfig, backend_cells, baseline_is_reference, parse_backend_spec
 from edgebench.errors import InvalidConfigError, OutputDirError
 from edgebench.results.record import Record, Status, utc_now
 from edgebench.results.run import Run, RunStatus
@@ -77,27 +77,27 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
     with Store(cfg.db) as store:
         store.begin_run(Run.start(run_id, baseline, _config_dict(cfg), env))
         status = RunStatus.INTERRUPTED
+
+        def keep(rec: Record) -> None:
+            """A finished row: stored at once, counted, and told to the caller."""
+            store.add(rec)
+            records.append(rec)
+            bar.update(1)
+            if on_record is not None:
+                on_record(rec)
+
         try:
             for model in cfg.models:
                 shared: dict = {}
                 if cfg.loadgen is not None:
                     for rec in _scenario_records(cfg, model, run_id, env, store, shared):
-                        store.add(rec)
-                        records.append(rec)
-                        bar.update(1)
-                        if on_record is not None:
-                            on_record(rec)
+                        keep(rec)
                     continue
                 arms = _model_arms(cfg, model, run_id, env, store, shared, hold)
                 if arms is None:  # the model could not be built in-process: recorded, go on
                     for b in cfg.backends:
-                        rec = Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, Status.RUN_FAILED,
-                                     shared.get("build_error", "model build failed"))
-                        store.add(rec)
-                        records.append(rec)
-                        bar.update(1)
-                        if on_record is not None:
-                            on_record(rec)
+                        keep(Record(run_id, model, b, cfg.precision, cfg.batch_size, cfg.device, Status.RUN_FAILED,
+                                    shared.get("build_error", "model build failed")))
                     continue
                 reference = None
                 for i, arm in enumerate(arms):
@@ -117,11 +117,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> Su
                     if not getattr(arm, "resumed", False):
                         ref = reference if reference is not None else arm.reference_fallback()
                         attach_accuracy(rec, arm.check_info, arm.outputs, ref, gate=i > 0)
-                    store.add(rec)
-                    records.append(rec)
-                    bar.update(1)
-                    if on_record is not None:
-                        on_record(rec)
+                    keep(rec)
             status = RunStatus.FINISHED
         finally:
             bar.close()
@@ -253,10 +249,7 @@ def _model_arms(cfg: "SuiteConfig", model: str, run_id: str, env: dict, store, s
     """The arms of one model in backend order: resumed rows, isolated workers, in-process cells
     (which share the model's one ModelCell through `shared`), or a remote target's cells."""
     arms = []
-    for i, spec in enumerate(cfg.backends):
-        # the baseline (the first backend) is the paper's pre-opt: FP32 unless named
-        default = "fp32" if i == 0 or cfg.precision == "auto" else cfg.precision
-        name, precision, options = parse_backend_spec(spec, default)
+    for i, (name, precision, options) in enumerate(backend_cells(cfg.backends, cfg.precision)):
         arm = _make_arm(cfg, model, run_id, env, store, name, precision, options, shared, need_reference=i > 0,
                         hold=hold)
         if arm is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edgebench.bench.suite import check_writable, new_run_id
 from edgebench.cluster.connect import alive_devices, check_devices, connect, offered, resource, task_options
-from edgebench.config import SuiteConfig, parse_backend_spec
+from edgebench.config import SuiteConfig, backend_cells
 from edgebench.errors import InvalidConfigError
 from edgebench.results.record import Record, Status, utc_now
 from edgebench.results.run import Run, RunStatus
@@ -185,12 +185,7 @@ def _backend_specs(config: SuiteConfig) -> list[tuple[str, str]]:
     """(backend, precision) of each cell of a model, as the suite names them; without --backends,
     the default pair as this host resolves it (a node resolves its own)."""
     specs = config.backends or config.resolved().backends
-    out = []
-    for i, spec in enumerate(specs):
-        default = "fp32" if i == 0 or config.precision == "auto" else config.precision
-        name, precision, _ = parse_backend_spec(spec, default)
-        out.append((name, precision))
-    return out
+    return [(name, precision) for name, precision, _ in backend_cells(specs, config.precision)]
 
 
 def _cells(config: SuiteConfig, specs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ from edgebench.targets.arms import IDLE_S, TEGRASTATS_MS, WORKSPACE_MIB
 def plan_lines(cfg) -> list[str]:
     """The dry run of a suite config with a target, one line a command."""
     from edgebench.bench.suite import split_timing
-    from edgebench.config import parse_backend_spec
+    from edgebench.config import backend_cells
     from edgebench.models import get_spec
     from edgebench.targets import registry, trtexec
     from edgebench.targets.session import AGENT_FILE
@@ -47,9 +47,7 @@ def plan_lines(cfg) -> list[str]:
         shape = tuple(spec.input_shape) if spec else ("<from the ONNX file>",)
         stem = model.rsplit("/", 1)[-1].replace(":", "-").removesuffix(".onnx")
         onnx = f".cache/edgebench/files/<sha256 of {stem}.onnx>/{stem}.onnx"
-        for i, backend_spec in enumerate(backends):
-            default = "fp32" if i == 0 else cfg.precision
-            name, precision, _ = parse_backend_spec(backend_spec, default)
+        for name, precision, _ in backend_cells(backends, cfg.precision):
             lines.append(f"## {model} / {name} {precision}")
             if name in ("pytorch", "onnxruntime"):
                 lines.append(f"$ {shlex.join([python, agent, 'serve'])}")
