@@ -15,13 +15,9 @@ ANY_MODEL = ("any torchvision classifier name also works (e.g. efficientnet_b0, 
 
 def plain_table(rows) -> str:
     """Rows of cells as left-aligned columns, the first row a header underlined with dashes."""
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    out = []
-    for j, r in enumerate(rows):
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-        if j == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
+    from edgebench.report.render.terminal import aligned
+
+    return "\n".join(aligned(rows))
 
 
 def duration(seconds: float) -> str:

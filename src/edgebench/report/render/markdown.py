@@ -44,10 +44,7 @@ def render_markdown(table: Table1) -> str:
     if table.scenarios and not table.rows:  # run --scenario: LoadGen's sections only
         lines = [lines[0].replace("pre- vs post-optimisation inference time", "MLPerf LoadGen scenarios"), *lines[1:-2],
                  f"- LoadGen: {loadgen_text(cfg.get('loadgen') or {})}"]
-        lines += _scenario_sections(table)
-        warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
-        if warn:
-            lines += ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn]
+        lines += _scenario_sections(table) + _warnings_section(table)
         return "\n".join(lines) + "\n"
     lines += [
         "| " + " | ".join(HEADERS) + " |",
@@ -80,10 +77,14 @@ def render_markdown(table: Table1) -> str:
     lines += _scenario_sections(table)
     lines += _trtexec_section(table)
     lines += _layers_section(table)
-    warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
-    if warn:
-        lines += ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn]
+    lines += _warnings_section(table)
     return "\n".join(lines) + "\n"
+
+
+def _warnings_section(table: Table1) -> list[str]:
+    """Every cell's warnings, a line each."""
+    warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
+    return ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn] if warn else []
 
 
 def _cold_start_section(table: Table1) -> list[str]:
