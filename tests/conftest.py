@@ -10,6 +10,28 @@ import pytest
 FAST_TIMING = dict(warmup_iters=1, warmup_s=0.0, min_iters=3, min_time_s=0.0)
 
 
+def signal_after_line(cmd: list, env: dict, prefix: str, sig: int, timeout: float = 120) -> tuple[int, str]:
+    """Start `cmd`, send it `sig` once a line of its stderr starts with `prefix`, and return its
+    exit code and the rest of its stderr. SIGINT is given its default back in the child, as a
+    terminal's Ctrl-C finds it: a test run started in the background by a shell inherits SIGINT
+    ignored, and Python then installs no KeyboardInterrupt handler."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for line in proc.stderr:
+            if line.startswith(prefix):
+                proc.send_signal(sig)
+                break
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err
+
+
 def _cuda() -> bool:
     import torch
 

@@ -8,32 +8,8 @@ from edgebench.config import TimingConfig
 from edgebench.bench.suite import run_suite
 from edgebench.config import SuiteConfig
 from edgebench.results import RunStatus, Status, Store
+from tests.bench import CRASHER
 from tests.conftest import FAST_TIMING
-
-CRASHER = textwrap.dedent('''
-    import os, signal, time
-    import torch
-    INPUT_SHAPE = (3, 8, 8)
-    CALLS = [0]
-
-    class M(torch.nn.Module):
-        def __init__(self, num_classes=2):
-            super().__init__()
-            self.fc = torch.nn.Linear(192, num_classes)
-
-        def forward(self, x):
-            if not torch.compiler.is_compiling() and not torch.onnx.is_in_onnx_export():
-                CALLS[0] += 1
-                if os.environ.get("EDGEBENCH_TEST_MODE") == "kill" and CALLS[0] > 25:
-                    os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
-                if os.environ.get("EDGEBENCH_TEST_MODE") == "hang" and CALLS[0] > 25:
-                    time.sleep(600)
-            return self.fc(x.flatten(1))
-
-    def make(num_classes=2):
-        return M(num_classes)
-''')
-
 
 def _cfg(tmp_path, models, **kw):
     return SuiteConfig(models=models, backends=kw.pop("backends", ["pytorch", "onnxruntime"]), device="cpu",

@@ -3,7 +3,6 @@ VALID verdict and the figures read back from its summary, a Server bound no mode
 as INVALID with LoadGen's reason, resume by fingerprint, and nothing written to the working
 directory."""
 import os
-import textwrap
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +13,7 @@ from edgebench.bench.suite import run_suite
 from edgebench.config import LoadGenConfig, ModelOptions, SuiteConfig
 from edgebench.errors import InvalidConfigError
 from edgebench.results import Status, Store
+from tests.bench import CRASHER
 
 pytest.importorskip("mlperf_loadgen")
 
@@ -166,36 +166,12 @@ def test_accuracy_gate_judges_loadgens_outputs(tmp_path, in_clean_dir, monkeypat
     assert "cosine" in post.accuracy.gate_reason and post.details["loadgen_accuracy"]["samples"] == 4
 
 
-CRASH_ONCE = textwrap.dedent('''
-    import os, signal
-    import torch
-    INPUT_SHAPE = (3, 8, 8)
-    CALLS = [0]
-
-    class M(torch.nn.Module):
-        def __init__(self, num_classes=2):
-            super().__init__()
-            self.fc = torch.nn.Linear(192, num_classes)
-
-        def forward(self, x):
-            if not torch.compiler.is_compiling() and not torch.onnx.is_in_onnx_export():
-                CALLS[0] += 1
-                marker = os.environ["EDGEBENCH_TEST_CRASH_ONCE"]
-                if CALLS[0] > 40 and os.path.exists(marker):
-                    os.remove(marker)
-                    os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
-            return self.fc(x.flatten(1))
-
-    def make(num_classes=2):
-        return M(num_classes)
-''')
-
-
 def test_a_worker_killed_in_one_scenario_costs_only_that_scenario(tmp_path, in_clean_dir, monkeypatch):
     f = tmp_path / "crash_once.py"
-    f.write_text(CRASH_ONCE)
+    f.write_text(CRASHER)
     marker = tmp_path / "crash-once"
     marker.write_text("")
+    monkeypatch.setenv("EDGEBENCH_TEST_MODE", "kill-once")
     monkeypatch.setenv("EDGEBENCH_TEST_CRASH_ONCE", str(marker))
     cfg = _suite(tmp_path, {"models": [f"{f}:make"], "isolate": True, "model_options": ModelOptions(check_size=8)},
                  scenarios=("single-stream", "offline"), min_duration_s=0.2)

@@ -40,25 +40,18 @@ def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path):
     import os
     import signal
     import sqlite3
-    import subprocess
     import sys
     from pathlib import Path
+
+    from tests.conftest import signal_after_line
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     cmd = [sys.executable, "-m", "edgebench", "run", "--models", "test_mlp,test_cnn", "--backends", "pytorch",
            "--no-isolate", "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "4",
            "--repetitions", "1", "--pool-size", "2", "--check-size", "4", "--no-progress", "--out", str(tmp_path)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stderr:  # the first model's row is stored; the second is timed for 4 s
-            if line.startswith("[1/2]"):
-                proc.send_signal(signal.SIGTERM)
-                break
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, err
+    # the first model's row is stored; the second is timed for 4 s
+    code, err = signal_after_line(cmd, env, "[1/2]", signal.SIGTERM)
+    assert code == 143, err
     assert "terminated (SIGTERM); every completed row is kept" in err
     conn = sqlite3.connect(tmp_path / "edgebench.sqlite")
     assert [s for (s,) in conn.execute("SELECT status FROM runs")] == ["interrupted"]

@@ -14,10 +14,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import signal_after_line
 
 pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")  # ships with ray
@@ -242,20 +243,8 @@ def test_ctrl_c_on_the_host_keeps_every_stored_row(cluster, tmp_path):
     slow = [a if a != "0" or TINY[i - 1] != "--min-time-s" else "3" for i, a in enumerate(TINY)]
     cmd = [sys.executable, "-m", "edgebench", "run", "--cluster", cluster.address, "--devices", "dev-a", *slow,
            "--out", str(tmp_path)]
-    # SIGINT as a terminal sends it: a test run started in the background by a shell inherits SIGINT
-    # ignored, and Python then installs no KeyboardInterrupt handler in the child
-    proc = subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        for line in proc.stderr:
-            if line.startswith("dev-a: 2/4 cells done"):
-                proc.send_signal(signal.SIGINT)
-                break
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    code, err = signal_after_line(cmd, cluster.env, "dev-a: 2/4 cells done", signal.SIGINT)
+    assert code == 130, err
     assert "every completed row is kept" in err
     stored = rows(tmp_path / "edgebench.sqlite")
     assert len(stored) >= 2 and {r["status"] for r in stored} == {"ok"}
