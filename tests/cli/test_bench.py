@@ -36,3 +36,14 @@ def test_bench_prints_other_cpu_and_the_flag(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "other CPU 250% of one core while timed" in out and "CONTENDED" in out
     assert "warning: contended: other processes used 250% of one core" in out and f"threshold {CONTENDED_PCT:g}%" in out
+
+
+def test_int8_on_an_onnx_file_is_bad_input_exit_2(tmp_path, capsys):
+    from edgebench.cli.main import main
+
+    onnx = tmp_path / "m.onnx"
+    assert main(["export", "test_cnn", "--output", str(onnx)]) == 0
+    capsys.readouterr()
+    assert main(["bench", str(onnx), "--backend", "onnxruntime", "--precision", "int8", "--quick"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "INT8" in err and "model name" in err, err

@@ -58,3 +58,30 @@ def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path):
     assert [m for (m,) in conn.execute("SELECT model FROM records")] == ["test_mlp"]
     conn.close()
     assert "interrupted" in (tmp_path / "table1.md").read_text()
+
+
+def test_a_run_with_no_result_exits_non_zero(tmp_path, capsys):
+    """Every cell failed (a forward that raises): the rows are stored and reported, and the exit
+    says no cell produced a result."""
+    f = tmp_path / "raising.py"
+    f.write_text("import torch\nINPUT_SHAPE = (3, 8, 8)\n\n"
+                 "class M(torch.nn.Module):\n"
+                 "    def forward(self, x):\n"
+                 "        raise RuntimeError('forward is broken')\n\n"
+                 "def make(num_classes=2):\n    return M()\n")
+    out = tmp_path / "o"
+    code = main(["run", "--models", f"{f}:make", "--backends", "pytorch", "--device", "cpu", "--no-isolate",
+                 "--out", str(out), "--no-progress", *FAST])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "no cell produced a result" in err and "run_failed" in err
+    assert (out / "edgebench.sqlite").exists()
+
+
+def test_a_batch_too_big_for_memory_is_refused_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["run", "--models", "test_cnn", "--backends", "pytorch", "--device", "cpu", "--batch-size", "100000000",
+                 "--out", str(out), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--batch-size 100000000" in err and "GiB" in err, err
+    assert not (out / "edgebench.sqlite").exists()

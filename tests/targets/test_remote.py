@@ -120,3 +120,50 @@ def test_action_models_survive_opset_13(model, tmp_path):
     with torch.inference_mode():
         want = loaded.module(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+class _StagedCell:
+    """What stage_inputs reads of a ModelCell: the timing pool and the check batches."""
+
+    def __init__(self, value: float):
+        import numpy as np
+
+        self.pool = [np.full((1, 3, 4, 4), value, dtype=np.float32)]
+        self._check = [np.full((1, 3, 4, 4), value + 0.5, dtype=np.float32)]
+
+    def check_batches(self):
+        return self._check, None, ""
+
+
+def test_staged_inputs_follow_the_cell_not_its_address(tmp_path):
+    """A model's cell freed and the next one made at the same address (CPython reuses a freed
+    block for the next object of its size, so id() repeats): the next model gets its own inputs,
+    never the earlier one's."""
+    import numpy as np
+
+    from edgebench.targets.registry import Target
+    from edgebench.targets.remote import TargetHold
+
+    hold = TargetHold(Target(name="t", url="ssh://t.invalid"), None, "agent.py", {}, "cpu", tmp_path)
+    first = _StagedCell(1.0)
+    assert np.fromfile(hold.staged(first).pool, dtype=np.float32)[0] == 1.0
+    address = id(first)
+    del first
+    second = object.__new__(_StagedCell)  # allocated before anything else: the freed block
+    assert id(second) == address  # what the defect needs; CPython's allocator gives it here
+    second.__init__(2.0)
+    assert np.fromfile(hold.staged(second).pool, dtype=np.float32)[0] == 2.0
+
+
+def test_a_truncated_staged_file_is_written_again(tmp_path):
+    """A staged file cut short (a full disk, a kill mid-write) is never taken for the real one:
+    the next staging writes it whole, and a write in progress never has the final name."""
+    from edgebench.targets.remote import stage_inputs
+
+    cell = _StagedCell(1.0)
+    staged = stage_inputs(cell, tmp_path)
+    size = staged.pool.stat().st_size
+    staged.pool.write_bytes(staged.pool.read_bytes()[: size // 2])
+    again = stage_inputs(cell, tmp_path)
+    assert again.pool == staged.pool and again.pool.stat().st_size == size
+    assert not [p for p in tmp_path.iterdir() if p.suffix not in (".bin",)]

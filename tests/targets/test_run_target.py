@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from edgebench.config import SuiteConfig, TimingConfig
+from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
 from edgebench.results.record import Status
 from edgebench.targets import registry
 from tests.cli import FAST, run_cli
@@ -130,3 +130,46 @@ def test_an_unreachable_target_is_one_line_exit_3_and_stores_nothing(tmp_path):
     assert out.returncode == 3, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "cannot connect" in out.stderr
     assert not (tmp_path / "out" / "edgebench.sqlite").exists()
+
+
+def test_a_bad_backend_spec_with_a_target_is_refused_before_a_run_begins(sshd, tmp_path):
+    _add(sshd)
+    out = tmp_path / "out"
+    proc = run_cli("run", "--target", "dev", "--models", "test_cnn", "--backends", "pytorch,onnxruntime:thread=1",
+                   "--out", str(out), *FAST)
+    assert proc.returncode == 2 and "thread" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (out / "edgebench.sqlite").exists()
+
+
+def test_a_lost_target_records_the_remaining_cells_at_once(sshd, tmp_path, monkeypatch):
+    """The target goes away after the first model: the later models' cells are target_lost
+    without being built, and no reference is computed for a cell that produced no outputs."""
+    from edgebench.bench import cell as cell_module
+    from edgebench.bench.suite import run_suite
+
+    _add(sshd)
+    built, references = [], []
+    real_init, real_reference = cell_module.ModelCell.__init__, cell_module.ModelCell.reference_outputs
+    monkeypatch.setattr(cell_module.ModelCell, "__init__",
+                        lambda self, name, *a, **kw: (built.append(name), real_init(self, name, *a, **kw))[1])
+    monkeypatch.setattr(cell_module.ModelCell, "reference_outputs",
+                        lambda self: (references.append(self.name), real_reference(self))[1])
+    cfg = SuiteConfig(models=["test_cnn", "test_mlp", "test_cnn3d"], backends=["pytorch", "onnxruntime"],
+                      timing=TINY, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", repetitions=1, target="dev",
+                      model_options=ModelOptions(check_size=8))
+    seen = []
+
+    def stop_after_first_model(rec):
+        seen.append(rec)
+        if len(seen) == 2:
+            sshd.stop()
+
+    try:
+        result = run_suite(cfg, on_record=stop_after_first_model)
+    finally:
+        sshd.start()
+    status = [(r.model, r.status) for r in result.records]
+    assert status[:2] == [("test_cnn", Status.OK)] * 2, status
+    assert [s for _, s in status[2:]] == [Status.TARGET_LOST] * 4, status
+    assert built == ["test_cnn"] and set(references) <= {"test_cnn"}
+    assert all("dev" in r.error for r in result.records[2:])

@@ -257,3 +257,15 @@ def test_a_failed_profiling_run_costs_only_the_layer_profile(device, tmp_path):
     rec = _ok(_run(tmp_path, ["tensorrt"])["tensorrt"])
     assert "layer_profile" not in rec.details and rec.latency.host is not None
     assert any(w.startswith("no per-layer profile: trtexec profiling run failed (exit 1)") for w in rec.warnings)
+
+
+def test_every_round_is_equally_warm_and_onnxruntime_int8_runs_on_a_target(device, tmp_path):
+    """Each trtexec timing round is a fresh process, so each gets the cell's full warm-up (the
+    agent's arms keep their process and stay warm); onnxruntime@int8 runs the host's QDQ model."""
+    warm = replace(FAST, warmup_s=0.05)
+    recs = _run(tmp_path, ["pytorch", "onnxruntime@int8", "tensorrt"], timing=warm)
+    _ok(recs["tensorrt"])
+    int8 = _ok(recs["onnxruntime"])
+    assert int8.precision == "int8" and int8.accuracy.gate in ("passed", "failed") and int8.artifact.sha256
+    timing = [_flags(a) for a in device.calls() if _kind(a) == "timing"]
+    assert len(timing) == 2 and [f["--warmUp"] for f in timing] == ["50", "50"]
