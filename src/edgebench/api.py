@@ -9,9 +9,20 @@ from __future__ import annotations
 from edgebench.bench.cell import load_model
 from edgebench.config import TimingConfig
 from edgebench.bench.single import benchmark, export, stream
-from edgebench.bench.suite import SuiteResult, run_suite
+from edgebench.bench.suite import SuiteResult
+from edgebench.bench.suite import run_suite as _run_suite
 from edgebench.config import ModelOptions, SuiteConfig
 from edgebench.errors import EdgebenchError
+
+
+
+def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> SuiteResult:
+    """Run every model x backend cell of `config` (bench.suite.run_suite), on its remote target
+    when it names one (targets.executor)."""
+    from edgebench.targets.executor import executor_for
+
+    return _run_suite(config, progress=progress, on_record=on_record, executor=executor_for(config))
+
 
 __all__ = ["EdgebenchError", "ModelOptions", "SuiteConfig", "SuiteResult", "TimingConfig", "benchmark", "export",
            "load_model", "run_suite", "stream"]

@@ -112,5 +112,22 @@ class TargetLostError(EdgebenchError):
         return type(self), (str(self), self.op, self.returncode, self.timed_out)
 
 
+class NoResultError(EdgebenchError):
+    """A run ended with every cell failed or skipped: its rows are stored, and it exits 1."""
+
+
 class BackendStateError(EdgebenchError):
     """A backend method was called out of order (e.g. run before load)."""
+
+
+class CellFailed(EdgebenchError):
+    """Whatever ran a cell (an isolated worker, a target's agent, trtexec) reported that it failed,
+    with the status it failed with (a results.Status value) and one line saying why."""
+
+    def __init__(self, status, error: str):
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+    def __reduce__(self):
+        return type(self), (self.status, self.error)

@@ -3,7 +3,8 @@ open / measure / finish, failures as statuses (raised with `strict`), the accura
 import pytest
 
 from edgebench.bench import environment
-from edgebench.bench.cell import BackendCell, ModelCell, attach_accuracy, check_pristine, error_text, load_model
+from edgebench.bench.cell import BackendCell, ModelCell, check_pristine, load_model
+from edgebench.bench.recorder import attach_accuracy, error_text
 from edgebench.config import ModelOptions
 from edgebench.errors import InvalidConfigError
 from edgebench.results import Status

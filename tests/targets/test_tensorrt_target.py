@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench.suite import run_suite
+from edgebench.api import run_suite
 from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
 from edgebench.models import get_spec
 from edgebench.results.record import Status

@@ -13,15 +13,9 @@ from edgebench.backends.registry import backend_class
 from edgebench.bench import environment
 from edgebench.bench.harness import infer, overhead_check, time_backend, time_device
 from edgebench.bench.inputs import input_pool
+from edgebench.bench.recorder import error_text, fail, must_raise, new_record
 from edgebench.config import ModelOptions, TimingConfig
-from edgebench.errors import (
-    BackendUnavailableError,
-    BuildError,
-    EdgebenchError,
-    ExportError,
-    InvalidConfigError,
-    UserError,
-)
+from edgebench.errors import ExportError, InvalidConfigError
 from edgebench.results.latency import LatencyStats
 from edgebench.results.record import ModelFacts, Record, Status
 
@@ -96,6 +90,11 @@ class ModelCell:
         self._stats: dict | None = None
         self._check = None
 
+    def facts(self) -> ModelFacts:
+        """What every record of this model says of it (params and FLOPs are added at open)."""
+        return ModelFacts(num_classes=self.loaded.num_classes if self.loaded else None, input_shape=list(self.item_shape),
+                          weights=self.loaded.weights if self.loaded else self.onnx_file.path.name)
+
     def pool_for(self, device: str) -> list:
         """The timing inputs: on CUDA the same values in page-locked host memory (made once)."""
         if device != "cuda":
@@ -166,7 +165,8 @@ class ModelCell:
 
                     fp32 = self.artifact("fp32")
                     if self.spec is None:
-                        raise ExportError("INT8 calibration needs the model's task inputs; pass a model name, not an .onnx file")
+                        raise InvalidConfigError("INT8 calibration needs the model's task inputs, which an .onnx file "
+                                                 "does not declare; pass the model name or file.py:factory for INT8")
                     from edgebench.data.task_inputs import task_inputs
 
                     calib, _, desc = task_inputs(self.spec, self.opts.data, self.opts.calibration_size, self.opts.seed,
@@ -205,15 +205,6 @@ class ModelCell:
         return self.reference
 
 
-def error_text(exc: BaseException) -> str:
-    """A failure as one row's error: edgebench's own message whole, anything else as its type and
-    first line."""
-    text = str(exc).strip()
-    if isinstance(exc, EdgebenchError):
-        return text
-    return f"{type(exc).__name__}: {text.splitlines()[0][:400] if text else ''}"
-
-
 class BackendCell:
     """One backend on one model: `open` (create, prepare, load, outputs on the check batches
     for the accuracy gate), `measure` in one or more rounds, `finish`. A failure at any step lands in the
@@ -222,9 +213,11 @@ class BackendCell:
     the run's environment (bench.environment.capture()), which the record's warnings read. With
     `profile`, `finish` takes the runtime's per-layer profile last, after the timing and its checks."""
 
+    resumed, cold_rounds = False, False
+
     def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
                  timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False,
-                 profile: bool = False):
+                 profile: bool = False, options: dict | None = None):
         self.cell, self.backend, self.strict, self.env, self.profile = cell, backend, strict, env, profile
         self.backend_options = dict(backend_options or {})
         self.context = BackendContext(tuple(cell.item_shape), cell.source_key())
@@ -234,42 +227,23 @@ class BackendCell:
         self.device_values: list[float] = []
         self.energy = None
         self.contention = None
-        self.rec = Record(
-            run_id=run_id,
-            model=cell.name,
-            backend=backend,
-            precision=precision,
-            batch_size=cell.batch_size,
-            device=device,
-            task=cell.task,
-            device_name=environment.device_name(env, device),
-            model_facts=ModelFacts(
-                num_classes=cell.loaded.num_classes if cell.loaded else None,
-                input_shape=list(cell.item_shape),
-                weights=cell.loaded.weights if cell.loaded else cell.onnx_file.path.name,
-            ),
-            timing=timing.to_dict(),
-        )
+        self.rec = new_record(run_id, cell.name, backend, precision, cell.batch_size, device,
+                              options=options if options is not None else self.backend_options, task=cell.task,
+                              device_name=environment.device_name(env, device), facts=cell.facts(),
+                              timing=timing.to_dict())
+
+    @property
+    def check_info(self) -> tuple:
+        return self.cell.check_info()
 
     @property
     def alive(self) -> bool:
         return self.bk is not None
 
     def _fail(self, stage: Status, exc: BaseException) -> None:
-        if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, UserError) and not isinstance(exc, InvalidConfigError)):
+        if must_raise(exc, self.strict, stage):
             raise exc
-        if self.strict and isinstance(exc, (BackendUnavailableError, InvalidConfigError, ExportError, BuildError)):
-            raise exc
-        if self.strict and stage == Status.RUN_FAILED:
-            raise exc
-        if isinstance(exc, (BackendUnavailableError, InvalidConfigError)):
-            stage = Status.SKIPPED
-        elif isinstance(exc, ExportError):
-            stage = Status.EXPORT_FAILED
-        elif isinstance(exc, BuildError):
-            stage = Status.BUILD_FAILED
-        self.rec.status = stage
-        self.rec.error = error_text(exc)
+        fail(self.rec, exc, stage)
         self.close()
 
     def open(self) -> bool:
@@ -426,34 +400,3 @@ class BackendCell:
         if self.bk is not None:
             bk, self.bk = self.bk, None
             bk.unload()
-
-
-def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bool = True) -> None:
-    """Parity against PyTorch FP32 on the task inputs, the precision's accuracy gate, and the
-    task accuracy when the inputs are labelled. A cell that fails the gate keeps its timing and
-    is marked accuracy_failed, so it is never picked as the post-opt result."""
-    if outputs is None:
-        return
-    from edgebench.bench.accuracy import compare, task_accuracy
-
-    labels, desc, n = check_info
-    rec.details["accuracy_inputs"] = desc
-    if labels is not None and n:
-        import numpy as np
-
-        rec.accuracy.task_accuracy = task_accuracy([np.concatenate(outputs)[:n]], labels)
-    if reference is None:
-        return
-    res = compare(reference, outputs, rec.precision if rec.precision in ("fp32", "fp16", "bf16", "int8") else "fp32")
-    acc = rec.accuracy
-    acc.max_abs_diff, acc.max_rel_diff = res.max_abs_diff, res.max_rel_diff
-    acc.cosine_similarity, acc.top1_agreement = res.cosine, res.top1_agreement
-    rec.details["top1_decisive_items"] = res.decisive_items
-    rec.details["top1_decisive_agreement"] = res.decisive_agreement
-    if gate:
-        acc.gate = "passed" if res.passed else "failed"
-        # a pass says what it could not judge (too few decisive inputs for top-1), never silently
-        acc.gate_reason = res.reason or res.note
-        if not res.passed and rec.status == Status.OK:
-            rec.status = Status.ACCURACY_FAILED
-

@@ -8,6 +8,7 @@ import signal
 import time
 import traceback
 
+from edgebench.bench.recorder import error_text, failure_status
 from edgebench.results.record import Record, Status
 
 #: seconds a worker that has sent its last reply gets to exit before it is killed
@@ -18,34 +19,40 @@ def _adopt(parent: Record, child: dict) -> Record:
     """The worker's record, keeping what only the parent knows (fingerprint, options, fallback)."""
     rec = Record.from_dict(child)
     rec.fingerprint = parent.fingerprint
-    for key in ("options", "fallback_from"):
-        if key in parent.details:
-            rec.details.setdefault(key, parent.details[key])
+    rec.options = parent.options
+    if "fallback_from" in parent.details:
+        rec.details.setdefault("fallback_from", parent.details["fallback_from"])
     return rec
 
 
-def _failure_kind(exc: BaseException) -> Status:
-    name = type(exc).__name__
-    if isinstance(exc, MemoryError) or name in ("OutOfMemoryError",) or "out of memory" in str(exc).lower():
-        return Status.OOM
-    return Status.RUN_FAILED
+def _model_cell(spec: dict):
+    from edgebench.bench.cell import ModelCell
+    from edgebench.config import ModelOptions
+
+    return ModelCell(spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"],
+                     spec["cache_dir"])
+
+
+def _send_error(conn, exc: BaseException) -> None:
+    """Report a failure to the parent, which records it; the worker then exits."""
+    try:
+        conn.send(("error", failure_status(exc, Status.RUN_FAILED), error_text(exc)[:400], traceback.format_exc()[-2000:]))
+    except Exception:
+        pass
 
 
 def worker_main(conn, spec: dict) -> None:
     """Runs in the spawned process: builds the model and the backend cell, then serves commands."""
-    from edgebench.bench.cell import BackendCell, ModelCell
+    from edgebench.bench.cell import BackendCell
     from edgebench.config import TimingConfig
-    from edgebench.config import ModelOptions
 
     _thread_only_tqdm_lock()
     try:
-        cell = ModelCell(spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"],
-                         spec["cache_dir"])
+        cell = _model_cell(spec)
         bc = BackendCell(cell, spec["backend"], spec["run_id"], spec["device"], spec["precision"],
                          TimingConfig(**spec["timing"]), spec["env"], spec["options"], profile=spec["profile"])
         bc.open()
-        reference = cell.reference_outputs() if spec.get("need_reference") else None
-        conn.send(("opened", bc.alive, bc.rec.to_dict(), bc.outputs, cell.check_info(), reference))
+        conn.send(("opened", bc.alive, bc.rec.to_dict(), bc.outputs, cell.check_info()))
         while True:
             cmd, payload = conn.recv()
             if cmd == "measure":
@@ -64,11 +71,30 @@ def worker_main(conn, spec: dict) -> None:
                 bc.close()
                 return
     except BaseException as exc:  # report, then exit: the parent records the failure
-        try:
-            conn.send(("error", _failure_kind(exc), f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}",
-                       traceback.format_exc()[-2000:]))
-        except Exception:
-            pass
+        _send_error(conn, exc)
+
+
+def reference_main(conn, spec: dict) -> None:
+    """Runs in a spawned process: the pristine model's FP32 CPU outputs on the check batches."""
+    _thread_only_tqdm_lock()
+    try:
+        conn.send(("reference", _model_cell(spec).reference_outputs()))
+    except BaseException as exc:
+        _send_error(conn, exc)
+
+
+def reference_in_worker(spec: dict, timeout_s: float) -> list | None:
+    """The model's reference outputs computed in a worker of their own (bench.engine.Reference),
+    for when the baseline cell gave none: a reference model that crashes or hangs costs the gate
+    its verdict ("not judged", with this error), never a cell its row."""
+    worker = WorkerArm(spec, Record("", spec["model"], "pytorch", "fp32", spec["batch_size"], "cpu"), timeout_s,
+                        target=reference_main)
+    reply = worker.start()
+    worker._stop()
+    if reply is None:
+        raise RuntimeError(f"its worker {worker.rec.error}" if worker.rec.status == Status.CRASHED
+                           else worker.rec.error)
+    return reply[1]
 
 
 def _thread_only_tqdm_lock() -> None:
@@ -85,16 +111,16 @@ def _thread_only_tqdm_lock() -> None:
     tqdm.set_lock(threading.RLock())
 
 
-class RemoteCell:
+class WorkerArm:
     """The parent's handle on one isolated cell; the same open/measure/finish interface as
     bench.cell.BackendCell. `timeout_s` bounds the cell's whole life (open, rounds, finish)."""
 
-    def __init__(self, spec: dict, base: Record, timeout_s: float):
-        self.spec, self.rec, self.timeout_s = spec, base, timeout_s
-        self.resumed = False
+    resumed, cold_rounds = False, False
+
+    def __init__(self, spec: dict, base: Record, timeout_s: float, target=worker_main):
+        self.spec, self.rec, self.timeout_s, self.target = spec, base, timeout_s, target
         self.outputs = None
         self.check_info = (None, "", None)
-        self.reference = None
         self.proc = self.conn = None
         self.deadline = None
 
@@ -149,19 +175,23 @@ class RemoteCell:
             return None
         return reply
 
-    def open(self) -> bool:
+    def start(self):
+        """Spawn the worker and wait for its first reply (None: it failed; self.rec says how)."""
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=worker_main, args=(child, self.spec), daemon=True)
+        self.proc = ctx.Process(target=self.target, args=(child, self.spec), daemon=True)
         self.deadline = time.monotonic() + self.timeout_s
         self.proc.start()
         child.close()
-        reply = self._call(None)
+        return self._call(None)
+
+    def open(self) -> bool:
+        reply = self.start()
         if reply is None:
             return False
-        _, alive, rec, self.outputs, self.check_info, self.reference = reply
+        _, alive, rec, self.outputs, self.check_info = reply
         self.rec = _adopt(self.rec, rec)
         if not alive:
             self._stop()

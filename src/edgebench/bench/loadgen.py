@@ -436,7 +436,7 @@ def run_scenario(bc, scenario: str, cfg: LoadGenConfig, gate: bool):
     verdict and figures, and the accuracy read from LoadGen's accuracy log, gated against the
     pristine model's FP32 outputs when `gate` (and the model has a module to give them). A
     failure is the cell's run_failed row."""
-    from edgebench.bench.cell import attach_accuracy, error_text
+    from edgebench.bench.recorder import attach_accuracy, error_text
     from edgebench.results.record import Status
 
     rec = copy.deepcopy(bc.rec)
@@ -447,7 +447,8 @@ def run_scenario(bc, scenario: str, cfg: LoadGenConfig, gate: bool):
         outputs = accuracy_outputs(bc.bk, cell.check_batches()[0], scenario, cfg, rec)
         rec.status = Status.OK
         ref = cell.reference_outputs() if gate else None
-        attach_accuracy(rec, cell.check_info(), outputs, ref, gate=ref is not None)
+        attach_accuracy(rec, cell.check_info(), outputs, ref, gate=gate,
+                        no_reference="the model has no PyTorch module (an ONNX file)")
         rec.details["accuracy_source"] = "LoadGen's accuracy log"
     except Exception as exc:
         rec.status, rec.error = Status.RUN_FAILED, error_text(exc)

@@ -35,7 +35,7 @@ class LocalScenarioArm:
 
 
 class IsolatedScenarioArm:
-    """A backend's scenario cells in a spawned worker (bench.isolation.RemoteCell), each with the
+    """A backend's scenario cells in a spawned worker (bench.isolation.WorkerArm), each with the
     cell timeout from its start. A worker that cannot open its backend gives its failure to every
     scenario; one that crashes or times out in a scenario gives that scenario its row, and the
     next scenario starts a fresh worker."""
@@ -46,12 +46,12 @@ class IsolatedScenarioArm:
         self.failed: Record | None = None
 
     def run(self, scenario: str, cfg: LoadGenConfig, gate: bool) -> Record:
-        from edgebench.bench.isolation import RemoteCell
+        from edgebench.bench.isolation import WorkerArm
 
         if self.failed is not None:
             return copy.deepcopy(self.failed)
         if self.worker is None:
-            worker = RemoteCell(self.spec, copy.deepcopy(self.base), self.timeout_s)
+            worker = WorkerArm(self.spec, copy.deepcopy(self.base), self.timeout_s)
             if not worker.open():
                 self.failed = worker.rec
                 return copy.deepcopy(worker.rec)
@@ -68,43 +68,39 @@ class IsolatedScenarioArm:
             self.worker = None
 
 
-def scenario_records(cfg: SuiteConfig, model: str, run_id: str, env: dict, store, make_arm, fingerprint):
-    """Yield one model's scenario records in backend x scenario order. `make_arm(name, precision,
-    backend_options)` gives a backend's arm (LocalScenarioArm or IsolatedScenarioArm), or
+def scenario_records(cfg: SuiteConfig, session, store, fingerprint):
+    """Yield one model's scenario records in backend x scenario order. `session.scenario_arm(name,
+    precision, options)` gives a backend's arm (LocalScenarioArm or IsolatedScenarioArm), or
     (None, why) when the model cannot be built; `fingerprint(name, precision, options, scenario)`
     is the suite's cell fingerprint."""
-    from edgebench.bench import environment
+    from edgebench.bench.engine import ResumedArm
     from edgebench.bench.loadgen import unavailable_reason
 
     missing = unavailable_reason()
     for i, (name, precision, options) in enumerate(backend_cells(cfg.backends, cfg.precision)):
-        backend_options = {k: v for k, v in options.items() if k != "fallback"}
         todo = []
         for scenario in cfg.loadgen.scenarios:
             fp = fingerprint(name, precision, options, scenario)
             old = store.find_ok(fp) if cfg.resume else None
             if old is not None:
-                old.details = {**old.details, "resumed_from": old.run_id}
-                old.run_id = run_id
-                yield old
+                yield ResumedArm(old, session.run_id).rec
                 continue
             todo.append((scenario, fp))
         if not todo:
             continue
-        arm, why = (None, missing) if missing else make_arm(name, precision, backend_options)
+        arm, why = (None, missing) if missing else session.scenario_arm(name, precision, options)
         # the baseline (pytorch FP32 first) is the reference itself: task accuracy only, no gate
         gate = not (i == 0 and name == "pytorch" and precision == "fp32")
         try:
             for scenario, fp in todo:
                 if arm is None:
-                    rec = Record(run_id, model, name, precision, cfg.batch_size, cfg.device,
-                                 Status.SKIPPED if missing else Status.RUN_FAILED, why,
-                                 device_name=environment.device_name(env, cfg.device))
+                    rec = session.failed(name, precision, options, Status.SKIPPED if missing else Status.RUN_FAILED,
+                                         why).rec
+                    rec = copy.deepcopy(rec)
                 else:
                     rec = arm.run(scenario, cfg.loadgen, gate)
                 rec.loadgen.scenario = scenario
-                if options:
-                    rec.details["options"] = options
+                rec.options = options
                 rec.fingerprint = fp
                 yield rec
         finally:

@@ -8,9 +8,10 @@ from pathlib import Path
 from edgebench.backends.base import BackendContext
 from edgebench.backends.registry import backend_class, entry
 from edgebench.bench import environment
-from edgebench.bench.cell import BackendCell, ModelCell, attach_accuracy, check_pristine, load_model, source_key
+from edgebench.bench.cell import BackendCell, ModelCell, check_pristine, load_model, source_key
+from edgebench.bench.lifecycle import new_run_id
+from edgebench.bench.recorder import attach_accuracy
 from edgebench.config import TimingConfig
-from edgebench.bench.suite import new_run_id
 from edgebench.config import PRECISIONS, ModelOptions, check_batch_size, resolve_device
 from edgebench.errors import InvalidConfigError
 from edgebench.results.record import Record
@@ -63,7 +64,8 @@ def benchmark(
     if bc.open():
         bc.measure(timing)
     rec = bc.finish(check_overhead)
-    attach_accuracy(rec, cell.check_info(), bc.outputs, cell.reference_outputs())
+    attach_accuracy(rec, cell.check_info(), bc.outputs, cell.reference_outputs(),
+                    no_reference="the model has no PyTorch module (an ONNX file)")
     return rec
 
 

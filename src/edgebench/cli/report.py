@@ -32,9 +32,10 @@ def main(args) -> int:
         raise UserError(f"run {run_id} has no records to report")
     out = args.out or args.db.parent
     html = out / "table1.html" if args.html is True else args.html
-    from edgebench.bench.suite import check_writable
+    from edgebench.bench.lifecycle import check_writable
 
-    check_writable(html.parent if html else out)
+    # a named file goes into a folder that exists; the default folder is made as `run` makes it
+    check_writable(html.parent if html else out, create=not (html and args.html is not True))
     table = build_table1(records, run)
     written = {"table1.html": write_html(table, html)} if html else write_table(table, out)
     print(console.table_and_files(table, written.values()))

@@ -90,7 +90,18 @@ def main(args) -> int:
     lines = None if show else console.CellLines(len(resolved.models) * len(backends) * scenarios)
     result = run_suite(cfg, progress=show, on_record=lines)
     print(console.table_and_files(result.table, result.outputs.values()))
+    _check_produced(result.records)
     return 0
+
+
+def _check_produced(records) -> None:
+    """A run in which no cell was measured ends with an error (exit 1): its rows are stored and
+    shown, and say why each cell failed."""
+    from edgebench.bench.lifecycle import no_result_summary, produced_result
+    from edgebench.errors import NoResultError
+
+    if records and not produced_result(records):
+        raise NoResultError(f"no cell produced a result ({no_result_summary(records)}); each row above says why")
 
 
 def _loadgen(args):
@@ -126,4 +137,5 @@ def _run_on_cluster(args, cfg) -> int:
     for device, files in result.outputs.items():
         print(f"== {device} ({result.run_ids[device]})")
         print(console.table_and_files(result.tables[device], files.values()))
+    _check_produced([rec for recs in result.records.values() for rec in recs])
     return 0

@@ -41,6 +41,7 @@ def run_model(cfg, model: str, earlier: list[dict], target: str | None = None) -
     fingerprint check decides what `--resume` reuses. Returns the rows (Record.to_dict()), the
     run's environment and status."""
     from edgebench.bench.suite import run_suite
+    from edgebench.targets.executor import executor_for
     from edgebench.results.record import Record
     from edgebench.results.store import Store
 
@@ -54,7 +55,7 @@ def run_model(cfg, model: str, earlier: list[dict], target: str | None = None) -
                     store.add(Record.from_dict(row))
         cell_cfg = replace(cfg, models=[model], out_dir=out / "out", db=db, resume=bool(earlier) and cfg.resume,
                            target=target if target is not None else cfg.target)
-        result = run_suite(cell_cfg, progress=False)
+        result = run_suite(cell_cfg, progress=False, executor=executor_for(cell_cfg))
         with Store(db, readonly=True) as store:
             env = store.run(result.run_id).env
     return {"records": [r.to_dict() for r in result.records], "env": env, "status": str(result.status)}

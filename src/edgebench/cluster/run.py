@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edgebench.bench.suite import check_writable, new_run_id
+from edgebench.bench.lifecycle import check_writable, new_run_id
 from edgebench.cluster.connect import alive_devices, check_devices, connect, offered, resource, task_options
 from edgebench.config import SuiteConfig, backend_cells
 from edgebench.errors import InvalidConfigError

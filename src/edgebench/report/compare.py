@@ -145,7 +145,7 @@ def verdict(ci: tuple | None) -> str:
 def cell_key(rec: Record) -> tuple:
     """(model, backend with its options, precision, batch size): what a cell is matched by."""
     backend = rec.backend
-    options = rec.details.get("options") or {}
+    options = rec.options
     if options:
         backend += ":" + ",".join(f"{k}={v}" for k, v in options.items())
     if rec.details.get("fallback_from"):

@@ -16,7 +16,7 @@ MARKS = (("p50_ms", "p50", "-"), ("p90_ms", "p90", "--"), ("p99_ms", "p99", ":")
 
 def cell_label(rec: Record) -> str:
     """"onnxruntime fp32", with its options when it has some ("pytorch fp16 (cuda_graphs=True)")."""
-    opts = ", ".join(f"{k}={v}" for k, v in (rec.details.get("options") or {}).items())
+    opts = ", ".join(f"{k}={v}" for k, v in rec.options.items())
     return f"{rec.backend} {rec.precision}" + (f" ({opts})" if opts else "")
 
 

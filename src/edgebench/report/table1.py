@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edgebench.report.statistics import break_even, mean, speedup_interval
-from edgebench.results.record import Record
+from edgebench.results.record import Accuracy, Record
 from edgebench.results.run import Run, RunStatus
 
 BACKEND_TITLES = {
@@ -268,14 +268,17 @@ def pick_cells(recs: list[Record], is_pre) -> tuple:
     # of the same pair (other options, a precision fallback) are post-opt candidates
     pre_row = next((r for r in recs if is_pre(r)), None)
     pre = pre_row if pre_row is not None and pre_row.ok else None
-    posts = sorted((r for r in recs if r is not pre_row and r.ok and r.latency.host is not None), key=lambda r: r.latency.host.p50_ms)
+    # a cell whose accuracy could not be judged is never the pick: its speed may be that of wrong outputs
+    posts = sorted((r for r in recs if r is not pre_row and r.ok and r.latency.host is not None
+                    and r.accuracy.gate != Accuracy.NOT_JUDGED), key=lambda r: r.latency.host.p50_ms)
     return pre_row, pre, posts[0] if posts else None
 
 
 def _row(model: str, recs: list[Record], baseline: str, is_pre) -> Table1Row:
     """Table 1's row for one model's records."""
     pre_row, pre, post = pick_cells(recs, is_pre)
-    failed = [f"{r.backend} {r.precision}: {r.status}" + (f" ({_why(r)})" if _why(r) else "") for r in recs if not r.ok]
+    failed = [f"{r.backend} {r.precision}: " + (r.accuracy.gate if r.ok else str(r.status)) + (f" ({_why(r)})" if _why(r) else "")
+              for r in recs if not r.ok or r.accuracy.gate == Accuracy.NOT_JUDGED]
     any_rec = pre or post or recs[0]
     speedup = pre.latency.host.p50_ms / post.latency.host.p50_ms if pre and post else None
     ci = speedup_interval(pre.latency.samples_ms, post.latency.samples_ms) if pre and post else None
@@ -343,7 +346,7 @@ def _why(rec: Record) -> str:
 
 def _variant_note(rec) -> str:
     """Options of a post-opt cell, and the precision it fell back from, for its label."""
-    parts = [f"{k}={v}" for k, v in (rec.details.get("options") or {}).items()]
+    parts = [f"{k}={v}" for k, v in rec.options.items()]
     if rec.details.get("fallback_from"):
         parts.append(f"fallback from {rec.details['fallback_from']}")
     return "+".join(parts)

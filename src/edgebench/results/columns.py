@@ -73,6 +73,7 @@ FIELDS: dict[str, tuple[str | None, str]] = {
     "loadgen_frame_budget_ms": ("loadgen", "frame_budget_ms"),
     "loadgen_meets_frame_budget": ("loadgen", "meets_frame_budget"),
     "created_at": (None, "created_at"),
+    "options": (None, "options"),
 }
 #: the flat names holding LatencyStats
 STATS = ("latency", "device_latency")

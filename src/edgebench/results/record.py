@@ -124,11 +124,15 @@ class Contention:
 class Accuracy:
     """Against PyTorch FP32 on the same task inputs (bench.accuracy)."""
 
+    NOT_JUDGED = "not judged"
+
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
     top1_agreement: float | None = None
     cosine_similarity: float | None = None
-    gate: str = ""  # "passed", "failed", or "" (the baseline, or no reference)
+    #: "passed", "failed", "not judged" (no reference could be had: gate_reason says why; such a
+    #: cell is never Table 1's post-opt pick) or "" (the baseline, which is the reference)
+    gate: str = ""
     gate_reason: str = ""
     task_accuracy: float | None = None  # on labelled task data (--data), 0..1
 
@@ -200,6 +204,9 @@ class Record:
     error: str = ""
     task: str = ""
     device_name: str = ""
+    #: the backend spec's options (NAME@PREC:KEY=VALUE), part of the cell's identity: two cells of
+    #: one backend and precision differ by them (rows stored before schema 9 kept them in details)
+    options: dict = field(default_factory=dict)
     #: hash of everything that defines this cell's measurement (run --resume reuses ok rows)
     fingerprint: str = ""
     created_at: str = field(default_factory=utc_now)
@@ -220,6 +227,9 @@ class Record:
 
     def __post_init__(self):
         self.status = Status(self.status)  # a stored string becomes its member; an unknown one raises ValueError
+        if not self.options and isinstance(self.details.get("options"), dict):  # a row stored before schema 9
+            self.details = dict(self.details)
+            self.options = self.details.pop("options")
 
     @property
     def ok(self) -> bool:

@@ -14,14 +14,15 @@ from edgebench.results.columns import FIELDS, STATS, flatten, unflatten
 from edgebench.results.record import Record
 from edgebench.results.run import Run, RunStatus
 
-SCHEMA_VERSION = 8  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
+SCHEMA_VERSION = 9  # 2: cold start, device latency, GPU memory; 3: accuracy gate; 4: energy, RSS, warnings;
 # 5: fingerprint and samples; 6: CPU contention (contended, other_cpu_pct, load_before_pct);
 # 7: runs gain edgebench_version and git_commit; rows no longer copy the run's env (old rows keep theirs)
 # 8: MLPerf LoadGen scenario cells (loadgen_* columns: scenario, verdict, reasons, figures)
+# 9: a cell's backend options in their own column (before: details["options"], read back into it)
 _LATENCY_FIELDS = list(LatencyStats.__dataclass_fields__)
 # columns.FIELDS names each value; statistics are flattened as <name>_<field>, lists and dicts stored as JSON
 _JSON_FIELDS = {"input_shape": list, "details": dict, "timing": dict, "warnings": list, "samples_ms": list,
-               "loadgen_reasons": list}  # -> empty
+               "loadgen_reasons": list, "options": dict}  # -> empty
 _SCALAR_FIELDS = [f for f in FIELDS if f not in (*STATS, *_JSON_FIELDS)]
 _STAT_COLUMNS = [f"{s}_{f}" for s in STATS for f in _LATENCY_FIELDS]
 _COLUMNS = _SCALAR_FIELDS + _STAT_COLUMNS + list(_JSON_FIELDS)
@@ -178,6 +179,11 @@ class Store:
                   json.dumps(run.config, default=str), json.dumps(run.env), run.edgebench_version, run.git_commit)
         query = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})"
         self.conn.execute(query, values)
+
+    def set_run_env(self, run_id: str, env: dict) -> None:
+        """Give a run the environment it was begun without (a fleet device whose first task was
+        lost before it reported one)."""
+        self._write(lambda: self.conn.execute("UPDATE runs SET env=? WHERE run_id=?", (json.dumps(env), run_id)))
 
     def finish_run(self, run_id: str, finished_at: str, status: RunStatus) -> None:
         self._write(lambda: self.conn.execute(

@@ -545,10 +545,11 @@ class Engine(object):
     `_input(batch)` (a float32 array -> what run_once takes) and `_output(y)` (-> a float32 array)."""
 
     library = ""
+    PRECISIONS = ("fp32", "fp16")
 
     def __init__(self, request):
         self.device_asked = field(request, "device", "str", "auto", choices=("auto", "cpu", "cuda"))
-        self.precision = field(request, "precision", "str", "fp32", choices=("fp32", "fp16"))
+        self.precision = field(request, "precision", "str", "fp32", choices=self.PRECISIONS)
         self.threads = field(request, "threads", "int", None, minimum=1)
         self.batch = field(request, "batch", "int", minimum=1)
         self.item_shape = field(request, "item_shape", "shape")
@@ -588,6 +589,8 @@ class OnnxRuntimeEngine(Engine):
 
     library = "onnxruntime"
     GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+    # int8: the host's QDQ model (calibrated there), which ONNX Runtime runs as it is
+    PRECISIONS = ("fp32", "fp16", "int8")
 
     def __init__(self, request):
         Engine.__init__(self, request)

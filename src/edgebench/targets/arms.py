@@ -20,16 +20,10 @@ import time
 import uuid
 
 from edgebench.backends.profiling import TRTEXEC
-from edgebench.bench.cell import error_text
-from edgebench.errors import (
-    ExportError,
-    InvalidConfigError,
-    TargetConnectError,
-    TargetLostError,
-    TargetOutputError,
-)
+from edgebench.bench.recorder import fail, new_record
+from edgebench.errors import CellFailed, InvalidConfigError, TargetLostError, TargetOutputError
 from edgebench.results.latency import LatencyStats
-from edgebench.results.record import ModelFacts, Record, Status
+from edgebench.results.record import Record, Status
 from edgebench.targets import remote
 
 #: the backends a target runs, and how
@@ -48,20 +42,12 @@ IDLE_S = 1.0
 WORKSPACE_MIB = 1024
 
 
-class AgentFailed(Exception):
-    """The agent answered a request with ok: false (its status and one-line error)."""
-
-    def __init__(self, status: str, error: str):
-        super().__init__(error)
-        self.status = status
-
-
 def _checked(reply: dict, what: str) -> dict:
     if not isinstance(reply, dict) or "ok" not in reply:
         raise TargetOutputError(f"{what}: the agent's reply has no 'ok' field")
     if not reply["ok"]:
         status = reply.get("status") if reply.get("status") in {s.value for s in Status} else Status.RUN_FAILED.value
-        raise AgentFailed(status, str(reply.get("error") or "the agent gave no reason"))
+        raise CellFailed(status, str(reply.get("error") or "the agent gave no reason"))
     return reply
 
 
@@ -80,11 +66,11 @@ def _samples(values, what: str) -> list[float]:
 class TargetArm:
     """The common part: record, failure mapping, energy from tegrastats, the finish."""
 
-    resumed = False
+    resumed, cold_rounds = False, False
 
     def __init__(self, hold, cell, backend: str, run_id: str, precision: str, timing, options: dict):
         self.hold, self.cell, self.backend = hold, cell, backend
-        self.options = dict(options)
+        self.options = {k: v for k, v in options.items() if k != "fallback"}
         self.session = None
         self.outputs: list | None = None
         self.values: list[float] = []
@@ -93,16 +79,10 @@ class TargetArm:
         self.idle_watts: float | None = None
         self.rail = None
         self.alive = False
-        self.rec = Record(
-            run_id=run_id, model=cell.name, backend=backend, precision=precision, batch_size=cell.batch_size,
-            device=hold.default_device, task=cell.task, device_name=remote.device_name(hold.env, hold.default_device),
-            model_facts=ModelFacts(
-                num_classes=cell.loaded.num_classes if cell.loaded else None,
-                input_shape=list(cell.item_shape),
-                weights=cell.loaded.weights if cell.loaded else cell.onnx_file.path.name,
-            ),
-            timing=timing.to_dict(),
-        )
+        self.rec = new_record(run_id, cell.name, backend, precision, cell.batch_size, hold.default_device,
+                              options=options, task=cell.task,
+                              device_name=remote.device_name(hold.env, hold.default_device), facts=cell.facts(),
+                              timing=timing.to_dict())
         self.rec.details["target"] = hold.summary()
 
     # -- the arm interface bench.suite drives
@@ -111,12 +91,11 @@ class TargetArm:
     def check_info(self):
         return self.cell.check_info()
 
-    def reference_fallback(self):
-        return self.cell.reference_outputs()
-
     def open(self) -> bool:
         stage = Status.RUN_FAILED
         try:
+            if self.hold.lost:  # an earlier cell lost the connection: this one is recorded at once
+                raise TargetLostError(self.hold.lost)
             facts = self.rec.model_facts
             facts.params, facts.flops, facts.macs = (self.cell.stats()[k] for k in ("params", "flops", "macs"))
             self._open()
@@ -171,20 +150,9 @@ class TargetArm:
         if isinstance(exc, KeyboardInterrupt):
             self.close()
             raise exc
-        if isinstance(exc, TargetLostError) and exc.timed_out:  # the agent did not answer in time: its session is ended
-            stage = Status.TIMEOUT
-        elif isinstance(exc, TargetLostError) and exc.returncode not in (None, 255):
-            stage = Status.CRASHED  # the link held; the agent process on the device died (killed, out of memory)
-        elif isinstance(exc, (TargetLostError, TargetConnectError)):
-            stage = Status.TARGET_LOST
-        elif isinstance(exc, AgentFailed):
-            stage = Status(exc.status)
-        elif isinstance(exc, ExportError):
-            stage = Status.EXPORT_FAILED
-        elif isinstance(exc, InvalidConfigError):
-            stage = Status.SKIPPED
-        self.rec.status = stage
-        self.rec.error = error_text(exc) if not isinstance(exc, AgentFailed) else str(exc)
+        fail(self.rec, exc, stage)
+        if self.rec.status == Status.TARGET_LOST:
+            self.hold.mark_lost(self.rec.error)
         self.close()
 
     def _call(self, request: dict, timeout_s: float = CALL_TIMEOUT_S) -> dict:
@@ -237,6 +205,10 @@ class AgentArm(TargetArm):
 
     def _open(self) -> None:
         rec, cell, hold = self.rec, self.cell, self.hold
+        if rec.precision not in ("fp32", "fp16") and not (self.backend == "onnxruntime" and rec.precision == "int8"):
+            raise InvalidConfigError(f"{self.backend} on a target runs fp32 or fp16"
+                                     + (" (and int8 on onnxruntime)" if self.backend == "pytorch" else "")
+                                     + f", not {rec.precision}")
         staged = hold.staged(cell)
         inputs = hold.upload_many([staged.pool, staged.check])
         request = {
@@ -246,10 +218,6 @@ class AgentArm(TargetArm):
             "check": {"path": inputs[staged.check], "count": staged.check_count},
             "threads": self.options.get("threads"),
         }
-        if rec.precision not in ("fp32", "fp16") and not (self.backend == "onnxruntime" and rec.precision == "int8"):
-            raise InvalidConfigError(f"{self.backend} on a target runs fp32 or fp16"
-                                     + (" (and int8 on onnxruntime)" if self.backend == "pytorch" else "")
-                                     + f", not {rec.precision}")
         if self.backend == "onnxruntime":
             art = cell.artifact(rec.precision)
             rec.artifact.size_bytes, rec.artifact.sha256 = art.size_bytes, art.sha256
@@ -297,7 +265,10 @@ class AgentArm(TargetArm):
 
 
 class TrtexecArm(TargetArm):
-    """tensorrt through the device's trtexec."""
+    """tensorrt through the device's trtexec. Each timing round is a fresh trtexec process, so
+    every round gets the cell's whole warm-up (cold_rounds)."""
+
+    cold_rounds = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -312,7 +283,7 @@ class TrtexecArm(TargetArm):
         return self._call({"op": "exec", "argv": argv, "timeout_s": timeout_s, "read": read or {},
                            "tegrastats_ms": self._tegrastats_ms() if tegrastats else None}, timeout_s + 60)
 
-    def _failed(self, reply: dict, what: str, status: Status) -> AgentFailed:
+    def _failed(self, reply: dict, what: str, status: Status) -> CellFailed:
         tail = (reply.get("output_tail") or reply.get("error") or "").strip().splitlines()
         text = " | ".join(line.strip() for line in tail[-4:])
         low = (reply.get("output_tail") or "").lower()
@@ -322,7 +293,7 @@ class TrtexecArm(TargetArm):
             status = Status.OOM
         if reply.get("timed_out"):
             status = Status.TIMEOUT
-        return AgentFailed(status.value, f"trtexec {what} failed (exit {reply.get('rc')}): {text[-600:]}")
+        return CellFailed(status.value, f"trtexec {what} failed (exit {reply.get('rc')}): {text[-600:]}")
 
     def _open(self) -> None:
         from edgebench.cache import cache_key
@@ -363,7 +334,7 @@ class TrtexecArm(TargetArm):
             self._build(build)
         try:
             self.outputs = self._parity(staged)
-        except AgentFailed:
+        except CellFailed:
             if rec.details["engine"] != "cached on the device":
                 raise
             # a cached engine that does not load (another TensorRT wrote it): built again, once
@@ -453,7 +424,7 @@ class TrtexecArm(TargetArm):
             if reply["files"].get("layers"):
                 rec.details["engine_layers"] = trtexec.parse_layer_info(
                     reply["files"]["layers"], f"trtexec --exportLayerInfo on {self.hold.name}")
-        except (AgentFailed, TargetOutputError) as exc:
+        except (CellFailed, TargetOutputError) as exc:
             rec.warnings.append(f"no per-layer profile: {exc}")
 
     def close(self) -> None:

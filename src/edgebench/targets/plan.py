@@ -13,7 +13,7 @@ from edgebench.targets.arms import IDLE_S, TEGRASTATS_MS, WORKSPACE_MIB
 
 def plan_lines(cfg) -> list[str]:
     """The dry run of a suite config with a target, one line a command."""
-    from edgebench.bench.suite import split_timing
+    from edgebench.bench.engine import split_timing
     from edgebench.config import backend_cells
     from edgebench.models import get_spec
     from edgebench.targets import registry, trtexec

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,13 +120,18 @@ def stage_inputs(cell, folder: Path) -> StagedModel:
 
 
 def _write(folder: Path, stem: str, array) -> Path:
-    """Save under a name made of the content's hash, so that equal inputs share one file."""
+    """Save under a name made of the content's hash, so that equal inputs share one file. The file
+    is written beside its name and renamed into place, so a name always holds the whole content; a
+    file of the wrong size under it (written before, cut short) is written again."""
     import hashlib
+    import os
 
     data = array.tobytes()
     path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}.bin"
-    if not path.exists():
-        path.write_bytes(data)
+    if not path.is_file() or path.stat().st_size != len(data):
+        tmp = path.with_name(f"{path.name}.part.{os.getpid()}")
+        tmp.write_bytes(data)
+        tmp.replace(path)
     return path
 
 
@@ -202,7 +208,9 @@ class TargetHold:
         self.staging.mkdir(parents=True, exist_ok=True)
         self.opset = target_opset(probe.get("tensorrt_version"))
         self._uploaded: dict[Path, str] = {}
-        self._staged: dict[int, StagedModel] = {}
+        self._staged = weakref.WeakKeyDictionary()  # ModelCell -> StagedModel, gone with the cell
+        #: why the target is gone (the first lost cell's error), or "" while it answers
+        self.lost = ""
 
     @classmethod
     def open(cls, name: str, device: str = "auto", cache_dir: Path | None = None) -> "TargetHold":
@@ -266,10 +274,26 @@ class TargetHold:
         return remote_path in self.conn.present([remote_path])
 
     def staged(self, cell) -> StagedModel:
-        """The model's raw input files, written once per model."""
-        if id(cell) not in self._staged:
-            self._staged[id(cell)] = stage_inputs(cell, self.staging)
-        return self._staged[id(cell)]
+        """The model's raw input files, written once per model: held by the cell itself (weakly), never
+        by its address, which a freed cell hands to the next one."""
+        if cell not in self._staged:
+            self._staged[cell] = stage_inputs(cell, self.staging)
+        return self._staged[cell]
+
+    def mark_lost(self, error: str) -> None:
+        """The connection is gone: later cells are recorded as target_lost at once."""
+        self.lost = self.lost or error
+
+    def try_reconnect(self) -> None:
+        """Once per model after a loss: one cheap command on the device; if it answers, the target
+        is back and the model's cells run."""
+        if not self.lost:
+            return
+        try:
+            if self.conn.run(["true"], timeout=30).returncode == 0:
+                self.lost = ""
+        except Exception:  # noqa: BLE001 - still gone: the model's cells are target_lost
+            pass
 
 
 __all__ = ["DEFAULT_TARGET_OPSET", "PARITY_BATCH", "StagedModel", "TargetHold", "decode_outputs", "device_name",

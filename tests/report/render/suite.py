@@ -92,12 +92,12 @@ def suite_run(max_samples: int | None = None) -> tuple[list[Record], Run]:
                        row["post_cold_start_s"], row["post_energy_mj"] * 0.6, 0.03, status=Status.ACCURACY_FAILED,
                        accuracy=Accuracy(max_abs_diff=0.2, top1_agreement=0.938, cosine_similarity=0.989, gate="failed",
                                          gate_reason=reason))
-            bad.details["options"] = {"fallback": "fp32"}
+            bad.options = {"fallback": "fp32"}
         post = cell(row, "torch-compile", row["post_precision"], row["post_p50_ms"], row["post_device_p50_ms"],
                     row["post_cold_start_s"], row["post_energy_mj"], 0.03,
                     accuracy=Accuracy(max_abs_diff=row["max_abs_diff"], top1_agreement=row["top1_agreement"],
                                       cosine_similarity=0.99999, gate=row["post_gate"]))
-        post.details["options"] = {"fallback": "fp32"}
+        post.options = {"fallback": "fp32"}
         if row["note"]:
             post.details["fallback_from"] = "fp16"
     for rec in records:  # what the harness warns of, from the same figures

@@ -1,0 +1,119 @@
+"""The one recorder of cells: every Record is made here, every failure is mapped to its status
+here, and the accuracy (parity, the precision's gate, task accuracy) is attached here, whichever
+executor ran the cell (in process, an isolated worker, a target's agent or trtexec, a fleet node)
+and whichever strategy measured it (timed rounds, a LoadGen scenario)."""
+from __future__ import annotations
+
+from edgebench.errors import (
+    BackendUnavailableError,
+    BuildError,
+    CellFailed,
+    EdgebenchError,
+    ExportError,
+    InvalidConfigError,
+    TargetConnectError,
+    TargetLostError,
+    UserError,
+)
+from edgebench.results.record import Accuracy, ModelFacts, Record, Status
+
+
+def new_record(run_id: str, model: str, backend: str, precision: str, batch_size: int, device: str, *,
+               options: dict | None = None, task: str = "", device_name: str = "", facts: ModelFacts | None = None,
+               timing: dict | None = None, status: Status = Status.OK, error: str = "") -> Record:
+    """A cell's record before it runs (or, with a status, a cell that never ran)."""
+    return Record(run_id=run_id, model=model, backend=backend, precision=precision, batch_size=batch_size,
+                  device=device, status=status, error=error, task=task, device_name=device_name,
+                  options=dict(options or {}), model_facts=facts or ModelFacts(), timing=dict(timing or {}))
+
+
+def error_text(exc: BaseException) -> str:
+    """A failure as one row's error: edgebench's own message whole, anything else as its type and
+    first line."""
+    text = str(exc).strip()
+    if isinstance(exc, EdgebenchError):
+        return text
+    return f"{type(exc).__name__}: {text.splitlines()[0][:400] if text else ''}"
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Host MemoryError, torch.cuda.OutOfMemoryError, or a runtime's own "out of memory"."""
+    return (isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+            or "out of memory" in str(exc).lower())
+
+
+def failure_status(exc: BaseException, stage: Status) -> Status:
+    """The status of a cell that raised `exc` while at `stage` (the status a failure there has
+    unless the exception says more)."""
+    if isinstance(exc, CellFailed):
+        return Status(exc.status)
+    if isinstance(exc, TargetLostError):
+        if exc.timed_out:  # the device did not answer in time: its session was ended
+            return Status.TIMEOUT
+        if exc.returncode not in (None, 255):  # the link held; the process on the device died
+            return Status.CRASHED
+        return Status.TARGET_LOST
+    if isinstance(exc, TargetConnectError):
+        return Status.TARGET_LOST
+    if isinstance(exc, (BackendUnavailableError, InvalidConfigError)):
+        return Status.SKIPPED
+    if isinstance(exc, ExportError):
+        return Status.EXPORT_FAILED
+    if isinstance(exc, BuildError):
+        return Status.BUILD_FAILED
+    if is_oom(exc):
+        return Status.OOM
+    return stage
+
+
+def must_raise(exc: BaseException, strict: bool, stage: Status) -> bool:
+    """Whether a failure ends the command instead of becoming the cell's row: an interrupt, a
+    user error that is not about this one cell, and with `strict` (the single-cell `bench`) also
+    a missing dependency, a bad option, a failed export or build, or a failed run."""
+    if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, UserError) and not isinstance(exc, InvalidConfigError)):
+        return True
+    if strict and isinstance(exc, (BackendUnavailableError, InvalidConfigError, ExportError, BuildError)):
+        return True
+    return strict and stage == Status.RUN_FAILED
+
+
+def fail(rec: Record, exc: BaseException, stage: Status) -> None:
+    """Write a failure into the cell's record."""
+    rec.status = failure_status(exc, stage)
+    rec.error = exc.error if isinstance(exc, CellFailed) else error_text(exc)
+
+
+def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bool = True,
+                    no_reference: str = "") -> None:
+    """Parity against PyTorch FP32 on the task inputs, the precision's accuracy gate, and the
+    task accuracy when the inputs are labelled. A cell that fails the gate keeps its timing and
+    is marked accuracy_failed; one that should be judged but has no reference (`no_reference` says
+    why) is "not judged". Neither is ever picked as the post-opt result."""
+    if outputs is None:
+        return
+    from edgebench.bench.accuracy import compare, task_accuracy
+
+    labels, desc, n = check_info
+    rec.details["accuracy_inputs"] = desc
+    if labels is not None and n:
+        import numpy as np
+
+        rec.accuracy.task_accuracy = task_accuracy([np.concatenate(outputs)[:n]], labels)
+    acc = rec.accuracy
+    if reference is None:
+        if gate:
+            acc.gate = Accuracy.NOT_JUDGED
+            acc.gate_reason = f"no reference outputs: {no_reference or 'none could be computed'}"
+            rec.warnings.append(f"accuracy not judged ({acc.gate_reason}); this cell is never the post-opt pick")
+        return
+    res = compare(reference, outputs, rec.precision if rec.precision in ("fp32", "fp16", "bf16", "int8") else "fp32")
+    acc.max_abs_diff, acc.max_rel_diff = res.max_abs_diff, res.max_rel_diff
+    acc.cosine_similarity, acc.top1_agreement = res.cosine, res.top1_agreement
+    rec.details["top1_decisive_items"] = res.decisive_items
+    rec.details["top1_decisive_agreement"] = res.decisive_agreement
+    if gate:
+        acc.gate = "passed" if res.passed else "failed"
+        # a pass says what it could not judge (too few decisive inputs for top-1), never silently
+        acc.gate_reason = res.reason or res.note
+        if not res.passed and rec.status == Status.OK:
+            rec.status = Status.ACCURACY_FAILED
