@@ -11,6 +11,7 @@ import pytest
 
 from edgebench.errors import EdgebenchError, InvalidConfigError, TargetOutputError
 from edgebench.targets import trtexec as tx
+from edgebench.targets import trtexec_files as tf
 
 FIX = Path(__file__).parent / "fixtures"
 TRT = "/usr/src/tensorrt/bin/trtexec"
@@ -111,7 +112,7 @@ def test_parse_trt_version():
 # ---- --exportTimes ------------------------------------------------------------------------
 
 def test_parse_times_v8():
-    t = tx.parse_times(FIX / "times_v8_handwritten.json")
+    t = tf.parse_times(FIX / "times_v8_handwritten.json")
     assert t.format == "v8" and t.count == 3
     assert t.latency_ms == (2.45, 2.56, 2.34)
     assert t.compute_ms == (2.0, 2.1, 1.9)
@@ -126,8 +127,8 @@ def test_parse_times_v8():
 
 
 def test_parse_times_v7_matches_v8_on_the_same_queries():
-    old = tx.parse_times(FIX / "times_v7_handwritten.json")
-    new = tx.parse_times(FIX / "times_v8_handwritten.json")
+    old = tf.parse_times(FIX / "times_v7_handwritten.json")
+    new = tf.parse_times(FIX / "times_v8_handwritten.json")
     assert old.format == "v7" and old.enqueue_ms is None
     so, sn = old.stats(), new.stats()
     assert so["enqueue"] is None and sn["enqueue"] is not None
@@ -139,21 +140,21 @@ def test_parse_times_trt10_without_end_to_end_and_durations_derived():
     rows = json.loads((FIX / "times_v8_handwritten.json").read_text())
     for r in rows:
         del r["endToEndMs"]       # TensorRT 10 writes no endToEndMs
-    t10 = tx.parse_times(json.dumps(rows), "t10.json")
+    t10 = tf.parse_times(json.dumps(rows), "t10.json")
     assert t10.end_to_end_ms == pytest.approx((2.45, 2.56, 2.34))
     for r in rows:                # durations missing: taken from the timestamps
         for k in ("h2dMs", "computeMs", "d2hMs", "latencyMs"):
             del r[k]
-    bare = tx.parse_times(json.dumps(rows), "bare.json")
+    bare = tf.parse_times(json.dumps(rows), "bare.json")
     assert bare.latency_ms == pytest.approx((2.45, 2.56, 2.34))
     assert bare.compute_ms == pytest.approx((2.0, 2.1, 1.9))
 
 
 def test_times_after_warmup():
-    t = tx.parse_times(FIX / "times_v8_handwritten.json").after_warmup(3.0)
+    t = tf.parse_times(FIX / "times_v8_handwritten.json").after_warmup(3.0)
     assert t.count == 2 and t.compute_ms == (2.1, 1.9)
     with pytest.raises(TargetOutputError, match="warm-up"):
-        tx.parse_times(FIX / "times_v8_handwritten.json").after_warmup(100)
+        tf.parse_times(FIX / "times_v8_handwritten.json").after_warmup(100)
 
 
 def test_parse_times_bad_input(tmp_path):
@@ -161,28 +162,28 @@ def test_parse_times_bad_input(tmp_path):
     cut = tmp_path / "times.json"
     cut.write_text(text[: len(text) // 2])
     with pytest.raises(TargetOutputError, match=r"times\.json: not valid JSON.*truncated"):
-        tx.parse_times(cut)
+        tf.parse_times(cut)
     with pytest.raises(TargetOutputError, match="no queries"):
-        tx.parse_times("[]", "t.json")
+        tf.parse_times("[]", "t.json")
     with pytest.raises(TargetOutputError, match="neither startH2dMs"):
-        tx.parse_times('[{"foo": 1}]', "t.json")
+        tf.parse_times('[{"foo": 1}]', "t.json")
     rows = json.loads(text)
     del rows[1]["startComputeMs"]
     with pytest.raises(TargetOutputError, match="query 1 has no 'startComputeMs'"):
-        tx.parse_times(json.dumps(rows), "t.json")
+        tf.parse_times(json.dumps(rows), "t.json")
     rows = json.loads(text)
     rows[2]["computeMs"] = "fast"
     with pytest.raises(TargetOutputError, match="query 2 computeMs"):
-        tx.parse_times(json.dumps(rows), "t.json")
+        tf.parse_times(json.dumps(rows), "t.json")
     with pytest.raises(TargetOutputError, match="cannot read"):
-        tx.parse_times(tmp_path / "missing.json")
+        tf.parse_times(tmp_path / "missing.json")
     assert issubclass(TargetOutputError, EdgebenchError)
 
 
 # ---- --exportProfile ----------------------------------------------------------------------
 
 def test_parse_profile_without_median():
-    p = tx.parse_profile(FIX / "profile_no_median.json")
+    p = tf.parse_profile(FIX / "profile_no_median.json")
     assert p.count == 625
     assert len(p.layers) == 6
     first = p.layers[0]
@@ -199,7 +200,7 @@ def test_parse_profile_without_median():
 
 
 def test_parse_profile_with_median():
-    p = tx.parse_profile(FIX / "profile_with_median.json")
+    p = tf.parse_profile(FIX / "profile_with_median.json")
     assert p.count == 41400
     (only,) = p.layers
     assert only.name == "/conv1/Conv + /act1/Relu"
@@ -208,17 +209,17 @@ def test_parse_profile_with_median():
 
 def test_parse_profile_bad_input():
     with pytest.raises(TargetOutputError, match=r"p\.json: the first element must be"):
-        tx.parse_profile('[{"name": "a", "timeMs": 1, "averageMs": 1, "percentage": 100}]', "p.json")
+        tf.parse_profile('[{"name": "a", "timeMs": 1, "averageMs": 1, "percentage": 100}]', "p.json")
     with pytest.raises(TargetOutputError, match="has no 'averageMs'"):
-        tx.parse_profile('[{"count": 2}, {"name": "a", "timeMs": 1, "percentage": 100}]', "p.json")
+        tf.parse_profile('[{"count": 2}, {"name": "a", "timeMs": 1, "percentage": 100}]', "p.json")
     with pytest.raises(TargetOutputError, match="not valid JSON"):
-        tx.parse_profile('[\n  { "count" : 625 }\n, { "name" : "Conv_0", "timeMs" : 36.6', "p.json")
+        tf.parse_profile('[\n  { "count" : 625 }\n, { "name" : "Conv_0", "timeMs" : 36.6', "p.json")
 
 
 # ---- --exportOutput -----------------------------------------------------------------------
 
 def test_parse_outputs():
-    out = tx.parse_outputs(FIX / "output.json")
+    out = tf.parse_outputs(FIX / "output.json")
     assert list(out) == ["probs_phone", "probs_headset", "probs_gaze"]
     dims, values = out["probs_headset"]
     assert dims == (1, 3)
@@ -228,78 +229,28 @@ def test_parse_outputs():
 
 def test_parse_outputs_nonfinite_values_are_read_as_floats():
     text = '[\n  { "name" : "logits"\n  , "dimensions" : "1x3"\n  , "values" : [ nan, -inf, 1.5 ]\n  }\n]\n'
-    (dims, values), = tx.parse_outputs(text, "o.json").values()
+    (dims, values), = tf.parse_outputs(text, "o.json").values()
     assert dims == (1, 3) and math.isnan(values[0]) and values[1] == -math.inf and values[2] == 1.5
 
 
 def test_parse_outputs_bad_input():
     with pytest.raises(TargetOutputError, match="2 values for dimensions 1x3"):
-        tx.parse_outputs('[{"name": "y", "dimensions": "1x3", "values": [1, 2]}]', "o.json")
+        tf.parse_outputs('[{"name": "y", "dimensions": "1x3", "values": [1, 2]}]', "o.json")
     with pytest.raises(TargetOutputError, match="not like '1x1000'"):
-        tx.parse_outputs('[{"name": "y", "dimensions": "1,3", "values": [1, 2, 3]}]', "o.json")
+        tf.parse_outputs('[{"name": "y", "dimensions": "1,3", "values": [1, 2, 3]}]', "o.json")
     with pytest.raises(TargetOutputError, match="lacks name/dimensions/values"):
-        tx.parse_outputs('[{"name": "y"}]', "o.json")
+        tf.parse_outputs('[{"name": "y"}]', "o.json")
     text = (FIX / "output.json").read_text()
     with pytest.raises(TargetOutputError, match="o.json: not valid JSON"):
-        tx.parse_outputs(text[:-40], "o.json")
+        tf.parse_outputs(text[:-40], "o.json")
 
 
 # ---- the printed summary ------------------------------------------------------------------
 
-def test_parse_summary_one_line_form_with_percentiles():
-    s = tx.parse_summary((FIX / "summary_trt8_percentiles.txt").read_text())
-    assert s["throughput_qps"] == 120.699
-    assert s["latency_min_ms"] == 9.11414
-    assert s["latency_median_ms"] == 9.76404
-    assert s["latency_p90_ms"] == 10.1075
-    assert s["latency_p99_ms"] == 11.4742
-    assert s["gpu_compute_mean_ms"] == 8.23978
-    assert s["gpu_compute_p95_ms"] == 8.59131
-    assert s["h2d_mean_ms"] == 1.55492
-    assert s["d2h_max_ms"] == 0.0170898
-    assert s["enqueue_median_ms"] == 0.5271
-    assert s["total_host_walltime_s"] == 3.02405
-    assert s["total_gpu_compute_s"] == 3.00752
-    assert not any(k.startswith("end_to_end") for k in s)
-
-
-def test_parse_summary_with_end_to_end_line():
-    s = tx.parse_summary((FIX / "summary_trt8_end_to_end.txt").read_text())
-    assert s["throughput_qps"] == 476.66
-    assert s["latency_mean_ms"] == 2.09467
-    assert s["end_to_end_p99_ms"] == 2.58971
-    assert s["enqueue_min_ms"] == 0.00244141
-    assert s["h2d_mean_ms"] == 0.0
-    assert s["gpu_compute_median_ms"] == 2.08276
-    assert s["total_gpu_compute_s"] == 2.99956
-    assert "latency_p90_ms" not in s
-
-
-def test_parse_summary_block_form():
-    s = tx.parse_summary((FIX / "summary_block_form.txt").read_text())
-    assert s["latency_min_ms"] == 1.64058
-    assert s["latency_max_ms"] == 6.2915
-    assert s["latency_mean_ms"] == 1.66069
-    assert s["latency_median_ms"] == 1.65601
-    assert s["latency_p99_ms"] == 1.67065
-    assert s["end_to_end_mean_ms"] == 3.00909
-    assert s["end_to_end_p99_ms"] == 3.03931
-    assert s["throughput_qps"] == 0.0
-    assert s["total_host_walltime_s"] == 3.00461
-
-
-def test_parse_summary_without_numbers_is_an_error():
-    with pytest.raises(TargetOutputError, match="build.log: no performance summary"):
-        tx.parse_summary("[I] Building engine\n[E] Error[4]: out of memory\n&&&& FAILED TensorRT.trtexec",
-                         "build.log")
-
-
-# ---- --exportLayerInfo ----------------------------------------------------------------------
-
 def test_parse_layer_info_names_only_and_detailed():
-    names = tx.parse_layer_info(FIX / "layer_info_names_only.json")
+    names = tf.parse_layer_info(FIX / "layer_info_names_only.json")
     assert len(names) == 6 and names[3] == {"name": "PWN(PWN(/Sub), PWN(/Div))", "type": None}
-    detailed = tx.parse_layer_info(FIX / "layer_info_detailed_excerpt.json")
+    detailed = tf.parse_layer_info(FIX / "layer_info_detailed_excerpt.json")
     assert detailed == [{"name": "node_of_gpu_0/res4_0_branch2a_1 + node_of_gpu_0/res4_0_branch2a_bn_1 + "
                                  "node_of_gpu_0/res4_0_branch2a_bn_2", "type": "CaskConvolution"}]
 
@@ -308,4 +259,4 @@ def test_parse_layer_info_names_only_and_detailed():
                                           ('{"Layers": [', "not valid JSON")])
 def test_parse_layer_info_refuses_other_shapes(text, needle):
     with pytest.raises(TargetOutputError, match=needle):
-        tx.parse_layer_info(text, "layers.json")
+        tf.parse_layer_info(text, "layers.json")

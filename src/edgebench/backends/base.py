@@ -46,7 +46,7 @@ class Backend(ABC):
     #: key is an error
     options_class: ClassVar[type[BackendOptions]] = BackendOptions
     #: the runtime's own per-layer profiler that `profile` runs (its name: "torch.profiler",
-    #: backends.profiling.ONNXRUNTIME, ...), or None where the runtime offers none
+    #: edgebench.profilers.ONNXRUNTIME, ...), or None where the runtime offers none
     profiler: ClassVar[str | None] = None
 
     def __init__(self, device: str = "cpu", precision: str = "fp32", cache_dir: Path | None = None,

@@ -10,7 +10,8 @@ from typing import Literal
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
-from edgebench.backends.profiling import ONNXRUNTIME, LayerTimes, RuntimeProfile
+from edgebench.backends.profiling import LayerTimes, RuntimeProfile
+from edgebench.profilers import ONNXRUNTIME
 from edgebench.errors import BackendUnavailableError, InvalidConfigError
 
 PROVIDERS = {

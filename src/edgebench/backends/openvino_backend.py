@@ -8,7 +8,8 @@ from pathlib import Path
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
-from edgebench.backends.profiling import OPENVINO, LayerTimes, RuntimeProfile
+from edgebench.backends.profiling import LayerTimes, RuntimeProfile
+from edgebench.profilers import OPENVINO
 from edgebench.errors import BackendUnavailableError
 
 _HINT = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}

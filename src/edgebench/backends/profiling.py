@@ -7,13 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-#: RuntimeProfile.source per profiler, as stored in a record's details["layer_profile"]["source"]
-ONNXRUNTIME = "onnxruntime session profiling"
-TORCH_CPU = "torch.profiler (CPU)"
-TORCH_CUDA = "torch.profiler (CUDA kernels)"
-OPENVINO = "openvino per-layer counters"
-TENSORRT = "tensorrt IProfiler"
-TRTEXEC = "trtexec --exportProfile"  # a target's tensorrt cells (targets.arms)
+from edgebench.profilers import TORCH_CPU, TORCH_CUDA
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import Callable
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
-from edgebench.backends.profiling import TENSORRT, LayerTimes, RuntimeProfile
+from edgebench.backends.profiling import LayerTimes, RuntimeProfile
+from edgebench.profilers import TENSORRT
 from edgebench.cache import Cache, Entry
 from edgebench.errors import BuildError, InvalidConfigError
 

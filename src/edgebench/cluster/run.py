@@ -9,12 +9,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edgebench.bench.lifecycle import check_writable, new_run_id
+from edgebench.bench.lifecycle import RunRecorder, check_writable, new_run_id
+from edgebench.bench.recorder import new_record
 from edgebench.cluster.connect import alive_devices, check_devices, connect, offered, resource, task_options
 from edgebench.config import SuiteConfig, backend_cells
 from edgebench.errors import InvalidConfigError
-from edgebench.results.record import Record, Status, utc_now
-from edgebench.results.run import Run, RunStatus
+from edgebench.results.record import Record, Status
+from edgebench.results.run import RunStatus
 
 #: seconds between checks that each busy device is still offered by an alive node
 LIVENESS_PERIOD_S = 1.0
@@ -84,26 +85,28 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
 
     task = ray.remote(run_model)
     run_ids = {d: f"{new_run_id()}-{d}" for d in devices}
-    began: set[str] = set()
-    records: dict = {d: [] for d in devices}
+    runs: dict = {}  # device -> its RunRecorder, begun at its first result (or its first lost task)
     progress = {d: DeviceProgress(d, len(config.models) * len(cells), len(cells), len(config.models)) for d in devices}
     status = RunStatus.INTERRUPTED
     pending: dict = {}  # ref -> (device, model)
     with Store(db) as store:
-        def begin(device: str, env: dict) -> None:
-            if device in began:
-                return
-            cfg_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
-            cfg_dict.update(cluster=address or "auto", fleet_device=device)
-            store.begin_run(Run.start(run_ids[device], _baseline(specs), cfg_dict, {**env, "fleet_device": device}))
-            began.add(device)
+        def run_of(device: str, env: dict) -> RunRecorder:
+            """The device's run, begun now if need be; an environment learnt later fills in one
+            begun without it (its first task was lost)."""
+            if device not in runs:
+                cfg_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+                cfg_dict.update(cluster=address or "auto", fleet_device=device)
+                runs[device] = RunRecorder(store, run_ids[device], _baseline(specs), cfg_dict,
+                                           {**env, "fleet_device": device} if env else {})
+            elif env:
+                runs[device].set_env({**env, "fleet_device": device})
+            return runs[device]
 
-        def keep(device: str, rows: list[Record]) -> None:
+        def keep(device: str, env: dict, rows: list[Record]) -> None:
+            run = run_of(device, env)
             for rec in rows:
-                rec.run_id = run_ids[device]
                 rec.details = {**rec.details, "fleet_device": device}
-                store.add(rec)
-                records[device].append(rec)
+                run.keep(rec)
             p = progress[device]
             p.done += len(rows)
             p.tasks_done += 1
@@ -112,13 +115,13 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
 
         def failed(device: str, model: str, status: Status, reason: str) -> None:
             """A row per cell of `model` that a task ended without: node_lost or run_failed."""
-            begin(device, {})
             rows = []
             for name, precision, scenario in cells:
-                rec = Record(run_ids[device], model, name, precision, config.batch_size, config.device, status, reason)
+                rec = new_record(run_ids[device], model, name, precision, config.batch_size, config.device,
+                                 status=status, error=reason)
                 rec.loadgen.scenario = scenario
                 rows.append(rec)
-            keep(device, rows)
+            keep(device, {}, rows)
 
         def lost(device: str, model: str, reason: str) -> None:
             failed(device, model, Status.NODE_LOST, reason)
@@ -147,8 +150,7 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
                         else:
                             failed(device, model, Status.RUN_FAILED, _first_line(exc))
                         continue
-                    begin(device, out["env"])
-                    keep(device, [Record.from_dict(d) for d in out["records"]])
+                    keep(device, out["env"], [Record.from_dict(d) for d in out["records"]])
                 if pending and time.monotonic() >= next_check:
                     next_check = time.monotonic() + LIVENESS_PERIOD_S
                     alive = alive_devices(ray)
@@ -162,23 +164,13 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
-            outputs, tables = _finish(store, run_ids, began, records, config.out_dir, status)
-    return FleetResult({d: run_ids[d] for d in devices if d in began}, records, outputs, status, tables)
-
-
-def _finish(store, run_ids: dict, began: set, records: dict, out_dir: Path, status: RunStatus) -> tuple[dict, dict]:
-    """End each device's run with `status` and write its Table 1 and Figure 4 to OUT/<device>/;
-    the files and the tables, by device."""
-    from edgebench.report import build_table1, write_table
-
-    outputs, tables = {}, {}
-    for device in sorted(began):
-        run_id = run_ids[device]
-        store.finish_run(run_id, utc_now(), status)
-        if records[device]:
-            tables[device] = build_table1(store.records(run_id), store.run(run_id))
-            outputs[device] = write_table(tables[device], Path(out_dir) / device)
-    return outputs, tables
+            outputs, tables = {}, {}
+            for device in sorted(runs):  # each device's run ended, Table 1 and Figure 4 in OUT/<device>/
+                table, files = runs[device].finish(status, Path(config.out_dir) / device)
+                if runs[device].records:
+                    tables[device], outputs[device] = table, files
+    records = {d: (runs[d].records if d in runs else []) for d in devices}
+    return FleetResult({d: run_ids[d] for d in devices if d in runs}, records, outputs, status, tables)
 
 
 def _backend_specs(config: SuiteConfig) -> list[tuple[str, str]]:

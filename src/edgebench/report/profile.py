@@ -3,7 +3,7 @@ target's trtexec --exportProfile, which has no "source" or "op_type"): a cell's 
 and which cells of a stored run have a profile, or why one has none (a UserError when none has)."""
 from __future__ import annotations
 
-from edgebench.backends.profiling import TRTEXEC
+from edgebench.profilers import TRTEXEC
 from edgebench.errors import UserError
 from edgebench.results.record import Record, Status
 from edgebench.results.run import Run

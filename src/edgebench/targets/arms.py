@@ -15,11 +15,11 @@ that cell `target_lost`, which `run --resume` measures again.
 """
 from __future__ import annotations
 
+import json
 import math
+import shlex
 import time
-import uuid
 
-from edgebench.backends.profiling import TRTEXEC
 from edgebench.bench.recorder import fail, new_record
 from edgebench.errors import CellFailed, InvalidConfigError, TargetLostError, TargetOutputError
 from edgebench.results.latency import LatencyStats
@@ -203,29 +203,52 @@ class TargetArm:
 class AgentArm(TargetArm):
     """pytorch or onnxruntime, held by the agent's `serve` process on the device."""
 
-    def _open(self) -> None:
-        rec, cell, hold = self.rec, self.cell, self.hold
-        if rec.precision not in ("fp32", "fp16") and not (self.backend == "onnxruntime" and rec.precision == "int8"):
+    def check(self) -> None:
+        """What the agent's engines run, refused before anything is copied."""
+        if self.rec.precision not in ("fp32", "fp16") and not (self.backend == "onnxruntime" and self.rec.precision == "int8"):
             raise InvalidConfigError(f"{self.backend} on a target runs fp32 or fp16"
                                      + (" (and int8 on onnxruntime)" if self.backend == "pytorch" else "")
-                                     + f", not {rec.precision}")
+                                     + f", not {self.rec.precision}")
+
+    def open_request(self, pool: dict, check: dict, source: dict) -> dict:
+        """The agent's `open` request: the inputs ({"path", "count"}) and the model (`source`:
+        "onnx" and "providers", or "model" and "weights")."""
+        return {"op": "open", "engine": self.backend, "device": self.hold.device, "precision": self.rec.precision,
+                "batch": self.cell.batch_size, "item_shape": list(self.cell.item_shape), "pool": pool, "check": check,
+                "threads": self.options.get("threads"), **source}
+
+    def measure_request(self, timing, first: bool) -> dict:
+        """The agent's `measure` request for one round (the first also samples the idle power)."""
+        tegrastats = self._tegrastats_ms()
+        return {"op": "measure", "warmup_iters": timing.warmup_iters, "warmup_s": timing.warmup_s,
+                "min_iters": timing.min_iters, "min_time_s": timing.min_time_s, "tegrastats_ms": tegrastats,
+                "idle_s": IDLE_S if first and tegrastats else 0.0}
+
+    def plan(self, rounds: list) -> list[str]:
+        """The dry run: the requests this arm sends, with placeholders for the files it copies."""
+        stem = self.cell.stem
+        source = ({"onnx": f".cache/edgebench/files/<sha256 of {stem}.onnx>/{stem}.onnx"}
+                  if self.backend == "onnxruntime" else
+                  {"model": "<torchvision name or shipped definition>", "weights": f"<state dict of {stem}>"})
+        files = {"path": "<sha256 path>", "count": "<n>"}
+        lines = [f"$ {shlex.join([self.hold.target.python, self.hold.agent_path, 'serve'])}",
+                 "> " + json.dumps(self.open_request(files, files, source))]
+        lines += ["> " + json.dumps(self.measure_request(t, r == 0)) for r, t in enumerate(rounds)]
+        return lines + ["> " + json.dumps({"op": "close"})]
+
+    def _open(self) -> None:
+        rec, cell, hold = self.rec, self.cell, self.hold
+        self.check()
         staged = hold.staged(cell)
         inputs = hold.upload_many([staged.pool, staged.check])
-        request = {
-            "op": "open", "engine": self.backend, "device": hold.device, "precision": rec.precision,
-            "batch": cell.batch_size, "item_shape": list(cell.item_shape),
-            "pool": {"path": inputs[staged.pool], "count": staged.pool_count},
-            "check": {"path": inputs[staged.check], "count": staged.check_count},
-            "threads": self.options.get("threads"),
-        }
         if self.backend == "onnxruntime":
             art = cell.artifact(rec.precision)
             rec.artifact.size_bytes, rec.artifact.sha256 = art.size_bytes, art.sha256
             rec.cold_start.export_s = art.export_s
             rec.details["opset"] = art.metadata.get("opset")
-            request["onnx"] = hold.upload(art.path)
-            request["providers"] = {"cpu": ["CPUExecutionProvider"],
-                                    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}.get(hold.device)
+            source = {"onnx": hold.upload(art.path),
+                      "providers": {"cpu": ["CPUExecutionProvider"],
+                                    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}.get(hold.device)}
         else:
             if cell.loaded is None:
                 raise InvalidConfigError(f"{cell.name} is an ONNX file; the pytorch backend needs a model name or file.py:factory")
@@ -236,8 +259,9 @@ class AgentArm(TargetArm):
             model = {**recipe, "num_classes": cell.loaded.num_classes}
             if definition is not None:
                 model["file"] = hold.upload(definition)
-            request["model"] = model
-            request["weights"] = hold.upload(remote.weights_file(cell.loaded, hold.staging))
+            source = {"model": model, "weights": hold.upload(remote.weights_file(cell.loaded, hold.staging))}
+        request = self.open_request({"path": inputs[staged.pool], "count": staged.pool_count},
+                                    {"path": inputs[staged.check], "count": staged.check_count}, source)
         t0 = time.perf_counter()
         reply = self._call(request)
         rec.cold_start.prepare_s = time.perf_counter() - t0 - float(reply.get("load_s") or 0) - float(reply.get("first_infer_s") or 0)
@@ -250,9 +274,7 @@ class AgentArm(TargetArm):
         self.first = True
 
     def _measure(self, timing) -> None:
-        request = {"op": "measure", "warmup_iters": timing.warmup_iters, "warmup_s": timing.warmup_s,
-                   "min_iters": timing.min_iters, "min_time_s": timing.min_time_s,
-                   "tegrastats_ms": self._tegrastats_ms(), "idle_s": IDLE_S if self.first and self._tegrastats_ms() else 0.0}
+        request = self.measure_request(timing, self.first)
         self.first = False
         reply = self._call(request)
         values = _samples(reply.get("samples_ms"), f"{self.hold.name}: measure")
@@ -264,188 +286,15 @@ class AgentArm(TargetArm):
                          len(values) * self.cell.batch_size)
 
 
-class TrtexecArm(TargetArm):
-    """tensorrt through the device's trtexec. Each timing round is a fresh trtexec process, so
-    every round gets the cell's whole warm-up (cold_rounds)."""
-
-    cold_rounds = True
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.hold.env.get("gpu", "none") != "none":  # trtexec runs on the GPU
-            self.rec.device = "cuda"
-            self.rec.device_name = remote.device_name(self.hold.env, "cuda")
-        self.work = f".cache/edgebench/runs/{uuid.uuid4().hex[:12]}"
-        self.splits: dict[str, list[float]] = {}
-
-    def _exec(self, argv: list[str], read: dict | None = None, timeout_s: float = CALL_TIMEOUT_S,
-              tegrastats: bool = False) -> dict:
-        return self._call({"op": "exec", "argv": argv, "timeout_s": timeout_s, "read": read or {},
-                           "tegrastats_ms": self._tegrastats_ms() if tegrastats else None}, timeout_s + 60)
-
-    def _failed(self, reply: dict, what: str, status: Status) -> CellFailed:
-        tail = (reply.get("output_tail") or reply.get("error") or "").strip().splitlines()
-        text = " | ".join(line.strip() for line in tail[-4:])
-        low = (reply.get("output_tail") or "").lower()
-        # CUDA writes "out of memory"; TensorRT's own allocator errors read "Error Code 2:
-        # OutOfMemory (no further information)"; the OOM killer's SIGKILL is rc -9
-        if "out of memory" in low or "outofmemory" in low or reply.get("rc") in (-9, 137):
-            status = Status.OOM
-        if reply.get("timed_out"):
-            status = Status.TIMEOUT
-        return CellFailed(status.value, f"trtexec {what} failed (exit {reply.get('rc')}): {text[-600:]}")
-
-    def _open(self) -> None:
-        from edgebench.cache import cache_key
-        from edgebench.targets import trtexec
-
-        rec, cell, hold = self.rec, self.cell, self.hold
-        tool, version = hold.env.get("trtexec"), hold.env.get("tensorrt")
-        if not tool:
-            raise InvalidConfigError(f"no trtexec on target {hold.name} ({hold.reason('trtexec')}); "
-                                     "JetPack's TensorRT installs it at /usr/src/tensorrt/bin/trtexec")
-        if version in (None, "absent"):
-            raise InvalidConfigError(f"target {hold.name} has trtexec but no TensorRT version was found "
-                                     f"({hold.reason('tensorrt_version')})")
-        if rec.precision not in trtexec.PRECISIONS:
-            raise InvalidConfigError(f"tensorrt on a target builds fp32, fp16 or int8, not {rec.precision}")
-        if rec.precision == "int8" and not remote.fast_int8(hold.env.get("gpu")):
-            raise InvalidConfigError(f"int8 not measured on {hold.env.get('gpu')}: its GPU has no fast INT8 "
-                                     "(it would only show a slowdown); use tensorrt@fp16")
-        art = cell.artifact("int8" if rec.precision == "int8" else "fp32")  # int8: the QDQ model, calibrated on the host
-        rec.artifact.size_bytes, rec.artifact.sha256 = art.size_bytes, art.sha256
-        rec.cold_start.export_s = art.export_s
-        rec.details["opset"] = art.metadata.get("opset")
-        onnx = hold.upload(art.path)
-        staged = hold.staged(cell)
-        self.shape = tuple(cell.item_shape)
-        max_batch = max(cell.batch_size, staged.parity_batch)
-        key = cache_key({"onnx": art.sha256, "precision": rec.precision, "tensorrt": version, "item": list(self.shape),
-                         "batch": cell.batch_size, "max_batch": max_batch, "workspace_mib": WORKSPACE_MIB,
-                         "gpu": hold.env.get("gpu")})
-        self.engine = f".cache/edgebench/engines/{key}.engine"
-        build = trtexec.build_argv(tool, onnx, self.engine, sample_shape=self.shape, trt_version=version,
-                                   precision=rec.precision, opt_batch=cell.batch_size, max_batch=max_batch,
-                                   workspace_mib=WORKSPACE_MIB)
-        if hold.present(self.engine):
-            rec.details["engine"] = "cached on the device"
-            rec.cold_start.prepare_s = rec.cold_start.build_s = 0.0
-        else:
-            self._build(build)
-        try:
-            self.outputs = self._parity(staged)
-        except CellFailed:
-            if rec.details["engine"] != "cached on the device":
-                raise
-            # a cached engine that does not load (another TensorRT wrote it): built again, once
-            self._build(build)
-            rec.details["engine"] = "rebuilt: the cached engine did not load"
-            self.outputs = self._parity(staged)
-
-    def _build(self, argv: list[str]) -> None:
-        reply = self._exec(["mkdir", "-p", ".cache/edgebench/engines", self.work])
-        reply = self._exec(argv, timeout_s=BUILD_TIMEOUT_S)
-        if reply.get("rc") != 0:
-            raise self._failed(reply, "engine build", Status.BUILD_FAILED)
-        self.rec.cold_start.prepare_s = self.rec.cold_start.build_s = reply.get("elapsed_s")
-        self.rec.details["engine"] = "built"
-
-    def _parity(self, staged) -> list:
-        """The check items through the engine, PARITY_BATCH at a time, regrouped into the
-        benchmark's check batches."""
-        import numpy as np
-
-        from edgebench.targets import trtexec
-
-        self._exec(["mkdir", "-p", self.work])
-        remote_chunks = self.hold.upload_many(staged.parity)  # one check of what the device has
-        items = []
-        for i, chunk in enumerate(staged.parity):
-            out = f"{self.work}/parity-{i}.json"
-            argv = trtexec.parity_argv(self.hold.env["trtexec"], self.engine, remote_chunks[chunk], out,
-                                       sample_shape=self.shape, batch=staged.parity_batch)
-            reply = self._exec(argv, read={"out": out})
-            if reply.get("rc") != 0 or not (reply.get("files") or {}).get("out"):
-                raise self._failed(reply, "parity run", Status.RUN_FAILED)
-            if i == 0:  # engine deserialization and one query: the cell's load
-                self.rec.cold_start.load_s = reply.get("elapsed_s")
-            outputs = trtexec.parse_outputs(reply["files"]["out"], f"trtexec --exportOutput on {self.hold.name}")
-            dims, values = next(iter(outputs.values()))
-            items.append(np.asarray(values, dtype=np.float32).reshape(dims))
-        flat = np.concatenate(items)[: staged.check_items]
-        b, n = self.cell.batch_size, staged.check_count
-        padded = np.concatenate([flat, flat[: n * b - len(flat)]]) if len(flat) < n * b else flat[: n * b]
-        return [padded[i * b : (i + 1) * b] for i in range(n)]
-
-    def _measure(self, timing) -> None:
-        from edgebench.targets import trtexec
-
-        times = f"{self.work}/times.json"
-        warmup_ms = int(round(timing.warmup_s * 1e3))
-        argv = trtexec.timing_argv(self.hold.env["trtexec"], self.engine, times, sample_shape=self.shape,
-                                   batch=self.cell.batch_size, warmup_ms=warmup_ms, duration_s=timing.min_time_s,
-                                   iterations=timing.min_iters, trt_version=self.hold.env["tensorrt"])
-        if self.idle_watts is None and self._tegrastats_ms():
-            idle = self._exec(["sleep", str(IDLE_S)], tegrastats=True)
-            self._add_energy(idle.get("tegrastats"), None, 0.0, 0)
-        reply = self._exec(argv, read={"times": times}, tegrastats=True)
-        if reply.get("rc") != 0 or not (reply.get("files") or {}).get("times"):
-            raise self._failed(reply, "timing run", Status.RUN_FAILED)
-        trace = trtexec.parse_times(reply["files"]["times"], f"trtexec --exportTimes on {self.hold.name}")
-        trace = trace.after_warmup(warmup_ms)
-        self.values += [v / 1e3 for v in trace.latency_ms]
-        self.device_values += [v / 1e3 for v in trace.compute_ms]
-        for part in ("enqueue_ms", "h2d_ms", "compute_ms", "d2h_ms", "end_to_end_ms"):
-            seq = getattr(trace, part)
-            if seq is not None:
-                self.splits.setdefault(part, []).extend(seq)
-        window_s = (trace.start_compute_ms[-1] - trace.start_compute_ms[0] + trace.compute_ms[-1]) / 1e3
-        self._add_energy(None, reply.get("tegrastats"), window_s, trace.count * self.cell.batch_size)
-        self.rec.details["trace_format"] = trace.format
-
-    def _finish(self) -> None:
-        from edgebench.targets import trtexec
-
-        rec = self.rec
-        rec.details["trtexec_p50_ms"] = {part[:-3]: LatencyStats.from_values([v / 1e3 for v in seq]).p50_ms
-                                        for part, seq in self.splits.items()}
-        rec.details["trtexec_timing"] = ("host latency = trtexec's H2D + GPU compute + D2H per query; "
-                                         "device latency = GPU compute; warm-up by time only (--warmUp)")
-        version = self.hold.env["tensorrt"]
-        profile, layers = f"{self.work}/profile.json", f"{self.work}/layers.json"
-        argv = trtexec.profile_argv(self.hold.env["trtexec"], self.engine, profile, layers, sample_shape=self.shape,
-                                    trt_version=version, batch=self.cell.batch_size)
-        try:
-            reply = self._exec(argv, read={"profile": profile, "layers": layers})
-            if reply.get("rc") != 0 or not (reply.get("files") or {}).get("profile"):
-                raise self._failed(reply, "profiling run", Status.RUN_FAILED)
-            prof = trtexec.parse_profile(reply["files"]["profile"], f"trtexec --exportProfile on {self.hold.name}")
-            rec.details["layer_profile"] = {"source": TRTEXEC, "queries": prof.count, "layers": prof.to_rows()}
-            if reply["files"].get("layers"):
-                rec.details["engine_layers"] = trtexec.parse_layer_info(
-                    reply["files"]["layers"], f"trtexec --exportLayerInfo on {self.hold.name}")
-        except (CellFailed, TargetOutputError) as exc:
-            rec.warnings.append(f"no per-layer profile: {exc}")
-
-    def close(self) -> None:
-        """Remove the cell's work folder on the device (trtexec's JSON files), then end the session."""
-        if self.session is not None:
-            try:
-                self._exec(["rm", "-rf", self.work])
-            except Exception:  # the connection may be gone: the folder is left, the row says why
-                pass
-        super().close()
-
-
 class UnsupportedArm(TargetArm):
     """A backend a target does not run: a skipped row that says which ones it does."""
 
     def _open(self) -> None:
-        raise InvalidConfigError(f"backend {self.backend} does not run on a target; a target runs "
-                                 f"{', '.join(TARGET_BACKENDS)} (tensorrt through trtexec)")
+        raise InvalidConfigError(self.why())
 
+    def why(self) -> str:
+        return (f"backend {self.backend} does not run on a target; a target runs "
+                f"{', '.join(TARGET_BACKENDS)} (tensorrt through trtexec)")
 
-def make_arm(hold, cell, backend: str, run_id: str, precision: str, timing, options: dict) -> TargetArm:
-    """The arm for one backend on a target."""
-    cls = {"pytorch": AgentArm, "onnxruntime": AgentArm, "tensorrt": TrtexecArm}.get(backend, UnsupportedArm)
-    return cls(hold, cell, backend, run_id, precision, timing, options)
+    def plan(self, rounds: list) -> list[str]:
+        return [f"# skipped: {self.why()}"]

@@ -10,6 +10,15 @@ from edgebench.config import backend_cells
 from edgebench.results.record import Status
 
 
+def make_arm(hold, cell, backend: str, run_id: str, precision: str, timing, options: dict):
+    """The arm for one backend on a target: the agent's engines, trtexec, or a skipped row."""
+    from edgebench.targets.arms import AgentArm, UnsupportedArm
+    from edgebench.targets.trtexec_arm import TrtexecArm
+
+    cls = {"pytorch": AgentArm, "onnxruntime": AgentArm, "tensorrt": TrtexecArm}.get(backend, UnsupportedArm)
+    return cls(hold, cell, backend, run_id, precision, timing, options)
+
+
 class TargetSession(LocalSession):
     """One model's cells on the target; the model is built on the host only if the target is
     there to run them."""
@@ -20,8 +29,6 @@ class TargetSession(LocalSession):
         hold.try_reconnect()
 
     def arm(self, name: str, precision: str, options: dict):
-        from edgebench.targets.arms import make_arm
-
         if self.hold.lost:
             return self.failed(name, precision, options, Status.TARGET_LOST, self.hold.lost)
         cell = self.cell()
