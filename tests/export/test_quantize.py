@@ -88,3 +88,24 @@ def test_recipe_validation():
 def test_quantization_needs_calibration(tiny_loaded, tmp_path):
     with pytest.raises(ExportError, match="calibration"):
         quantize_int8(export_onnx(tiny_loaded, cache_dir=tmp_path), [], tmp_path)
+
+
+def test_uint8_weights_where_the_cpu_int8_kernels_saturate(monkeypatch):
+    """x86 without VNNI (AVX2 / AVX-512BW) saturates u8 x s8 products; there ONNX Runtime on the CPU
+    gets uint8 weights (U8U8), keyed apart in the cache. With VNNI, or off x86, the default stays."""
+    import platform
+
+    from edgebench.export import quantize
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr("edgebench.system.cpu_flags", lambda: {"avx2", "fma"})
+    recipe = quantize.host_cpu_recipe()
+    assert recipe.weights == "uint8" and "/uint8-weights/" in recipe.name
+    assert recipe.to_dict()["weights"] == "uint8" and "weights" not in DEFAULT_RECIPE.to_dict()
+    monkeypatch.setattr("edgebench.system.cpu_flags", lambda: {"avx2", "avx512bw", "avx512_vnni"})
+    assert quantize.host_cpu_recipe() is DEFAULT_RECIPE
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr("edgebench.system.cpu_flags", lambda: {"asimd"})
+    assert quantize.host_cpu_recipe() is DEFAULT_RECIPE
+    with pytest.raises(Exception, match="int8 or uint8"):
+        CalibrationRecipe(weights="int4")

@@ -145,10 +145,11 @@ class ModelCell:
         _, labels, desc = self.check_batches()
         return labels, desc, getattr(self, "check_items", None)
 
-    def artifact(self, precision: str = "fp32"):
+    def artifact(self, precision: str = "fp32", recipe=None):
         """The ONNX artifact: FP32 export (the user's file when given), or its INT8 QDQ
-        quantization calibrated on task inputs. Built once; a failure is remembered."""
-        kind = "int8" if precision == "int8" else "fp32"
+        quantization calibrated on task inputs (with `recipe`, export.quantize's default when
+        None). Built once per recipe; a failure is remembered."""
+        kind = "fp32" if precision != "int8" else "int8" if recipe is None else f"int8/{recipe.name}"
         if kind in self._export_errors:
             raise self._export_errors[kind]
         if kind not in self._artifacts:
@@ -171,7 +172,7 @@ class ModelCell:
 
                     calib, _, desc = task_inputs(self.spec, self.opts.data, self.opts.calibration_size, self.opts.seed,
                                                  self.cache_dir, split="train")
-                    art = quantize_int8(fp32, calib, self.cache_dir, calibration_desc=desc)
+                    art = quantize_int8(fp32, calib, self.cache_dir, recipe=recipe, calibration_desc=desc)
             except ExportError as exc:
                 self._export_errors[kind] = exc
                 raise
@@ -184,14 +185,14 @@ class ModelCell:
             return source_key(self.name, self.loaded)
         return {"model": self.name, "onnx_sha256": self.onnx_file.sha256, "input_shape": list(self.item_shape)}
 
-    def source_for(self, consumes: str, precision: str = "fp32"):
+    def source_for(self, consumes: str, precision: str = "fp32", recipe=None):
         if consumes == "module":
             if self.loaded is None:
                 raise InvalidConfigError(f"{self.name} is an ONNX file; the pytorch backend needs a model name or file.py:factory")
             if precision == "int8":
                 raise InvalidConfigError("int8 runs the quantized ONNX model: use onnxruntime, openvino or tensorrt")
             return copy.deepcopy(self.loaded.module)  # backends may move or cast it
-        return self.artifact(precision)
+        return self.artifact(precision, recipe)
 
     def reference_outputs(self) -> list | None:
         """The pristine module's FP32 CPU outputs on the check batches, when no baseline cell
@@ -263,7 +264,12 @@ class BackendCell:
             bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, options=self.backend_options,
                      context=self.context)
             stage = Status.EXPORT_FAILED
-            source = cell.source_for(cls.consumes, rec.precision)
+            recipe = None
+            if rec.precision == "int8" and self.backend == "onnxruntime" and rec.device == "cpu":
+                from edgebench.export.quantize import host_cpu_recipe
+
+                recipe = host_cpu_recipe()  # uint8 weights where this CPU's INT8 kernels saturate
+            source = cell.source_for(cls.consumes, rec.precision, recipe)
             if cls.consumes == "onnx":
                 rec.artifact.size_bytes, rec.artifact.sha256 = source.size_bytes, source.sha256
                 cold.export_s = source.export_s

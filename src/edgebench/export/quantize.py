@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from edgebench.cache import Cache
@@ -28,6 +28,8 @@ class CalibrationRecipe:
     BatchNorm need it: their channels' ranges differ by orders of magnitude).
     `reduce_range`: 7-bit weights (avoids VPMADDUBSW saturation on pre-VNNI x86).
     `symmetric_activations`: activation ranges centred on 0 (zero point 128).
+    `weights`: "int8" (signed; what TensorRT and most runtimes take) or "uint8" (ONNX Runtime's
+    U8U8 kernels, which do not saturate on x86 without VNNI; see int8_saturates_here).
     `fp32_first_convs`: how many convolutions, from the input on, may stay FP32 (the stem); of
     those, the ones with a fan-in (input channels per group x kernel size) of at most
     `fp32_max_fan_in` do. The first layers' rounding errors pass through every later one: on
@@ -42,6 +44,7 @@ class CalibrationRecipe:
     per_channel: bool = True
     reduce_range: bool = False
     symmetric_activations: bool = False
+    weights: str = "int8"
     percentile: float = 99.999  # only for method="percentile"
     fp32_first_convs: int = 2
     fp32_max_fan_in: int = 27
@@ -49,6 +52,8 @@ class CalibrationRecipe:
     def __post_init__(self):
         if self.method not in METHODS:
             raise InvalidConfigError(f"calibration method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        if self.weights not in ("int8", "uint8"):
+            raise InvalidConfigError(f"calibration weights must be int8 or uint8, not {self.weights!r}")
         if not 90.0 <= self.percentile < 100.0:
             raise InvalidConfigError(f"calibration percentile must be in [90, 100), not {self.percentile}")
         for name in ("fp32_first_convs", "fp32_max_fan_in"):
@@ -65,12 +70,16 @@ class CalibrationRecipe:
             parts.append("reduce-range")
         if self.symmetric_activations:
             parts.append("symmetric-act")
+        if self.weights != "int8":
+            parts.append(f"{self.weights}-weights")
         if self.fp32_first_convs:
             parts.append(f"fp32-first-{self.fp32_first_convs}-convs-fan-in<={self.fp32_max_fan_in}")
         return "/".join(parts)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if self.weights == "int8":  # left out, so that cached models made before it keep their keys
+            d.pop("weights")
         if self.method != "percentile":
             d.pop("percentile")
         if not self.fp32_first_convs:
@@ -91,6 +100,29 @@ class CalibrationRecipe:
 #: is at most 27 (a 3x3 stem on RGB, depthwise ones). Entropy and
 #: percentile ranges measured no better (ReLU6 bounds most activations) and took 2-8x longer
 DEFAULT_RECIPE = CalibrationRecipe()
+
+
+def int8_saturates_here() -> bool:
+    """Whether this CPU's INT8 kernels can saturate: x86 without VNNI (AVX2 / AVX-512BW) multiplies
+    u8 x s8 pairs with VPMADDUBSW, whose 16-bit sums of two products overflow; ONNX Runtime's
+    documented remedies are 7-bit weights (reduce_range) or U8U8 (uint8 weights). Measured on a
+    2-core AMD EPYC with AVX2 and no VNNI, EfficientNet-Lite0 on the gate's photo crops: 8-bit
+    signed weights cosine 0.973, top-1 94.2% (failed); 7-bit top-1 95.7% (failed); uint8
+    weights passed."""
+    import platform
+
+    from edgebench.system import cpu_flags
+
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return False
+    return not cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"}
+
+
+def host_cpu_recipe() -> CalibrationRecipe:
+    """The recipe for a model ONNX Runtime runs on this CPU: DEFAULT_RECIPE, with uint8 weights
+    where the CPU's INT8 kernels saturate. (Models for TensorRT or a target keep signed weights:
+    TensorRT takes only int8 weights.) The recipe is part of the cached model's key."""
+    return replace(DEFAULT_RECIPE, weights="uint8") if int8_saturates_here() else DEFAULT_RECIPE
 
 
 def _fp32_convs(model_path: Path, count: int, max_fan_in: int) -> list[str]:
@@ -147,7 +179,7 @@ def quantize_int8(fp32: Artifact, calibration: list, cache_dir: Path | None = No
     for x in calibration:
         h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
     key_fields = {"fp32_sha256": fp32.sha256, "calibration_sha256": h.hexdigest(), "calibration_size": len(calibration),
-                  "format": "QDQ", "activations": "uint8", "weights": "int8", "recipe": recipe.to_dict(),
+                  "format": "QDQ", "activations": "uint8", "weights": recipe.weights, "recipe": recipe.to_dict(),
                   "onnxruntime": ort.__version__}
     t0 = time.perf_counter()
     entry = Cache(cache_dir).get_or_build(
@@ -193,7 +225,8 @@ def _build(fp32: Artifact, calibration: list, path: Path, recipe: CalibrationRec
             with contextlib.redirect_stdout(io.StringIO()):  # entropy/percentile calibrators print progress
                 quantize_static(
                     str(source), str(path), Reader(), quant_format=QuantFormat.QDQ, per_channel=recipe.per_channel,
-                    reduce_range=recipe.reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    reduce_range=recipe.reduce_range, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QUInt8 if recipe.weights == "uint8" else QuantType.QInt8,
                     calibrate_method=method, extra_options=extra,
                     nodes_to_exclude=_fp32_convs(source, recipe.fp32_first_convs, recipe.fp32_max_fan_in),
                 )

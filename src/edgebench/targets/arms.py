@@ -1,17 +1,14 @@
-"""A suite's cells on a remote target: the same open / measure / finish interface as a local cell
-(bench.suite drives them, interleaving a model's arms round by round), run by the device's agent.
-
-- `pytorch` and `onnxruntime`: the agent's `serve` process on the device holds the model (the
-  device's own torch rebuilds it from its torchvision name or shipped definition with the host's
-  weights; ONNX Runtime loads the host's ONNX) and times it there.
-- `tensorrt`: JetPack's trtexec, driven through the agent's `exec`: build the engine (cached on
-  the device, keyed by the ONNX, precision, shapes and TensorRT version), run the check inputs
-  (--loadInputs / --exportOutput) for the accuracy gate, time each round (--exportTimes: the
-  enqueue / H2D / compute / D2H split is kept), and one profiling run for per-layer times.
+"""A suite's cells on a remote target, as arms of the one engine (bench.engine drives them,
+interleaving a model's arms round by round): the common part (record, failures, energy from
+tegrastats, the finish) and `pytorch` / `onnxruntime`, held by the agent's `serve` process on the
+device (the device's own torch rebuilds the model from its torchvision name or shipped definition
+with the host's weights; ONNX Runtime loads the host's ONNX, the QDQ model for int8) and timed
+there. `tensorrt` through trtexec is targets.trtexec_arm; targets.executor picks the arm.
 
 The model is built, exported and its inputs made on the host (bench.cell.ModelCell); the host
 compares every cell's outputs with PyTorch FP32 run on the host. A connection lost in a cell makes
-that cell `target_lost`, which `run --resume` measures again.
+that cell `target_lost`, which `run --resume` measures again; the cells after it are recorded at
+once (targets.executor).
 """
 from __future__ import annotations
 
