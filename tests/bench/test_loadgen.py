@@ -207,17 +207,38 @@ def test_a_short_run_that_failed_only_early_stopping_asks_for_the_queries_loadge
     a few queries did not), and a too-short MultiStream run's."""
     from edgebench.bench.loadgen import Summary, _longer_run, queries_needed
 
-    server = Summary(result="INVALID", reasons=[
+    server = Summary(result="INVALID", checks={"Early stopping": False}, reasons=[
         "Early stopping satisfied: NO", "Run unsuccessful.", "Processed 700 queries.",
         "Would need to run at least 138 more queries, with the run being successful if every additional query "
         "were under latency."])
-    multi = Summary(result="INVALID", reasons=["Early stopping satisfied: NO", "Only processed 416 queries.",
+    multi = Summary(result="INVALID", checks={"Early stopping": False}, reasons=["Early stopping satisfied: NO", "Only processed 416 queries.",
                                                "Need to process at least 662 queries for early stopping."])
     assert queries_needed(server) == 838 and queries_needed(multi) == 662
     cfg = LoadGenConfig()
     assert _longer_run(server, "server", cfg, 1 / 40.0) == 1005  # 838 and a fifth more: 25 s at 40 QPS
     assert _longer_run(server, "server", cfg, 1 / 20.656) is None  # 49 s: over MAX_LONGER_RUN_S
     assert _longer_run(server, "server", replace(cfg, compliant=True), 1e-3) is None  # MLPerf's own minimums stand
-    missed = Summary(result="INVALID", reasons=["Performance constraints satisfied: NO", *server.reasons])
+    missed = Summary(result="INVALID", checks={"Early stopping": False, "Performance constraints": False},
+                     reasons=["Performance constraints satisfied: NO", *server.reasons])
     assert _longer_run(missed, "server", cfg, 1e-3) is None  # the bound itself was missed: a lower rate, not more
-    assert queries_needed(Summary(result="INVALID", reasons=["Min duration satisfied: NO"])) is None
+    assert queries_needed(Summary(result="INVALID", checks={"Min duration": False},
+                                  reasons=["Min duration satisfied: NO"])) is None
+
+
+def test_summary_checks_are_booleans_not_display_text():
+    """Each "... satisfied" line is read as a boolean; the retry and the Server search read those,
+    not LoadGen's wording of the reasons."""
+    from edgebench.bench.loadgen import queries_needed
+    from edgebench.bench.loadgen_summary import parse_summary as parse
+
+    text = ("================================================\nMLPerf Results Summary\n"
+            "================================================\nSUT name : edgebench\nScenario : SingleStream\n"
+            "Mode     : PerformanceOnly\n90th percentile latency (ns) : 1000000\nResult is : INVALID\n"
+            "  Min duration satisfied : Yes\n  Min queries satisfied : Yes\n  Early stopping satisfied: NO\n"
+            "Recommendations:\nEarly Stopping Result:\n * Only processed 50 queries.\n"
+            " * Need to process at least 64 queries for early stopping.\n")
+    s = parse(text)
+    assert not s.valid and s.min_duration_met is True and s.min_queries_met is True
+    assert s.early_stopping_met is False and s.constraints_met is None
+    assert queries_needed(s) == 64
+    assert parse(text.replace("Early stopping satisfied: NO", "Early stopping satisfied: Yes")).early_stopping_met

@@ -14,12 +14,12 @@ import statistics
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgebench.bench.harness import infer
+from edgebench.bench.loadgen_summary import Summary, parse_summary
 from edgebench.config import SCENARIOS, LoadGenConfig
 
 INSTALL = "pip install 'edgebench[loadgen]' (mlcommons-loadgen)"
@@ -41,76 +41,6 @@ def unavailable_reason() -> str | None:
     if find_spec("mlperf_loadgen") is None:
         return f"MLPerf LoadGen is not installed (module mlperf_loadgen); {INSTALL}"
     return None
-
-
-@dataclass
-class Summary:
-    """What edgebench reads from mlperf_log_summary.txt."""
-
-    result: str = ""  # VALID or INVALID
-    reasons: list = field(default_factory=list)
-    percentile: float | None = None  # the scenario's headline percentile (90 or 99)
-    percentile_ms: float | None = None  # its latency
-    samples_per_s: float | None = None  # Offline "Samples per second", Server "Completed samples per second"
-    scheduled_qps: float | None = None  # Server
-    early_stopping_ms: dict = field(default_factory=dict)  # percentile -> LoadGen's early-stopping estimate, ms
-    latencies_ms: dict = field(default_factory=dict)  # "Additional Stats": "p50", "p90", ... "mean", "max" in ms
-    text: str = ""
-
-
-_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
-
-
-def parse_summary(text: str) -> Summary:
-    """LoadGen's summary text -> Summary: the verdict, the `... satisfied : NO` lines and the
-    recommendations as reasons (with the early-stopping bullets when early stopping failed), the
-    headline figure, the early-stopping estimates and the additional latency statistics."""
-    s = Summary(text=text)
-    section = ""
-    early: list[str] = []
-    failed_checks: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("==="):
-            continue
-        if line in ("Recommendations:", "Early Stopping Result:"):
-            section = line
-            continue
-        if line.startswith("*"):
-            bullet = line.lstrip("* ").strip()
-            if section == "Recommendations:":
-                s.reasons.append(bullet)
-            elif section == "Early Stopping Result:":
-                early.append(bullet)
-                m = re.match(rf"Early stopping {_NUMBER}th percentile estimate: {_NUMBER}", bullet)
-                if m:
-                    s.early_stopping_ms[float(m.group(1))] = float(m.group(2)) / 1e6
-            continue
-        if section and not raw.startswith(" "):
-            section = ""
-        if ":" not in line:
-            if section == "Early Stopping Result:" and early:
-                early[-1] += " " + line  # a bullet continued on the next line
-            continue
-        key, _, value = (part.strip() for part in line.partition(":"))
-        if key == "Result is":
-            s.result = value
-        elif key.endswith("satisfied") and value.upper() == "NO":
-            failed_checks.append(f"{key}: NO")
-        elif m := re.fullmatch(rf"{_NUMBER}th percentile latency \(ns\)", key):
-            s.percentile, s.percentile_ms = float(m.group(1)), float(value) / 1e6
-        elif key in ("Samples per second", "Completed samples per second"):
-            s.samples_per_s = float(value)
-        elif key == "Scheduled samples per second":
-            s.scheduled_qps = float(value)
-        elif m := re.fullmatch(rf"{_NUMBER} percentile latency \(ns\)", key):
-            s.latencies_ms[f"p{float(m.group(1)):g}"] = float(value) / 1e6
-        elif key in ("Min latency (ns)", "Max latency (ns)", "Mean latency (ns)"):
-            s.latencies_ms[key.split()[0].lower()] = float(value) / 1e6
-    if any(c.startswith("Early stopping") for c in failed_checks):
-        s.reasons += early
-    s.reasons = failed_checks + s.reasons
-    return s
 
 
 class _SUT:
@@ -192,7 +122,7 @@ def queries_needed(s: Summary) -> int | None:
     INVALID: "Need to process at least 662 queries" (a too-short SingleStream or MultiStream run),
     or "Processed 700 queries." and "Would need to run at least 138 more queries" (Server, when a
     few queries missed the bound); None otherwise."""
-    if "Early stopping satisfied: NO" not in s.reasons:
+    if s.early_stopping_met is not False:
         return None
     processed = more = total = None
     for reason in s.reasons:
@@ -212,7 +142,7 @@ def _longer_run(s: Summary, scenario: str, cfg: LoadGenConfig, per_query_s: floa
     stopping (its latency bound was met) and the queries it asks for take at most
     MAX_LONGER_RUN_S; None when not."""
     need = queries_needed(s)
-    if cfg.compliant or need is None or "Performance constraints satisfied: NO" in s.reasons:
+    if cfg.compliant or need is None or s.constraints_met is False:
         return None
     queries = max(int(need * 1.2), short_queries(scenario, cfg))
     return queries if queries * per_query_s <= MAX_LONGER_RUN_S else None
@@ -352,7 +282,7 @@ def server_search(backend, pool: list, cfg: LoadGenConfig, expected_s: float) ->
     queries = None  # the short query count, unless a rate is being run again for longer
     for _ in range(cfg.server_steps):
         s = run_once(backend, pool, "server", cfg, expected_s, rate, queries)
-        valid = s.result == "VALID"
+        valid = s.valid
         tried.append({"qps": round(rate, 3), "result": s.result, "reasons": s.reasons,
                       **({"min_queries": queries} if queries else {})})
         last = s
@@ -393,11 +323,11 @@ def measure(backend, pool: list, scenario: str, cfg: LoadGenConfig, rec) -> None
         queries = None
         for _ in range(4):
             s = run_once(backend, pool, scenario, cfg, rate_s, min_queries=queries)
-            if "Min duration satisfied: NO" in s.reasons:
+            if s.min_duration_met is False:
                 seen = observed_latency_s(scenario, s)
                 rate_s = min(rate_s / 4, seen / 2) if seen else rate_s / 4
                 continue
-            if queries is None and s.result != "VALID":  # too few queries for early stopping: once, longer
+            if queries is None and not s.valid:  # too few queries for early stopping: once, longer
                 per_query = (observed_latency_s(scenario, s) or rate_s) * (
                     MULTI_STREAM_SAMPLES if scenario == "multi-stream" else 1)
                 queries = _longer_run(s, scenario, cfg, per_query)
