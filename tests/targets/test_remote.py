@@ -167,3 +167,20 @@ def test_a_truncated_staged_file_is_written_again(tmp_path):
     again = stage_inputs(cell, tmp_path)
     assert again.pool == staged.pool and again.pool.stat().st_size == size
     assert not [p for p in tmp_path.iterdir() if p.suffix not in (".bin",)]
+
+
+def test_the_probe_is_typed_and_checked_once():
+    """A fact is a value or None (with the probe's reason), never "absent" or "none"; a fact of
+    the wrong type from the device is refused when the probe is read."""
+    from edgebench.errors import TargetOutputError
+    from edgebench.targets.probe import TargetProbe
+
+    p = TargetProbe.from_dict(NANO_PROBE)
+    assert p.trtexec == "/usr/src/tensorrt/bin/trtexec" and p.tensorrt_version == "8.2.1-1+cuda10.2"
+    assert p.torch_version is None and p.reason("torch_version") == "no torch" and p.has_gpu
+    assert p.power_mode == "MAXN" and p.power_mode_id == 0 and p.memory_total_kib == 4051060
+    bare = TargetProbe.from_dict({"gpu": "", "reasons": {}})
+    assert not bare.has_gpu and bare.trtexec is None and bare.reason("trtexec") == "the probe gave no reason"
+    assert bare.run_env("t", "ssh://t")["gpu"] == "none"  # the store's word, made only for the run's env
+    with pytest.raises(TargetOutputError, match="cpu_count is '4', not a int"):
+        TargetProbe.from_dict({**NANO_PROBE, "cpu_count": "4"})

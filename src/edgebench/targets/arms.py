@@ -158,7 +158,7 @@ class TargetArm:
         return _checked(self.session.call(request, timeout_s), f"{self.hold.name}: {request.get('op')}")
 
     def _tegrastats_ms(self):
-        return TEGRASTATS_MS if self.hold.env.get("tegrastats") else None
+        return TEGRASTATS_MS if self.hold.probe.tegrastats else None
 
     def _add_energy(self, idle_text, window_text, seconds: float, items: int) -> None:
         from edgebench.bench.energy import board_watts

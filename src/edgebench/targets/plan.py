@@ -37,10 +37,13 @@ class PlanHold:
     lost = ""
 
     def __init__(self, target, device: str):
+        from edgebench.targets.probe import TargetProbe
+
         self.target, self.name = target, target.name
-        self.env = remote.target_env(target.name, target.url, target.probe or {})
+        self.probe = TargetProbe.from_dict(target.probe, f"the stored probe of {target.name}")
+        self.env = self.probe.run_env(target.name, target.url)
         self.device = device
-        self.default_device = "cpu" if device == "cpu" or self.env["gpu"] == "none" else "cuda"
+        self.default_device = "cpu" if device == "cpu" or not self.probe.has_gpu else "cuda"
         from edgebench.targets.ssh import remote_file_path
         from edgebench.targets.session import AGENT_FILE
 
@@ -48,9 +51,6 @@ class PlanHold:
 
     def summary(self) -> dict:
         return {"target": self.name}
-
-    def reason(self, field: str) -> str:
-        return (self.env.get("probe_reasons") or {}).get(field, "the probe gave no reason")
 
 
 def plan_lines(cfg) -> list[str]:
@@ -66,8 +66,8 @@ def plan_lines(cfg) -> list[str]:
     target = registry.get_target(cfg.target)
     conn = target.connection()
     hold = PlanHold(target, cfg.device)
-    opset = min(cfg.model_options.opset, remote.target_opset((target.probe or {}).get("tensorrt_version")))
-    backends = cfg.backends or ["pytorch", "tensorrt" if hold.env.get("trtexec") else "onnxruntime"]
+    opset = min(cfg.model_options.opset, remote.target_opset(hold.probe.tensorrt_version))
+    backends = cfg.backends or ["pytorch", "tensorrt" if hold.probe.trtexec else "onnxruntime"]
     lines = [
         f"# dry run on target {target.name} ({target.url}), from its probe of {target.probed_at or 'never'}: nothing is run",
         f"# each device command below runs as: {shlex.join(conn.argv(['COMMAND']))}",

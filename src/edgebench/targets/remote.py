@@ -38,34 +38,10 @@ def target_opset(trt_version: str | None) -> int:
 
 
 def target_env(name: str, url: str, probe: dict) -> dict:
-    """The run's environment, from the agent's probe, in the keys a local run's environment uses
-    (bench.environment.capture), plus what only a target has."""
-    def have(key):
-        return probe.get(key) or "absent"
+    """The run's environment from the agent's probe JSON (targets.probe.TargetProbe.run_env)."""
+    from edgebench.targets.probe import TargetProbe
 
-    gpu = probe.get("gpu")
-    return {
-        "target": name,
-        "target_address": url,
-        "host": name,
-        "os": f"{probe.get('system') or '?'}" + (f" L4T {probe['l4t']}" if probe.get("l4t") else ""),
-        "machine": probe.get("machine"),
-        "python": probe.get("python_version"),
-        "cpu": probe.get("cpu_model") or "unknown",
-        "cpu_logical": probe.get("cpu_count"),
-        "memory_total_mib": round(probe["memory_total_kib"] / 1024) if probe.get("memory_total_kib") else None,
-        "jetson": bool(probe.get("l4t")),
-        "l4t": probe.get("l4t"),
-        "jetpack": probe.get("jetpack"),
-        "power_mode": (probe.get("power_mode") or {}).get("name"),
-        "gpu": gpu or "none",
-        "torch": have("torch_version"),
-        "onnxruntime": have("onnxruntime_version"),
-        "tensorrt": have("tensorrt_version"),
-        "trtexec": probe.get("trtexec"),
-        "tegrastats": probe.get("tegrastats"),
-        "probe_reasons": probe.get("reasons") or {},
-    }
+    return TargetProbe.from_dict(probe).run_env(name, url)
 
 
 def device_name(env: dict, device: str) -> str:
@@ -197,16 +173,18 @@ class TargetHold:
     measured); then it copies files by content (each once per run, and only what the device
     lacks) and opens agent sessions for the cells."""
 
-    def __init__(self, target, connection, agent_path: str, probe: dict, device: str, cache_dir: Path | None):
-        self.target, self.conn, self.agent_path, self.probe = target, connection, agent_path, probe
+    def __init__(self, target, connection, agent_path: str, probe, device: str, cache_dir: Path | None):
+        from edgebench.targets.probe import TargetProbe
+
+        self.target, self.conn, self.agent_path = target, connection, agent_path
+        self.probe = probe if isinstance(probe, TargetProbe) else TargetProbe.from_dict(probe, f"the probe of {target.name}")
         self.name = target.name
-        self.env = target_env(target.name, target.url, probe)
+        self.env = self.probe.run_env(target.name, target.url)
         self.device = device  # what the run asked for: auto, cpu or cuda
-        has_gpu = self.env["gpu"] != "none"
-        self.default_device = "cpu" if device == "cpu" or not has_gpu else "cuda"
+        self.default_device = "cpu" if device == "cpu" or not self.probe.has_gpu else "cuda"
         self.staging = staging_dir(cache_dir)
         self.staging.mkdir(parents=True, exist_ok=True)
-        self.opset = target_opset(probe.get("tensorrt_version"))
+        self.opset = target_opset(self.probe.tensorrt_version)
         self._uploaded: dict[Path, str] = {}
         self._staged = weakref.WeakKeyDictionary()  # ModelCell -> StagedModel, gone with the cell
         #: why the target is gone (the first lost cell's error), or "" while it answers
@@ -236,7 +214,7 @@ class TargetHold:
 
         from edgebench.errors import InvalidConfigError
 
-        backends = list(cfg.backends) if cfg.backends else ["pytorch", "tensorrt" if self.env.get("trtexec") else "onnxruntime"]
+        backends = list(cfg.backends) if cfg.backends else ["pytorch", "tensorrt" if self.probe.trtexec else "onnxruntime"]
         if len(set(backends)) != len(backends):
             raise InvalidConfigError(f"backend listed twice in {backends}")
         options = replace(cfg.model_options, opset=min(cfg.model_options.opset, self.opset))
@@ -247,8 +225,6 @@ class TargetHold:
         keys = ("target", "target_address", "l4t", "jetpack", "power_mode", "gpu", "tensorrt", "torch", "onnxruntime")
         return {k: self.env.get(k) for k in keys}
 
-    def reason(self, field: str) -> str:
-        return (self.env.get("probe_reasons") or {}).get(field, "the probe gave no reason")
 
     def session(self):
         from edgebench.targets.session import AgentSession

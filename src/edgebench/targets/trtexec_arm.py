@@ -28,7 +28,7 @@ class TrtexecArm(TargetArm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.hold.env.get("gpu", "none") != "none":  # trtexec runs on the GPU
+        if self.hold.probe.has_gpu:  # trtexec runs on the GPU
             self.rec.device = "cuda"
             self.rec.device_name = remote.device_name(self.hold.env, "cuda")
         self.work = f".cache/edgebench/runs/{uuid.uuid4().hex[:12]}"
@@ -59,17 +59,17 @@ class TrtexecArm(TargetArm):
         from edgebench.targets import trtexec
 
         rec, hold = self.rec, self.hold
-        tool, version = hold.env.get("trtexec"), hold.env.get("tensorrt")
-        if not tool:
-            raise InvalidConfigError(f"no trtexec on target {hold.name} ({hold.reason('trtexec')}); "
+        probe = hold.probe
+        if probe.trtexec is None:
+            raise InvalidConfigError(f"no trtexec on target {hold.name} ({probe.reason('trtexec')}); "
                                      "JetPack's TensorRT installs it at /usr/src/tensorrt/bin/trtexec")
-        if version in (None, "absent"):
+        if probe.tensorrt_version is None:
             raise InvalidConfigError(f"target {hold.name} has trtexec but no TensorRT version was found "
-                                     f"({hold.reason('tensorrt_version')})")
+                                     f"({probe.reason('tensorrt_version')})")
         if rec.precision not in trtexec.PRECISIONS:
             raise InvalidConfigError(f"tensorrt on a target builds fp32, fp16 or int8, not {rec.precision}")
-        if rec.precision == "int8" and not remote.fast_int8(hold.env.get("gpu")):
-            raise InvalidConfigError(f"int8 not measured on {hold.env.get('gpu')}: its GPU has no fast INT8 "
+        if rec.precision == "int8" and not remote.fast_int8(probe.gpu):
+            raise InvalidConfigError(f"int8 not measured on {probe.gpu}: its GPU has no fast INT8 "
                                      "(it would only show a slowdown); use tensorrt@fp16")
 
     # -- the four uses of trtexec, as argv lists (the run and the dry run take them from here)
@@ -77,31 +77,31 @@ class TrtexecArm(TargetArm):
     def build_argv(self, onnx: str) -> list[str]:
         from edgebench.targets import trtexec
 
-        return trtexec.build_argv(self.hold.env["trtexec"], onnx, self.engine, sample_shape=self.shape,
-                                  trt_version=self.hold.env["tensorrt"], precision=self.rec.precision,
+        return trtexec.build_argv(self.hold.probe.trtexec, onnx, self.engine, sample_shape=self.shape,
+                                  trt_version=self.hold.probe.tensorrt_version, precision=self.rec.precision,
                                   opt_batch=self.cell.batch_size, max_batch=self.max_batch,
                                   workspace_mib=WORKSPACE_MIB)
 
     def parity_argv(self, chunk: str, out: str) -> list[str]:
         from edgebench.targets import trtexec
 
-        return trtexec.parity_argv(self.hold.env["trtexec"], self.engine, chunk, out, sample_shape=self.shape,
+        return trtexec.parity_argv(self.hold.probe.trtexec, self.engine, chunk, out, sample_shape=self.shape,
                                    batch=remote.PARITY_BATCH)
 
     def timing_argv(self, timing) -> list[str]:
         from edgebench.targets import trtexec
 
-        return trtexec.timing_argv(self.hold.env["trtexec"], self.engine, f"{self.work}/times.json",
+        return trtexec.timing_argv(self.hold.probe.trtexec, self.engine, f"{self.work}/times.json",
                                    sample_shape=self.shape, batch=self.cell.batch_size,
                                    warmup_ms=_warmup_ms(timing), duration_s=timing.min_time_s,
-                                   iterations=timing.min_iters, trt_version=self.hold.env["tensorrt"])
+                                   iterations=timing.min_iters, trt_version=self.hold.probe.tensorrt_version)
 
     def profile_argv(self) -> list[str]:
         from edgebench.targets import trtexec
 
-        return trtexec.profile_argv(self.hold.env["trtexec"], self.engine, f"{self.work}/profile.json",
+        return trtexec.profile_argv(self.hold.probe.trtexec, self.engine, f"{self.work}/profile.json",
                                     f"{self.work}/layers.json", sample_shape=self.shape,
-                                    trt_version=self.hold.env["tensorrt"], batch=self.cell.batch_size)
+                                    trt_version=self.hold.probe.tensorrt_version, batch=self.cell.batch_size)
 
     def plan(self, rounds: list) -> list[str]:
         """The dry run: every command this arm runs, with placeholders for what the host makes."""
@@ -110,7 +110,7 @@ class TrtexecArm(TargetArm):
         except InvalidConfigError as exc:
             return [f"# skipped: {exc}"]
         stem = self.cell.stem
-        self.engine = f".cache/edgebench/engines/<key of {stem} {self.rec.precision} TensorRT {self.hold.env['tensorrt']}>.engine"
+        self.engine = f".cache/edgebench/engines/<key of {stem} {self.rec.precision} TensorRT {self.hold.probe.tensorrt_version}>.engine"
         self.work = ".cache/edgebench/runs/<cell>"
         chunks = -(-self.cell.check_items // remote.PARITY_BATCH)
         tegrastats = self._tegrastats_ms()
@@ -131,7 +131,7 @@ class TrtexecArm(TargetArm):
 
         rec, cell, hold = self.rec, self.cell, self.hold
         self.check()
-        version = hold.env["tensorrt"]
+        version = hold.probe.tensorrt_version
         art = cell.artifact("int8" if rec.precision == "int8" else "fp32")  # int8: the QDQ model, calibrated on the host
         rec.artifact.size_bytes, rec.artifact.sha256 = art.size_bytes, art.sha256
         rec.cold_start.export_s = art.export_s
@@ -140,7 +140,7 @@ class TrtexecArm(TargetArm):
         staged = hold.staged(cell)
         key = cache_key({"onnx": art.sha256, "precision": rec.precision, "tensorrt": version, "item": list(self.shape),
                          "batch": cell.batch_size, "max_batch": self.max_batch, "workspace_mib": WORKSPACE_MIB,
-                         "gpu": hold.env.get("gpu")})
+                         "gpu": hold.probe.gpu})
         self.engine = f".cache/edgebench/engines/{key}.engine"
         build = self.build_argv(onnx)
         if hold.present(self.engine):
