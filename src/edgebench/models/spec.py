@@ -60,6 +60,3 @@ class ModelSpec:
     paper_name: str = ""
     description: str = ""
     size: ModelSize | None = None
-
-    def batch_shape(self, batch_size: int) -> tuple[int, ...]:
-        return (batch_size, *self.input_shape)

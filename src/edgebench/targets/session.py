@@ -127,10 +127,6 @@ class AgentSession:
     def alive(self) -> bool:
         return not self._closed and self._lost is None and self._proc.poll() is None
 
-    def stderr_tail(self, chars: int = 2000) -> str:
-        """The last `chars` characters the remote side (ssh and the agent) wrote to stderr."""
-        return self._stderr.text()[-chars:]
-
     def call(self, request: dict, timeout_s: float) -> dict:
         """Send `request` (one JSON object) and return the reply. `timeout_s`: seconds the reply
         may take; past it the session is ended and TargetLostError (timed_out) raised."""
