@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "benchmark": "edgebench.bench.single",
-    "run_suite": "edgebench.bench.suite",
+    "run_suite": "edgebench.api",  # the suite with the executor a config names (a target's)
     "SuiteConfig": "edgebench.config",
     "ModelOptions": "edgebench.config",
     "TimingConfig": "edgebench.config",

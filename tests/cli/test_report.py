@@ -47,21 +47,16 @@ def test_report_html_writes_only_the_self_contained_page(tmp_path, capsys):
     assert "mean speedup" in printed and f"wrote {db.parent / 'table1.html'} (" in printed
     assert "KiB, self-contained: opens offline)" in printed
     mail = tmp_path / "mail" / "r1.html"
+    mail.parent.mkdir()  # a named file goes into a folder that exists (none is made: see below)
     assert main(["report", "--db", str(db), "--html", str(mail)]) == 0
     assert mail.read_text() == (db.parent / "table1.html").read_text()
     assert sorted(p.name for p in mail.parent.iterdir()) == ["r1.html"]
 
 
 def test_report_html_into_a_missing_folder_is_refused_and_makes_no_folder(tmp_path, capsys):
-    from edgebench.cli.main import main
-    from tests.cli import FAST
-
-    out = tmp_path / "o"
-    assert main(["run", "--models", "test_cnn", "--backends", "pytorch", "--device", "cpu", "--no-isolate",
-                 "--out", str(out), "--no-progress", *FAST]) == 0
-    capsys.readouterr()
+    db = _store(tmp_path / "res")
     target = tmp_path / "missing" / "x.html"
-    assert main(["report", "--db", str(out / "edgebench.sqlite"), "--html", str(target)]) == 2
+    assert main(["report", "--db", str(db), "--html", str(target)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "missing" in err and "does not exist" in err, err
     assert not (tmp_path / "missing").exists()

@@ -119,8 +119,12 @@ def test_version_6_store_reads_as_it_was_written(tmp_path):
     assert (run.status, run.baseline, run.edgebench_version, run.git_commit) == (
         RunStatus.FINISHED, "pytorch@fp32", None, None)
     assert run.env == {"host": "old-host", "cpu": "Old CPU", "cpu_governor": "performance"}
-    # version 8's LoadGen columns are new: an old row reads with their defaults
+    # version 8's LoadGen columns are new: an old row reads with their defaults; version 9 gave a
+    # cell's backend options their own field (an old row kept them in details)
+    for row in expected:
+        row["options"] = row["details"].pop("options", {})
     assert [{k: v for k, v in flatten(r, env=run.env).items() if not k.startswith("loadgen_")} for r in recs] == expected
+    assert recs[1].options == {"workspace_gb": 4} and "options" not in recs[1].details
     assert all(r.loadgen.scenario == "" and r.loadgen.reasons == [] for r in recs)
     pre, post, skipped = recs
     assert pre.contention.contended is True and pre.latency.device.count == 2 and pre.memory.gpu_peak_reserved_mb == 128
@@ -151,8 +155,9 @@ def test_a_new_store_has_the_flat_columns_and_no_env_per_row(tmp_path):
     new = [r[1] for r in conn.execute("PRAGMA table_info(records)")]
     old = sqlite3.connect(":memory:")
     old.executescript((FIXTURES / "store_v6.sql").read_text())
-    assert [c for c in new if not c.startswith("loadgen_")] == [
+    assert [c for c in new if not c.startswith("loadgen_") and c != "options"] == [
         r[1] for r in old.execute("PRAGMA table_info(records)") if r[1] != "env"]
+    assert "options" in new
     assert "loadgen_scenario" in new and "loadgen_reasons" in new
 
 

@@ -48,6 +48,7 @@ FIELDS: dict[str, tuple[str | None, str]] = {
     "other_cpu_pct": ("contention", "other_cpu_pct"),
     "load_before_pct": ("contention", "load_before_pct"),
     "fingerprint": (None, "fingerprint"),
+    "options": (None, "options"),
     "samples_ms": ("latency", "samples_ms"),
     "max_abs_diff": ("accuracy", "max_abs_diff"),
     "max_rel_diff": ("accuracy", "max_rel_diff"),
@@ -73,7 +74,6 @@ FIELDS: dict[str, tuple[str | None, str]] = {
     "loadgen_frame_budget_ms": ("loadgen", "frame_budget_ms"),
     "loadgen_meets_frame_budget": ("loadgen", "meets_frame_budget"),
     "created_at": (None, "created_at"),
-    "options": (None, "options"),
 }
 #: the flat names holding LatencyStats
 STATS = ("latency", "device_latency")
