@@ -149,6 +149,19 @@ def backend_cells(backends, precision: str) -> list[tuple[str, str, dict]]:
     return [parse_backend_spec(spec, "fp32" if i == 0 or precision == "auto" else precision)
             for i, spec in enumerate(backends)]
 
+def model_cells(cfg: "SuiteConfig") -> list[tuple[str, str, str]]:
+    """(backend, precision, LoadGen scenario or "") of each cell of one model, in the order the
+    suite runs them: what every count of a run's cells is made from (the progress bar, the CLI's
+    lines, a fleet device's rows). `cfg` resolved, or with its backends named; a target's default
+    pair, known only once it is probed, counts as its two cells."""
+    backends = cfg.backends or [BASELINE_BACKEND, "<the target's optimiser>"]
+    scenarios = cfg.loadgen.scenarios if cfg.loadgen is not None else ("",)
+    if not cfg.backends:
+        return [(name, "fp32", scenario) for name in backends for scenario in scenarios]
+    return [(name, precision, scenario) for name, precision, _ in backend_cells(backends, cfg.precision)
+            for scenario in scenarios]
+
+
 def _option_value(text: str):
     low = text.lower()
     if low in ("true", "yes", "on"):

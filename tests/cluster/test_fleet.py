@@ -188,16 +188,16 @@ def test_scenario_cells_run_on_each_device(cluster, tmp_path):
 
 
 def test_each_scenario_is_a_cell_of_a_fleet_task():
-    """A task's cells, as a lost node's rows name them: backend x scenario."""
-    from edgebench.cluster.run import _backend_specs, _cells
-    from edgebench.config import LoadGenConfig, SuiteConfig
+    """A task's cells, as a lost node's rows name them: backend x scenario (config.model_cells, the
+    one count the suite, the CLI and the fleet share)."""
+    from edgebench.config import LoadGenConfig, SuiteConfig, model_cells
 
     cfg = SuiteConfig(models=["test_mlp"], backends=["pytorch", "onnxruntime@fp16"],
                       loadgen=LoadGenConfig(scenarios=("server", "offline")))
-    assert _cells(cfg, _backend_specs(cfg)) == [("pytorch", "fp32", "server"), ("pytorch", "fp32", "offline"),
-                                                ("onnxruntime", "fp16", "server"), ("onnxruntime", "fp16", "offline")]
-    assert _cells(SuiteConfig(models=["test_mlp"], backends=["pytorch"]), [("pytorch", "fp32")]) == [
-        ("pytorch", "fp32", "")]
+    assert model_cells(cfg) == [("pytorch", "fp32", "server"), ("pytorch", "fp32", "offline"),
+                                ("onnxruntime", "fp16", "server"), ("onnxruntime", "fp16", "offline")]
+    assert model_cells(SuiteConfig(models=["test_mlp"], backends=["pytorch"])) == [("pytorch", "fp32", "")]
+    assert len(model_cells(SuiteConfig(models=["test_mlp"], target="nano"))) == 2  # its pair, before the probe
 
 
 def test_a_lost_node_gives_node_lost_rows_and_resume_measures_only_those(cluster, tmp_path):

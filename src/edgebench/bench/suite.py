@@ -12,7 +12,7 @@ from edgebench.bench.cell import CUDA_HOST_INPUTS
 from edgebench.bench.engine import Reference, ResumedArm, measure_model, split_timing
 from edgebench.bench.lifecycle import RunRecorder, check_writable, new_run_id
 from edgebench.bench.progress import progress_bar
-from edgebench.config import SuiteConfig, backend_cells, baseline_is_reference
+from edgebench.config import SuiteConfig, backend_cells, baseline_is_reference, model_cells
 from edgebench.errors import InvalidConfigError
 from edgebench.results.record import Record
 from edgebench.results.run import RunStatus
@@ -67,8 +67,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, execu
     cfg, env = executor.open(cfg)  # a target: connected and probed first (unreachable: exit 3, nothing stored)
     try:
         cells = backend_cells(cfg.backends, cfg.precision)
-        scenarios = len(cfg.loadgen.scenarios) if cfg.loadgen else 1
-        bar = progress_bar(len(cfg.models) * len(cells) * scenarios, progress)
+        bar = progress_bar(len(cfg.models) * len(model_cells(cfg)), progress)
         with Store(cfg.db) as store:
             recorder = RunRecorder(store, new_run_id(), "@".join(cells[0][:2]), _config_dict(cfg), env, on_record)
             status = RunStatus.INTERRUPTED

@@ -84,10 +84,10 @@ def main(args) -> int:
         print("\n".join(plan_lines(cfg)))
         return 0
     show = not args.no_progress and sys.stderr.isatty()
+    from edgebench.config import model_cells
+
     resolved = cfg.resolved()
-    backends = resolved.backends or ("pytorch", "optimiser")  # a target's default pair, decided once it is probed
-    scenarios = len(cfg.loadgen.scenarios) if cfg.loadgen is not None else 1
-    lines = None if show else console.CellLines(len(resolved.models) * len(backends) * scenarios)
+    lines = None if show else console.CellLines(len(resolved.models) * len(model_cells(resolved)))
     result = run_suite(cfg, progress=show, on_record=lines)
     print(console.table_and_files(result.table, result.outputs.values()))
     _check_produced(result.records)

@@ -6,13 +6,13 @@ which `--resume` measures again; Ctrl-C keeps every stored row."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from edgebench.bench.lifecycle import RunRecorder, check_writable, new_run_id
 from edgebench.bench.recorder import new_record
 from edgebench.cluster.connect import alive_devices, check_devices, connect, offered, resource, task_options
-from edgebench.config import SuiteConfig, backend_cells
+from edgebench.config import SuiteConfig, model_cells
 from edgebench.errors import InvalidConfigError
 from edgebench.results.record import Record, Status
 from edgebench.results.run import RunStatus
@@ -76,8 +76,8 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
     db = config.db or config.out_dir / "edgebench.sqlite"
     validate(db)
     check_writable(config.out_dir)
-    specs = _backend_specs(config)
-    cells = _cells(config, specs)
+    # without --backends, the default pair as this host resolves it (a node resolves its own)
+    cells = model_cells(config if config.backends else replace(config, backends=config.resolved().backends))
     targets = _target_names()
     say = on_line or (lambda text: None)
 
@@ -96,7 +96,7 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
             if device not in runs:
                 cfg_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
                 cfg_dict.update(cluster=address or "auto", fleet_device=device)
-                runs[device] = RunRecorder(store, run_ids[device], _baseline(specs), cfg_dict,
+                runs[device] = RunRecorder(store, run_ids[device], _baseline(cells), cfg_dict,
                                            {**env, "fleet_device": device} if env else {})
             elif env:
                 runs[device].set_env({**env, "fleet_device": device})
@@ -173,21 +173,8 @@ def run_fleet(config: SuiteConfig, address: str | None, devices: list[str] | Non
     return FleetResult({d: run_ids[d] for d in devices if d in runs}, records, outputs, status, tables)
 
 
-def _backend_specs(config: SuiteConfig) -> list[tuple[str, str]]:
-    """(backend, precision) of each cell of a model, as the suite names them; without --backends,
-    the default pair as this host resolves it (a node resolves its own)."""
-    specs = config.backends or config.resolved().backends
-    return [(name, precision) for name, precision, _ in backend_cells(specs, config.precision)]
-
-
-def _cells(config: SuiteConfig, specs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(backend, precision, LoadGen scenario or "") of each cell of a model, in the suite's order."""
-    scenarios = config.loadgen.scenarios if config.loadgen is not None else ("",)
-    return [(name, precision, scenario) for name, precision in specs for scenario in scenarios]
-
-
-def _baseline(specs: list[tuple[str, str]]) -> str:
-    return "@".join(specs[0])
+def _baseline(cells: list[tuple[str, str, str]]) -> str:
+    return "@".join(cells[0][:2])
 
 
 def _target_names() -> set[str]:
