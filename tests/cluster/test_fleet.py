@@ -201,10 +201,10 @@ def test_each_scenario_is_a_cell_of_a_fleet_task():
 
 
 def test_a_lost_node_gives_node_lost_rows_and_resume_measures_only_those(cluster, tmp_path):
-    # each cell timed for 2 s, so dev-b's second model is surely still running when its node is
+    # each cell timed for 1 s, so dev-b's second model is surely still running when its node is
     # killed (with no minimum time it could finish first on a quiet machine)
     cmd = [sys.executable, "-m", "edgebench", "run", "--cluster", cluster.address, "--devices", "dev-a,dev-b", *TINY,
-           "--min-time-s", "2", "--out", str(tmp_path)]
+           "--min-time-s", "1", "--out", str(tmp_path)]
     proc = subprocess.Popen(cmd, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
     try:
