@@ -31,3 +31,15 @@ CRASHER = textwrap.dedent('''
     def make(num_classes=2):
         return M(num_classes)
 ''')
+
+
+def crasher(tmp_path, monkeypatch, mode: str) -> tuple:
+    """CRASHER written to tmp_path in `mode` ("kill", "hang" or "kill-once"): (its model spec
+    "FILE:make", the kill-once marker file, present until the first worker dies)."""
+    f = tmp_path / "crasher.py"
+    f.write_text(CRASHER)
+    marker = tmp_path / "crash-once"
+    marker.write_text("")
+    monkeypatch.setenv("EDGEBENCH_TEST_MODE", mode)
+    monkeypatch.setenv("EDGEBENCH_TEST_CRASH_ONCE", str(marker))
+    return f"{f}:make", marker

@@ -8,7 +8,7 @@ import textwrap
 from edgebench.bench.suite import run_suite
 from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
 from edgebench.results import Status
-from tests.bench import CRASHER
+from tests.bench import crasher
 from tests.conftest import FAST_TIMING
 
 #: 32 check items: the crasher's baseline dies opening (its forward runs past 25 calls)
@@ -24,13 +24,8 @@ def _cfg(tmp_path, models, backends, **kw):
 def test_isolated_gate_falls_back_to_a_reference_when_the_baseline_dies(tmp_path, monkeypatch):
     """The baseline's worker is SIGKILLed while it opens: the INT8 cell is still judged, against
     the pristine model's outputs computed in a worker of their own, as the in-process path does."""
-    f = tmp_path / "crasher.py"
-    f.write_text(CRASHER)
-    marker = tmp_path / "crash-once"
-    marker.write_text("")
-    monkeypatch.setenv("EDGEBENCH_TEST_MODE", "kill-once")
-    monkeypatch.setenv("EDGEBENCH_TEST_CRASH_ONCE", str(marker))
-    result = run_suite(_cfg(tmp_path, [f"{f}:make"], ["pytorch", "onnxruntime@int8"], isolate=True))
+    model, marker = crasher(tmp_path, monkeypatch, "kill-once")
+    result = run_suite(_cfg(tmp_path, [model], ["pytorch", "onnxruntime@int8"], isolate=True))
     pre, int8 = result.records
     assert pre.status is Status.CRASHED and not marker.exists()
     assert int8.accuracy.gate in ("passed", "failed"), (int8.status, int8.accuracy.gate, int8.accuracy.gate_reason)
@@ -40,10 +35,8 @@ def test_isolated_gate_falls_back_to_a_reference_when_the_baseline_dies(tmp_path
 def test_a_cell_that_cannot_be_judged_says_so_and_is_never_the_pick(tmp_path, monkeypatch):
     """Every process that runs the model's forward dies (the reference's too): the INT8 cell keeps
     its timing, its gate says "not judged" and why, and Table 1 picks no post-opt cell."""
-    f = tmp_path / "crasher.py"
-    f.write_text(CRASHER)
-    monkeypatch.setenv("EDGEBENCH_TEST_MODE", "kill")
-    result = run_suite(_cfg(tmp_path, [f"{f}:make"], ["pytorch", "onnxruntime@int8"], isolate=True))
+    model, _ = crasher(tmp_path, monkeypatch, "kill")
+    result = run_suite(_cfg(tmp_path, [model], ["pytorch", "onnxruntime@int8"], isolate=True))
     pre, int8 = result.records
     assert pre.status is Status.CRASHED
     assert int8.latency.host is not None and int8.accuracy.gate == "not judged"

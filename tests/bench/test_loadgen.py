@@ -13,7 +13,7 @@ from edgebench.bench.suite import run_suite
 from edgebench.config import LoadGenConfig, ModelOptions, SuiteConfig
 from edgebench.errors import InvalidConfigError
 from edgebench.results import Status, Store
-from tests.bench import CRASHER
+from tests.bench import crasher
 
 pytest.importorskip("mlperf_loadgen")
 
@@ -167,13 +167,8 @@ def test_accuracy_gate_judges_loadgens_outputs(tmp_path, in_clean_dir, monkeypat
 
 
 def test_a_worker_killed_in_one_scenario_costs_only_that_scenario(tmp_path, in_clean_dir, monkeypatch):
-    f = tmp_path / "crash_once.py"
-    f.write_text(CRASHER)
-    marker = tmp_path / "crash-once"
-    marker.write_text("")
-    monkeypatch.setenv("EDGEBENCH_TEST_MODE", "kill-once")
-    monkeypatch.setenv("EDGEBENCH_TEST_CRASH_ONCE", str(marker))
-    cfg = _suite(tmp_path, {"models": [f"{f}:make"], "isolate": True, "model_options": ModelOptions(check_size=8)},
+    model, marker = crasher(tmp_path, monkeypatch, "kill-once")
+    cfg = _suite(tmp_path, {"models": [model], "isolate": True, "model_options": ModelOptions(check_size=8)},
                  scenarios=("single-stream", "offline"), min_duration_s=0.2)
     crashed, after = run_suite(cfg).records
     assert crashed.loadgen.scenario == "single-stream" and crashed.status is Status.CRASHED
