@@ -120,11 +120,6 @@ class LocalExecutor:
     def session(self, cfg, model: str, run_id: str, env: dict):
         return self.session_class(cfg, model, run_id, env)
 
-    def baseline_is_reference(self, cfg) -> bool:
-        from edgebench.config import baseline_is_reference
-
-        return baseline_is_reference(cfg)
-
     def close(self) -> None:
         pass
 
