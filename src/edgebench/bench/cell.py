@@ -14,6 +14,7 @@ from edgebench.bench import environment
 from edgebench.bench.harness import infer, overhead_check, time_backend, time_device
 from edgebench.bench.inputs import input_pool
 from edgebench.bench.recorder import error_text, fail, must_raise, new_record
+from edgebench.bench import stages
 from edgebench.config import ModelOptions, TimingConfig
 from edgebench.errors import ExportError, InvalidConfigError
 from edgebench.results.latency import LatencyStats
@@ -35,12 +36,15 @@ def load_model(name: str, opts: ModelOptions, cache_dir: Path | None = None):
     from edgebench.models.build import batchnorm_layers, recalibrate_batchnorm
 
     spec = get_spec(name, opts.input_shape)
-    loaded = build_model(spec, opts.num_classes, opts.weights_for(name), opts.pretrained, opts.seed)
+    with stages.stage("model build"):
+        loaded = build_model(spec, opts.num_classes, opts.weights_for(name), opts.pretrained, opts.seed)
     if loaded.edgebench_made and batchnorm_layers(loaded.module):
         from edgebench.data.task_inputs import task_inputs
 
-        items, _, desc = task_inputs(spec, opts.data, opts.calibration_size, opts.seed, cache_dir, split="train")
-        recalibrate_batchnorm(loaded, items, desc)
+        with stages.stage("task inputs"):
+            items, _, desc = task_inputs(spec, opts.data, opts.calibration_size, opts.seed, cache_dir, split="train")
+        with stages.stage("batchnorm statistics"):
+            recalibrate_batchnorm(loaded, items, desc)
     return loaded
 
 
@@ -116,8 +120,9 @@ class ModelCell:
             else:
                 from edgebench.data.task_inputs import task_inputs
 
-                items, labels, desc = task_inputs(self.spec, self.opts.data, self.opts.check_size, self.opts.seed + 1,
-                                                  self.cache_dir)
+                with stages.stage("task inputs"):
+                    items, labels, desc = task_inputs(self.spec, self.opts.data, self.opts.check_size,
+                                                      self.opts.seed + 1, self.cache_dir)
                 b = self.batch_size
                 n = len(items)
                 padded = items + [items[i % n] for i in range((-n) % b)]
@@ -127,6 +132,10 @@ class ModelCell:
         return self._check
 
     def stats(self) -> dict:
+        with stages.stage("model stats"):
+            return self._count_stats()
+
+    def _count_stats(self) -> dict:
         if self._stats is None:
             if self.loaded is None:
                 self._stats = {"params": self.onnx_file.metadata.get("params"), "flops": None, "macs": None}
@@ -160,7 +169,8 @@ class ModelCell:
                     else:
                         from edgebench.export import export_onnx
 
-                        art = export_onnx(self.loaded, opset=self.opts.opset, cache_dir=self.cache_dir)
+                        with stages.stage("export"):
+                            art = export_onnx(self.loaded, opset=self.opts.opset, cache_dir=self.cache_dir)
                 else:
                     from edgebench.export.quantize import quantize_int8
 
@@ -170,9 +180,11 @@ class ModelCell:
                                                  "does not declare; pass the model name or file.py:factory for INT8")
                     from edgebench.data.task_inputs import task_inputs
 
-                    calib, _, desc = task_inputs(self.spec, self.opts.data, self.opts.calibration_size, self.opts.seed,
-                                                 self.cache_dir, split="train")
-                    art = quantize_int8(fp32, calib, self.cache_dir, recipe=recipe, calibration_desc=desc)
+                    with stages.stage("task inputs"):
+                        calib, _, desc = task_inputs(self.spec, self.opts.data, self.opts.calibration_size,
+                                                     self.opts.seed, self.cache_dir, split="train")
+                    with stages.stage("int8 calibration"):
+                        art = quantize_int8(fp32, calib, self.cache_dir, recipe=recipe, calibration_desc=desc)
             except ExportError as exc:
                 self._export_errors[kind] = exc
                 raise
@@ -201,8 +213,9 @@ class ModelCell:
             import torch
 
             check_pristine(self.loaded)
-            with torch.inference_mode():
-                self.reference = [self.loaded.module(torch.from_numpy(x)).numpy() for x in self.check_batches()[0]]
+            batches = self.check_batches()[0]
+            with stages.stage("reference outputs"), torch.inference_mode():
+                self.reference = [self.loaded.module(torch.from_numpy(x)).numpy() for x in batches]
         return self.reference
 
 
@@ -285,19 +298,21 @@ class BackendCell:
                 torch.cuda.synchronize()
                 mem_base = (torch.cuda.memory_allocated(), torch.cuda.memory_reserved())
                 torch.cuda.reset_peak_memory_stats()
-            t0 = time.perf_counter()
-            bk.prepare(source, cell.batch_size)
-            cold.prepare_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            bk.load()
-            cold.load_s = time.perf_counter() - t0
+            with stages.stage("compile/build"):
+                t0 = time.perf_counter()
+                bk.prepare(source, cell.batch_size)
+                cold.prepare_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                bk.load()
+                cold.load_s = time.perf_counter() - t0
             cold.build_s = bk.timings.get("build_s", cold.prepare_s)
             stage = Status.RUN_FAILED
             batches = cell.check_batches()[0]
-            t0 = time.perf_counter()
-            self.outputs = [infer(bk, batches[0])]
-            cold.first_infer_s = time.perf_counter() - t0
-            self.outputs += [infer(bk, x) for x in batches[1:]]
+            with stages.stage("check outputs"):
+                t0 = time.perf_counter()
+                self.outputs = [infer(bk, batches[0])]
+                cold.first_infer_s = time.perf_counter() - t0
+                self.outputs += [infer(bk, x) for x in batches[1:]]
             if rec.device == "cuda":
                 # this cell's own peak: above what the process held before it (a model's other
                 # backends stay loaded while the arms are interleaved)
@@ -320,11 +335,15 @@ class BackendCell:
                     self.contention = ContentionProbe()
                     self.energy = self.contention.before(during=lambda: EnergyProbe(self.rec.device))
                 pool = self.cell.pool_for(self.rec.device)
-                self.values += self.contention.window(lambda: self.energy.window(lambda: time_backend(self.bk, pool, timing)))
-                if self.rec.device == "cuda":
-                    self.device_values += time_device(self.bk, pool, timing)
+                with stages.stage("timed rounds"):
+                    self._measure(pool, timing)
             except BaseException as exc:
                 self._fail(Status.RUN_FAILED, exc)
+
+    def _measure(self, pool: list, timing: TimingConfig) -> None:
+        self.values += self.contention.window(lambda: self.energy.window(lambda: time_backend(self.bk, pool, timing)))
+        if self.rec.device == "cuda":
+            self.device_values += time_device(self.bk, pool, timing)
 
     def finish(self, check_overhead: bool = False) -> Record:
         rec = self.rec
@@ -334,14 +353,17 @@ class BackendCell:
                 rec.latency.samples_ms = [round(v * 1e3, 5) for v in self.values]
                 if self.device_values:
                     rec.latency.device = LatencyStats.from_values(self.device_values, self.cell.batch_size)
-                self._validity()
-                if check_overhead:
-                    harness, bare = overhead_check(self.bk, self.cell.pool_for(rec.device)[0], max(20, min(len(self.values), 200)))
-                    rec.overhead.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
-                    rec.overhead.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
+                with stages.stage("trust checks"):
+                    self._validity()
+                    if check_overhead:
+                        harness, bare = overhead_check(self.bk, self.cell.pool_for(rec.device)[0],
+                                                       max(20, min(len(self.values), 200)))
+                        rec.overhead.harness_check_p50_ms = LatencyStats.from_values(harness).p50_ms
+                        rec.overhead.bare_p50_ms = LatencyStats.from_values(bare).p50_ms
                 rec.details.update(self.bk.details)
                 if self.profile:
-                    self._layer_profile()
+                    with stages.stage("profiling"):
+                        self._layer_profile()
                 rec.status = Status.OK
             except BaseException as exc:
                 self._fail(Status.RUN_FAILED, exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Protocol
 
+from edgebench.bench import stages
 from edgebench.bench.recorder import attach_accuracy, error_text
 from edgebench.config import TimingConfig
 from edgebench.errors import InvalidConfigError
@@ -143,7 +144,9 @@ def measure_model(arms: list, rounds: list[TimingConfig], reference: Reference, 
     for i, arm in enumerate(arms):
         rec = arm.finish(check_overhead)
         if not arm.resumed and arm.outputs is not None:
-            attach_accuracy(rec, arm.check_info, arm.outputs, reference.get(), gate=i > 0, no_reference=reference.why)
+            ref = reference.get()
+            with stages.stage("gate evaluation"):
+                attach_accuracy(rec, arm.check_info, arm.outputs, ref, gate=i > 0, no_reference=reference.why)
             if reference.source:
                 rec.details["accuracy_reference"] = reference.source
         records.append(rec)

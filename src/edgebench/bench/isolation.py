@@ -8,6 +8,7 @@ import signal
 import time
 import traceback
 
+from edgebench.bench import stages
 from edgebench.bench.recorder import error_text, failure_status
 from edgebench.results.record import Record, Status
 
@@ -41,6 +42,21 @@ def _send_error(conn, exc: BaseException) -> None:
         pass
 
 
+def _started(spec: dict) -> None:
+    """The worker's start on its stage clock: the spawn (a fresh interpreter, the spec unpickled)
+    and the import of torch, which every cell needs."""
+    if "spawned_at" in spec:
+        stages.CLOCK.absorb({"worker start": max(0.0, time.time() - spec["spawned_at"])})
+    with stages.stage("import"):
+        import torch  # noqa: F401
+
+
+def _with_stages(rec: dict) -> dict:
+    """A record to send to the parent, with this worker's seconds per stage so far."""
+    rec["details"]["stage_s"] = {k: round(v, 4) for k, v in stages.CLOCK.snapshot().items()}
+    return rec
+
+
 def worker_main(conn, spec: dict) -> None:
     """Runs in the spawned process: builds the model and the backend cell, then serves commands."""
     from edgebench.bench.cell import BackendCell
@@ -48,18 +64,19 @@ def worker_main(conn, spec: dict) -> None:
 
     _thread_only_tqdm_lock()
     try:
+        _started(spec)
         cell = _model_cell(spec)
         bc = BackendCell(cell, spec["backend"], spec["run_id"], spec["device"], spec["precision"],
                          TimingConfig(**spec["timing"]), spec["env"], spec["options"], profile=spec["profile"])
         bc.open()
-        conn.send(("opened", bc.alive, bc.rec.to_dict(), bc.outputs, cell.check_info()))
+        conn.send(("opened", bc.alive, _with_stages(bc.rec.to_dict()), bc.outputs, cell.check_info()))
         while True:
             cmd, payload = conn.recv()
             if cmd == "measure":
                 bc.measure(TimingConfig(**payload))
-                conn.send(("measured", bc.alive, bc.rec.to_dict()))
+                conn.send(("measured", bc.alive, _with_stages(bc.rec.to_dict())))
             elif cmd == "finish":
-                conn.send(("record", bc.finish(payload).to_dict()))
+                conn.send(("record", _with_stages(bc.finish(payload).to_dict())))
                 return
             elif cmd == "scenario":  # a LoadGen scenario cell on the open backend (bench.scenario_cells)
                 from edgebench.bench.loadgen import run_scenario
@@ -78,7 +95,9 @@ def reference_main(conn, spec: dict) -> None:
     """Runs in a spawned process: the pristine model's FP32 CPU outputs on the check batches."""
     _thread_only_tqdm_lock()
     try:
-        conn.send(("reference", _model_cell(spec).reference_outputs()))
+        _started(spec)
+        outputs = _model_cell(spec).reference_outputs()
+        conn.send(("reference", outputs, stages.CLOCK.snapshot()))
     except BaseException as exc:
         _send_error(conn, exc)
 
@@ -91,6 +110,8 @@ def reference_in_worker(spec: dict, timeout_s: float) -> list | None:
                         target=reference_main)
     reply = worker.start()
     worker._stop()
+    if reply is not None:
+        stages.CLOCK.absorb(reply[2])
     if reply is None:
         raise RuntimeError(f"its worker {worker.rec.error}" if worker.rec.status == Status.CRASHED
                            else worker.rec.error)
@@ -123,6 +144,11 @@ class WorkerArm:
         self.check_info = (None, "", None)
         self.proc = self.conn = None
         self.deadline = None
+        self._stage_s = None  # the worker's seconds per stage, as last reported
+
+    def _seen(self, rec: dict) -> dict:
+        self._stage_s = rec.get("details", {}).get("stage_s")
+        return rec
 
     @property
     def alive(self) -> bool:
@@ -139,6 +165,8 @@ class WorkerArm:
         the shared resource tracker, which then warns of "leaked semaphore objects" at exit."""
         if self.proc is None:
             return
+        stages.CLOCK.absorb(self._stage_s)  # the worker's time, into this run's breakdown
+        self._stage_s = None
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -181,6 +209,7 @@ class WorkerArm:
 
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
+        self.spec["spawned_at"] = time.time()
         self.proc = ctx.Process(target=self.target, args=(child, self.spec), daemon=True)
         self.deadline = time.monotonic() + self.timeout_s
         self.proc.start()
@@ -192,7 +221,7 @@ class WorkerArm:
         if reply is None:
             return False
         _, alive, rec, self.outputs, self.check_info = reply
-        self.rec = _adopt(self.rec, rec)
+        self.rec = _adopt(self.rec, self._seen(rec))
         if not alive:
             self._stop()
         return alive
@@ -204,6 +233,7 @@ class WorkerArm:
             reply = self._call(("measure", asdict(timing)))
             if reply is not None:
                 _, alive, rec = reply
+                self._seen(rec)
                 if not alive:
                     self.rec = _adopt(self.rec, rec)
                     self._stop()
@@ -230,6 +260,6 @@ class WorkerArm:
         if self.alive:
             reply = self._call(("finish", check_overhead))
             if reply is not None:
-                self.rec = _adopt(self.rec, reply[1])
+                self.rec = _adopt(self.rec, self._seen(reply[1]))
             self._stop()
         return self.rec

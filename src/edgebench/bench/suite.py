@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgebench.bench import stages
 from edgebench.bench.cell import CUDA_HOST_INPUTS
 from edgebench.bench.engine import Reference, ResumedArm, measure_model, split_timing
 from edgebench.bench.lifecycle import RunRecorder, check_writable, new_run_id
@@ -28,6 +29,8 @@ class SuiteResult:
     outputs: dict  # report name -> Path
     status: RunStatus
     table: Table1 | None = None  # Table 1 of the stored rows; outputs hold its renderings (none without rows)
+    #: where the run's wall time went (bench.stages.breakdown), also written to OUT/breakdown.json
+    breakdown: dict | None = None
 
 
 def check_config(cfg: SuiteConfig) -> None:
@@ -54,9 +57,14 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, execu
     `executor`: where the cells run (bench.executors); by default isolated workers, or this
     process with `isolate=False`. A config with a target needs the target's executor
     (edgebench.api.run_suite passes it)."""
+    import time
+
     from edgebench.bench.executors import IsolatedExecutor, LocalExecutor
     from edgebench.results.store import Store
 
+    started, before = time.perf_counter(), stages.CLOCK.snapshot()
+    with stages.stage("import"):
+        import torch  # noqa: F401 - every run needs it; its import is the first part of the breakdown
     cfg = config.resolved()
     check_config(cfg)
     if executor is None:
@@ -85,10 +93,22 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, execu
                 status = RunStatus.FINISHED
             finally:
                 bar.close()
-                table, outputs = recorder.finish(status, cfg.out_dir)
+                with stages.stage("report"):
+                    table, outputs = recorder.finish(status, cfg.out_dir)
     finally:
         executor.close()
-    return SuiteResult(recorder.run_id, recorder.records, outputs, status, table)
+    breakdown = stages.breakdown(stages.since(before), time.perf_counter() - started)
+    if outputs:
+        outputs["breakdown"] = _write_breakdown(breakdown, recorder.run_id, cfg.out_dir)
+    return SuiteResult(recorder.run_id, recorder.records, outputs, status, table, breakdown)
+
+
+def _write_breakdown(breakdown: dict, run_id: str, out_dir: Path) -> Path:
+    import json
+
+    path = Path(out_dir) / "breakdown.json"
+    path.write_text(json.dumps({"run_id": run_id, **breakdown}, indent=2) + "\n")
+    return path
 
 
 def _model_records(cfg: SuiteConfig, session, store, env: dict, model: str, cells: list, bar) -> list[Record]:

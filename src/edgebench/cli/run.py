@@ -90,6 +90,8 @@ def main(args) -> int:
     lines = None if show else console.CellLines(len(resolved.models) * len(model_cells(resolved)))
     result = run_suite(cfg, progress=show, on_record=lines)
     print(console.table_and_files(result.table, result.outputs.values()))
+    if result.breakdown:
+        print(console.breakdown_line(result.breakdown))
     _check_produced(result.records)
     return 0
 

@@ -353,3 +353,13 @@ def merged(out, counts) -> str:
             line += f" ({n(c.runs_present, 'run')} and {n(c.records_present, 'record')} already there)"
         lines.append(line)
     return "\n".join(lines)
+
+
+def breakdown_line(breakdown: dict | None, top: int = 5) -> str:
+    """"time: 412 s, of which timed rounds 180 s (44%), ..." from a run's breakdown
+    (bench.stages.breakdown): the largest stages first; OUT/breakdown.json has them all."""
+    if not breakdown:
+        return ""
+    parts = sorted(breakdown["stages"], key=lambda p: -p["s"])[:top]
+    text = ", ".join(f"{p['stage']} {p['s']:.1f} s ({100 * p['share']:.0f}%)" for p in parts if p["share"] is not None)
+    return f"time: {breakdown['wall_s']:.1f} s" + (f"; the largest parts: {text}" if text else "")
