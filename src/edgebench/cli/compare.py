@@ -25,19 +25,24 @@ def add_parser(sub) -> None:
                         "with 95%% confidence, i.e. the 95%% interval of its ratio lies wholly above 1 + THRESHOLD, "
                         "and name those cells; exit 0 otherwise. THRESHOLD is a percentage (5%%) or a fraction "
                         "below 1 (0.05). Cells missing from a run do not fail the gate; they are listed")
+    p.add_argument("--judge-contended", action="store_true",
+                   help="let the gate judge cells timed while other processes took the CPU (contended); by default "
+                        "they are listed as not judged")
     p.add_argument("--json", action="store_true", help="print the comparison (and the gate's outcome) as JSON")
     p.add_argument("--html", type=Path, metavar="FILE", default=None,
                    help="also write the side-by-side view as one self-contained HTML page (opens offline)")
 
 
 def main(args) -> int:
-    from edgebench.report.compare import compare, parse_threshold, regressions, slower_within
+    from edgebench.report.compare import compare, contended_pairs, parse_threshold, regressions, slower_within
     from edgebench.report.render.comparison import gate_lines, render_comparison, render_comparison_json
 
     threshold = parse_threshold(args.fail_if_slower) if args.fail_if_slower is not None else None
     cmp = compare(args.runs, args.db)
-    failing = regressions(cmp, threshold) if threshold is not None else None
-    print(render_comparison_json(cmp, threshold, failing) if args.json else render_comparison(cmp))
+    judge = args.judge_contended
+    failing = regressions(cmp, threshold, judge) if threshold is not None else None
+    not_judged = [] if judge else contended_pairs(cmp)
+    print(render_comparison_json(cmp, threshold, failing, not_judged) if args.json else render_comparison(cmp))
     if args.html is not None:
         from edgebench.report.write import write_compare_html
 
@@ -51,5 +56,5 @@ def main(args) -> int:
     if threshold is None:
         return 0
     # on stderr, so that --json's output stays one JSON document
-    print(gate_lines(cmp, threshold, failing, slower_within(cmp, threshold)), file=sys.stderr)
+    print(gate_lines(cmp, threshold, failing, slower_within(cmp, threshold, judge), not_judged), file=sys.stderr)
     return 1 if failing else 0

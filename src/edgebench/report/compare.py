@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgebench.errors import UserError
-from edgebench.report.statistics import speedup_interval
+from edgebench.report.statistics import ratio_interval
 from edgebench.results.record import Record
 from edgebench.results.run import Run
 
@@ -82,6 +82,13 @@ def compare(refs: list[str], db: str | Path = DEFAULT_DB) -> Comparison:
 
     _at_least_two(len(refs))  # before any store is read
     stored = load_runs(refs, db)
+    seen = {}
+    for ref, s in zip(refs, stored):
+        key = (str(Path(s.store).resolve()), s.run.run_id)
+        if key in seen:
+            raise UserError(f"{ref} and {seen[key]} are the same run ({s.run.run_id}): a run compared with itself "
+                            "shows nothing; name two different runs (edgebench store runs lists them)")
+        seen[key] = ref
     several = len({Path(s.store).resolve() for s in stored}) > 1
     labels = [f"{s.store}:{s.run.run_id}" if several else s.run.run_id for s in stored]
     return compare_runs([s.run for s in stored], [s.records for s in stored], labels)
@@ -111,8 +118,9 @@ def compare_runs(runs: list[Run], records: list[list[Record]], labels: list[str]
             ratio = ci = None
             if i > 0 and rec is not None:
                 ratio = rec.latency.host.p50_ms / first.latency.host.p50_ms
-                # speedup_interval(a, b) bounds median(a) / median(b): here run i over the first
-                ci = speedup_interval(rec.latency.samples_ms, first.latency.samples_ms)
+                # ratio_interval(a, b) bounds median(a) / median(b): here run i over the first
+                ci = ratio_interval(rec.latency.samples_ms, first.latency.samples_ms,
+                                    rec.details.get("round_sizes"), first.details.get("round_sizes"))
             cell.p50_ms.append(rec.latency.host.p50_ms if rec else None)
             cell.ratio.append(ratio)
             cell.ci.append(ci)
@@ -274,27 +282,39 @@ def parse_threshold(text: str) -> float:
     return value
 
 
-def regressions(cmp: Comparison, threshold: float) -> list[Regression]:
+def contended_pairs(cmp: Comparison) -> list[tuple[str, CellComparison]]:
+    """(label, cell) of each later run's cell that the gate does not judge by default: other
+    processes took the CPU while it or the first run's cell was timed, so its ratio says more
+    about the machine's load than about the code."""
+    return [(cmp.labels[i], c) for c in cmp.cells for i in range(1, len(cmp.labels))
+            if c.verdict[i] != MISSING and (c.contended[0] or c.contended[i])]
+
+
+def regressions(cmp: Comparison, threshold: float, judge_contended: bool = False) -> list[Regression]:
     """The cells of later runs that are slower than the first run's by more than `threshold` (a
-    fraction, 0.05 for 5%) with 95% confidence: the ratio's bootstrap interval lies wholly above
-    1 + threshold. A cell without samples (no interval) or missing from a run never fails."""
+    fraction, 0.05 for 5%) with 95% confidence: the ratio's interval (ratio_interval) lies wholly
+    above 1 + threshold. A cell without samples (no interval) or missing from a run never fails;
+    nor, unless `judge_contended`, a contended one (contended_pairs)."""
+    skip = set() if judge_contended else {(label, c.name) for label, c in contended_pairs(cmp)}
     out = []
     for c in cmp.cells:
         for i in range(1, len(cmp.labels)):
             ci = c.ci[i]
+            if (cmp.labels[i], c.name) in skip:
+                continue
             if ci is not None and ci[0] > 1.0 + threshold:
                 out.append(Regression(cmp.labels[i], c, c.ratio[i], ci))
     return out
 
 
-def slower_within(cmp: Comparison, threshold: float) -> list[Regression]:
+def slower_within(cmp: Comparison, threshold: float, judge_contended: bool = False) -> list[Regression]:
     """Cells of later runs significantly slower than the first run's, but not shown to be slower
     by more than `threshold`: what the gate lets through."""
-    failing = {(r.label, r.cell.name) for r in regressions(cmp, threshold)}
+    failing = {(r.label, r.cell.name) for r in regressions(cmp, threshold, judge_contended)}
     return [Regression(cmp.labels[i], c, c.ratio[i], c.ci[i]) for c in cmp.cells for i in range(1, len(cmp.labels))
             if c.verdict[i] == SLOWER and (cmp.labels[i], c.name) not in failing]
 
 
 __all__ = ["BASELINE", "FASTER", "MISSING", "NO_CHANGE", "SLOWER", "CellComparison", "Comparison", "Regression",
-           "cell_key", "compare", "compare_runs", "env_differences", "parse_threshold", "regressions",
+           "cell_key", "compare", "compare_runs", "contended_pairs", "env_differences", "parse_threshold", "regressions",
            "slower_within", "verdict"]

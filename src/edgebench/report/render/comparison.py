@@ -91,7 +91,8 @@ def render_comparison(cmp: Comparison) -> str:
     return "\n".join(out)
 
 
-def comparison_dict(cmp: Comparison, threshold: float | None = None, failing: list[Regression] | None = None) -> dict:
+def comparison_dict(cmp: Comparison, threshold: float | None = None, failing: list[Regression] | None = None,
+                    not_judged: list | None = None) -> dict:
     """The comparison as plain data (and the gate's outcome when a threshold was given)."""
     out = {
         "labels": list(cmp.labels),
@@ -110,29 +111,37 @@ def comparison_dict(cmp: Comparison, threshold: float | None = None, failing: li
                        "rule": "fails when a cell's 95% interval of the ratio lies wholly above 1 + fail_if_slower",
                        "failing": [{"label": r.label, "model": r.cell.model, "backend": r.cell.backend,
                                     "precision": r.cell.precision, "batch_size": r.cell.batch_size,
-                                    "ratio": r.ratio, "ci": list(r.ci)} for r in failing or []]}
+                                    "ratio": r.ratio, "ci": list(r.ci)} for r in failing or []],
+                       "not_judged_contended": [{"label": label, "model": c.model, "backend": c.backend,
+                                                 "precision": c.precision, "batch_size": c.batch_size}
+                                                for label, c in not_judged or []]}
     return out
 
 
 def render_comparison_json(cmp: Comparison, threshold: float | None = None,
-                           failing: list[Regression] | None = None) -> str:
-    return json.dumps(comparison_dict(cmp, threshold, failing), indent=2, default=str)
+                           failing: list[Regression] | None = None, not_judged: list | None = None) -> str:
+    return json.dumps(comparison_dict(cmp, threshold, failing, not_judged), indent=2, default=str)
 
 
-def gate_lines(cmp: Comparison, threshold: float, failing: list[Regression], within: list[Regression]) -> str:
+def gate_lines(cmp: Comparison, threshold: float, failing: list[Regression], within: list[Regression],
+               not_judged: list | None = None) -> str:
     """The gate's outcome: each failing cell, or that none failed (and the cells significantly
-    slower but not shown to exceed the threshold)."""
+    slower but not shown to exceed the threshold); then the contended cells it did not judge."""
     limit = f"{100 * threshold:g}%"
     first = cmp.labels[0]
     if failing:
         out = [f"regression gate FAILED: {len(failing)} cell{'s' if len(failing) != 1 else ''} more than {limit} "
                f"slower than in {first} (95% interval of the ratio wholly above {1 + threshold:g}):"]
         out += [f"  {r.label}: {r.cell.name}: {_ratio(r.ratio, r.ci)}" for r in failing]
-        return "\n".join(out)
-    out = [f"regression gate passed: no cell is shown to be more than {limit} slower than in {first}"]
-    if within:
-        out.append(f"  slower, but not shown to be by more than {limit}:")
-        out += [f"  {r.label}: {r.cell.name}: {_ratio(r.ratio, r.ci)}" for r in within]
+    else:
+        out = [f"regression gate passed: no cell is shown to be more than {limit} slower than in {first}"]
+        if within:
+            out.append(f"  slower, but not shown to be by more than {limit}:")
+            out += [f"  {r.label}: {r.cell.name}: {_ratio(r.ratio, r.ci)}" for r in within]
+    if not_judged:
+        out.append(f"  not judged ({len(not_judged)}): other processes took the CPU while the cell was timed "
+                   "(contended); rerun on a quiet machine, or pass --judge-contended:")
+        out += [f"  {label}: {c.name}" for label, c in not_judged]
     return "\n".join(out)
 
 
