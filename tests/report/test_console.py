@@ -28,3 +28,16 @@ def test_run_cell_lines_carry_the_gate_reason_and_the_time_left(capsys):
 def test_durations_and_plain_tables():
     assert [duration(s) for s in (42.4, 187, 7500)] == ["42 s", "3 min 07 s", "2 h 05 min"]
     assert plain_table([("a", "bb"), ("ccc", "d")]).splitlines() == ["a    bb", "---  --", "ccc  d"]
+
+
+def test_time_left_counts_models_since_a_model_s_rows_arrive_together(capsys):
+    """A model's cells are timed in interleaved rounds, so its rows all arrive when it ends: the
+    estimate is the time per finished model, not per row (which said 5x too much on the first)."""
+    lat = LatencyStats.from_values([0.002] * 3)
+    now = [0.0]
+    lines = CellLines(6, models=2, clock=lambda: now[0])
+    now[0] += 60
+    for backend in ("pytorch", "onnxruntime", "openvino"):
+        lines(Record("r", "a", backend, "fp32", 1, "cpu", latency=Latency(lat)))
+    out = capsys.readouterr().err.strip().splitlines()
+    assert all(line.endswith("(1 min 00 s elapsed, about 1 min 00 s left)") for line in out), out

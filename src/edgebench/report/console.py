@@ -69,20 +69,28 @@ def record_line(rec, prefix: str = "", suffix: str = "") -> str:
 
 class CellLines:
     """`run` without a progress bar (no terminal, or --no-progress): one line per finished cell
-    on stderr with cells done / total, the time so far and an estimate of the time left, from
-    the mean time per finished cell so far. `total` is the resolved config's models x backends;
-    precision fallbacks add cells as they appear."""
+    on stderr with cells done / total, the time so far and an estimate of the time left. `total`
+    is the resolved config's models x backends; precision fallbacks add cells as they appear.
+    With `models` (their number), the estimate is the mean time per finished model: a model's
+    cells are timed in interleaved rounds and its rows arrive together when it ends."""
 
-    def __init__(self, total: int, clock=time.monotonic):
-        self.total, self.done, self.clock = total, 0, clock
+    def __init__(self, total: int, models: int | None = None, clock=time.monotonic):
+        self.total, self.models, self.done, self.clock = total, models, 0, clock
+        self.seen: list[str] = []
         self.start = clock()
 
     def line(self, rec) -> str:
         """Count `rec` as finished and return its line."""
         self.done += 1
         self.total = max(self.total, self.done)
+        if rec.model not in self.seen:
+            self.seen.append(rec.model)
         elapsed = self.clock() - self.start
-        left = elapsed / self.done * (self.total - self.done)
+        if self.models:
+            finished = len(self.seen)
+            left = elapsed / finished * max(0, self.models - finished)
+        else:
+            left = elapsed / self.done * (self.total - self.done)
         width = len(str(self.total))
         return record_line(rec, prefix=f"[{self.done:>{width}}/{self.total}] ",
                            suffix=f"  ({duration(elapsed)} elapsed, about {duration(left)} left)")
