@@ -165,7 +165,7 @@ def test_gpu_cell_records_device_time_and_memory():
     from edgebench.config import TimingConfig
 
     rec = benchmark("test_cnn", backend="pytorch", device="cuda",
-                    timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=5, min_time_s=0))
+                    timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=5, min_time_s=0, ci_pct=None))
     assert rec.latency.device.count >= 5 and rec.latency.device.p50_ms > 0
     # the cell's own peak above what the process held before; the caching allocator may already
     # hold enough reserved memory from earlier tests, so only allocation must grow

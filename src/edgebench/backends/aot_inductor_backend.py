@@ -29,6 +29,7 @@ from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import TorchIO, apply_cuda_flags
 from edgebench.cache import Cache
+from edgebench.system import device_identity
 from edgebench.errors import BuildError, InvalidConfigError
 
 DEFAULT_MAX_BATCH = 256
@@ -56,17 +57,6 @@ def bundled_libstdcxx(package: Path) -> str | None:
                 if sym.startswith(("_ZNSt6locale", "_ZNKSt19__codecvt_utf8_base", "_ZNSt8ios_base4Init")):
                     return sym
     return None
-
-
-def device_identity(device: str) -> str:
-    import torch
-
-    if device == "cuda":
-        p = torch.cuda.get_device_properties(torch.cuda.current_device())
-        return f"{p.name} sm_{p.major}{p.minor}"
-    from edgebench.system import cpu_model
-
-    return f"cpu {cpu_model()}"
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,12 @@ class Backend(ABC):
     #: edgebench.profilers.ONNXRUNTIME, ...), or None where the runtime offers none
     profiler: ClassVar[str | None] = None
 
+    @property
+    def any_batch(self) -> bool:
+        """Whether `run` takes a batch of any size with the same numerics per item (eager PyTorch),
+        so the accuracy check may run its inputs in larger batches than the timed one."""
+        return False
+
     def __init__(self, device: str = "cpu", precision: str = "fp32", cache_dir: Path | None = None,
                  options: BackendOptions | dict | None = None, context: BackendContext | None = None):
         if device not in self.devices:

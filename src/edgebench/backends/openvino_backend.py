@@ -13,6 +13,8 @@ from edgebench.profilers import OPENVINO
 from edgebench.errors import BackendUnavailableError
 
 _HINT = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}
+#: its compiled models in edgebench's cache: the namespace and the blob's file in an entry
+NAMESPACE, BLOB = "openvino", "model.blob"
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,43 @@ class OpenVINOBackend(Backend):
         return config
 
     def _load(self) -> None:
-        self.compiled = self.core.compile_model(self.model, "CPU", self._config())
+        self.compiled = self._compiled()
         self.request = self.compiled.create_infer_request()
         self.batch = self.compiled.input(0).get_shape()[0]
+
+    def _compiled(self):
+        """The compiled model: from edgebench's cache (OpenVINO's own exported blob, verified by
+        its hash like every entry) when this ONNX file was compiled before with the same shape,
+        settings, OpenVINO version and CPU; else compiled now and stored. A blob the runtime
+        cannot import is discarded and compiled afresh."""
+        import time
+
+        from edgebench.cache import Cache
+        from edgebench.system import device_identity
+
+        fields = {"onnx_sha256": self.artifact.sha256, "shape": [list(p.get_shape()) for p in self.model.inputs],
+                  "config": self._config(), "openvino": self._ov.__version__, "device": device_identity("cpu")}
+        cache, label = Cache(self.cache_dir), self.artifact.path.stem
+        t0 = time.perf_counter()
+        built = {}
+
+        def build(folder: Path) -> None:
+            built["model"] = self.core.compile_model(self.model, "CPU", self._config())
+            blob = built["model"].export_model()  # bytes, or a BytesIO in some releases
+            (folder / BLOB).write_bytes(blob.getvalue() if hasattr(blob, "getvalue") else blob)
+
+        entry = cache.get_or_build(NAMESPACE, fields, build, label)
+        compiled = built.get("model")
+        if compiled is None:
+            try:
+                compiled = self.core.import_model(entry.path(BLOB).read_bytes(), "CPU", self._config())
+            except RuntimeError as exc:
+                cache.discard(NAMESPACE, fields, label)
+                self.details["cache"] = f"rebuilt: OpenVINO could not import the cached blob ({str(exc)[:120]})"
+                compiled = self.core.compile_model(self.model, "CPU", self._config())
+        self.timings["build_s"] = time.perf_counter() - t0
+        self.details["compile_cached"] = "model" not in built and "cache" not in self.details
+        return compiled
 
     def _run(self, x):
         if x.shape[0] != self.batch:

@@ -68,6 +68,10 @@ class PyTorchBackend(Backend):
             self._flags()
             self.graph = CudaGraph(self.module, (self.batch_size, *item), self.io.dtype, host_io=self.host_io)
 
+    @property
+    def any_batch(self) -> bool:
+        return getattr(self, "graph", None) is None  # a CUDA graph replays one static shape
+
     def _flags(self) -> None:
         apply_cuda_flags(self.device, self.precision, self.options.tf32, self.cudnn_benchmark)
 

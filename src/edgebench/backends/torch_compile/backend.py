@@ -22,6 +22,9 @@ from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
 from edgebench.errors import InvalidConfigError
 
+#: its compiles in edgebench's cache: Inductor's cache artifacts (one file) and the lowering decisions
+CACHE_NAMESPACE, CACHE_FILE = "torch-compile", "inductor-artifacts.bin"
+
 
 @dataclass(frozen=True)
 class TorchCompileOptions(BackendOptions):
@@ -98,17 +101,68 @@ class TorchCompileBackend(Backend):
             raise InvalidConfigError("torch-compile im2col needs item_shape to time each convolution on its input")
         return mode
 
-    def _lower_convs(self, x) -> None:
+    def _lower_convs(self, x, known: list | None = None) -> list:
         """Swap small convolutions for their im2col + matmul form or the Triton kernel where that
-        is faster (before the first call, so Inductor traces the lowered module)."""
+        is faster (before the first call, so Inductor traces the lowered module); with `known`
+        (a cached compile's decisions), the same swaps without timing the layers again."""
         if self.im2col == "off":
-            return
-        from edgebench.backends.torch_compile.conv_lowering import lower_convs
+            return []
+        from edgebench.backends.torch_compile.conv_lowering import apply_decisions, lower_convs
 
-        decisions = lower_convs(self.module, self._to_device(x), self.im2col, triton=self.triton_conv)
+        if known is not None:
+            decisions = apply_decisions(self.module, known)
+        else:
+            decisions = lower_convs(self.module, self._to_device(x), self.im2col, triton=self.triton_conv)
         self.details["im2col_layers"] = decisions
         self.details["im2col_lowered"] = sum(d["choice"] == "im2col" for d in decisions)
         self.details["triton_convs"] = sum(d["choice"] == "triton" for d in decisions)
+        return decisions
+
+    def _cache_fields(self) -> dict | None:
+        """What this compile depends on (the model's weights and shapes, precision, options, torch
+        and the device), or None where the model is not identified (no source_key)."""
+        from dataclasses import asdict
+
+        from edgebench.system import device_identity
+
+        if not self.context.source_key:
+            return None
+        return {"source": self.context.source_key, "batch": self.batch_size, "item": list(self.context.item_shape),
+                "precision": self.precision, "options": asdict(self.options), "torch": self._torch.__version__,
+                "device": device_identity(self.device)}
+
+    def _compile_cache(self):
+        """(the cache, this compile's entry fields, the verified entry or None). A hit primes
+        Inductor's own caches with the stored artifacts (torch.compiler.load_cache_artifacts), so
+        the compile that follows reuses its generated code and autotuning instead of redoing them."""
+        from edgebench.cache import Cache
+
+        fields = self._cache_fields()
+        if fields is None:
+            return None, None, None
+        cache, label = Cache(self.cache_dir), str(self.context.source_key.get("model") or "")
+        entry, rejected = cache.lookup(CACHE_NAMESPACE, fields, label)
+        if rejected:
+            self.details["cache"] = f"rebuilt: {rejected}"
+        if entry is not None:
+            try:
+                info = self._torch.compiler.load_cache_artifacts(entry.path(CACHE_FILE).read_bytes())
+                self.details["compile_cache_artifacts"] = {k: len(v) for k, v in (info.artifacts if info else {}).items()}
+            except Exception as exc:  # noqa: BLE001 - a stale entry costs a compile, never the cell
+                cache.discard(CACHE_NAMESPACE, fields, label)
+                self.details["cache"] = f"rebuilt: Inductor could not load the stored artifacts ({str(exc)[:120]})"
+                entry = None
+        return cache, fields, entry
+
+    def _store_compile(self, cache, fields: dict, decisions: list) -> None:
+        """This compile's Inductor artifacts and lowering decisions, into edgebench's cache."""
+        saved = self._torch.compiler.save_cache_artifacts()
+        if not saved or saved[1].empty():
+            return  # nothing Inductor could cache (the compile was bypassed): no entry
+        label = str(self.context.source_key.get("model") or "")
+        with cache.writing(CACHE_NAMESPACE, fields, label) as draft:
+            (draft.folder / CACHE_FILE).write_bytes(saved[0])
+            draft.meta["lowering"] = decisions
 
     def _to_device(self, x):
         t = self.io.to_device(x)
@@ -134,9 +188,14 @@ class TorchCompileBackend(Backend):
         self._flags()
         x = np.zeros((self.batch_size, *item), dtype=np.float32)
         t0 = time.perf_counter()
-        self._lower_convs(np.random.default_rng(0).standard_normal(x.shape, dtype=np.float32))
+        cache, fields, entry = self._compile_cache()
+        self.details["compile_cached"] = entry is not None
+        known = entry.meta.get("lowering") if entry is not None else None
+        decisions = self._lower_convs(np.random.default_rng(0).standard_normal(x.shape, dtype=np.float32), known)
         for _ in range(3):  # compile, then (reduce-overhead) the cudagraph-tree recording runs
             self.io.to_host(self._call(self._to_device(x)))
+        if cache is not None and entry is None:
+            self._store_compile(cache, fields, decisions)
         if self.use_graph:
             fmt = self._format if self.channels_last else None
             self.graph = CudaGraph(self.compiled, (self.batch_size, *item), self.io.dtype, memory_format=fmt,

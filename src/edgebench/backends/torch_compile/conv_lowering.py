@@ -144,6 +144,22 @@ def _triton_candidates(conv: nn.Module, x, iters: int) -> tuple[float, nn.Module
     return best, best_mod, None
 
 
+def apply_decisions(module: nn.Module, decisions: list[dict]) -> list[dict]:
+    """The swaps `decisions` (lower_convs' rows, from a cached compile of the same model, shapes
+    and device) record, made again without timing any layer; the rows, each marked `cached`."""
+    out = []
+    for row in decisions:
+        conv = module.get_submodule(row["layer"])
+        if row["choice"] == "im2col":
+            _set(module, row["layer"], Im2colConv(conv).to(conv.weight.device))
+        elif row["choice"] == "triton":
+            from edgebench.backends.torch_compile.triton_conv import TritonConv
+
+            _set(module, row["layer"], TritonConv(conv, tuple(row["triton_config"])).to(conv.weight.device))
+        out.append({**row, "cached": True})
+    return out
+
+
 def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30, triton: bool = False) -> list[dict]:
     """Replace eligible convolutions of `module` (in place) by a faster form: the im2col form for
     every one (`all`), or (`auto`) whichever of im2col and, with `triton`, the Triton kernel in
