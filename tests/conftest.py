@@ -7,7 +7,7 @@ from importlib.util import find_spec
 
 import pytest
 
-FAST_TIMING = dict(warmup_iters=1, warmup_s=0.0, min_iters=3, min_time_s=0.0)
+FAST_TIMING = dict(warmup_iters=1, warmup_s=0.0, min_iters=3, min_time_s=0.0, ci_pct=None)
 
 
 def signal_after_line(cmd: list, env: dict, prefix: str, sig: int, timeout: float = 120) -> tuple[int, str]:

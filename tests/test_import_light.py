@@ -66,7 +66,7 @@ RUN_PROBE = r"""
 import sys
 from edgebench.cli.main import main
 assert main(['run', '--models', 'test_mlp', '--backends', 'pytorch', '--no-isolate', '--repetitions', '1',
-             '--warmup-iters', '1', '--warmup-s', '0', '--min-iters', '2', '--min-time-s', '0', '--pool-size', '2',
+             '--warmup-iters', '1', '--warmup-s', '0', '--min-iters', '2', '--min-time-s', '0', '--ci', 'off', '--pool-size', '2',
              '--out', sys.argv[1]]) == 0
 assert 'ray' not in sys.modules, 'a local run imported ray'
 print('RUN-NO-RAY-OK')

@@ -31,7 +31,7 @@ CHECK_SIZE = 128  # enough photo crops for >= 59 decisive ones, so the INT8 gate
 def _timing():
     from edgebench.config import TimingConfig
 
-    return TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=2, min_time_s=0.0)
+    return TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=2, min_time_s=0.0, ci_pct=None)
 
 
 def _state_sha256(module) -> str:

@@ -30,19 +30,32 @@ BASELINE_BACKEND = "pytorch"
 
 @dataclass(frozen=True)
 class TimingConfig:
-    """Defaults follow pyperf/LoadGen practice: warm-up >= max(10 iterations, 1 s), then
-    >= 100 iterations and >= 5 s. `quick()` is for smoke runs and every report says so."""
+    """How long a cell is timed. By default until its median is known: a warm-up of >= 10
+    iterations and >= 0.5 s, then >= 30 iterations and >= 1 s, then more interleaved rounds until
+    the 95% interval of the median is within `ci_pct` % of it, or `max_time_s` seconds of samples
+    are taken (the row then says how close it got). `fixed()` is the rule before that, pyperf's
+    and LoadGen's practice: >= 100 iterations and >= 5 s after a warm-up of >= 10 iterations and
+    1 s, however steady the cell. `quick_config()` is for smoke runs and every report says so."""
 
     warmup_iters: int = 10
-    warmup_s: float = 1.0
-    min_iters: int = 100
-    min_time_s: float = 5.0
+    warmup_s: float = 0.5
+    min_iters: int = 30
+    min_time_s: float = 1.0
     max_iters: int = 1_000_000
     quick: bool = False
+    #: stop once the 95% interval of the median is within this many % of it (None: the fixed rule)
+    ci_pct: float | None = 1.0
+    #: with ci_pct: at most this many seconds of timed samples per cell
+    max_time_s: float = 10.0
 
     @classmethod
     def quick_config(cls) -> "TimingConfig":
-        return cls(warmup_iters=2, warmup_s=0.1, min_iters=10, min_time_s=0.5, quick=True)
+        return cls(warmup_iters=2, warmup_s=0.1, min_iters=10, min_time_s=0.5, quick=True, ci_pct=None)
+
+    @classmethod
+    def fixed(cls) -> "TimingConfig":
+        """The fixed rule (`--ci off`): >= 100 iterations and >= 5 s, however steady the cell."""
+        return cls(warmup_iters=10, warmup_s=1.0, min_iters=100, min_time_s=5.0, ci_pct=None)
 
     def __post_init__(self):
         if self.min_iters < 1 or self.warmup_iters < 0 or self.min_time_s < 0 or self.warmup_s < 0:
@@ -51,6 +64,11 @@ class TimingConfig:
             )
         if self.max_iters < self.min_iters:
             raise InvalidConfigError(f"max_iters ({self.max_iters}) must be >= min_iters ({self.min_iters})")
+        if self.ci_pct is not None and not 0 < self.ci_pct < 100:
+            raise InvalidConfigError(f"--ci must be above 0% and below 100%, got {self.ci_pct}%; e.g. --ci 1% (or off)")
+        if self.ci_pct is not None and not self.max_time_s >= self.min_time_s:
+            raise InvalidConfigError(f"--max-time ({self.max_time_s} s) must be at least the minimum time "
+                                     f"({self.min_time_s} s)")
 
     def to_dict(self) -> dict:
         return asdict(self)

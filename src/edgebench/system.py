@@ -51,6 +51,13 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def slow_precision(device: str, precision: str) -> str:
+    """Why `precision` is not measured on `device` (a cell's skipped row says it), or "" when it
+    runs fast here."""
+    slow = fast_precisions(device).get(precision, "")
+    return f"{precision} not measured: {slow}; it would only show a slowdown" if slow else ""
+
+
 def fast_precisions(device: str) -> dict[str, str]:
     """precision -> "" when this device runs it fast, else the reason it does not. A precision
     without fast hardware support would run, slower, and be reported as a slowdown; edgebench
@@ -73,3 +80,15 @@ def fast_precisions(device: str) -> dict[str, str]:
     out["bf16"] = "" if flags & ({"avx512_bf16", "amx_bf16"} if not arm else {"bf16"}) else "this CPU has no BF16 instructions"
     out["fp16"] = "" if flags & ({"avx512_fp16", "amx_fp16"} if not arm else {"fphp", "asimdhp"}) else "this CPU has no fast FP16 arithmetic"
     return out
+
+
+def device_identity(device: str) -> str:
+    """What a compiled artifact is specific to: the GPU's name and architecture, or the CPU's
+    model (its instruction set); part of every compiled-artifact cache key."""
+    if device == "cuda":
+        import torch
+
+        p = torch.cuda.get_device_properties(torch.cuda.current_device())
+        return f"{p.name} sm_{p.major}{p.minor}"
+    return f"cpu {cpu_model()}"
+

@@ -65,3 +65,29 @@ def test_a_rebuilt_cache_entry_is_named_in_the_record(fast_timing, tmp_path):
     path.write_bytes(path.read_bytes() + b"\0")
     _, again = opened()
     assert again.details["artifact_cache"].startswith("rebuilt: model.onnx is")
+
+
+def test_check_inputs_run_through_eager_pytorch_in_large_batches_with_the_same_outputs():
+    """The reference and an eager baseline run the check inputs ~32 items a call, not one timed
+    batch a call; the outputs, split back per batch, are those of batch-by-batch calls."""
+    import numpy as np
+    import torch
+
+    from edgebench.bench.cell import CHECK_BATCH, batched
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2)).eval()
+    batches = [np.random.default_rng(i).standard_normal((2, 3, 8, 8)).astype(np.float32) for i in range(37)]
+    sizes = []
+
+    def run(x):
+        sizes.append(len(x))
+        with torch.inference_mode():
+            return net(torch.from_numpy(x)).numpy()
+
+    out = batched(run, batches)
+    assert max(sizes) == CHECK_BATCH and len(sizes) == -(-37 * 2 // CHECK_BATCH)
+    with torch.inference_mode():
+        one_by_one = [net(torch.from_numpy(x)).numpy() for x in batches]
+    assert len(out) == 37 and all(o.shape == (2, 2) for o in out)
+    np.testing.assert_allclose(np.concatenate(out), np.concatenate(one_by_one), rtol=1e-5, atol=1e-6)

@@ -64,3 +64,54 @@ def test_in_process_model_build_failure_rows_name_each_cell(tmp_path):
         assert (post.backend, post.precision, post.options) == ("onnxruntime", "int8", {"threads": 1}), isolate
         assert all(r.status is Status.RUN_FAILED and "checkpoint does not fit" in r.error for r in result.records)
         assert result.table.rows[0].failed_reason == "baseline run_failed", isolate
+
+
+class _SyntheticArm:
+    """An arm whose samples are drawn around `ms` with a relative spread, one per iteration asked."""
+
+    resumed = cold_rounds = False
+    outputs = None
+    check_info = (None, "", None)
+
+    def __init__(self, name: str, spread: float, ms: float = 10.0):
+        import random
+
+        from edgebench.bench.recorder import new_record
+
+        self.rec = new_record("r", "m", name, "fp32", 1, "cpu")
+        self.values, self.alive, self.rounds = [], True, 0
+        self.spread, self.ms, self.rng = spread, ms, random.Random(7)
+
+    def open(self) -> bool:
+        return True
+
+    def measure(self, timing) -> None:
+        self.rounds += 1
+        self.values += [self.ms / 1e3 * (1 + self.rng.uniform(-self.spread, self.spread))
+                        for _ in range(timing.min_iters)]
+
+    def finish(self, check_overhead=False):
+        self.rec.status, self.alive = Status.OK, False
+        return self.rec
+
+
+def test_a_steady_cell_stops_when_its_median_is_known_and_a_noisy_one_at_its_limit():
+    from edgebench.bench.engine import Reference, measure_model, split_timing
+
+    timing = TimingConfig(warmup_iters=0, warmup_s=0, min_iters=30, min_time_s=0, ci_pct=1.0, max_time_s=3.0)
+    steady, noisy = _SyntheticArm("pytorch", 0.002), _SyntheticArm("onnxruntime", 0.6)
+    pre, post = measure_model([steady, noisy], split_timing(timing, 3), Reference(lambda: None),
+                              baseline_is_reference=True)
+    assert steady.rounds == 3 and pre.details["median_ci_pct"] <= 1.0 and not pre.warnings
+    assert noisy.rounds > 3 and 3.0 <= sum(noisy.values) < 3.0 + 0.3  # stopped at --max-time's 3 s of samples
+    assert post.details["median_ci_pct"] > 1.0
+    assert any("not the +-1% asked" in w and "--max-time" in w for w in post.warnings), post.warnings
+
+
+def test_the_fixed_rule_takes_exactly_the_planned_rounds():
+    from edgebench.bench.engine import Reference, measure_model, split_timing
+
+    timing = TimingConfig(warmup_iters=0, warmup_s=0, min_iters=30, min_time_s=0, ci_pct=None)
+    noisy = _SyntheticArm("pytorch", 0.6)
+    (rec,) = measure_model([noisy], split_timing(timing, 3), Reference(lambda: None), baseline_is_reference=True)
+    assert noisy.rounds == 3 and "median_ci_pct" not in rec.details

@@ -21,7 +21,7 @@ def test_sigkilled_cell_becomes_a_failure_row_and_the_suite_finishes(tmp_path, m
     f = tmp_path / "crasher.py"
     f.write_text(CRASHER)
     monkeypatch.setenv("EDGEBENCH_TEST_MODE", "kill")
-    timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0)
+    timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0, ci_pct=None)
     result = run_suite(_cfg(tmp_path, [f"{f}:make"], timing=timing, repetitions=1))
     assert result.status is RunStatus.FINISHED
     crashed, other = result.records  # the onnxruntime cell runs the exported graph: no Python forward
@@ -34,7 +34,7 @@ def test_hanging_cell_times_out(tmp_path, monkeypatch):
     f = tmp_path / "crasher.py"
     f.write_text(CRASHER)
     monkeypatch.setenv("EDGEBENCH_TEST_MODE", "hang")
-    timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0)
+    timing = TimingConfig(warmup_iters=1, warmup_s=0, min_iters=30, min_time_s=0, ci_pct=None)
     result = run_suite(_cfg(tmp_path, [f"{f}:make"], backends=["pytorch"], timing=timing, repetitions=1,
                             cell_timeout_s=12))
     rec = result.records[0]
@@ -90,7 +90,8 @@ def test_no_leaked_semaphore_warning_at_exit(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "edgebench", "run", "--quick", "--models", f"{f}:make", "--backends",
          "pytorch,onnxruntime", "--device", "cpu", "--repetitions", "1", "--out", str(tmp_path / "out"),
-         "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--pool-size", "2"],
+         "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--pool-size", "2",
+         "--precision", "fp32"],
         capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stderr

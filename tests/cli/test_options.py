@@ -29,7 +29,7 @@ def test_timing_defaults_in_help_and_readme_are_timing_configs():
     real, quick = TimingConfig(), TimingConfig.quick_config()
     names = ("warmup_iters", "warmup_s", "min_iters", "min_time_s")
     for path, a in _walk(build_parser()):
-        if a.dest in names:
+        if a.dest in names + ("max_time_s",):
             m = re.search(r"\(default ([0-9.]+)\)", a.help)
             assert m and float(m[1]) == getattr(real, a.dest), (path, a.dest, a.help)
         if a.dest == "quick":
@@ -39,3 +39,23 @@ def test_timing_defaults_in_help_and_readme_are_timing_configs():
     m = re.search(r"Timing(?: defaults)?: `--warmup-iters (\S+) --warmup-s (\S+) --min-iters (\S+) --min-time-s (\S+)`", readme)
     assert m, "README's timing defaults line not found"
     assert [float(v) for v in m.groups()] == [getattr(real, n) for n in names]
+
+
+def test_ci_option_sets_the_stopping_rule_and_off_restores_the_fixed_one():
+    import pytest
+
+    from edgebench.cli.options import timing
+    from edgebench.config import TimingConfig
+    from edgebench.errors import InvalidConfigError
+
+    parser = build_parser()
+    args = lambda *a: parser.parse_args(["run", *a])  # noqa: E731
+    assert timing(args()).ci_pct == TimingConfig().ci_pct == 1.0
+    assert timing(args("--ci", "0.5%", "--max-time", "20")).ci_pct == 0.5
+    assert timing(args("--ci", "0.5%", "--max-time", "20")).max_time_s == 20
+    assert timing(args("--ci", "off")) == TimingConfig.fixed()
+    assert timing(args("--ci", "off")).min_iters == 100 and TimingConfig.fixed().min_time_s == 5.0
+    with pytest.raises(InvalidConfigError, match="--ci takes a percentage"):
+        timing(args("--ci", "tight"))
+    with pytest.raises(InvalidConfigError, match="--ci must be above 0%"):
+        timing(args("--ci", "0%"))

@@ -29,8 +29,8 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 #: cells in the node's task process (--no-isolate): isolation has its own tests (tests/bench/test_isolation.py),
 #: and a spawned worker per cell would triple these tests' time
 TINY = ["--models", "test_cnn,test_mlp", "--backends", "pytorch,onnxruntime", "--warmup-iters", "1", "--warmup-s", "0",
-        "--min-iters", "3", "--min-time-s", "0", "--repetitions", "1", "--pool-size", "2", "--check-size", "8",
-        "--no-isolate"]
+        "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--repetitions", "1", "--pool-size", "2", "--check-size", "8",
+        "--precision", "fp32", "--no-isolate"]
 
 
 def _free_port() -> int:

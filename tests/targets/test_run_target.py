@@ -18,7 +18,7 @@ from edgebench.targets import registry
 from tests.cli import FAST, run_cli
 from tests.targets.test_remote import NANO_PROBE
 
-TINY = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=6, min_time_s=0.02)
+TINY = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=6, min_time_s=0.02, ci_pct=None)
 
 
 def _add(sshd, name: str = "dev") -> None:
@@ -66,7 +66,7 @@ def test_a_lost_connection_is_target_lost_and_resume_measures_only_those_cells(s
     out, cache = tmp_path / "out", tmp_path / "cache"
     args = ["run", "--target", "dev", "--models", "test_cnn,test_cnn3d", "--backends", "pytorch,onnxruntime",
             "--out", str(out), "--cache-dir", str(cache), "--no-progress", "--repetitions", "2",
-            "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "5", "--min-time-s", "1.5"]
+            "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "5", "--min-time-s", "1.5", "--ci", "off"]
     proc = subprocess.Popen([sys.executable, "-m", "edgebench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     lines = []

@@ -23,7 +23,7 @@ def test_checkpoint_loads_with_weights_in_bench(synth_videos, tmp_path):
 
     train_model("densenet3d", synth_videos, tmp_path / "d.pt", epochs=2)
     rec = benchmark("densenet3d", backend="onnxruntime", weights=str(tmp_path / "d.pt"),
-                    timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=2, min_time_s=0))
+                    timing=TimingConfig(warmup_iters=1, warmup_s=0, min_iters=2, min_time_s=0, ci_pct=None))
     from edgebench.export.artifact import file_sha256
 
     assert rec.ok and rec.model_facts.weights == f"file:d.pt sha256:{file_sha256(tmp_path / 'd.pt')[:12]}"

@@ -48,6 +48,28 @@ def load_model(name: str, opts: ModelOptions, cache_dir: Path | None = None):
     return loaded
 
 
+#: items per call when the accuracy check's inputs run through eager PyTorch (the reference, an
+#: eager baseline): far fewer calls than one per timed batch, the same numerics per item
+CHECK_BATCH = 32
+
+
+def batched(run, batches: list) -> list:
+    """`run` over `batches` (arrays of one batch size) in calls of about CHECK_BATCH items, its
+    outputs split back into one per batch, as if each batch had been run alone."""
+    import numpy as np
+
+    if not batches:
+        return []
+    b = len(batches[0])
+    per = max(1, CHECK_BATCH // b)
+    out = []
+    for i in range(0, len(batches), per):
+        group = batches[i:i + per]
+        y = np.asarray(run(np.concatenate(group)))
+        out += [y[j * b:(j + 1) * b] for j in range(len(group))]
+    return out
+
+
 def check_pristine(loaded) -> None:
     """Raise if the module's weights changed since they were built: parity and the accuracy gate
     must compare against the model as given, never against one a transform has altered."""
@@ -215,7 +237,7 @@ class ModelCell:
             check_pristine(self.loaded)
             batches = self.check_batches()[0]
             with stages.stage("reference outputs"), torch.inference_mode():
-                self.reference = [self.loaded.module(torch.from_numpy(x)).numpy() for x in batches]
+                self.reference = batched(lambda x: self.loaded.module(torch.from_numpy(x)).numpy(), batches)
         return self.reference
 
 
@@ -268,11 +290,11 @@ class BackendCell:
             facts = rec.model_facts
             facts.params, facts.flops, facts.macs = (cell.stats()[k] for k in ("params", "flops", "macs"))
             stage = Status.SKIPPED
-            from edgebench.system import fast_precisions
+            from edgebench.system import slow_precision
 
-            slow = fast_precisions(rec.device).get(rec.precision, "")
+            slow = slow_precision(rec.device, rec.precision)
             if slow:
-                raise InvalidConfigError(f"{rec.precision} not measured: {slow}; it would only show a slowdown")
+                raise InvalidConfigError(slow)
             cls = backend_class(self.backend)
             bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, options=self.backend_options,
                      context=self.context)
@@ -312,7 +334,8 @@ class BackendCell:
                 t0 = time.perf_counter()
                 self.outputs = [infer(bk, batches[0])]
                 cold.first_infer_s = time.perf_counter() - t0
-                self.outputs += [infer(bk, x) for x in batches[1:]]
+                run = (lambda x: infer(bk, x)) if bk.any_batch else None
+                self.outputs += batched(run, batches[1:]) if run else [infer(bk, x) for x in batches[1:]]
             if rec.device == "cuda":
                 # this cell's own peak: above what the process held before it (a model's other
                 # backends stay loaded while the arms are interleaved)
@@ -411,7 +434,8 @@ class BackendCell:
             if warning:
                 rec.warnings.append(warning)
         if rec.timing.get("quick"):
-            rec.warnings.append("quick run: fewer iterations than the defaults; a smoke test, not a result")
+            rec.warnings.append(f"quick run: fewer iterations than the defaults, and the gate rests on "
+                                f"{self.cell.check_info()[2] or self.cell.opts.check_size} check inputs; a smoke test, not a result")
         if self.contention is not None:
             from edgebench.bench import contention
 

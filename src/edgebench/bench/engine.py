@@ -120,6 +120,66 @@ def round_timing(arm, rounds: list[TimingConfig], r: int) -> TimingConfig:
     return rounds[0] if getattr(arm, "cold_rounds", False) else rounds[r]
 
 
+def _timed(arm) -> list:
+    """The host samples an arm has taken so far (none: it failed, was resumed, or keeps none)."""
+    if arm.resumed or not getattr(arm, "alive", False):
+        return []
+    return getattr(arm, "values", None) or []
+
+
+def _unknown(arm, timing: TimingConfig) -> bool:
+    """Whether an arm's median is not yet known to timing.ci_pct and it may take more samples."""
+    from edgebench.results.latency import median_halfwidth_pct
+
+    values = _timed(arm)
+    if not values or sum(values) >= timing.max_time_s:
+        return False
+    width = median_halfwidth_pct(values)
+    return width is None or width > timing.ci_pct
+
+
+def measure_round(arm, timing: TimingConfig, sizes: dict | None = None) -> int:
+    """One timed round of `arm`; the samples it took (also appended to sizes[id(arm)])."""
+    before = len(_timed(arm))
+    arm.measure(timing)
+    took = len(_timed(arm)) - before
+    if sizes is not None and took > 0:
+        sizes.setdefault(id(arm), []).append(took)
+    return took
+
+
+def until_known(arms: list, rounds: list[TimingConfig], say: Callable, sizes: dict | None = None) -> None:
+    """The stop-when-known rule: after the planned rounds, every arm whose median is not yet known
+    to ci_pct % (95% interval half-width) gets another round, the unsettled arms still interleaved,
+    until each is known or has max_time_s seconds of samples."""
+    first = rounds[0]
+    more = replace(first, warmup_iters=min(2, first.warmup_iters), warmup_s=0.0)
+    pending = [a for a in arms if _unknown(a, first)]
+    while pending:
+        stalled = []
+        for arm in pending:
+            say(arm, "time")
+            if measure_round(arm, first if getattr(arm, "cold_rounds", False) else more, sizes) <= 0:
+                stalled.append(arm)  # took no sample (it failed): nothing more to learn
+        pending = [a for a in pending if a not in stalled and _unknown(a, first)]
+
+
+def say_how_known(rec: Record, values: list, timing: TimingConfig) -> None:
+    """Into a measured row: how well its median is known, and a warning where the rule stopped
+    at max_time_s before the asked precision."""
+    from edgebench.results.latency import median_halfwidth_pct
+    from edgebench.results.record import Status
+
+    if rec.status != Status.OK or not values:
+        return
+    width = median_halfwidth_pct(values)
+    rec.details["median_ci_pct"] = None if width is None else round(width, 3)
+    if width is None or width > timing.ci_pct:
+        known = "not known (too few samples)" if width is None else f"known to +-{width:.1f}% (95%)"
+        rec.warnings.append(f"median {known}, not the +-{timing.ci_pct:g}% asked: its {timing.max_time_s:g} s of "
+                            f"samples ran out (--max-time); a speedup within that is not resolved")
+
+
 def measure_model(arms: list, rounds: list[TimingConfig], reference: Reference, *, baseline_is_reference: bool,
                   check_overhead: bool = False, fallbacks: Callable | None = None,
                   on_stage: Callable[[object, str], None] | None = None) -> list[Record]:
@@ -136,13 +196,21 @@ def measure_model(arms: list, rounds: list[TimingConfig], reference: Reference, 
                 reference.offer_baseline(arm.outputs, f"{arm.rec.backend} fp32")
     if fallbacks is not None:
         arms = arms + fallbacks(arms, reference)
+    sizes: dict[int, list[int]] = {}  # per arm, the samples each round took (compare reads the rounds)
     for r in range(len(rounds)):
         for arm in arms:
             say(arm, "time")
-            arm.measure(round_timing(arm, rounds, r))
+            measure_round(arm, round_timing(arm, rounds, r), sizes)
+    if rounds[0].ci_pct is not None:
+        until_known(arms, rounds, say, sizes)
     records = []
     for i, arm in enumerate(arms):
+        values = list(_timed(arm))
         rec = arm.finish(check_overhead)
+        if not arm.resumed and rec.latency.host is not None and sum(sizes.get(id(arm), [])) == len(values):
+            rec.details["round_sizes"] = sizes[id(arm)]
+        if rounds[0].ci_pct is not None and not arm.resumed:
+            say_how_known(rec, values, rounds[0])
         if not arm.resumed and arm.outputs is not None:
             ref = reference.get()
             with stages.stage("gate evaluation"):

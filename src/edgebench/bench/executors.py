@@ -43,9 +43,20 @@ class LocalSession:
                                     timing=cfg.timing.to_dict(), status=status,
                                     error=error or self._error or "model build failed"))
 
+    def skipped(self, name: str, precision: str, options: dict) -> FailedArm | None:
+        """The row of a cell whose precision this device does not run fast, made without building
+        the model or starting a worker; None for any other cell."""
+        from edgebench.system import slow_precision
+
+        why = slow_precision(self.cfg.device, precision)
+        return self.failed(name, precision, options, Status.SKIPPED, why) if why else None
+
     def arm(self, name: str, precision: str, options: dict):
         from edgebench.bench.cell import BackendCell
 
+        skipped = self.skipped(name, precision, options)
+        if skipped is not None:
+            return skipped
         cell = self.cell()
         if cell is None:
             return self.failed(name, precision, options)
@@ -92,6 +103,9 @@ class IsolatedSession(LocalSession):
     def arm(self, name: str, precision: str, options: dict):
         from edgebench.bench.isolation import WorkerArm
 
+        skipped = self.skipped(name, precision, options)
+        if skipped is not None:
+            return skipped
         base, spec = self._spec(name, precision, options)
         return WorkerArm(spec, base, self.cfg.cell_timeout_s)
 

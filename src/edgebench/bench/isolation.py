@@ -15,6 +15,35 @@ from edgebench.results.record import Record, Status
 #: seconds a worker that has sent its last reply gets to exit before it is killed
 EXIT_GRACE_S = 30.0
 
+#: what every worker imports first, imported once by the fork server the workers fork from (where
+#: there is one: Linux), so a cell does not pay seconds of imports; nothing here starts a thread
+#: or touches CUDA, so a fork of it is safe
+PRELOAD = ["torch", "torchvision", "onnx", "edgebench.bench.cell"]
+
+
+def _context():
+    """Workers fork from a fork server that has PRELOAD imported; where there is none, spawn."""
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ctx
+    return mp.get_context("spawn")
+
+
+def _as_parent(spec: dict) -> None:
+    """The parent's environment variables, working folder and import path as they are now (a
+    fork server's children otherwise inherit the server's, from when it started)."""
+    import os
+    import sys
+
+    if "environ" in spec:
+        os.environ.clear()
+        os.environ.update(spec["environ"])
+        os.chdir(spec["cwd"])
+        sys.path[:] = spec["sys_path"]
+
 
 def _adopt(parent: Record, child: dict) -> Record:
     """The worker's record, keeping what only the parent knows (fingerprint, options, fallback)."""
@@ -45,6 +74,7 @@ def _send_error(conn, exc: BaseException) -> None:
 def _started(spec: dict) -> None:
     """The worker's start on its stage clock: the spawn (a fresh interpreter, the spec unpickled)
     and the import of torch, which every cell needs."""
+    _as_parent(spec)
     if "spawned_at" in spec:
         stages.CLOCK.absorb({"worker start": max(0.0, time.time() - spec["spawned_at"])})
     with stages.stage("import"):
@@ -73,8 +103,9 @@ def worker_main(conn, spec: dict) -> None:
         while True:
             cmd, payload = conn.recv()
             if cmd == "measure":
+                taken = len(bc.values)
                 bc.measure(TimingConfig(**payload))
-                conn.send(("measured", bc.alive, _with_stages(bc.rec.to_dict())))
+                conn.send(("measured", bc.alive, _with_stages(bc.rec.to_dict()), bc.values[taken:]))
             elif cmd == "finish":
                 conn.send(("record", _with_stages(bc.finish(payload).to_dict())))
                 return
@@ -142,6 +173,7 @@ class WorkerArm:
         self.spec, self.rec, self.timeout_s, self.target = spec, base, timeout_s, target
         self.outputs = None
         self.check_info = (None, "", None)
+        self.values: list[float] = []  # the worker's host samples, round by round (the stop-when-known rule)
         self.proc = self.conn = None
         self.deadline = None
         self._stage_s = None  # the worker's seconds per stage, as last reported
@@ -205,11 +237,12 @@ class WorkerArm:
 
     def start(self):
         """Spawn the worker and wait for its first reply (None: it failed; self.rec says how)."""
-        import multiprocessing as mp
+        import os
+        import sys
 
-        ctx = mp.get_context("spawn")
+        ctx = _context()
         self.conn, child = ctx.Pipe()
-        self.spec["spawned_at"] = time.time()
+        self.spec.update(environ=dict(os.environ), cwd=os.getcwd(), sys_path=list(sys.path), spawned_at=time.time())
         self.proc = ctx.Process(target=self.target, args=(child, self.spec), daemon=True)
         self.deadline = time.monotonic() + self.timeout_s
         self.proc.start()
@@ -232,7 +265,8 @@ class WorkerArm:
 
             reply = self._call(("measure", asdict(timing)))
             if reply is not None:
-                _, alive, rec = reply
+                _, alive, rec, values = reply
+                self.values += values
                 self._seen(rec)
                 if not alive:
                     self.rec = _adopt(self.rec, rec)

@@ -9,6 +9,7 @@ from edgebench.backends.base import BackendContext
 from edgebench.backends.registry import backend_class, entry
 from edgebench.bench import environment
 from edgebench.bench.cell import BackendCell, ModelCell, check_pristine, load_model, source_key
+from edgebench.bench.engine import say_how_known, until_known
 from edgebench.bench.lifecycle import new_run_id
 from edgebench.bench.recorder import attach_accuracy
 from edgebench.config import TimingConfig
@@ -63,7 +64,12 @@ def benchmark(
                      profile=profile)
     if bc.open():
         bc.measure(timing)
+        if timing.ci_pct is not None:
+            until_known([bc], [timing], lambda arm, what: None)
+    values = list(bc.values)
     rec = bc.finish(check_overhead)
+    if timing.ci_pct is not None:
+        say_how_known(rec, values, timing)
     attach_accuracy(rec, cell.check_info(), bc.outputs, cell.reference_outputs(),
                     no_reference="the model has no PyTorch module (an ONNX file)")
     return rec

@@ -20,6 +20,8 @@ class StageClock:
     def __init__(self):
         self.seconds: dict[str, float] = {}
         self._stack: list[list] = []  # [name, started] of the running stages, innermost last
+        #: told each stage's name as it begins (`bench` prints them, so a long check is not silent)
+        self.listener = None
 
     @contextmanager
     def stage(self, name: str):
@@ -30,6 +32,8 @@ class StageClock:
             outer = self._stack[-1]
             self._add(outer[0], now - outer[1])
         self._stack.append([name, now])
+        if self.listener is not None:
+            self.listener(name)
         try:
             yield
         finally:

@@ -95,11 +95,12 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, execu
                 bar.close()
                 with stages.stage("report"):
                     table, outputs = recorder.finish(status, cfg.out_dir)
+                # written even when the run was interrupted: where its time went so far
+                breakdown = stages.breakdown(stages.since(before), time.perf_counter() - started)
+                if outputs:
+                    outputs["breakdown"] = _write_breakdown(breakdown, recorder.run_id, cfg.out_dir)
     finally:
         executor.close()
-    breakdown = stages.breakdown(stages.since(before), time.perf_counter() - started)
-    if outputs:
-        outputs["breakdown"] = _write_breakdown(breakdown, recorder.run_id, cfg.out_dir)
     return SuiteResult(recorder.run_id, recorder.records, outputs, status, table, breakdown)
 
 

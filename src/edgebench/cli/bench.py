@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from edgebench.cli.options import add_model_options, add_run_options, add_timing_options, timing
+from edgebench.cli.options import add_model_options, add_run_options, add_timing_options, check_size, timing
 
 
 def add_parser(sub) -> None:
@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     from edgebench.api import benchmark
-    from edgebench.bench import environment
+    from edgebench.bench import environment, stages
     from edgebench.config import parse_backend_spec
     from edgebench.report import console
     from edgebench.results import Status
@@ -31,12 +31,13 @@ def main(args) -> int:
     if args.cuda_graphs:
         options["cuda_graphs"] = True
     env = environment.capture()  # the record leaves it to its run; --json prints it beside the record
+    stages.CLOCK.listener = _say_stage(args.model)
     rec = benchmark(
         args.model, backend=name, batch_size=args.batch_size, precision=precision, device=args.device,
         timing=timing(args), num_classes=args.num_classes, weights=args.weights, pretrained=args.pretrained,
         input_shape=args.input_shape, opset=args.opset, pool_size=args.pool_size, cache_dir=args.cache_dir,
         check_overhead=args.check_overhead, backend_options=options, data=args.data,
-        calibration_size=args.calibration_size, check_size=args.check_size, env=env, profile=args.profile,
+        calibration_size=args.calibration_size, check_size=check_size(args), env=env, profile=args.profile,
     )
     if args.json:
         print(console.record_json(rec, env))
@@ -49,3 +50,17 @@ def main(args) -> int:
         print(console.gate_failed(rec), file=sys.stderr)
         return 1
     return 0
+
+
+def _say_stage(model: str):
+    """A line on stderr as each stage of the cell begins, so a long one (checking 256 inputs on a
+    slow model, compiling) is not silent; the first time each, once."""
+    told = set()
+
+    def say(name: str) -> None:
+        if name not in told:
+            told.add(name)
+            print(f"{model}: {name}...", file=sys.stderr, flush=True)
+
+    return say
+

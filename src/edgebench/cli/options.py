@@ -32,9 +32,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="labelled task data (image folder, or UCF50 root) for INT8 calibration and the accuracy gate; "
                         "default: scikit-image's photos / synthetic videos")
     g.add_argument("--calibration-size", type=int, default=32, help="INT8 calibration inputs")
-    g.add_argument("--check-size", type=int, default=256,
+    g.add_argument("--check-size", type=int, default=None,
                    help="task inputs the accuracy gate compares every backend on (top-1 is judged on at least 59 "
-                        "decisive ones; default 256)")
+                        "decisive ones; default 256, with --quick 64)")
     g.add_argument("--weights-dir", default=None, help="per-model checkpoints DIR/<model>.pt (run)")
 
 
@@ -42,10 +42,16 @@ def add_timing_options(p: argparse.ArgumentParser) -> None:
     # the defaults are bench.harness.TimingConfig's, written out so that --help imports nothing
     # heavy; tests/cli checks each "(default N)" against TimingConfig()
     g = p.add_argument_group("timing")
+    g.add_argument("--ci", default=None, metavar="PCT|off",
+                   help="time each cell until the 95%% interval of its median is within PCT of it (default 1%%), "
+                        "in interleaved rounds; off: the fixed rule (>= 100 iterations and >= 5 s, warm-up 1 s)")
+    g.add_argument("--max-time", type=float, default=None, dest="max_time_s",
+                   help="with --ci: at most this many seconds of samples per cell; the row says if the "
+                        "precision was not reached (default 10.0)")
     g.add_argument("--warmup-iters", type=int, default=None, help="warm up for at least this many iterations (default 10)")
-    g.add_argument("--warmup-s", type=float, default=None, help="and for at least this many seconds (default 1.0)")
-    g.add_argument("--min-iters", type=int, default=None, help="then time at least this many iterations (default 100)")
-    g.add_argument("--min-time-s", type=float, default=None, help="and for at least this many seconds (default 5.0)")
+    g.add_argument("--warmup-s", type=float, default=None, help="and for at least this many seconds (default 0.5)")
+    g.add_argument("--min-iters", type=int, default=None, help="then time at least this many iterations (default 30)")
+    g.add_argument("--min-time-s", type=float, default=None, help="and for at least this many seconds (default 1.0)")
     g.add_argument("--quick", action="store_true",
                    help="smoke-test timing (warm-up 2 iterations and 0.1 s, then 10 iterations and 0.5 s); reports say so")
     g.add_argument("--pool-size", type=int, default=8, help="distinct fixed-seed inputs cycled through")
@@ -55,8 +61,11 @@ def add_timing_options(p: argparse.ArgumentParser) -> None:
 
 def add_run_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
     p.add_argument("--batch-size", type=int, default=1, help="items per inference (default 1)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "int8", *(["auto"] if auto else [])],
-                   help="post-opt precision" + ("; auto: per model, the fastest that passes the accuracy gate" if auto else ""))
+    p.add_argument("--precision", default=None if auto else "fp32",
+                   choices=["fp32", "fp16", "bf16", "int8", *(["auto"] if auto else [])],
+                   help="post-opt precision" + ("; auto (the default; fp32 with --target): every precision each "
+                                                "optimiser runs fast here, and per model the fastest that passes the "
+                                                "accuracy gate; fp32: the paper's FP32 pipeline" if auto else ""))
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda when available (default)")
 
 
@@ -67,9 +76,35 @@ def timing(args):
 
     from edgebench.config import TimingConfig
 
-    base = TimingConfig.quick_config() if args.quick else TimingConfig()
-    given = {k: getattr(args, k) for k in ("warmup_iters", "warmup_s", "min_iters", "min_time_s") if getattr(args, k) is not None}
+    ci = getattr(args, "ci", None)
+    off = ci is not None and ci.strip().lower() == "off"
+    base = TimingConfig.quick_config() if args.quick else TimingConfig.fixed() if off else TimingConfig()
+    given = {k: getattr(args, k) for k in ("warmup_iters", "warmup_s", "min_iters", "min_time_s", "max_time_s")
+             if getattr(args, k, None) is not None}
+    if ci is not None and not off:
+        given["ci_pct"] = parse_percent(ci, "--ci")
     return replace(base, **given)
+
+
+def parse_percent(text: str, flag: str) -> float:
+    """"1%", "0.5%" or "1" -> 1.0 (percent)."""
+    from edgebench.errors import InvalidConfigError
+
+    try:
+        return float(text.strip().rstrip("%"))
+    except ValueError:
+        raise InvalidConfigError(f"{flag} takes a percentage such as 1% or 0.5%, or off; not {text!r}") from None
+
+
+#: --quick's check set: enough decisive inputs (59) for top-1 only on a trained, confident model
+QUICK_CHECK_SIZE = 64
+
+
+def check_size(args) -> int:
+    """--check-size, else 256, or QUICK_CHECK_SIZE with --quick (the rows then say so)."""
+    if args.check_size is not None:
+        return args.check_size
+    return QUICK_CHECK_SIZE if getattr(args, "quick", False) else 256
 
 
 def model_options(args):
@@ -84,5 +119,5 @@ def model_options(args):
         raise InvalidConfigError(f"--data {args.data} does not exist; pass an image folder (<root>/<class>/*.png) "
                                  "or a UCF50 root (UCF50/<Class>/*.avi)")
     return ModelOptions(args.num_classes, args.weights, args.pretrained, args.input_shape, args.opset,
-                        data=args.data, calibration_size=args.calibration_size, check_size=args.check_size,
+                        data=args.data, calibration_size=args.calibration_size, check_size=check_size(args),
                         weights_dir=args.weights_dir)

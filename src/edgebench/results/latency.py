@@ -70,3 +70,29 @@ class LatencyStats:
             f"mean={self.mean_ms:.3f}±{self.std_ms:.3f} ms (CV {self.cv_pct:.1f}%) "
             f"{self.throughput_items_per_s:.1f} items/s"
         )
+
+
+def median_interval(values) -> tuple[float, float] | None:
+    """The distribution-free 95% interval of the median from order statistics (the binomial
+    rank bounds n/2 -+ 1.96 sqrt(n)/2, as pyperf and Criterion bound a median); None below 6
+    samples, where the ranks would fall outside the sample."""
+    import math
+
+    n = len(values)
+    if n < 6:
+        return None
+    s = sorted(values)
+    k = 1.96 * math.sqrt(n) / 2
+    lo, hi = max(0, math.floor(n / 2 - k)), min(n - 1, math.ceil(n / 2 + k))
+    return s[lo], s[hi]
+
+
+def median_halfwidth_pct(values) -> float | None:
+    """Half the width of median_interval, in % of the median (None: too few samples)."""
+    import statistics
+
+    interval = median_interval(values)
+    if interval is None:
+        return None
+    median = statistics.median(values)
+    return 100.0 * (interval[1] - interval[0]) / 2 / median if median > 0 else None
