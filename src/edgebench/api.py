@@ -16,12 +16,13 @@ from edgebench.errors import EdgebenchError
 
 
 
-def run_suite(config: SuiteConfig, progress: bool = False, on_record=None) -> SuiteResult:
+def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, time_left=None) -> SuiteResult:
     """Run every model x backend cell of `config` (bench.suite.run_suite), on its remote target
     when it names one (targets.executor)."""
     from edgebench.targets.executor import executor_for
 
-    return _run_suite(config, progress=progress, on_record=on_record, executor=executor_for(config))
+    return _run_suite(config, progress=progress, on_record=on_record, executor=executor_for(config),
+                      time_left=time_left)
 
 
 __all__ = ["EdgebenchError", "ModelOptions", "SuiteConfig", "SuiteResult", "TimingConfig", "benchmark", "export",

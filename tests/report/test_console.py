@@ -41,3 +41,24 @@ def test_time_left_counts_models_since_a_model_s_rows_arrive_together(capsys):
         lines(Record("r", "a", backend, "fp32", 1, "cpu", latency=Latency(lat)))
     out = capsys.readouterr().err.strip().splitlines()
     assert all(line.endswith("(1 min 00 s elapsed, about 1 min 00 s left)") for line in out), out
+
+
+def test_time_left_scales_the_compute_bound_stages_by_each_model_s_flops():
+    from edgebench.bench.progress import TimeLeft
+
+    tl = TimeLeft({"small": 1e9, "big": 3e9, "other": 1e9})
+    assert tl.left() is None
+    tl.model_done("small", {"compile/build": 10.0, "check outputs": 15.0, "timed rounds": 5.0})
+    assert tl.left() == (10 + 60) + (10 + 20)  # big: fixed 10 s + 3 x 20 s; other: 10 + 20
+    unknown = TimeLeft({"a": 1e9, "mine.py:make": None})
+    unknown.model_done("a", {"export": 4.0, "timed rounds": 6.0})
+    assert unknown.left() == 10.0  # a model of unknown size counts as the mean of the finished
+
+
+def test_cell_lines_print_the_estimate_they_are_given(capsys):
+    lat = LatencyStats.from_values([0.002] * 3)
+    now = [0.0]
+    lines = CellLines(4, models=2, clock=lambda: now[0], estimate=lambda: 150.0)
+    now[0] += 30
+    lines(Record("r", "a", "pytorch", "fp32", 1, "cpu", latency=Latency(lat)))
+    assert capsys.readouterr().err.strip().endswith("(30 s elapsed, about 2 min 30 s left)")

@@ -51,12 +51,14 @@ def check_config(cfg: SuiteConfig) -> None:
     check_writable(cfg.out_dir)
 
 
-def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, executor=None) -> SuiteResult:
+def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, executor=None,
+              time_left=None) -> SuiteResult:
     """Run every model x backend cell, store each row as it completes, then render Table 1
     and Figure 4 from the stored rows. The first backend is the baseline (pre-opt, FP32).
     `executor`: where the cells run (bench.executors); by default isolated workers, or this
     process with `isolate=False`. A config with a target needs the target's executor
-    (edgebench.api.run_suite passes it)."""
+    (edgebench.api.run_suite passes it). `time_left` (a bench.progress.TimeLeft) is told each
+    model's stage seconds as it finishes, before its rows are kept."""
     import time
 
     from edgebench.bench.executors import IsolatedExecutor, LocalExecutor
@@ -82,9 +84,12 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, execu
             try:
                 for model in cfg.models:
                     session = executor.session(cfg, model, recorder.run_id, env)
+                    at_start = stages.CLOCK.snapshot()
                     try:
                         rows = (_scenario_records(cfg, session, store, env, model) if cfg.loadgen is not None
                                 else _model_records(cfg, session, store, env, model, cells, bar))
+                        if time_left is not None:
+                            time_left.model_done(model, stages.since(at_start))
                         for rec in rows:
                             recorder.keep(rec)
                             bar.update(1)

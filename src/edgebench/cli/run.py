@@ -86,15 +86,29 @@ def main(args) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     from edgebench.config import model_cells
 
+    from edgebench.bench.progress import TimeLeft
+
     resolved = cfg.resolved()
+    time_left = TimeLeft({m: _declared_flops(m) for m in resolved.models})
     lines = None if show else console.CellLines(len(resolved.models) * len(model_cells(resolved)),
-                                                          models=len(resolved.models))
-    result = run_suite(cfg, progress=show, on_record=lines)
+                                                models=len(resolved.models), estimate=time_left.left)
+    result = run_suite(cfg, progress=show, on_record=lines, time_left=time_left)
     print(console.table_and_files(result.table, result.outputs.values()))
     if result.breakdown:
         print(console.breakdown_line(result.breakdown))
     _check_produced(result.records)
     return 0
+
+
+def _declared_flops(model: str) -> int | None:
+    """A built-in model's declared FLOPs per item (for the time left), None for any other."""
+    from edgebench.models import get_spec
+
+    try:
+        spec = get_spec(model)
+    except Exception:  # noqa: BLE001 - a user's file or an .onnx: no declared size
+        return None
+    return spec.size.flops if spec.size is not None else None
 
 
 def run_precision(args) -> str:

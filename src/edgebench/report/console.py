@@ -74,8 +74,9 @@ class CellLines:
     With `models` (their number), the estimate is the mean time per finished model: a model's
     cells are timed in interleaved rounds and its rows arrive together when it ends."""
 
-    def __init__(self, total: int, models: int | None = None, clock=time.monotonic):
+    def __init__(self, total: int, models: int | None = None, clock=time.monotonic, estimate=None):
         self.total, self.models, self.done, self.clock = total, models, 0, clock
+        self.estimate = estimate  # () -> seconds left or None (bench.progress.TimeLeft.left), else the mean
         self.seen: list[str] = []
         self.start = clock()
 
@@ -86,7 +87,10 @@ class CellLines:
         if rec.model not in self.seen:
             self.seen.append(rec.model)
         elapsed = self.clock() - self.start
-        if self.models:
+        estimated = self.estimate() if self.estimate is not None else None
+        if estimated is not None:
+            left = estimated
+        elif self.models:
             finished = len(self.seen)
             left = elapsed / finished * max(0, self.models - finished)
         else:

@@ -56,8 +56,8 @@ def render_comparison(cmp: Comparison) -> str:
     with its 95% interval and verdict), a count of verdicts per run, the environment differences
     and the cells left uncompared."""
     n = len(cmp.labels)
-    out = ["runs (ratio: p50 / p50 of [1], above 1 is slower; 95% bootstrap interval of the ratio of medians "
-           "from the stored samples):"]
+    out = ["runs (ratio: p50 / p50 of [1], above 1 is slower; 95% interval of the ratio of medians: the stored "
+           "samples' bootstrap, widened by the spread between each run's rounds):"]
     for i, (label, run) in enumerate(zip(cmp.labels, cmp.runs)):
         tool = " ".join(filter(None, (run.edgebench_version, run.git_commit))) or "unknown"
         quick = ", QUICK smoke-run timing: not a result" if (run.config.get("timing") or {}).get("quick") else ""
