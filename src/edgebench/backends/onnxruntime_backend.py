@@ -119,6 +119,16 @@ class OnnxRuntimeBackend(Backend):
     def _run(self, x):
         return self.session.run([self.output_name], {self.input_name: x})[0]
 
+    @property
+    def any_batch(self) -> bool:
+        """On the CPU provider, with a symbolic batch axis (edgebench's exports have one), a
+        session runs any batch size with the same kernels per item; other providers may build an
+        engine per shape."""
+        session = getattr(self, "session", None)
+        if session is None or session.get_providers()[0] != "CPUExecutionProvider":
+            return False
+        return not isinstance(session.get_inputs()[0].shape[0], int)
+
     def native_call(self, x):
         feed = {self.input_name: x}
         outs = [self.output_name]

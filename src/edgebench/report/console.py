@@ -103,6 +103,11 @@ class CellLines:
         print(self.line(rec), file=sys.stderr, flush=True)
 
 
+def warm_start(rec) -> bool:
+    """Whether the cell's compiled artifact came from edgebench's cache (a warm start)."""
+    return bool(rec.details.get("compile_cached") or rec.details.get("package_cached"))
+
+
 def record_summary(rec) -> str:
     """`bench`'s summary of a measured record: latency, GPU time, cold start, energy, memory,
     contention, percentiles, size, parity with PyTorch FP32 and the accuracy gate."""
@@ -114,7 +119,8 @@ def record_summary(rec) -> str:
         out.append(f"  GPU time {rec.latency.device.summary()}  [CUDA events, device-resident inputs]")
     if cold.total_s is not None:
         out.append(f"  cold start {cold.total_s:.2f} s (export {cold.export_s or 0:.2f} + prepare {cold.prepare_s:.2f} + "
-                   f"load {cold.load_s:.2f} + first inference {cold.first_infer_s:.3f}); build/compile {cold.build_s or 0:.2f} s")
+                   f"load {cold.load_s:.2f} + first inference {cold.first_infer_s:.3f}); build/compile {cold.build_s or 0:.2f} s"
+                   + (" (warm: the compiled artifact came from the cache)" if warm_start(rec) else ""))
     if energy.per_item_mj is not None:
         out.append(f"  energy {energy.per_item_mj:.3f} mJ/item above idle ({energy.idle_power_w:.1f} W), "
                    f"{energy.items_per_joule or 0:.1f} items/J  [{energy.source}]")

@@ -119,10 +119,11 @@ def timing_text(t: dict) -> str:
     """A run's timing configuration (its config's "timing") in words."""
     if not t:
         return "n/a"
-    return (
-        f"warm-up >= {t.get('warmup_iters')} iters and {t.get('warmup_s')} s, then >= {t.get('min_iters')} iters "
-        f"and {t.get('min_time_s')} s"
-    )
+    text = (f"warm-up >= {t.get('warmup_iters')} iters and {t.get('warmup_s')} s, then >= {t.get('min_iters')} iters "
+            f"and {t.get('min_time_s')} s")
+    if t.get("ci_pct") is not None:  # the stop-when-known rule (rows stored before it have no ci_pct)
+        text += f", then until the median's 95% interval is within {t['ci_pct']:g}% (at most {t.get('max_time_s'):g} s)"
+    return text
 
 
 def tool_text(run) -> str:
