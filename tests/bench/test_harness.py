@@ -84,3 +84,11 @@ def test_same_input_check_uses_one_input_against_the_pool():
     same, varied = same_input_check(bk, pool, iters=20)
     assert same >= 0 and varied >= 0 and len(bk.seen) == 4
     assert "TEST04" in caching_warning(0.5, 1.0) and caching_warning(1.0, 1.0) == ""
+
+
+def test_the_same_input_check_takes_fewer_iterations_on_a_slow_cell():
+    from edgebench.bench.validity import check_iters
+
+    assert check_iters([0.001] * 50) == 20  # 1 ms: 20 a side
+    assert check_iters([0.3] * 30) == 5  # 300 ms (VGG19 on 2 cores): 5, not 20 (12 s of the cell's time)
+    assert check_iters([0.05] * 30) == 10 and check_iters([]) == 20

@@ -428,7 +428,8 @@ class BackendCell:
             self.energy.close()
         rec.warnings = validity.timing_warnings(rec.latency) + validity.environment_warnings(self.env)
         if len(self.cell.pool) > 1:
-            same, varied = validity.same_input_check(self.bk, self.cell.pool_for(self.rec.device), iters=20)
+            same, varied = validity.same_input_check(self.bk, self.cell.pool_for(self.rec.device),
+                                                     iters=validity.check_iters(self.values))
             rec.details["same_input_p50_ms"], rec.details["varied_input_p50_ms"] = 1e3 * same, 1e3 * varied
             warning = validity.caching_warning(same, varied)
             if warning:

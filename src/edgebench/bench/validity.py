@@ -40,6 +40,13 @@ def environment_warnings(env: dict) -> list[str]:
     return out
 
 
+def check_iters(values: list, budget_s: float = 0.5) -> int:
+    """Iterations a side for the same-input check: 20, or fewer (at least 5) where 20 of the
+    cell's median latency would take more than `budget_s` (a 300 ms model: 5, not 20)."""
+    median = float(np.median(values)) if len(values) else 0.0
+    return 20 if median <= 0 else max(5, min(20, int(budget_s / median)))
+
+
 def same_input_check(backend, pool: list, iters: int = 30) -> tuple[float, float]:
     """(p50 on one repeated input, p50 on the varied pool), seconds, interleaved in blocks."""
     from edgebench.bench.harness import interleaved
@@ -48,7 +55,8 @@ def same_input_check(backend, pool: list, iters: int = 30) -> tuple[float, float
         backend.run(x)
         backend.synchronize()
 
-    same, varied = interleaved(lambda _: run(pool[0]), lambda i: run(pool[i % len(pool)]), iters)
+    same, varied = interleaved(lambda _: run(pool[0]), lambda i: run(pool[i % len(pool)]), iters,
+                               block=min(10, iters))
     return float(np.median(same)), float(np.median(varied))
 
 
