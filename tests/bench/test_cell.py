@@ -91,3 +91,22 @@ def test_check_inputs_run_through_eager_pytorch_in_large_batches_with_the_same_o
         one_by_one = [net(torch.from_numpy(x)).numpy() for x in batches]
     assert len(out) == 37 and all(o.shape == (2, 2) for o in out)
     np.testing.assert_allclose(np.concatenate(out), np.concatenate(one_by_one), rtol=1e-5, atol=1e-6)
+
+
+def test_batched_check_falls_back_to_one_batch_a_call_when_memory_runs_short():
+    import numpy as np
+
+    from edgebench.bench.cell import batched
+
+    def run(x):
+        if len(x) > 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 3.2 GiB")
+        return x.sum(axis=1, keepdims=True)
+
+    batches = [np.full((2, 3), i, dtype=np.float32) for i in range(20)]
+    out = batched(run, batches)
+    assert len(out) == 20 and all(float(o[0, 0]) == 3 * i for i, o in enumerate(out))
+    import pytest
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):  # any other error is the cell's failure
+        batched(lambda x: (_ for _ in ()).throw(RuntimeError("shape mismatch")), batches)

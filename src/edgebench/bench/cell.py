@@ -65,9 +65,23 @@ def batched(run, batches: list) -> list:
     out = []
     for i in range(0, len(batches), per):
         group = batches[i:i + per]
-        y = np.asarray(run(np.concatenate(group)))
+        try:
+            y = np.asarray(run(np.concatenate(group)))
+        except (MemoryError, RuntimeError) as exc:  # a device short of memory for the large call
+            if per == 1 or "memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
+                raise
+            _release_cuda_memory()
+            return out + [np.asarray(run(x)) for x in batches[i:]]
         out += [y[j * b:(j + 1) * b] for j in range(len(group))]
     return out
+
+
+def _release_cuda_memory() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def check_pristine(loaded) -> None:
