@@ -1,6 +1,5 @@
 """Compiled artifacts reused across runs through edgebench's one cache: OpenVINO's exported
 compiled model and torch.compile's Inductor cache artifacts, verified like every entry."""
-import copy
 
 import numpy as np
 import pytest
