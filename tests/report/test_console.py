@@ -43,16 +43,22 @@ def test_time_left_counts_models_since_a_model_s_rows_arrive_together(capsys):
     assert all(line.endswith("(1 min 00 s elapsed, about 1 min 00 s left)") for line in out), out
 
 
-def test_time_left_scales_the_compute_bound_stages_by_each_model_s_flops():
-    from edgebench.bench.progress import TimeLeft
+def test_time_left_scales_the_inference_bound_stages_by_each_model_s_flops_on_a_cpu():
+    import pytest
+
+    from edgebench.bench.progress import FLOPS_EXPONENT, TimeLeft
 
     tl = TimeLeft({"small": 1e9, "big": 3e9, "other": 1e9})
     assert tl.left() is None
     tl.model_done("small", {"compile/build": 10.0, "check outputs": 15.0, "timed rounds": 5.0})
-    assert tl.left() == (10 + 60) + (10 + 20)  # big: fixed 10 s + 3 x 20 s; other: 10 + 20
+    # fixed 15 s each; check outputs 15 s x 3 ** 0.7 for big, 15 s for other
+    assert tl.left() == pytest.approx(15 + 15 * 3 ** FLOPS_EXPONENT + 15 + 15)
+    flat = TimeLeft({"small": 1e9, "big": 3e9}, scale=False)  # a GPU: compiles dominate
+    flat.model_done("small", {"compile/build": 10.0, "check outputs": 15.0, "timed rounds": 5.0})
+    assert flat.left() == 30.0
     unknown = TimeLeft({"a": 1e9, "mine.py:make": None})
-    unknown.model_done("a", {"export": 4.0, "timed rounds": 6.0})
-    assert unknown.left() == 10.0  # a model of unknown size counts as the mean of the finished
+    unknown.model_done("a", {"export": 4.0, "check outputs": 6.0})
+    assert unknown.left() == 10.0  # a model of unknown size: the mean of the finished
 
 
 def test_cell_lines_print_the_estimate_they_are_given(capsys):

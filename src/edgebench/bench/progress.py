@@ -24,20 +24,25 @@ def progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="cell", dynamic_ncols=True)
 
 
-#: stages whose time grows with the model's arithmetic (its FLOPs per item): the rest (worker
-#: start, imports, export, compiles, the report) is taken as the same for every model
-COMPUTE_STAGES = ("batchnorm statistics", "model stats", "int8 calibration", "check outputs", "reference outputs",
-                  "timed rounds", "trust checks", "profiling")
+#: stages whose time grows with a model's arithmetic on a CPU: inferences over a fixed input
+#: set (the rest: worker start, imports, export, compiles, the timed rounds, which stop by time,
+#: and the report, is taken as the same for every model)
+COMPUTE_STAGES = ("batchnorm statistics", "model stats", "int8 calibration", "check outputs", "reference outputs")
+#: latency grows about as FLOPs ** 0.7 across the paper's classifiers on a 2-core CPU (AlexNet to
+#: VGG19: 27x the FLOPs, 10x the eager latency)
+FLOPS_EXPONENT = 0.7
 
 
 class TimeLeft:
-    """The time a suite has left, from the models it finished: each one's stage seconds split into
-    what scales with its declared FLOPs and what does not. A model left to run is estimated at the
-    mean fixed part plus its FLOPs times the finished models' compute seconds per FLOP; where a
-    model's FLOPs are unknown (a user's file), every model counts as the mean of the finished."""
+    """The time a suite has left, from the models it finished. A model left to run is estimated at
+    the finished models' mean; with `scale` (on a CPU, where inference dominates) the stages that
+    run inferences over a fixed input set (COMPUTE_STAGES) are scaled by each model's declared
+    FLOPs ** FLOPS_EXPONENT against the finished models', the rest counted as the mean fixed
+    part. A model of unknown size (a user's file) turns scaling off."""
 
-    def __init__(self, flops: dict):
+    def __init__(self, flops: dict, scale: bool = True):
         self.flops = dict(flops)  # model -> declared FLOPs per item, or None
+        self.scale = scale and all(self.flops.values())
         self.done: dict[str, tuple[float, float]] = {}  # model -> (fixed s, compute s)
 
     def model_done(self, model: str, seconds: dict) -> None:
@@ -48,10 +53,9 @@ class TimeLeft:
         if not self.done:
             return None
         rest = [m for m in self.flops if m not in self.done]
-        totals = [f + c for f, c in self.done.values()]
-        known = all(self.flops.get(m) for m in self.flops)
-        if not known:
-            return sum(totals) / len(totals) * len(rest)
+        if not self.scale:
+            return sum(f + c for f, c in self.done.values()) / len(self.done) * len(rest)
+        weight = {m: self.flops[m] ** FLOPS_EXPONENT for m in self.flops}
         fixed = sum(f for f, _ in self.done.values()) / len(self.done)
-        rate = sum(c for _, c in self.done.values()) / sum(self.flops[m] for m in self.done)
-        return sum(fixed + rate * self.flops[m] for m in rest)
+        rate = sum(c for _, c in self.done.values()) / sum(weight[m] for m in self.done)
+        return sum(fixed + rate * weight[m] for m in rest)

@@ -89,7 +89,7 @@ def main(args) -> int:
     from edgebench.bench.progress import TimeLeft
 
     resolved = cfg.resolved()
-    time_left = TimeLeft({m: _declared_flops(m) for m in resolved.models})
+    time_left = TimeLeft({m: _declared_flops(m) for m in resolved.models}, scale=resolved.device == "cpu")
     lines = None if show else console.CellLines(len(resolved.models) * len(model_cells(resolved)),
                                                 models=len(resolved.models), estimate=time_left.left)
     result = run_suite(cfg, progress=show, on_record=lines, time_left=time_left)
