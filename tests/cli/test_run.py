@@ -86,16 +86,3 @@ def test_a_batch_too_big_for_memory_is_refused_before_anything_runs(tmp_path, ca
     assert len(err.splitlines()) == 1 and "--batch-size 100000000" in err and "GiB" in err, err
     assert not (out / "edgebench.sqlite").exists()
 
-
-def test_run_tries_every_fast_precision_by_default_and_fp32_gives_the_paper_s_pipeline():
-    from edgebench.cli.main import build_parser
-    from edgebench.cli.run import run_precision
-    from edgebench.config import SuiteConfig
-
-    parse = build_parser().parse_args
-    assert run_precision(parse(["run"])) == "auto"
-    assert run_precision(parse(["run", "--precision", "fp32"])) == "fp32"
-    assert run_precision(parse(["run", "--target", "nano"])) == "fp32"  # a target names each backend's precision
-    cfg = SuiteConfig(models=["test_cnn"], backends=["pytorch", "onnxruntime"], device="cpu",
-                      precision=run_precision(parse(["run"]))).resolved()
-    assert cfg.backends == ["pytorch", "onnxruntime@fp32", "onnxruntime@int8"]

@@ -64,7 +64,7 @@ def main(args) -> int:
 
     models = {} if args.models is None else {"models": args.models}  # else SuiteConfig's default, the paper's
     cfg = SuiteConfig(
-        batch_size=args.batch_size, precision=run_precision(args), device=args.device, backends=args.backends,
+        batch_size=args.batch_size, precision=args.precision, device=args.device, backends=args.backends,
         model_options=model_options(args), timing=timing(args), pool_size=args.pool_size, out_dir=args.out,
         db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
         isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume, target=args.target,
@@ -109,14 +109,6 @@ def _declared_flops(model: str) -> int | None:
     except Exception:  # noqa: BLE001 - a user's file or an .onnx: no declared size
         return None
     return spec.size.flops if spec.size is not None else None
-
-
-def run_precision(args) -> str:
-    """--precision, else auto (every fast precision through the accuracy gate), or fp32 on a target,
-    where each backend's precision is named."""
-    if args.precision is not None:
-        return args.precision
-    return "fp32" if args.target is not None else "auto"
 
 
 def _check_produced(records) -> None:
