@@ -10,20 +10,31 @@ import pytest
 FAST_TIMING = dict(warmup_iters=1, warmup_s=0.0, min_iters=3, min_time_s=0.0, ci_pct=None)
 
 
-def signal_after_line(cmd: list, env: dict, prefix: str, sig: int, timeout: float = 120) -> tuple[int, str]:
+def signal_after_line(cmd: list, env: dict, prefix: str, sig: int, timeout: float = 120,
+                      as_timeout: bool = False) -> tuple[int, str]:
     """Start `cmd`, send it `sig` once a line of its stderr starts with `prefix`, and return its
     exit code and the rest of its stderr. SIGINT is given its default back in the child, as a
     terminal's Ctrl-C finds it: a test run started in the background by a shell inherits SIGINT
-    ignored, and Python then installs no KeyboardInterrupt handler."""
+    ignored, and Python then installs no KeyboardInterrupt handler. `as_timeout`: as GNU
+    `timeout` does, the signal goes to the command and then to its whole process group (its
+    workers, and the command a second time)."""
+    import os
     import signal
     import subprocess
 
+    def child_setup():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if as_timeout:
+            os.setpgrp()
+
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=child_setup)
     try:
         for line in proc.stderr:
             if line.startswith(prefix):
                 proc.send_signal(sig)
+                if as_timeout:
+                    os.killpg(proc.pid, sig)
                 break
         _, err = proc.communicate(timeout=timeout)
     finally:

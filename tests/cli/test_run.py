@@ -86,3 +86,24 @@ def test_a_batch_too_big_for_memory_is_refused_before_anything_runs(tmp_path, ca
     assert len(err.splitlines()) == 1 and "--batch-size 100000000" in err and "GiB" in err, err
     assert not (out / "edgebench.sqlite").exists()
 
+
+def test_timeout_s_second_sigterm_to_the_process_group_does_not_cut_the_reports_short(tmp_path):
+    """`timeout` signals the run and then its process group, so the run gets SIGTERM twice: its
+    isolated workers die, and it still stores the finished rows and writes Table 1 and its
+    breakdown (before, the second signal interrupted the report and neither file was written)."""
+    import os
+    import signal
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import signal_after_line
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    cmd = [sys.executable, "-m", "edgebench", "run", "--models", "test_mlp,test_cnn", "--backends", "pytorch",
+           "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "4", "--ci", "off",
+           "--repetitions", "1", "--pool-size", "2", "--check-size", "4", "--no-progress", "--out", str(tmp_path)]
+    code, err = signal_after_line(cmd, env, "[1/2]", signal.SIGTERM, as_timeout=True)
+    assert code == 143, err
+    assert "interrupted" in (tmp_path / "table1.md").read_text()
+    assert (tmp_path / "breakdown.json").is_file()
+

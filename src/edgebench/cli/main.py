@@ -50,6 +50,10 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum, frame) -> None:
+    """The first SIGTERM ends the run; later ones are ignored while it stores its rows and writes
+    its reports (`timeout` signals the command and then its whole process group, so the run
+    itself gets SIGTERM twice: the second used to cut its report short)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 
