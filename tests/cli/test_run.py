@@ -87,10 +87,9 @@ def test_a_batch_too_big_for_memory_is_refused_before_anything_runs(tmp_path, ca
     assert not (out / "edgebench.sqlite").exists()
 
 
-def test_timeout_s_second_sigterm_to_the_process_group_does_not_cut_the_reports_short(tmp_path):
-    """`timeout` signals the run and then its process group, so the run gets SIGTERM twice: its
-    isolated workers die, and it still stores the finished rows and writes Table 1 and its
-    breakdown (before, the second signal interrupted the report and neither file was written)."""
+def test_a_run_stopped_as_timeout_does_it_still_writes_table1_and_its_breakdown(tmp_path):
+    """`timeout` signals the run and then its process group: the isolated workers die, and the run
+    still stores its finished rows and writes Table 1 and where its time went so far."""
     import os
     import signal
     import sys
@@ -107,3 +106,20 @@ def test_timeout_s_second_sigterm_to_the_process_group_does_not_cut_the_reports_
     assert "interrupted" in (tmp_path / "table1.md").read_text()
     assert (tmp_path / "breakdown.json").is_file()
 
+
+def test_a_second_sigterm_is_ignored_while_the_run_ends():
+    """The first SIGTERM raises where Ctrl-C would; a second one (timeout's, to the process group)
+    must not raise again inside the run's `finally`, where it stores the run and writes reports."""
+    import signal
+
+    import pytest
+
+    from edgebench.cli.main import Terminated, _raise_terminated
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(Terminated):
+            _raise_terminated(signal.SIGTERM, None)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
