@@ -90,8 +90,7 @@ def test_no_leaked_semaphore_warning_at_exit(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "edgebench", "run", "--quick", "--models", f"{f}:make", "--backends",
          "pytorch,onnxruntime", "--device", "cpu", "--repetitions", "1", "--out", str(tmp_path / "out"),
-         "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--pool-size", "2",
-         "--precision", "fp32"],
+         "--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--pool-size", "2"],
         capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stderr

@@ -3,8 +3,7 @@ import subprocess
 import sys
 
 #: the fastest timing the commands accept, for tiny models
-FAST = ["--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--pool-size", "2",
-        "--precision", "fp32"]
+FAST = ["--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--pool-size", "2"]
 
 
 def run_cli(*args, timeout=300):

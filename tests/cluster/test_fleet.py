@@ -30,7 +30,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 #: and a spawned worker per cell would triple these tests' time
 TINY = ["--models", "test_cnn,test_mlp", "--backends", "pytorch,onnxruntime", "--warmup-iters", "1", "--warmup-s", "0",
         "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--repetitions", "1", "--pool-size", "2", "--check-size", "8",
-        "--precision", "fp32", "--no-isolate"]
+        "--no-isolate"]
 
 
 def _free_port() -> int:

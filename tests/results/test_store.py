@@ -204,8 +204,7 @@ def test_write_waits_for_another_process_lock(tmp_path, monkeypatch):
 
 
 # -- stores edgebench must refuse: one line, exit 2, the file left as it was, no --out folder -----------
-FAST = ["--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--pool-size", "2",
-        "--precision", "fp32"]
+FAST = ["--warmup-iters", "1", "--warmup-s", "0", "--min-iters", "3", "--min-time-s", "0", "--ci", "off", "--pool-size", "2"]
 
 
 def _snapshot(path):

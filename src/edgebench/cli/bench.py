@@ -31,7 +31,8 @@ def main(args) -> int:
     if args.cuda_graphs:
         options["cuda_graphs"] = True
     env = environment.capture()  # the record leaves it to its run; --json prints it beside the record
-    stages.CLOCK.listener = _say_stage(args.model)
+    if sys.stderr.isatty():  # on a terminal only: logs and scripts keep stderr for the result and errors
+        stages.CLOCK.listener = _say_stage(args.model)
     rec = benchmark(
         args.model, backend=name, batch_size=args.batch_size, precision=precision, device=args.device,
         timing=timing(args), num_classes=args.num_classes, weights=args.weights, pretrained=args.pretrained,
