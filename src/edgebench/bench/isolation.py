@@ -22,10 +22,12 @@ PRELOAD = ["torch", "torchvision", "onnx", "edgebench.bench.cell"]
 
 
 def _context():
-    """Workers fork from a fork server that has PRELOAD imported; where there is none, spawn."""
+    """Workers fork from a fork server that has PRELOAD imported, on Linux; elsewhere they are
+    spawned (on macOS a fork of a process that imported torch is not safe)."""
     import multiprocessing as mp
+    import sys
 
-    if "forkserver" in mp.get_all_start_methods():
+    if sys.platform.startswith("linux") and "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
         return ctx
