@@ -87,7 +87,7 @@ def compare(refs: list[str], db: str | Path = DEFAULT_DB) -> Comparison:
         key = (str(Path(s.store).resolve()), s.run.run_id)
         if key in seen:
             raise UserError(f"{ref} and {seen[key]} are the same run ({s.run.run_id}): a run compared with itself "
-                            "shows nothing; name two different runs (edgebench store runs lists them)")
+                            "shows nothing; name two different runs (`edgebench report --list` lists a store's runs)")
         seen[key] = ref
     several = len({Path(s.store).resolve() for s in stored}) > 1
     labels = [f"{s.store}:{s.run.run_id}" if several else s.run.run_id for s in stored]
