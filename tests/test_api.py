@@ -41,14 +41,14 @@ def test_suite_writes_store_and_reports(tmp_path):
 def test_the_facade_gathers_the_library_and_the_lazy_names_agree():
     import edgebench
     from edgebench import api, config
-    from edgebench.bench import cell, single, suite
+    from edgebench.bench import model_cell, single, suite
 
     assert set(api.__all__) == {"EdgebenchError", "ModelOptions", "SuiteConfig", "SuiteResult", "TimingConfig",
                                 "benchmark", "export", "load_model", "run_suite", "stream"}
     # api.run_suite is the suite with the executor the config names (a target's); bench/ cannot import targets/
     assert api.run_suite is not suite.run_suite and api.SuiteResult is suite.SuiteResult
     assert api.benchmark is single.benchmark and api.stream is single.stream and api.export is single.export
-    assert api.load_model is cell.load_model
+    assert api.load_model is model_cell.load_model
     assert api.SuiteConfig is config.SuiteConfig and api.ModelOptions is config.ModelOptions
     for name in ("benchmark", "run_suite", "SuiteConfig", "ModelOptions", "TimingConfig"):
         assert getattr(edgebench, name) is getattr(api, name), name

@@ -91,7 +91,7 @@ def test_factory_weights_are_never_modified(user_file, tmp_path, monkeypatch):
         assert [r.status for r in res.records] == ["ok", "ok"]
         assert {r.model_facts.weights for r in res.records} == {f"factory:{ref}"}
         assert res.records[1].accuracy.top1_agreement == 1.0 and res.records[1].accuracy.max_abs_diff < 1e-4
-    # the in-process paths' modules afterwards (isolated workers check theirs: bench.cell.check_pristine)
+    # the in-process paths' modules afterwards (isolated workers check theirs: bench.model_cell.check_pristine)
     assert len(built) == 3 and all(state_dict_sha256(m) == want for m in built)
 
 

@@ -2,11 +2,11 @@
 Figure 4), `stream`, `export` and `load_model`. The CLI is a thin layer over these functions.
 
 This module only gathers them: configuration lives in edgebench.config, the cells in
-edgebench.bench.cell, the suite in edgebench.bench.suite, the single-cell entry points in
+edgebench.bench.model_cell, the suite in edgebench.bench.suite, the single-cell entry points in
 edgebench.bench.single. Nothing inside edgebench imports this module."""
 from __future__ import annotations
 
-from edgebench.bench.cell import load_model
+from edgebench.bench.model_cell import load_model
 from edgebench.config import TimingConfig
 from edgebench.bench.single import benchmark, export, stream
 from edgebench.bench.suite import SuiteResult

@@ -232,7 +232,7 @@ def test_gpu_page_locked_inputs_give_the_same_outputs_and_run_leaves_nothing_in_
 
 
 def test_timing_inputs_are_the_pool_itself_off_cuda():
-    from edgebench.bench.cell import ModelCell
+    from edgebench.bench.model_cell import ModelCell
     from edgebench.config import ModelOptions
 
     cell = ModelCell("test_cnn", ModelOptions(), 1, 2, None)

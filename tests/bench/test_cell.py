@@ -3,7 +3,8 @@ open / measure / finish, failures as statuses (raised with `strict`), the accura
 import pytest
 
 from edgebench.bench import environment
-from edgebench.bench.cell import BackendCell, ModelCell, check_pristine, load_model
+from edgebench.bench.cell import BackendCell
+from edgebench.bench.model_cell import ModelCell, check_pristine, load_model
 from edgebench.bench.recorder import attach_accuracy, error_text
 from edgebench.config import ModelOptions
 from edgebench.errors import InvalidConfigError
@@ -73,7 +74,7 @@ def test_check_inputs_run_through_eager_pytorch_in_large_batches_with_the_same_o
     import numpy as np
     import torch
 
-    from edgebench.bench.cell import CHECK_BATCH, batched
+    from edgebench.bench.model_cell import CHECK_BATCH, batched
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2)).eval()
@@ -96,7 +97,7 @@ def test_check_inputs_run_through_eager_pytorch_in_large_batches_with_the_same_o
 def test_batched_check_falls_back_to_one_batch_a_call_when_memory_runs_short():
     import numpy as np
 
-    from edgebench.bench.cell import batched
+    from edgebench.bench.model_cell import batched
 
     def run(x):
         if len(x) > 2:

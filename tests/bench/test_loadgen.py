@@ -130,7 +130,7 @@ def test_accuracy_mode_reads_task_accuracy_from_loadgens_log_in_isolated_workers
     (AccuracyOnly over the 12 labelled check images), in a worker process per backend: the same
     figure the pristine model gives on those images; MultiStream's last query of 8 repeats 4."""
     from edgebench.bench.accuracy import task_accuracy
-    from edgebench.bench.cell import ModelCell
+    from edgebench.bench.model_cell import ModelCell
     from edgebench.data.synth import write_image_set
 
     write_image_set(tmp_path / "img", per_class=12, val_fraction=0.5)  # 12 val images

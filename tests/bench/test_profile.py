@@ -10,7 +10,8 @@ import pytest
 from edgebench.backends import BackendContext, create_backend
 from edgebench.bench import environment
 from edgebench.bench import profile as profile_mod
-from edgebench.bench.cell import BackendCell, ModelCell
+from edgebench.bench.cell import BackendCell
+from edgebench.bench.model_cell import ModelCell
 from edgebench.config import ModelOptions, SuiteConfig
 from edgebench.results import Status
 
@@ -253,7 +254,7 @@ def test_profile_joins_the_fingerprint_only_when_it_is_on():
     # profile off leaves the fingerprint as rows stored before profiles existed have it
     from dataclasses import asdict
 
-    from edgebench.bench.cell import CUDA_HOST_INPUTS
+    from edgebench.bench.model_cell import CUDA_HOST_INPUTS
     from edgebench.cache import cache_key
 
     keep = ("host", "cpu", "gpu", "torch", "onnxruntime", "openvino", "tensorrt", "cuda")

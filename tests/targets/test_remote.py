@@ -108,7 +108,7 @@ def test_action_models_survive_opset_13(model, tmp_path):
     import onnxruntime as ort
     import torch
 
-    from edgebench.bench.cell import load_model
+    from edgebench.bench.model_cell import load_model
     from edgebench.export import export_onnx
 
     loaded = load_model(model, ModelOptions(opset=13), tmp_path)

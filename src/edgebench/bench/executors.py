@@ -25,7 +25,7 @@ class LocalSession:
     def cell(self):
         """The model's ModelCell, or None when it cannot be built (why: self._error)."""
         if self._cell is None and not self._error:
-            from edgebench.bench.cell import ModelCell
+            from edgebench.bench.model_cell import ModelCell
 
             cfg = self.cfg
             try:

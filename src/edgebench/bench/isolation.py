@@ -58,7 +58,7 @@ def _adopt(parent: Record, child: dict) -> Record:
 
 
 def _model_cell(spec: dict):
-    from edgebench.bench.cell import ModelCell
+    from edgebench.bench.model_cell import ModelCell
     from edgebench.config import ModelOptions
 
     return ModelCell(spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"],

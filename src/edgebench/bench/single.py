@@ -8,7 +8,8 @@ from pathlib import Path
 from edgebench.backends.base import BackendContext
 from edgebench.backends.registry import backend_class, entry
 from edgebench.bench import environment
-from edgebench.bench.cell import BackendCell, ModelCell, check_pristine, load_model, source_key
+from edgebench.bench.cell import BackendCell
+from edgebench.bench.model_cell import ModelCell, check_pristine, load_model, source_key
 from edgebench.bench.engine import say_how_known, until_known
 from edgebench.bench.lifecycle import new_run_id
 from edgebench.bench.recorder import attach_accuracy

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgebench.bench import stages
-from edgebench.bench.cell import CUDA_HOST_INPUTS
+from edgebench.bench.model_cell import CUDA_HOST_INPUTS
 from edgebench.bench.engine import Reference, ResumedArm, measure_model, split_timing
 from edgebench.bench.lifecycle import RunRecorder, check_writable, new_run_id
 from edgebench.bench.progress import progress_bar

@@ -5,7 +5,7 @@ device (the device's own torch rebuilds the model from its torchvision name or s
 with the host's weights; ONNX Runtime loads the host's ONNX, the QDQ model for int8) and timed
 there. `tensorrt` through trtexec is targets.trtexec_arm; targets.executor picks the arm.
 
-The model is built, exported and its inputs made on the host (bench.cell.ModelCell); the host
+The model is built, exported and its inputs made on the host (bench.model_cell.ModelCell); the host
 compares every cell's outputs with PyTorch FP32 run on the host. A connection lost in a cell makes
 that cell `target_lost`, which `run --resume` measures again; the cells after it are recorded at
 once (targets.executor).

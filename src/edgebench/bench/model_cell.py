@@ -1,0 +1,247 @@
+"""One model's shared state across its backend cells (bench.cell): the model loaded exactly as
+every command benchmarks it, exported and quantized once, its timing inputs, its check batches and
+the pristine module's reference outputs on them, computed in calls of many items."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from edgebench.bench import stages
+from edgebench.bench.inputs import input_pool
+from edgebench.config import ModelOptions
+from edgebench.errors import ExportError, InvalidConfigError
+from edgebench.results.record import ModelFacts
+
+
+#: where CUDA cells' timing inputs lie (ModelCell.pool_for); stored with each run, part of the
+#: resume fingerprint, so rows timed from pageable inputs never join a run of page-locked ones
+CUDA_HOST_INPUTS = "page-locked"
+
+
+def load_model(name: str, opts: ModelOptions, cache_dir: Path | None = None):
+    """The model exactly as every command benchmarks and exports it (a models.LoadedModel).
+    Weights from outside edgebench (a factory, --weights, --pretrained) are returned untouched;
+    only weights edgebench initialised at random get BatchNorm statistics from the task's
+    calibration inputs (the ones INT8 calibration uses), so that their activations and logits
+    have a realistic scale, and their label says so."""
+    from edgebench.models import build_model, get_spec
+    from edgebench.models.build import batchnorm_layers, recalibrate_batchnorm
+
+    spec = get_spec(name, opts.input_shape)
+    with stages.stage("model build"):
+        loaded = build_model(spec, opts.num_classes, opts.weights_for(name), opts.pretrained, opts.seed)
+    if loaded.edgebench_made and batchnorm_layers(loaded.module):
+        from edgebench.data.task_inputs import task_inputs
+
+        with stages.stage("task inputs"):
+            items, _, desc = task_inputs(spec, opts.data, opts.calibration_size, opts.seed, cache_dir, split="train")
+        with stages.stage("batchnorm statistics"):
+            recalibrate_batchnorm(loaded, items, desc)
+    return loaded
+
+
+#: items per call when the accuracy check's inputs run through eager PyTorch (the reference, an
+#: eager baseline): far fewer calls than one per timed batch, the same numerics per item
+CHECK_BATCH = 32
+
+
+def batched(run, batches: list) -> list:
+    """`run` over `batches` (arrays of one batch size) in calls of about CHECK_BATCH items, its
+    outputs split back into one per batch, as if each batch had been run alone."""
+    import numpy as np
+
+    if not batches:
+        return []
+    b = len(batches[0])
+    per = max(1, CHECK_BATCH // b)
+    out = []
+    for i in range(0, len(batches), per):
+        group = batches[i:i + per]
+        try:
+            y = np.asarray(run(np.concatenate(group)))
+        except (MemoryError, RuntimeError) as exc:  # a device short of memory for the large call
+            if per == 1 or "memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
+                raise
+            _release_cuda_memory()
+            return out + [np.asarray(run(x)) for x in batches[i:]]
+        out += [y[j * b:(j + 1) * b] for j in range(len(group))]
+    return out
+
+
+def _release_cuda_memory() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def check_pristine(loaded) -> None:
+    """Raise if the module's weights changed since they were built: parity and the accuracy gate
+    must compare against the model as given, never against one a transform has altered."""
+    from edgebench.models.build import state_dict_sha256
+
+    if state_dict_sha256(loaded.module) != loaded.weights_sha256:
+        raise RuntimeError(f"edgebench altered the weights of {loaded.spec.name} ({loaded.weights}); this is a bug, "
+                           "please report it")
+
+
+def source_key(name: str, loaded) -> dict:
+    """What identifies a model's weights and input, for backends' own caches."""
+    return {"model": name, "weights": loaded.weights, "weights_sha256": loaded.weights_sha256,
+            "input_shape": list(loaded.spec.input_shape), "num_classes": loaded.num_classes}
+
+
+class ModelCell:
+    """One model's shared state across its backend cells: built once, exported once,
+    one input pool, one reference output list."""
+
+    def __init__(self, name: str, opts: ModelOptions, batch_size: int, pool_size: int, cache_dir: Path | None):
+        self.name = name
+        self.opts = opts
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self.loaded = None
+        self.onnx_file = None
+        if name.endswith(".onnx"):
+            from edgebench.export import load_onnx_file
+
+            self.onnx_file = load_onnx_file(name)
+            self.item_shape = tuple(self.onnx_file.metadata["input_shape"])
+            self.task = "unknown"
+        else:
+            self.loaded = load_model(name, opts, cache_dir)
+            self.item_shape = self.loaded.spec.input_shape
+            self.task = self.loaded.spec.task
+        self.spec = None if self.loaded is None else self.loaded.spec
+        self.pool = input_pool(self.item_shape, batch_size, pool_size, opts.seed)
+        self._pinned_pool: list | None = None
+        self.reference: list | None = None  # PyTorch FP32 outputs on the check batches
+        self._artifacts: dict = {}
+        self._export_errors: dict = {}
+        self._stats: dict | None = None
+        self._check = None
+
+    def facts(self) -> ModelFacts:
+        """What every record of this model says of it (params and FLOPs are added at open)."""
+        return ModelFacts(num_classes=self.loaded.num_classes if self.loaded else None, input_shape=list(self.item_shape),
+                          weights=self.loaded.weights if self.loaded else self.onnx_file.path.name)
+
+    def pool_for(self, device: str) -> list:
+        """The timing inputs: on CUDA the same values in page-locked host memory (made once)."""
+        if device != "cuda":
+            return self.pool
+        if self._pinned_pool is None:
+            from edgebench.bench.inputs import page_locked
+
+            self._pinned_pool = page_locked(self.pool)
+        return self._pinned_pool
+
+    def check_batches(self):
+        """(batches, labels or None, description): task inputs grouped into batches of the
+        benchmark's size (the last one padded by repetition), for the accuracy gate."""
+        if self._check is None:
+            import numpy as np
+
+            if self.spec is None:
+                self._check = (self.pool, None, "random inputs (fixed seed)")
+            else:
+                from edgebench.data.task_inputs import task_inputs
+
+                with stages.stage("task inputs"):
+                    items, labels, desc = task_inputs(self.spec, self.opts.data, self.opts.check_size,
+                                                      self.opts.seed + 1, self.cache_dir)
+                b = self.batch_size
+                n = len(items)
+                padded = items + [items[i % n] for i in range((-n) % b)]
+                batches = [np.stack(padded[i : i + b]).astype(np.float32) for i in range(0, len(padded), b)]
+                self._check = (batches, labels, desc)
+                self.check_items = n
+        return self._check
+
+    def stats(self) -> dict:
+        with stages.stage("model stats"):
+            return self._count_stats()
+
+    def _count_stats(self) -> dict:
+        if self._stats is None:
+            if self.loaded is None:
+                self._stats = {"params": self.onnx_file.metadata.get("params"), "flops": None, "macs": None}
+            else:
+                import torch
+
+                from edgebench.models.stats import count_flops, trainable_params
+
+                # FLOPs per item (batch 1), as the paper's Table 1 gives them
+                flops = count_flops(self.loaded.module, torch.from_numpy(self.pool[0][:1]))
+                self._stats = {"params": trainable_params(self.loaded.module), "flops": flops, "macs": flops // 2}
+        return self._stats
+
+    def check_info(self) -> tuple:
+        """(labels or None, description, number of real items) of the check batches."""
+        _, labels, desc = self.check_batches()
+        return labels, desc, getattr(self, "check_items", None)
+
+    def artifact(self, precision: str = "fp32", recipe=None):
+        """The ONNX artifact: FP32 export (the user's file when given), or its INT8 QDQ
+        quantization calibrated on task inputs (with `recipe`, export.quantize's default when
+        None). Built once per recipe; a failure is remembered."""
+        kind = "fp32" if precision != "int8" else "int8" if recipe is None else f"int8/{recipe.name}"
+        if kind in self._export_errors:
+            raise self._export_errors[kind]
+        if kind not in self._artifacts:
+            try:
+                if kind == "fp32":
+                    if self.onnx_file is not None:
+                        art = self.onnx_file
+                    else:
+                        from edgebench.export import export_onnx
+
+                        with stages.stage("export"):
+                            art = export_onnx(self.loaded, opset=self.opts.opset, cache_dir=self.cache_dir)
+                else:
+                    from edgebench.export.quantize import quantize_int8
+
+                    fp32 = self.artifact("fp32")
+                    if self.spec is None:
+                        raise InvalidConfigError("INT8 calibration needs the model's task inputs, which an .onnx file "
+                                                 "does not declare; pass the model name or file.py:factory for INT8")
+                    from edgebench.data.task_inputs import task_inputs
+
+                    with stages.stage("task inputs"):
+                        calib, _, desc = task_inputs(self.spec, self.opts.data, self.opts.calibration_size,
+                                                     self.opts.seed, self.cache_dir, split="train")
+                    with stages.stage("int8 calibration"):
+                        art = quantize_int8(fp32, calib, self.cache_dir, recipe=recipe, calibration_desc=desc)
+            except ExportError as exc:
+                self._export_errors[kind] = exc
+                raise
+            self._artifacts[kind] = art
+        return self._artifacts[kind]
+
+    def source_key(self) -> dict:
+        """What identifies this model's weights and input, for backends' own caches."""
+        if self.loaded is not None:
+            return source_key(self.name, self.loaded)
+        return {"model": self.name, "onnx_sha256": self.onnx_file.sha256, "input_shape": list(self.item_shape)}
+
+    def source_for(self, consumes: str, precision: str = "fp32", recipe=None):
+        if consumes == "module":
+            if self.loaded is None:
+                raise InvalidConfigError(f"{self.name} is an ONNX file; the pytorch backend needs a model name or file.py:factory")
+            if precision == "int8":
+                raise InvalidConfigError("int8 runs the quantized ONNX model: use onnxruntime, openvino or tensorrt")
+            return copy.deepcopy(self.loaded.module)  # backends may move or cast it
+        return self.artifact(precision, recipe)
+
+    def reference_outputs(self) -> list | None:
+        """The pristine module's FP32 CPU outputs on the check batches, when no baseline cell
+        supplied them. The module is checked against the hash taken when it was built first."""
+        if self.reference is None and self.loaded is not None:
+            import torch
+
+            check_pristine(self.loaded)
+            batches = self.check_batches()[0]
+            with stages.stage("reference outputs"), torch.inference_mode():
+                self.reference = batched(lambda x: self.loaded.module(torch.from_numpy(x)).numpy(), batches)
+        return self.reference
