@@ -111,8 +111,8 @@ class BackendCell:
                 t0 = time.perf_counter()
                 self.outputs = [infer(bk, batches[0])]
                 cold.first_infer_s = time.perf_counter() - t0
-                run = (lambda x: infer(bk, x)) if bk.any_batch else None
-                self.outputs += batched(run, batches[1:]) if run else [infer(bk, x) for x in batches[1:]]
+                rest = batches[1:]
+                self.outputs += batched(lambda x: infer(bk, x), rest) if bk.any_batch else [infer(bk, x) for x in rest]
             if rec.device == "cuda":
                 # this cell's own peak: above what the process held before it (a model's other
                 # backends stay loaded while the arms are interleaved)
