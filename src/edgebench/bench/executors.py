@@ -52,11 +52,12 @@ class LocalSession:
         return self.failed(name, precision, options, Status.SKIPPED, why) if why else None
 
     def arm(self, name: str, precision: str, options: dict):
+        """The cell's arm: its skipped row, or the arm where this session runs cells (`_arm`)."""
+        return self.skipped(name, precision, options) or self._arm(name, precision, options)
+
+    def _arm(self, name: str, precision: str, options: dict):
         from edgebench.bench.cell import BackendCell
 
-        skipped = self.skipped(name, precision, options)
-        if skipped is not None:
-            return skipped
         cell = self.cell()
         if cell is None:
             return self.failed(name, precision, options)
@@ -100,12 +101,9 @@ class IsolatedSession(LocalSession):
         }
         return base, spec
 
-    def arm(self, name: str, precision: str, options: dict):
+    def _arm(self, name: str, precision: str, options: dict):
         from edgebench.bench.isolation import WorkerArm
 
-        skipped = self.skipped(name, precision, options)
-        if skipped is not None:
-            return skipped
         base, spec = self._spec(name, precision, options)
         return WorkerArm(spec, base, self.cfg.cell_timeout_s)
 
