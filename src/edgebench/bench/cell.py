@@ -27,6 +27,11 @@ class BackendCell:
     `profile`, `finish` takes the runtime's per-layer profile last, after the timing and its checks."""
 
     resumed, cold_rounds = False, False
+    #: set by check_against before open: the reference's outputs on every check batch (this cell
+    #: then runs the batches its verdict needs, bench.accuracy.check_plan), or that this cell's own
+    #: outputs are the reference (kept in edgebench's cache and reused while they verify)
+    check_reference: list | None = None
+    makes_reference = False
 
     def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
                  timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False,
@@ -52,6 +57,11 @@ class BackendCell:
     @property
     def alive(self) -> bool:
         return self.bk is not None
+
+    def check_against(self, reference: list | None, makes_reference: bool = False) -> None:
+        """Before open: the reference's outputs, for a check sized by its verdict, or (makes_reference)
+        that this cell's outputs are the reference."""
+        self.check_reference, self.makes_reference = reference, makes_reference
 
     def _fail(self, stage: Status, exc: BaseException) -> None:
         if must_raise(exc, self.strict, stage):
@@ -109,10 +119,9 @@ class BackendCell:
             batches = cell.check_batches()[0]
             with stages.stage("check outputs"):
                 t0 = time.perf_counter()
-                self.outputs = [infer(bk, batches[0])]
+                first = infer(bk, batches[0])
                 cold.first_infer_s = time.perf_counter() - t0
-                rest = batches[1:]
-                self.outputs += batched(lambda x: infer(bk, x), rest) if bk.any_batch else [infer(bk, x) for x in rest]
+                self.outputs = self._check_outputs(bk, batches, first)
             if rec.device == "cuda":
                 # this cell's own peak: above what the process held before it (a model's other
                 # backends stay loaded while the arms are interleaved)
@@ -122,6 +131,19 @@ class BackendCell:
         except BaseException as exc:
             self._fail(stage, exc)
             return False
+
+    def _check_outputs(self, bk, batches: list, first) -> list:
+        """The cell's outputs on the check batches (None where check_plan left a batch out), the
+        first already run. The reference cell's come from the cache when its first batch agrees."""
+        from edgebench.bench import check
+
+        def run(indices: list) -> list:
+            chosen = [batches[j] for j in indices]
+            return batched(lambda x: infer(bk, x), chosen) if bk.any_batch else [infer(bk, x) for x in chosen]
+
+        if self.makes_reference:
+            return check.reference_outputs(self.cell, self.rec, first, lambda: [first] + run(range(1, len(batches))))
+        return check.planned_outputs(self.cell, self.rec, self.check_reference, first, run)
 
     def measure(self, timing: TimingConfig) -> None:
         if self.alive:

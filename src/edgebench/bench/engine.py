@@ -82,6 +82,10 @@ class Reference:
         if outputs is not None:
             self._outputs, self._tried, self.source = outputs, True, source
 
+    def known(self) -> list | None:
+        """The outputs, when the baseline has given them (nothing is computed)."""
+        return self._outputs
+
     def offer_baseline(self, outputs: list | None, label: str) -> None:
         """The FP32 baseline cell's outputs, for a model that has no module to compute them."""
         if outputs is not None:
@@ -189,6 +193,9 @@ def measure_model(arms: list, rounds: list[TimingConfig], reference: Reference, 
     say = on_stage or (lambda arm, what: None)
     for i, arm in enumerate(arms):
         say(arm, "load")
+        if baseline_is_reference and hasattr(arm, "check_against"):
+            # the baseline makes the reference; the others, knowing it, run the inputs their verdict needs
+            arm.check_against(reference.known(), makes_reference=i == 0)
         if arm.open() and i == 0:
             if baseline_is_reference:
                 reference.give(arm.outputs)

@@ -100,6 +100,7 @@ def worker_main(conn, spec: dict) -> None:
         cell = _model_cell(spec)
         bc = BackendCell(cell, spec["backend"], spec["run_id"], spec["device"], spec["precision"],
                          TimingConfig(**spec["timing"]), spec["env"], spec["options"], profile=spec["profile"])
+        bc.check_against(spec.get("check_reference"), spec.get("makes_reference", False))
         bc.open()
         conn.send(("opened", bc.alive, _with_stages(bc.rec.to_dict()), bc.outputs, cell.check_info()))
         while True:
@@ -187,6 +188,10 @@ class WorkerArm:
     @property
     def alive(self) -> bool:
         return self.proc is not None
+
+    def check_against(self, reference: list | None, makes_reference: bool = False) -> None:
+        """bench.cell.BackendCell.check_against, in the worker."""
+        self.spec.update(check_reference=reference, makes_reference=makes_reference)
 
     def _fail(self, status: Status, error: str) -> None:
         self.rec.status, self.rec.error = status, error

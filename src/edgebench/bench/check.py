@@ -1,0 +1,105 @@
+"""How many check inputs a cell runs for the accuracy gate. The reference cell (eager PyTorch FP32,
+the suite's baseline) runs all of them, and keeps its outputs in edgebench's cache, reused while
+its first batch reproduces them. Every other cell runs the batches its verdict needs
+(bench.accuracy.check_plan), and the rest only when that sample leaves the verdict in doubt."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from edgebench.results.record import Record
+
+#: the largest difference, relative to the largest |output|, at which the reference cell's first
+#: batch still reproduces its cached outputs (the same kernels on the same machine: bit-exact, or
+#: a rounding apart where threads split a sum differently)
+REUSE_REL_DIFF = 1e-5
+
+
+def planned_outputs(cell, rec: Record, reference: list | None, first, run: Callable[[list], list]) -> list:
+    """A cell's outputs on `cell`'s check batches: None for a batch it did not need. `first`: the
+    first batch's, already run; `run(indices)` runs those batches. Without a reference of the
+    same batches, or when the inputs are labelled (task accuracy is reported over all), all run."""
+    from edgebench.bench.accuracy import check_plan, compare, decisive_items, verdict_clear
+
+    batches = cell.check_batches()[0]
+    labels, _, items = cell.check_info()
+    n = len(batches)
+    if reference is None or len(reference) != n or labels is not None:
+        return [first] + run(list(range(1, n)))
+    items = items or sum(len(b) for b in batches)
+    planned, rest = check_plan(reference, items)
+    outputs: list = [first] + [None] * (n - 1)
+    _fill(outputs, [j for j in planned if j != 0], run)
+    precision = rec.precision if rec.precision in ("fp32", "fp16", "bf16", "int8") else "fp32"
+    doubt = verdict_clear(compare(reference, outputs, precision), precision) if rest else ""
+    if doubt:
+        _fill(outputs, [j for j in rest if j != 0], run)
+    ran = sum(_real(j, len(batches[j]), items) for j, o in enumerate(outputs) if o is not None)
+    decisive = sum(decisive_items(reference)[:items])
+    rec.details["check_inputs_run"] = ran
+    if ran < items:
+        rec.details["check_plan"] = (f"{ran} of {items} check inputs: every one of the {decisive} decisive ones and "
+                                     f"a sample; the rest were not needed (the sample's verdict was clear)")
+    elif doubt:
+        rec.details["check_plan"] = f"all {items} check inputs: on a sample, {doubt}"
+    return outputs
+
+
+def _fill(outputs: list, indices: list, run: Callable[[list], list]) -> None:
+    for j, out in zip(indices, run(indices)):
+        outputs[j] = out
+
+
+def _real(j: int, size: int, items: int) -> int:
+    """Real (not padding) items in batch j of `size`."""
+    return max(0, min(size, items - j * size))
+
+
+def reference_outputs(cell, rec: Record, first, compute: Callable[[], list]) -> list:
+    """The reference cell's outputs on every check batch: from the cache when its first batch,
+    `first`, reproduces the cached first batch; else `compute()`, then cached. How they were got
+    is in details["reference_cache"]."""
+    from edgebench.cache import Cache
+
+    batches = cell.check_batches()[0]
+    cache = Cache(cell.cache_dir)
+    fields = _fields(cell, rec, batches)
+    entry = cache.get("reference", fields, label=rec.model.replace("/", "_")[:40])
+    if entry is not None:
+        stacked = np.load(entry.path("outputs.npy"))
+        cached = [stacked[i * len(b):(i + 1) * len(b)] for i, b in enumerate(batches)]
+        if len(stacked) == sum(len(b) for b in batches) and _reproduces(first, cached[0]):
+            rec.details["reference_cache"] = "hit"
+            return [first] + cached[1:]
+        cache.discard("reference", fields, label=rec.model.replace("/", "_")[:40])
+        rec.details["reference_cache"] = "rebuilt: the first batch no longer reproduces the cached outputs"
+    outputs = compute()
+    with cache.writing("reference", fields, label=rec.model.replace("/", "_")[:40]) as draft:
+        np.save(draft.folder / "outputs.npy", np.concatenate([np.asarray(o, dtype=np.float32) for o in outputs]))
+    rec.details.setdefault("reference_cache", "built")
+    return outputs
+
+
+def _reproduces(first, cached) -> bool:
+    a, b = np.asarray(first, dtype=np.float64), np.asarray(cached, dtype=np.float64)
+    if a.shape != b.shape or not np.isfinite(a).all():
+        return False
+    return float(np.abs(a - b).max()) <= REUSE_REL_DIFF * max(float(np.abs(b).max()), 1e-12)
+
+
+def _fields(cell, rec: Record, batches: list) -> dict:
+    """What the reference's outputs depend on: the weights, the very check inputs, the batch,
+    the backend and its options, the library and the device."""
+    import hashlib
+
+    import torch
+
+    from edgebench.system import device_identity
+
+    h = hashlib.sha256()
+    for b in batches:
+        h.update(np.ascontiguousarray(b, dtype=np.float32).tobytes())
+    return {"source": cell.source_key(), "check_inputs_sha256": h.hexdigest(), "batches": [len(b) for b in batches],
+            "backend": rec.backend, "options": rec.options, "precision": rec.precision, "torch": torch.__version__,
+            "device": device_identity(rec.device)}
