@@ -25,7 +25,7 @@ def load_model(name: str, opts: ModelOptions, cache_dir: Path | None = None):
     calibration inputs (the ones INT8 calibration uses), so that their activations and logits
     have a realistic scale, and their label says so."""
     from edgebench.models import build_model, get_spec
-    from edgebench.models.build import batchnorm_layers, recalibrate_batchnorm
+    from edgebench.models.build import batchnorm_layers
 
     spec = get_spec(name, opts.input_shape)
     with stages.stage("model build"):
@@ -36,8 +36,40 @@ def load_model(name: str, opts: ModelOptions, cache_dir: Path | None = None):
         with stages.stage("task inputs"):
             items, _, desc = task_inputs(spec, opts.data, opts.calibration_size, opts.seed, cache_dir, split="train")
         with stages.stage("batchnorm statistics"):
-            recalibrate_batchnorm(loaded, items, desc)
+            _batchnorm_statistics(loaded, items, desc, cache_dir)
     return loaded
+
+
+def _batchnorm_statistics(loaded, items: list, desc: str, cache_dir: Path | None) -> None:
+    """recalibrate_batchnorm, its statistics kept in edgebench's cache under the weights' hash,
+    the very inputs' hash, the torch version and the CPU, so a second run loads them."""
+    import hashlib
+
+    import numpy as np
+    import torch
+
+    from edgebench.cache import Cache
+    from edgebench.models.build import batchnorm_statistics, recalibrate_batchnorm, set_batchnorm_statistics
+    from edgebench.system import device_identity
+
+    h = hashlib.sha256()
+    for x in items:
+        h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
+    fields = {"weights": loaded.weights, "weights_sha256": loaded.weights_sha256, "inputs_sha256": h.hexdigest(),
+              "items": len(items), "description": desc, "torch": torch.__version__, "device": device_identity("cpu")}
+    cache, label = Cache(cache_dir), loaded.spec.name.replace("/", "_")[:40]
+    entry = cache.get("batchnorm", fields, label=label)
+    if entry is not None:
+        with np.load(entry.path("statistics.npz")) as stored:
+            stats = {k: stored[k] for k in stored.files}
+        try:
+            set_batchnorm_statistics(loaded, stats, len(items), desc)
+            return
+        except ValueError:
+            cache.discard("batchnorm", fields, label=label)
+    recalibrate_batchnorm(loaded, items, desc)
+    with cache.writing("batchnorm", fields, label=label) as draft:
+        np.savez(draft.folder / "statistics.npz", **batchnorm_statistics(loaded.module))
 
 
 #: items per call when the accuracy check's inputs run through eager PyTorch (the reference, an

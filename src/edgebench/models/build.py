@@ -161,6 +161,36 @@ def recalibrate_batchnorm(loaded: LoadedModel, items: list, desc: str, batch: in
     return True
 
 
+def batchnorm_statistics(module) -> dict:
+    """The running statistics of the module's BatchNorm layers, by state-dict name (numpy arrays)."""
+    names = {id(m): name for name, m in module.named_modules()}
+    out = {}
+    for m in batchnorm_layers(module):
+        for buf in ("running_mean", "running_var", "num_batches_tracked"):
+            value = getattr(m, buf, None)
+            if value is not None:
+                out[f"{names[id(m)]}.{buf}".lstrip(".")] = value.detach().cpu().numpy().copy()
+    return out
+
+
+def set_batchnorm_statistics(loaded: LoadedModel, stats: dict, items: int, desc: str) -> None:
+    """Put statistics that recalibrate_batchnorm made for these same weights and inputs (kept in a
+    cache) into a random-init model, labelled as recalibrate_batchnorm labels them."""
+    import torch
+
+    if not loaded.edgebench_made:
+        raise ValueError(f"refusing to set BatchNorm statistics of {loaded.weights}: only random-init weights are edgebench's")
+    ours = batchnorm_statistics(loaded.module)
+    if set(ours) != set(stats):
+        raise ValueError("the stored BatchNorm statistics are not this model's layers")
+    buffers = dict(loaded.module.named_buffers())
+    with torch.no_grad():
+        for name, value in stats.items():
+            buffers[name].copy_(torch.from_numpy(value))
+    loaded.weights = f"{loaded.weights}, BatchNorm statistics from {items} {desc}"
+    loaded.weights_sha256 = state_dict_sha256(loaded.module)
+
+
 def _pretrained(spec: ModelSpec, num_classes: int):
     """(torchvision's pretrained module with its head adapted to `num_classes`, the weights enum's name)."""
     if spec.source != "torchvision":
