@@ -35,6 +35,18 @@ def test_torch_compile_records_compile_time_and_matches(tiny_loaded):
         np.testing.assert_allclose(infer(bk, _x()), _ref(tiny_loaded, _x()), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.needs_cuda)])
+def test_torch_compile_freezes_on_the_cpu_only_by_default(device, tiny_loaded):
+    """Freezing lets oneDNN pre-pack a CPU's weights; on CUDA it is off by default, since
+    AOTAutograd's cache refuses frozen graphs (every start would trace the model again)."""
+    import copy
+
+    default = create_backend("torch-compile", device=device, **_opts(tiny_loaded)).prepare(copy.deepcopy(tiny_loaded.module), 2)
+    asked = create_backend("torch-compile", device=device, options={"freezing": device == "cuda"},
+                           **_opts(tiny_loaded)).prepare(copy.deepcopy(tiny_loaded.module), 2)
+    assert default.details["freezing"] is (device == "cpu") and asked.details["freezing"] is (device == "cuda")
+
+
 def test_torch_compile_refuses_bad_modes(tiny_loaded):
     with pytest.raises(InvalidConfigError, match="max-autotune"):
         create_backend("torch-compile", options={"mode": "max-autotune"}).prepare(tiny_loaded.module)
