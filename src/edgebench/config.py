@@ -33,7 +33,8 @@ class TimingConfig:
     """How long a cell is timed. By default until its median is known: a warm-up of >= 10
     iterations and >= 0.5 s, then >= 30 iterations and >= 1 s, then more interleaved rounds until
     the 95% interval of the median is within `ci_pct` % of it, or `max_time_s` seconds of samples
-    are taken (the row then says how close it got). `fixed()` is the rule before that, pyperf's
+    are taken (the row then says how close it got). Where cells run isolated, their rounds take
+    turns between `processes` worker processes (bench.spread). `fixed()` is the rule before that, pyperf's
     and LoadGen's practice: >= 100 iterations and >= 5 s after a warm-up of >= 10 iterations and
     1 s, however steady the cell. `quick_config()` is for smoke runs and every report says so."""
 
@@ -47,6 +48,8 @@ class TimingConfig:
     ci_pct: float | None = 1.0
     #: with ci_pct: at most this many seconds of timed samples per cell
     max_time_s: float = 10.0
+    #: worker processes a cell's rounds take turns in (bench.spread), where cells run isolated
+    processes: int = 2
 
     @classmethod
     def quick_config(cls) -> "TimingConfig":
@@ -64,6 +67,8 @@ class TimingConfig:
             )
         if self.max_iters < self.min_iters:
             raise InvalidConfigError(f"max_iters ({self.max_iters}) must be >= min_iters ({self.min_iters})")
+        if not isinstance(self.processes, int) or self.processes < 1:
+            raise InvalidConfigError(f"--processes must be an integer >= 1, got {self.processes!r}")
         if self.ci_pct is not None and not 0 < self.ci_pct < 100:
             raise InvalidConfigError(f"--ci must be above 0% and below 100%, got {self.ci_pct}%; e.g. --ci 1% (or off)")
         if self.ci_pct is not None and not self.max_time_s >= self.min_time_s:
@@ -285,7 +290,7 @@ class SuiteConfig:
         and each spec parsed, the store's path filled in."""
         if self.target is not None:  # the device and the default backends are the target's (targets.remote)
             return replace(self, backends=list(self.backends) if self.backends else None,
-                           db=self.db or self.out_dir / "edgebench.sqlite")
+                           db=self.db or self.out_dir / "edgebench.sqlite", timing=replace(self.timing, processes=1))
         device = resolve_device(self.device)
         backends = list(self.backends) if self.backends else [BASELINE_BACKEND, *default_post_backends(device)]
         if self.precision == "auto":
@@ -296,7 +301,10 @@ class SuiteConfig:
                 raise InvalidConfigError(f"fallback={options['fallback']!r} in backend {b!r}: use fp32, fp16 or bf16")
         if len(set(backends)) != len(backends):
             raise InvalidConfigError(f"backend listed twice in {backends}")
-        return replace(self, backends=backends, device=device, db=self.db or self.out_dir / "edgebench.sqlite")
+        # several timing processes need isolated cells (bench.spread); in this process there is one
+        timing = self.timing if self.isolate else replace(self.timing, processes=1)
+        return replace(self, backends=backends, device=device, db=self.db or self.out_dir / "edgebench.sqlite",
+                       timing=timing)
 
 
 def baseline_is_reference(cfg: SuiteConfig) -> bool:

@@ -32,6 +32,8 @@ class BackendCell:
     #: outputs are the reference (kept in edgebench's cache and reused while they verify)
     check_reference: list | None = None
     makes_reference = False
+    #: False in a cell's later timing processes (bench.spread): the first process's check judges it
+    runs_check = True
 
     def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
                  timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False,
@@ -121,7 +123,7 @@ class BackendCell:
                 t0 = time.perf_counter()
                 first = infer(bk, batches[0])
                 cold.first_infer_s = time.perf_counter() - t0
-                self.outputs = self._check_outputs(bk, batches, first)
+                self.outputs = self._check_outputs(bk, batches, first) if self.runs_check else None
             if rec.device == "cuda":
                 # this cell's own peak: above what the process held before it (a model's other
                 # backends stay loaded while the arms are interleaved)

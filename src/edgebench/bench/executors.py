@@ -102,10 +102,16 @@ class IsolatedSession(LocalSession):
         return base, spec
 
     def _arm(self, name: str, precision: str, options: dict):
+        """A worker arm, or, with timing.processes > 1, one per process that the rounds take turns in."""
         from edgebench.bench.isolation import WorkerArm
 
-        base, spec = self._spec(name, precision, options)
-        return WorkerArm(spec, base, self.cfg.cell_timeout_s)
+        arms = [WorkerArm(spec, base, self.cfg.cell_timeout_s)
+                for base, spec in (self._spec(name, precision, options) for _ in range(self.cfg.timing.processes))]
+        if len(arms) == 1:
+            return arms[0]
+        from edgebench.bench.spread import SpreadArm
+
+        return SpreadArm(arms)
 
     def scenario_arm(self, name: str, precision: str, options: dict):
         from edgebench.bench.scenario_cells import IsolatedScenarioArm

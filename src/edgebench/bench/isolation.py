@@ -101,6 +101,7 @@ def worker_main(conn, spec: dict) -> None:
         bc = BackendCell(cell, spec["backend"], spec["run_id"], spec["device"], spec["precision"],
                          TimingConfig(**spec["timing"]), spec["env"], spec["options"], profile=spec["profile"])
         bc.check_against(spec.get("check_reference"), spec.get("makes_reference", False))
+        bc.runs_check = spec.get("runs_check", True)
         bc.open()
         conn.send(("opened", bc.alive, _with_stages(bc.rec.to_dict()), bc.outputs, cell.check_info()))
         while True:

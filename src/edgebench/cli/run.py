@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--no-isolate", action="store_true",
                    help="run cells in this process (faster start; a crash then ends the run)")
     p.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds one isolated cell may take in all")
+    p.add_argument("--processes", type=int, default=None,
+                   help="worker processes each isolated cell's rounds take turns in, so that the variation between "
+                        "processes shows in its interval (default 2; with --no-isolate 1)")
     p.add_argument("--resume", action="store_true",
                    help="skip cells already stored ok with the same fingerprint; their rows join this run")
     p.add_argument("--repetitions", type=int, default=3,
@@ -65,7 +68,7 @@ def main(args) -> int:
     models = {} if args.models is None else {"models": args.models}  # else SuiteConfig's default, the paper's
     cfg = SuiteConfig(
         batch_size=args.batch_size, precision=args.precision, device=args.device, backends=args.backends,
-        model_options=model_options(args), timing=timing(args), pool_size=args.pool_size, out_dir=args.out,
+        model_options=model_options(args), timing=_processes(args, timing(args)), pool_size=args.pool_size, out_dir=args.out,
         db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
         isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume, target=args.target,
         profile=args.profile, loadgen=_loadgen(args), **models,
@@ -156,3 +159,17 @@ def _run_on_cluster(args, cfg) -> int:
         print(console.table_and_files(result.tables[device], files.values()))
     _check_produced([rec for recs in result.records.values() for rec in recs])
     return 0
+
+
+def _processes(args, config):
+    """The timing with --processes: one process where cells run in this one (--no-isolate)."""
+    from dataclasses import replace
+
+    from edgebench.errors import InvalidConfigError
+
+    if args.no_isolate:
+        if args.processes not in (None, 1):
+            raise InvalidConfigError(f"--processes {args.processes} needs isolated cells: leave out --no-isolate, "
+                                     "or --processes")
+        return replace(config, processes=1)
+    return config if args.processes is None else replace(config, processes=args.processes)
