@@ -163,6 +163,13 @@ class EnergyProbe:
             j, s = self.meter.stop()
             self.idle_watts = j / s if s > 0 else 0.0
 
+    @classmethod
+    def off(cls) -> "EnergyProbe":
+        """A probe that measures nothing: its windows just run."""
+        probe = cls.__new__(cls)
+        probe.meter, probe.joules, probe.seconds, probe.idle_watts = None, 0.0, 0.0, 0.0
+        return probe
+
     @property
     def available(self) -> bool:
         return self.meter is not None
