@@ -22,6 +22,15 @@ def test_scenario_options_are_checked_before_anything_runs(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_processes_are_checked_before_anything_runs(tmp_path, capsys):
+    out = str(tmp_path / "o")
+    assert main(["run", "--models", "test_cnn", "--processes", "0", "--out", out]) == 2
+    assert "--processes must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert main(["run", "--models", "test_cnn", "--no-isolate", "--processes", "2", "--out", out]) == 2
+    assert "needs isolated cells" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_single_stream_scenario_from_the_command_line(tmp_path, capsys):
     import pytest
 

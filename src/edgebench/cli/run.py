@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
     p.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds one isolated cell may take in all")
     p.add_argument("--processes", type=int, default=None,
                    help="worker processes each isolated cell's rounds take turns in, so that the variation between "
-                        "processes shows in its interval (default 2; with --no-isolate 1)")
+                        "processes shows in its interval (default 2; with --no-isolate 1); each holds the model, so on a "
+                        "device short of memory (a Jetson Nano) pass 1")
     p.add_argument("--resume", action="store_true",
                    help="skip cells already stored ok with the same fingerprint; their rows join this run")
     p.add_argument("--repetitions", type=int, default=3,
