@@ -59,3 +59,15 @@ def test_ci_option_sets_the_stopping_rule_and_off_restores_the_fixed_one():
         timing(args("--ci", "tight"))
     with pytest.raises(InvalidConfigError, match="--ci must be above 0%"):
         timing(args("--ci", "0%"))
+
+
+def test_only_run_times_a_cell_in_several_processes():
+    from edgebench.cli.options import timing
+    from edgebench.cli.run import _processes
+
+    parser = build_parser()
+    assert timing(parser.parse_args(["bench", "test_cnn", "--backend", "pytorch"])).processes == 1
+    run = parser.parse_args(["run"])
+    assert _processes(run, timing(run)).processes == 2
+    assert _processes(parser.parse_args(["run", "--processes", "3"]), timing(run)).processes == 3
+    assert _processes(parser.parse_args(["run", "--no-isolate"]), timing(run)).processes == 1

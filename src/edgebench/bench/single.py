@@ -3,6 +3,7 @@ accuracy gate), `stream` (a live video source) and `export` (the artifact `bench
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 from edgebench.backends.base import BackendContext
@@ -59,7 +60,8 @@ def benchmark(
         pool_size,
         Path(cache_dir) if cache_dir else None,
     )
-    timing = timing or TimingConfig()
+    # one cell in this process: one timing process (bench.spread is the suite's)
+    timing = replace(timing or TimingConfig(), processes=1)
     env = environment.capture() if env is None else env
     bc = BackendCell(cell, backend, new_run_id(), device, precision, timing, env, backend_options, strict=True,
                      profile=profile)

@@ -80,6 +80,8 @@ def timing(args):
              if getattr(args, k, None) is not None}
     if ci is not None and not off:
         given["ci_pct"] = parse_percent(ci, "--ci")
+    if not hasattr(args, "processes"):  # only `run` spreads a cell over processes (--processes)
+        given["processes"] = 1
     return replace(base, **given)
 
 
