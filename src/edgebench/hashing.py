@@ -1,4 +1,5 @@
-"""Content hashes that several stages need (a leaf module: the standard library only)."""
+"""Content hashes that several stages need (a leaf module: the standard library, and numpy for
+arrays, imported where used)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,4 +12,15 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
+    return h.hexdigest()
+
+
+def arrays_sha256(arrays) -> str:
+    """Hex SHA-256 of arrays' values as contiguous float32, one after another (a set of inputs:
+    calibration, check or BatchNorm inputs, as cache keys)."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for x in arrays:
+        h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
     return h.hexdigest()

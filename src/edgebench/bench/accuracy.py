@@ -96,11 +96,7 @@ def compare(reference: list, outputs: list, precision: str, tolerances: dict | N
     cos_lower = _mean_lower_bound(cosines)
     agree = ref.argmax(axis=1) == out.argmax(axis=1)
     top1 = float(np.mean(agree))
-    if ref.shape[1] > 1:
-        top2 = np.sort(ref, axis=1)[:, -2:]
-        decisive = (top2[:, 1] - top2[:, 0]) >= DECISIVE_MARGIN
-    else:
-        decisive = np.zeros(len(ref), dtype=bool)
+    decisive = _decisive(ref)
     n_dec, k_dec = int(decisive.sum()), int(agree[decisive].sum())
     dec_agree = k_dec / n_dec if n_dec else None
     min_lower = tol.get("min_top1_lower", TOP1_LOWER)
@@ -140,14 +136,23 @@ def _mean_lower_bound(values) -> float:
     return float(np.mean(values) - t * np.std(values, ddof=1) / math.sqrt(n))
 
 
-def decisive_items(reference: list) -> list[bool]:
-    """Per check item of the reference's batches: whether its top-1 logit beats the runner-up by
+def _decisive(ref: np.ndarray) -> np.ndarray:
+    """Per row of `ref` (items x outputs): whether its top-1 value beats the runner-up by
     DECISIVE_MARGIN (a single-output model has none)."""
-    ref = np.concatenate([np.asarray(r, dtype=np.float64).reshape(len(r), -1) for r in reference])
     if ref.shape[1] < 2:
-        return [False] * len(ref)
+        return np.zeros(len(ref), dtype=bool)
     top2 = np.sort(ref, axis=1)[:, -2:]
-    return list((top2[:, 1] - top2[:, 0]) >= DECISIVE_MARGIN)
+    return (top2[:, 1] - top2[:, 0]) >= DECISIVE_MARGIN
+
+
+def decisive_items(reference: list) -> list[bool]:
+    """Per check item of the reference's batches: whether it is decisive (compare's rule)."""
+    return list(_decisive(np.concatenate([np.asarray(r, dtype=np.float64).reshape(len(r), -1) for r in reference])))
+
+
+def gate_precision(precision: str) -> str:
+    """The tolerances a cell of `precision` is judged by: its own, or FP32's for any other."""
+    return precision if precision in TOLERANCES else "fp32"
 
 
 def check_plan(reference: list, items: int | None = None) -> tuple[list[int], list[int]]:

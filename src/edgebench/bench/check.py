@@ -20,7 +20,7 @@ def planned_outputs(cell, rec: Record, reference: list | None, first, run: Calla
     """A cell's outputs on `cell`'s check batches: None for a batch it did not need. `first`: the
     first batch's, already run; `run(indices)` runs those batches. Without a reference of the
     same batches, or when the inputs are labelled (task accuracy is reported over all), all run."""
-    from edgebench.bench.accuracy import check_plan, compare, decisive_items, verdict_clear
+    from edgebench.bench.accuracy import check_plan, compare, decisive_items, gate_precision, verdict_clear
 
     batches = cell.check_batches()[0]
     labels, _, items = cell.check_info()
@@ -31,7 +31,7 @@ def planned_outputs(cell, rec: Record, reference: list | None, first, run: Calla
     planned, rest = check_plan(reference, items)
     outputs: list = [first] + [None] * (n - 1)
     _fill(outputs, [j for j in planned if j != 0], run)
-    precision = rec.precision if rec.precision in ("fp32", "fp16", "bf16", "int8") else "fp32"
+    precision = gate_precision(rec.precision)
     doubt = verdict_clear(compare(reference, outputs, precision), precision) if rest else ""
     if doubt:
         _fill(outputs, [j for j in rest if j != 0], run)
@@ -63,19 +63,18 @@ def reference_outputs(cell, rec: Record, first, compute: Callable[[], list]) -> 
     from edgebench.cache import Cache
 
     batches = cell.check_batches()[0]
-    cache = Cache(cell.cache_dir)
-    fields = _fields(cell, rec, batches)
-    entry = cache.get("reference", fields, label=rec.model.replace("/", "_")[:40])
+    cache, fields = Cache(cell.cache_dir), _fields(cell, rec, batches)
+    entry = cache.get("reference", fields, label=rec.model)
     if entry is not None:
         stacked = np.load(entry.path("outputs.npy"))
         cached = [stacked[i * len(b):(i + 1) * len(b)] for i, b in enumerate(batches)]
         if len(stacked) == sum(len(b) for b in batches) and _reproduces(first, cached[0]):
             rec.details["reference_cache"] = "hit"
             return [first] + cached[1:]
-        cache.discard("reference", fields, label=rec.model.replace("/", "_")[:40])
+        cache.discard("reference", fields, label=rec.model)
         rec.details["reference_cache"] = "rebuilt: the first batch no longer reproduces the cached outputs"
     outputs = compute()
-    with cache.writing("reference", fields, label=rec.model.replace("/", "_")[:40]) as draft:
+    with cache.writing("reference", fields, label=rec.model) as draft:
         np.save(draft.folder / "outputs.npy", np.concatenate([np.asarray(o, dtype=np.float32) for o in outputs]))
     rec.details.setdefault("reference_cache", "built")
     return outputs
@@ -91,15 +90,11 @@ def _reproduces(first, cached) -> bool:
 def _fields(cell, rec: Record, batches: list) -> dict:
     """What the reference's outputs depend on: the weights, the very check inputs, the batch,
     the backend and its options, the library and the device."""
-    import hashlib
-
     import torch
 
+    from edgebench.hashing import arrays_sha256
     from edgebench.system import device_identity
 
-    h = hashlib.sha256()
-    for b in batches:
-        h.update(np.ascontiguousarray(b, dtype=np.float32).tobytes())
-    return {"source": cell.source_key(), "check_inputs_sha256": h.hexdigest(), "batches": [len(b) for b in batches],
+    return {"source": cell.source_key(), "check_inputs_sha256": arrays_sha256(batches), "batches": [len(b) for b in batches],
             "backend": rec.backend, "options": rec.options, "precision": rec.precision, "torch": torch.__version__,
             "device": device_identity(rec.device)}

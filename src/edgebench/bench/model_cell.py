@@ -43,21 +43,17 @@ def load_model(name: str, opts: ModelOptions, cache_dir: Path | None = None):
 def _batchnorm_statistics(loaded, items: list, desc: str, cache_dir: Path | None) -> None:
     """recalibrate_batchnorm, its statistics kept in edgebench's cache under the weights' hash,
     the very inputs' hash, the torch version and the CPU, so a second run loads them."""
-    import hashlib
-
     import numpy as np
     import torch
 
     from edgebench.cache import Cache
+    from edgebench.hashing import arrays_sha256
     from edgebench.models.build import batchnorm_statistics, recalibrate_batchnorm, set_batchnorm_statistics
     from edgebench.system import device_identity
 
-    h = hashlib.sha256()
-    for x in items:
-        h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
-    fields = {"weights": loaded.weights, "weights_sha256": loaded.weights_sha256, "inputs_sha256": h.hexdigest(),
+    fields = {"weights": loaded.weights, "weights_sha256": loaded.weights_sha256, "inputs_sha256": arrays_sha256(items),
               "items": len(items), "description": desc, "torch": torch.__version__, "device": device_identity("cpu")}
-    cache, label = Cache(cache_dir), loaded.spec.name.replace("/", "_")[:40]
+    cache, label = Cache(cache_dir), loaded.spec.name
     entry = cache.get("batchnorm", fields, label=label)
     if entry is not None:
         with np.load(entry.path("statistics.npz")) as stored:

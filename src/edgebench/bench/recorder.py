@@ -91,7 +91,7 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
     why) is "not judged". Neither is ever picked as the post-opt result."""
     if outputs is None:
         return
-    from edgebench.bench.accuracy import compare, task_accuracy
+    from edgebench.bench.accuracy import compare, gate_precision, task_accuracy
 
     labels, desc, n = check_info
     rec.details["accuracy_inputs"] = desc
@@ -106,7 +106,7 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
             acc.gate_reason = f"no reference outputs: {no_reference or 'none could be computed'}"
             rec.warnings.append(f"accuracy not judged ({acc.gate_reason}); this cell is never the post-opt pick")
         return
-    res = compare(reference, outputs, rec.precision if rec.precision in ("fp32", "fp16", "bf16", "int8") else "fp32")
+    res = compare(reference, outputs, gate_precision(rec.precision))
     acc.max_abs_diff, acc.max_rel_diff = res.max_abs_diff, res.max_rel_diff
     acc.cosine_similarity, acc.top1_agreement = res.cosine, res.top1_agreement
     rec.details["top1_decisive_items"] = res.decisive_items

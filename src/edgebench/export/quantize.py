@@ -5,7 +5,6 @@ inputs' hash, the recipe and onnxruntime's version. QDQ models run on ONNX Runti
 and TensorRT (explicit quantization)."""
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from edgebench.cache import Cache
 from edgebench.errors import ExportError, InvalidConfigError
+from edgebench.hashing import arrays_sha256
 from edgebench.export.artifact import Artifact
 
 METHODS = ("minmax", "entropy", "percentile")
@@ -169,18 +169,14 @@ def quantize_int8(fp32: Artifact, calibration: list, cache_dir: Path | None = No
     `recipe`: DEFAULT_RECIPE when None. The artifact's `export_s` is the calibration +
     quantization time in seconds, with the writing of its cache entry (0.0 when served from
     the cache)."""
-    import numpy as np
     import onnxruntime as ort
 
     recipe = recipe or DEFAULT_RECIPE
     if not calibration:
         raise ExportError("INT8 quantization needs calibration inputs; pass --calibration-data or use a task with defaults")
-    h = hashlib.sha256()
-    for x in calibration:
-        h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
-    key_fields = {"fp32_sha256": fp32.sha256, "calibration_sha256": h.hexdigest(), "calibration_size": len(calibration),
-                  "format": "QDQ", "activations": "uint8", "weights": recipe.weights, "recipe": recipe.to_dict(),
-                  "onnxruntime": ort.__version__}
+    key_fields = {"fp32_sha256": fp32.sha256, "calibration_sha256": arrays_sha256(calibration),
+                  "calibration_size": len(calibration), "format": "QDQ", "activations": "uint8",
+                  "weights": recipe.weights, "recipe": recipe.to_dict(), "onnxruntime": ort.__version__}
     t0 = time.perf_counter()
     entry = Cache(cache_dir).get_or_build(
         "int8", key_fields, lambda folder: _build(fp32, calibration, folder / FILE, recipe, key_fields, calibration_desc),
