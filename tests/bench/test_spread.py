@@ -2,8 +2,10 @@
 moves its latency by more than its samples show)."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
+from edgebench.bench.engine import say_how_known, split_timing, until_known
 from edgebench.bench.spread import SpreadArm
 from edgebench.bench.suite import run_suite
 from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
@@ -80,3 +82,50 @@ def test_a_later_process_that_cannot_open_leaves_its_rounds_to_the_others():
     rec = spread.finish()
     assert rec.latency.host.count == 15 and rec.details["processes"] == 1
     assert any("process 2 of 2 could not open" in w and "signal 9" in w for w in rec.warnings)
+
+
+class _NoisyArm(_Arm):
+    """Samples within +-0.5% of its median, in a fixed pattern."""
+
+    def measure(self, timing) -> None:
+        self.warmups.append(timing.warmup_iters)
+        n = len(self.values)
+        self.values += [self.ms / 1e3 * (1 + 0.005 * math.sin(n + i)) for i in range(timing.min_iters)]
+
+
+def test_timing_stops_once_each_process_median_is_known_and_the_row_says_why_wider():
+    """Two processes whose medians differ by 20%: the median of their pooled samples sits in the
+    gap between them, and its interval stays near that gap however long the cell is timed. The
+    stop rule stops once each process's own median is known to --ci, not at --max-time, and the
+    row says its width comes from the processes."""
+    spread = SpreadArm([_NoisyArm(10.0), _NoisyArm(12.0)])
+    timing = TimingConfig(warmup_iters=0, warmup_s=0, min_iters=30, min_time_s=0, ci_pct=1.0, max_time_s=20.0)
+    rounds = split_timing(timing, 3)
+    spread.open()
+    for r in rounds:
+        spread.measure(r)
+    until_known([spread], rounds, say=lambda arm, what: None)
+    assert sum(spread.values) < 2.0  # each process's median is known after a few rounds of 10 samples
+    rec = spread.finish()
+    say_how_known(rec, spread.values, timing, spread)
+    assert rec.details["median_ci_pct"] > 1.0
+    assert any("processes' medians differ (10, 12" in w for w in rec.warnings), rec.warnings
+
+
+def test_a_later_process_of_an_onnx_cell_builds_no_model(tmp_path, monkeypatch):
+    """An ONNX-consuming cell's second process is handed the first one's ONNX file: the model is
+    built by the pytorch cell's two processes and the onnxruntime cell's first, three times, not four."""
+    builds = tmp_path / "builds.txt"
+    counted = tmp_path / "counted.py"
+    counted.write_text("import torch\nINPUT_SHAPE = (3, 8, 8)\n"
+                       f"def make(num_classes=2):\n    open({str(builds)!r}, 'a').write('built\\n')\n"
+                       "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, num_classes))\n")
+    cfg = SuiteConfig(models=[f"{counted}:make"], backends=["pytorch", "onnxruntime"], device="cpu",
+                      timing=TimingConfig(**{**FAST_TIMING, "processes": 2}), pool_size=2, out_dir=tmp_path / "out",
+                      repetitions=2, model_options=ModelOptions(check_size=16), cache_dir=tmp_path / "cache")
+    records = run_suite(cfg).records
+    assert [r.status for r in records] == [Status.OK, Status.OK], [r.error for r in records]
+    assert all(r.details["processes"] == 2 for r in records)
+    assert builds.read_text().count("built") == 3
+    ort = records[1]
+    assert ort.model_facts.input_shape == [3, 8, 8] and ort.artifact.sha256

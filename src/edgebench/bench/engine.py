@@ -131,14 +131,28 @@ def _timed(arm) -> list:
     return getattr(arm, "values", None) or []
 
 
-def _unknown(arm, timing: TimingConfig) -> bool:
-    """Whether an arm's median is not yet known to timing.ci_pct and it may take more samples."""
+def _widths(arm, values: list) -> tuple[float | None, float | None]:
+    """(the 95% half-width of the median of all `values`, in %; the largest of each timing
+    process's own, where several took samples, else the same). Samples from processes whose
+    medians differ pile up on either side of a gap, so the first stops narrowing at about that
+    gap however many are taken; the second keeps narrowing as each process's median is known."""
     from edgebench.results.latency import median_halfwidth_pct
 
+    pooled = median_halfwidth_pct(values)
+    per = getattr(arm, "per_process", None) or []
+    if len(per) < 2:
+        return pooled, pooled
+    each = [median_halfwidth_pct(v) for v in per]
+    return pooled, None if None in each else max(each)
+
+
+def _unknown(arm, timing: TimingConfig) -> bool:
+    """Whether an arm may take more samples and they would narrow its median: not yet known to
+    timing.ci_pct in every timing process, and under max_time_s of samples."""
     values = _timed(arm)
     if not values or sum(values) >= timing.max_time_s:
         return False
-    width = median_halfwidth_pct(values)
+    width = _widths(arm, values)[1]
     return width is None or width > timing.ci_pct
 
 
@@ -168,20 +182,25 @@ def until_known(arms: list, rounds: list[TimingConfig], say: Callable, sizes: di
         pending = [a for a in pending if a not in stalled and _unknown(a, first)]
 
 
-def say_how_known(rec: Record, values: list, timing: TimingConfig) -> None:
-    """Into a measured row: how well its median is known, and a warning where the rule stopped
-    at max_time_s before the asked precision."""
-    from edgebench.results.latency import median_halfwidth_pct
+def say_how_known(rec: Record, values: list, timing: TimingConfig, arm=None) -> None:
+    """Into a measured row: how well its median is known, and a warning where it is not known to
+    the asked precision: the rule stopped at max_time_s, or the timing processes' medians differ
+    by more than that (more samples would not narrow it)."""
     from edgebench.results.record import Status
 
     if rec.status != Status.OK or not values:
         return
-    width = median_halfwidth_pct(values)
+    width, each = _widths(arm, values)
     rec.details["median_ci_pct"] = None if width is None else round(width, 3)
     if width is None or width > timing.ci_pct:
         known = "not known (too few samples)" if width is None else f"known to +-{width:.1f}% (95%)"
-        rec.warnings.append(f"median {known}, not the +-{timing.ci_pct:g}% asked: its {timing.max_time_s:g} s of "
-                            f"samples ran out (--max-time); a speedup within that is not resolved")
+        if each is not None and each <= timing.ci_pct:
+            p50s = ", ".join(f"{p:.4g}" for p in rec.details.get("process_p50_ms", []))
+            why = (f"its timing processes' medians differ ({p50s} ms), which more samples do not narrow; "
+                   f"compare's interval includes that spread")
+        else:
+            why = f"its {timing.max_time_s:g} s of samples ran out (--max-time); a speedup within that is not resolved"
+        rec.warnings.append(f"median {known}, not the +-{timing.ci_pct:g}% asked: {why}")
 
 
 def measure_model(arms: list, rounds: list[TimingConfig], reference: Reference, *, baseline_is_reference: bool,
@@ -217,7 +236,7 @@ def measure_model(arms: list, rounds: list[TimingConfig], reference: Reference, 
         if not arm.resumed and rec.latency.host is not None and sum(sizes.get(id(arm), [])) == len(values):
             rec.details["round_sizes"] = sizes[id(arm)]
         if rounds[0].ci_pct is not None and not arm.resumed:
-            say_how_known(rec, values, rounds[0])
+            say_how_known(rec, values, rounds[0], arm)
         if not arm.resumed and arm.outputs is not None:
             ref = reference.get()
             with stages.stage("gate evaluation"):

@@ -58,11 +58,15 @@ def _adopt(parent: Record, child: dict) -> Record:
 
 
 def _model_cell(spec: dict):
+    """The worker's model: built and loaded, or, in a later timing process that the first one
+    handed its ONNX artifacts (bench.spread), nothing built at all."""
     from edgebench.bench.model_cell import ModelCell
     from edgebench.config import ModelOptions
 
-    return ModelCell(spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"],
-                     spec["cache_dir"])
+    args = (spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"], spec["cache_dir"])
+    if spec.get("handoff") is not None:
+        return ModelCell.handed(*args, spec["handoff"])
+    return ModelCell(*args)
 
 
 def _send_error(conn, exc: BaseException) -> None:
@@ -103,7 +107,8 @@ def worker_main(conn, spec: dict) -> None:
         bc.check_against(spec.get("check_reference"), spec.get("makes_reference", False))
         bc.runs_check = spec.get("runs_check", True)
         bc.open()
-        conn.send(("opened", bc.alive, _with_stages(bc.rec.to_dict()), bc.outputs, cell.check_info()))
+        handoff = cell.handoff() if bc.alive and bc.consumes == "onnx" else None
+        conn.send(("opened", bc.alive, _with_stages(bc.rec.to_dict()), bc.outputs, cell.check_info(), handoff))
         while True:
             cmd, payload = conn.recv()
             if cmd == "measure":
@@ -177,6 +182,7 @@ class WorkerArm:
         self.spec, self.rec, self.timeout_s, self.target = spec, base, timeout_s, target
         self.outputs = None
         self.check_info = (None, "", None)
+        self.handoff = None  # what a later timing process of this cell needs to build nothing (bench.spread)
         self.values: list[float] = []  # the worker's host samples, round by round (the stop-when-known rule)
         self.proc = self.conn = None
         self.deadline = None
@@ -261,7 +267,7 @@ class WorkerArm:
         reply = self.start()
         if reply is None:
             return False
-        _, alive, rec, self.outputs, self.check_info = reply
+        _, alive, rec, self.outputs, self.check_info, self.handoff = reply
         self.rec = _adopt(self.rec, self._seen(rec))
         if not alive:
             self._stop()

@@ -149,9 +149,38 @@ class ModelCell:
         self._export_errors: dict = {}
         self._stats: dict | None = None
         self._check = None
+        self._handed: dict | None = None
+
+    def handoff(self) -> dict | None:
+        """What a later timing process of an ONNX-consuming cell needs of this model, so that it
+        builds nothing (bench.spread): the ONNX artifacts this process exported or loaded from
+        edgebench's cache, the source key the backends' own caches use, and the model's facts.
+        None where there is no artifact to hand (a module-consuming backend builds the module)."""
+        if not self._artifacts:
+            return None
+        return {"artifacts": dict(self._artifacts), "source_key": self.source_key(), "facts": self.facts(),
+                "item_shape": tuple(self.item_shape), "task": self.task}
+
+    @classmethod
+    def handed(cls, name: str, opts: ModelOptions, batch_size: int, pool_size: int, cache_dir: Path | None,
+               handoff: dict) -> "ModelCell":
+        """The cell of a later timing process (bench.spread) from the first process's handoff():
+        nothing is built or exported; its ONNX artifacts are the very files the first one ran, and its
+        timing inputs the same (the same seed). It serves source_for("onnx") only."""
+        self = cls.__new__(cls)
+        self.name, self.opts, self.batch_size, self.cache_dir = name, opts, batch_size, cache_dir
+        self.loaded = self.onnx_file = self.spec = None
+        self.item_shape, self.task = tuple(handoff["item_shape"]), handoff["task"]
+        self.pool = input_pool(self.item_shape, batch_size, pool_size, opts.seed)
+        self._pinned_pool = self.reference = self._stats = None
+        self._artifacts, self._export_errors, self._check = dict(handoff["artifacts"]), {}, None
+        self._handed = handoff
+        return self
 
     def facts(self) -> ModelFacts:
         """What every record of this model says of it (params and FLOPs are added at open)."""
+        if self._handed is not None:
+            return copy.deepcopy(self._handed["facts"])
         return ModelFacts(num_classes=self.loaded.num_classes if self.loaded else None, input_shape=list(self.item_shape),
                           weights=self.loaded.weights if self.loaded else self.onnx_file.path.name)
 
@@ -215,6 +244,9 @@ class ModelCell:
         quantization calibrated on task inputs (with `recipe`, export.quantize's default when
         None). Built once per recipe; a failure is remembered."""
         kind = "fp32" if precision != "int8" else "int8" if recipe is None else f"int8/{recipe.name}"
+        if self._handed is not None and kind not in self._artifacts:
+            raise RuntimeError(f"the {kind} ONNX artifact of {self.name} was not handed to this timing process; "
+                               "this is a bug, please report it")
         if kind in self._export_errors:
             raise self._export_errors[kind]
         if kind not in self._artifacts:
@@ -249,12 +281,16 @@ class ModelCell:
 
     def source_key(self) -> dict:
         """What identifies this model's weights and input, for backends' own caches."""
+        if self._handed is not None:
+            return dict(self._handed["source_key"])
         if self.loaded is not None:
             return source_key(self.name, self.loaded)
         return {"model": self.name, "onnx_sha256": self.onnx_file.sha256, "input_shape": list(self.item_shape)}
 
     def source_for(self, consumes: str, precision: str = "fp32", recipe=None):
         if consumes == "module":
+            if self._handed is not None:
+                raise RuntimeError(f"a handed cell of {self.name} has no module; this is a bug, please report it")
             if self.loaded is None:
                 raise InvalidConfigError(f"{self.name} is an ONNX file; the pytorch backend needs a model name or file.py:factory")
             if precision == "int8":

@@ -2,7 +2,8 @@
 process's own state (where the runtime's threads land, how its memory is laid out) moves its
 latency by more than its samples' noise, so two runs of one process each can disagree with
 intervals that do not overlap. The first process opens the cell as usual (the check outputs for the
-gate, the cold start, the memory); the others only load it and time. The timed rounds take turns
+gate, the cold start, the memory); the others only load it and time: an ONNX-consuming cell's
+later processes are handed the first one's ONNX artifacts and build no model at all. The timed rounds take turns
 between the processes, so the spread of the round medians, which `compare` reads, includes the
 variation between processes. The row's latency is over every process's samples, and
 details["process_p50_ms"] gives each one's median."""
@@ -50,6 +51,11 @@ class SpreadArm:
     def alive(self) -> bool:
         return self.arms[0].alive
 
+    @property
+    def per_process(self) -> list[list[float]]:
+        """Each process's samples so far (bench.engine's stop rule knows each process's median)."""
+        return [v for v in self._per if v]
+
     def check_against(self, reference: list | None, makes_reference: bool = False) -> None:
         self.arms[0].check_against(reference, makes_reference)
 
@@ -69,6 +75,8 @@ class SpreadArm:
             arm = self.arms[i]
             if not self._opened[i]:
                 self._opened[i] = True
+                # an ONNX-consuming cell's later process loads the first one's artifacts, building nothing
+                arm.spec["handoff"] = getattr(self.arms[0], "handoff", None)
                 if not arm.open():
                     self._notes.append(f"process {i + 1} of {k} could not open ({arm.rec.status}: {arm.rec.error}); "
                                        f"the others took its rounds")
