@@ -85,12 +85,16 @@ def test_a_later_process_that_cannot_open_leaves_its_rounds_to_the_others():
 
 
 class _NoisyArm(_Arm):
-    """Samples within +-0.5% of its median, in a fixed pattern."""
+    """Samples within +-`noise` of its median, in a fixed pattern."""
+
+    def __init__(self, ms: float, noise: float = 0.005):
+        super().__init__(ms)
+        self.noise = noise
 
     def measure(self, timing) -> None:
         self.warmups.append(timing.warmup_iters)
         n = len(self.values)
-        self.values += [self.ms / 1e3 * (1 + 0.005 * math.sin(n + i)) for i in range(timing.min_iters)]
+        self.values += [self.ms / 1e3 * (1 + self.noise * math.sin(n + i)) for i in range(timing.min_iters)]
 
 
 def test_timing_stops_once_each_process_median_is_known_and_the_row_says_why_wider():
@@ -129,3 +133,19 @@ def test_a_later_process_of_an_onnx_cell_builds_no_model(tmp_path, monkeypatch):
     assert builds.read_text().count("built") == 3
     ort = records[1]
     assert ort.model_facts.input_shape == [3, 8, 8] and ort.artifact.sha256
+
+
+def test_processes_that_agree_stop_once_the_median_of_all_their_samples_is_known():
+    """Where the processes agree, the median of all samples is known first (each process holds
+    half of them): timing stops there, not when each process's own median is known."""
+    from edgebench.bench.engine import _widths
+
+    spread = SpreadArm([_NoisyArm(10.0, noise=0.05), _NoisyArm(10.0, noise=0.05)])
+    timing = TimingConfig(warmup_iters=0, warmup_s=0, min_iters=10, min_time_s=0, ci_pct=1.0, max_time_s=20.0)
+    rounds = split_timing(timing, 2)
+    spread.open()
+    for r in rounds:
+        spread.measure(r)
+    until_known([spread], rounds, say=lambda arm, what: None)
+    pooled, each = _widths(spread, spread.values)
+    assert pooled <= 1.0 < each and sum(spread.values) < 20.0

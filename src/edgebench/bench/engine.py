@@ -133,27 +133,32 @@ def _timed(arm) -> list:
 
 def _widths(arm, values: list) -> tuple[float | None, float | None]:
     """(the 95% half-width of the median of all `values`, in %; the largest of each timing
-    process's own, where several took samples, else the same). Samples from processes whose
-    medians differ pile up on either side of a gap, so the first stops narrowing at about that
-    gap however many are taken; the second keeps narrowing as each process's median is known."""
+    process's own, None unless several took samples). Samples from processes whose medians
+    differ pile up on either side of a gap, so the first stops narrowing at about that gap however
+    many are taken; the second keeps narrowing as each process's median is known."""
     from edgebench.results.latency import median_halfwidth_pct
 
     pooled = median_halfwidth_pct(values)
     per = getattr(arm, "per_process", None) or []
     if len(per) < 2:
-        return pooled, pooled
+        return pooled, None
     each = [median_halfwidth_pct(v) for v in per]
     return pooled, None if None in each else max(each)
 
 
+def _known(width: float | None, each: float | None, ci_pct: float) -> bool:
+    """The median is known to ci_pct, or, where the timing processes' medians differ, each
+    process's is (more samples would not narrow the median of them all)."""
+    return width is not None and width <= ci_pct or each is not None and each <= ci_pct
+
+
 def _unknown(arm, timing: TimingConfig) -> bool:
-    """Whether an arm may take more samples and they would narrow its median: not yet known to
-    timing.ci_pct in every timing process, and under max_time_s of samples."""
+    """Whether an arm may take more samples and they would narrow its median: not yet known
+    (_known), and under max_time_s of samples."""
     values = _timed(arm)
     if not values or sum(values) >= timing.max_time_s:
         return False
-    width = _widths(arm, values)[1]
-    return width is None or width > timing.ci_pct
+    return not _known(*_widths(arm, values), timing.ci_pct)
 
 
 def measure_round(arm, timing: TimingConfig, sizes: dict | None = None) -> int:
@@ -194,7 +199,7 @@ def say_how_known(rec: Record, values: list, timing: TimingConfig, arm=None) -> 
     rec.details["median_ci_pct"] = None if width is None else round(width, 3)
     if width is None or width > timing.ci_pct:
         known = "not known (too few samples)" if width is None else f"known to +-{width:.1f}% (95%)"
-        if each is not None and each <= timing.ci_pct:
+        if _known(width, each, timing.ci_pct):
             p50s = ", ".join(f"{p:.4g}" for p in rec.details.get("process_p50_ms", []))
             why = (f"its timing processes' medians differ ({p50s} ms), which more samples do not narrow; "
                    f"compare's interval includes that spread")

@@ -3,6 +3,7 @@ duration are met, with the backend's synchronize inside the timed region."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from edgebench.config import TimingConfig
 
@@ -32,10 +33,13 @@ def time_backend(backend, pool: list, cfg: TimingConfig) -> list[float]:
 def time_device(backend, pool: list, cfg: TimingConfig) -> list[float]:
     """Per-iteration GPU time in seconds from CUDA events around the backend's own call on
     device-resident inputs (Backend.native_call): no host<->device copies, no host overhead
-    between launches. Inputs are staged on the device before timing, one call per pool item."""
+    between launches. Inputs are staged on the device before timing, one call per pool item. It
+    runs right after the round's host loop (time_backend), which warmed the backend and the GPU's
+    clocks, so its own warm-up is one pass over the staged calls, not a second timed warm-up."""
     import torch
 
     calls = [backend.native_call(x) for x in pool]
+    cfg = replace(cfg, warmup_iters=min(cfg.warmup_iters, max(2, len(calls))), warmup_s=0.0)
     n = len(calls)
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     clock = time.perf_counter

@@ -227,12 +227,23 @@ class ModelCell:
             else:
                 import torch
 
-                from edgebench.models.stats import count_flops, trainable_params
+                from edgebench.cache import Cache
 
-                # FLOPs per item (batch 1), as the paper's Table 1 gives them
-                flops = count_flops(self.loaded.module, torch.from_numpy(self.pool[0][:1]))
-                self._stats = {"params": trainable_params(self.loaded.module), "flops": flops, "macs": flops // 2}
+                # counted once per model and kept in edgebench's cache (each of its cells would count them)
+                fields = {**self.source_key(), "torch": torch.__version__, "counter": "torch.utils.flop_counter"}
+                entry = Cache(self.cache_dir).get_or_build("model-stats", fields, lambda _folder: self._counted(),
+                                                           label=self.name)
+                self._stats = {k: entry.meta[k] for k in ("params", "flops", "macs")}
         return self._stats
+
+    def _counted(self) -> dict:
+        import torch
+
+        from edgebench.models.stats import count_flops, trainable_params
+
+        # FLOPs per item (batch 1), as the paper's Table 1 gives them
+        flops = count_flops(self.loaded.module, torch.from_numpy(self.pool[0][:1]))
+        return {"params": trainable_params(self.loaded.module), "flops": flops, "macs": flops // 2}
 
     def check_info(self) -> tuple:
         """(labels or None, description, number of real items) of the check batches."""
