@@ -35,6 +35,24 @@ def test_torch_compile_records_compile_time_and_matches(tiny_loaded):
         np.testing.assert_allclose(infer(bk, _x()), _ref(tiny_loaded, _x()), rtol=1e-4, atol=1e-5)
 
 
+def test_torch_compile_leaves_no_compile_workers_alive_once_loaded(tiny_loaded, monkeypatch):
+    """Inductor's compile-worker pool (one worker per core, started where Triton kernels are
+    compiled: a GPU machine) is shut down once the cell has compiled, so that no worker takes a
+    core from the cells timed next. Here the pool is started by hand: this CPU compile starts none."""
+    import copy
+
+    from torch._inductor import async_compile
+
+    monkeypatch.setattr(async_compile.config, "compile_threads", 2)
+    pool = async_compile.AsyncCompile.process_pool()
+    assert async_compile._pool_set and pool.submit(int, "7").result(timeout=120) == 7
+    bk = create_backend("torch-compile", device="cpu", **_opts(tiny_loaded))
+    with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
+        assert not async_compile._pool_set
+        with pytest.raises(RuntimeError):
+            pool.submit(int, "7")  # shut down
+
+
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.needs_cuda)])
 def test_torch_compile_freezes_on_the_cpu_only_by_default(device, tiny_loaded):
     """Freezing lets oneDNN pre-pack a CPU's weights; on CUDA it is off by default, since

@@ -27,7 +27,7 @@ from pathlib import Path
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import torch_profile
-from edgebench.backends.torch_io import TorchIO, apply_cuda_flags
+from edgebench.backends.torch_io import TorchIO, apply_cuda_flags, release_compile_workers
 from edgebench.cache import Cache
 from edgebench.system import device_identity
 from edgebench.errors import BuildError, InvalidConfigError
@@ -117,6 +117,7 @@ class AOTInductorBackend(Backend):
                 program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
                 if in_process:
                     torch._inductor.aoti_compile_and_package(program, package_path=str(package))
+                    release_compile_workers()
             if not in_process:
                 self._build_in_child(program, package)
             # a refused package is never published: the entry being written is dropped

@@ -221,3 +221,16 @@ class CudaGraph:
         self.host_graph.replay()
         self.torch.cuda.current_stream().synchronize()
         return self.host_out_np
+
+
+def release_compile_workers() -> None:
+    """Shut down Inductor's compile-worker pools once a backend has compiled: on a GPU machine
+    each compiling process starts a pool of up to 32 worker processes (one per core), which import
+    torch and Triton in the background and then idle. Left alive, every compiled cell holds its
+    own pool's memory, and a pool still starting takes a core from the cells timed next (they were
+    flagged contended) and from its own process's first rounds. A later compile starts a new pool."""
+    import sys
+
+    async_compile = sys.modules.get("torch._inductor.async_compile")
+    if async_compile is not None and getattr(async_compile, "_pool_set", None):
+        async_compile.shutdown_compile_workers()

@@ -22,7 +22,7 @@ from typing import Literal
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import torch_profile
-from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
+from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags, release_compile_workers
 from edgebench.errors import InvalidConfigError
 
 #: its compiles in edgebench's cache: Inductor's cache artifacts (one file) and the lowering decisions
@@ -204,6 +204,7 @@ class TorchCompileBackend(Backend):
             fmt = self._format if self.channels_last else None
             self.graph = CudaGraph(self.compiled, (self.batch_size, *item), self.io.dtype, memory_format=fmt,
                                    host_io=self.host_io)
+        release_compile_workers()  # compiled: none of Inductor's workers is left to take a core while timed
         self.timings["build_s"] = time.perf_counter() - t0
 
     def _flags(self) -> None:
