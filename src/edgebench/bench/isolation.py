@@ -17,9 +17,9 @@ EXIT_GRACE_S = 30.0
 
 #: what every worker imports first, imported once by the fork server the workers fork from (where
 #: there is one: Linux), so a cell does not pay seconds of imports; nothing here starts a thread
-#: or touches CUDA, so a fork of it is safe. Inductor's compiler (about a second to import) is
-#: here too, for the torch-compile and AOTInductor cells, several a model on a GPU.
-PRELOAD = ["torch", "torchvision", "onnx", "torch._inductor.compile_fx", "edgebench.bench.cell"]
+#: or touches CUDA, so a fork of it is safe. (Not Inductor's compiler: on a CUDA machine its
+#: import initialises CUDA, and a fork of the server could then use no GPU.)
+PRELOAD = ["torch", "torchvision", "onnx", "edgebench.bench.cell"]
 
 
 def _context():
