@@ -52,16 +52,22 @@ from edgebench.bench.harness import infer
 from edgebench.models import build_model, get_spec
 loaded = build_model(get_spec("test_mlp"))  # the smallest model: Inductor's C++ compile is the test's time
 context = BackendContext(loaded.spec.input_shape, {"model": "test_mlp", "weights_sha256": loaded.weights_sha256})
-bk = backend_class("torch-compile")(device="cpu", cache_dir=sys.argv[1], context=context).prepare(loaded.module, 1).load()
+bk = backend_class("torch-compile")(device="cpu", cache_dir=sys.argv[1], context=context).prepare(loaded.module, 1)
+from torch._inductor import config
+threads, call = [], bk._call
+bk._call = lambda t: threads.append(config.compile_threads) or call(t)  # the compile threads while it compiles
+bk.load()
+del bk._call
 x = np.random.default_rng(3).standard_normal((1, *loaded.spec.input_shape)).astype(np.float32)
 print(json.dumps({"cached": bk.details["compile_cached"], "artifacts": bk.details.get("compile_cache_artifacts"),
-                  "out": infer(bk, x).tolist()}))
+                  "out": infer(bk, x).tolist(), "threads": sorted(set(threads)), "default_threads": config.compile_threads}))
 '''
 
 
 def test_torch_compile_reuses_its_inductor_artifacts_from_edgebench_s_cache_in_a_new_process(tmp_path):
     """Two processes, each with an empty Inductor cache of its own: the second finds the first's
-    artifacts in edgebench's cache, loads them into Inductor and gives the same outputs."""
+    artifacts in edgebench's cache, loads them into Inductor and gives the same outputs, compiling
+    with one thread."""
     import json
     import os
     import subprocess
@@ -77,6 +83,8 @@ def test_torch_compile_reuses_its_inductor_artifacts_from_edgebench_s_cache_in_a
         assert out.returncode == 0, out.stderr[-2000:]
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert [r["cached"] for r in runs] == [False, True]
+    # a cached compile runs with one compile thread (Inductor then starts no worker pool); a new one as Inductor decides
+    assert runs[0]["threads"] == [runs[0]["default_threads"]] and runs[1]["threads"] == [1]
     assert runs[1]["artifacts"] and sum(runs[1]["artifacts"].values()) > 0, runs[1]["artifacts"]
     np.testing.assert_allclose(runs[1]["out"], runs[0]["out"], rtol=1e-5, atol=1e-6)
     assert len(list((tmp_path / "cache" / "torch-compile").glob("*/inductor-artifacts.bin"))) == 1

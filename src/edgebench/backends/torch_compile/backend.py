@@ -196,8 +196,14 @@ class TorchCompileBackend(Backend):
         self.details["compile_cached"] = entry is not None
         known = entry.meta.get("lowering") if entry is not None else None
         decisions = self._lower_convs(np.random.default_rng(0).standard_normal(x.shape, dtype=np.float32), known)
-        for _ in range(3):  # compile, then (reduce-overhead) the cudagraph-tree recording runs
-            self.io.to_host(self._call(self._to_device(x)))
+        # a cached compile has its kernels built: one compile thread, so Inductor starts no worker
+        # pool (on a GPU machine, a worker per core importing torch, which took seconds to shut down)
+        from torch._inductor import config as inductor_config
+
+        threads = {"compile_threads": 1} if entry is not None else {}
+        with inductor_config.patch(threads):
+            for _ in range(3):  # compile, then (reduce-overhead) the cudagraph-tree recording runs
+                self.io.to_host(self._call(self._to_device(x)))
         if cache is not None and entry is None:
             self._store_compile(cache, fields, decisions)
         if self.use_graph:
