@@ -1,6 +1,8 @@
 """Inputs from the model's task, for INT8 calibration and accuracy checks: an image folder, a
 UCF50-layout folder, or, without data, scikit-image's photos (images) or a synthetic video set
-(clips). Returns (inputs, labels or None, description)."""
+(clips). They follow the model's declared input: an image input (C, H, W) gets the photos at its
+size, in grey where C is 1 (to_channels); any other input (vectors, sequences) gets standard-normal
+values from a fixed seed, and says so. Returns (inputs, labels or None, description)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +13,46 @@ from edgebench.models.spec import ACTION_RECOGNITION
 
 
 #: the built-in inputs' recipe; a change to how they are made bumps it, so cached ones are remade
-BUILTIN_VERSION = 1
+#: (2: inputs follow the declared channels and rank)
+BUILTIN_VERSION = 2
+
+#: the ImageNet statistics averaged over the channels: a grey input's normalisation
+GREY_MEAN, GREY_STD = 0.449, 0.226
+#: ITU-R BT.601 luma weights, as cv2 and PIL convert RGB to grey
+LUMA = (0.299, 0.587, 0.114)
+
+
+def is_image(shape) -> bool:
+    """Whether an item of `shape` is an image: (C, H, W)."""
+    return len(tuple(shape)) == 3
+
+
+def to_channels(x, channels: int):
+    """An ImageNet-normalised (3, H, W) input as (channels, H, W): itself for 3; for 1, its luma
+    normalised by GREY_MEAN and GREY_STD; otherwise channel k is its channel k mod 3."""
+    from edgebench.data.images import IMAGENET_MEAN, IMAGENET_STD
+
+    if channels == 3:
+        return x
+    if channels == 1:
+        rgb = x * IMAGENET_STD[:, None, None] + IMAGENET_MEAN[:, None, None]
+        luma = LUMA[0] * rgb[0] + LUMA[1] * rgb[1] + LUMA[2] * rgb[2]
+        return ((luma - GREY_MEAN) / GREY_STD)[None].astype(np.float32)
+    return np.ascontiguousarray(x[[k % 3 for k in range(channels)]])
+
+
+def _in_channels(items: list, channels: int, desc: str) -> tuple[list, str]:
+    if channels == 3:
+        return items, desc
+    what = "in grey (luma)" if channels == 1 else f"as {channels} channels (channel k is colour channel k mod 3)"
+    return [to_channels(x, channels) for x in items], f"{desc}, {what}"
+
+
+def synthetic_inputs(shape, count: int, seed: int) -> list:
+    """`count` float32 items of `shape`, standard normal, from `seed`: the check and calibration
+    inputs of a model whose input is not an image or a clip."""
+    rng = np.random.default_rng(seed + 7919)  # not the timing pool's values (bench.inputs, the same seeds)
+    return list(rng.standard_normal((count, *shape), dtype=np.float32))
 
 
 def task_inputs(spec, data: str | Path | None, count: int, seed: int = 0, cache_dir: Path | None = None,
@@ -72,11 +113,22 @@ def _task_inputs(spec, data: str | Path | None, count: int, seed: int, cache_dir
         ds = ClipDataset(items, t, (h, w))
         # labels only for the user's data: a model's class indices mean nothing on the synthetic set
         return [c.astype(np.float32) for c in ds.clips], (list(ds.labels) if data_given else None), desc
-    size = tuple(spec.input_shape[1:])
+    shape = tuple(spec.input_shape)
+    if not is_image(shape):
+        if data is not None:
+            from edgebench.errors import InvalidConfigError
+
+            raise InvalidConfigError(f"--data {data} holds images, but {spec.name} takes inputs of shape "
+                                     f"{'x'.join(map(str, shape))}, not (C, H, W) images; leave --data out "
+                                     "(its check and calibration inputs are then synthetic)")
+        return (synthetic_inputs(shape, count, seed), None,
+                f"synthetic standard-normal inputs (seed {seed}; the input {'x'.join(map(str, shape))} is not an image)")
+    channels, size = shape[0], tuple(shape[1:])
     if data is None:
         from edgebench.data.photos import photo_inputs
 
-        return photo_inputs(size, count, seed), None, "scikit-image sample photos (crops and flips)"
+        items, desc = _in_channels(photo_inputs(size, count, seed), channels, "scikit-image sample photos (crops and flips)")
+        return items, None, desc
     from edgebench.data.images import ImageFolderDataset
 
     root = Path(data)
@@ -84,4 +136,5 @@ def _task_inputs(spec, data: str | Path | None, count: int, seed: int, cache_dir
     ds = ImageFolderDataset(folder, size)
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(ds))[:count]
-    return [ds.images[i] for i in idx], [ds.labels[i] for i in idx], f"image folder {folder}"
+    items, desc = _in_channels([ds.images[i] for i in idx], channels, f"image folder {folder}")
+    return items, [ds.labels[i] for i in idx], desc
