@@ -47,3 +47,27 @@ def test_int8_on_an_onnx_file_is_bad_input_exit_2(tmp_path, capsys):
     assert main(["bench", str(onnx), "--backend", "onnxruntime", "--precision", "int8", "--quick"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "INT8" in err and "model name" in err, err
+
+
+def test_a_static_batch_onnx_file_runs_at_its_batch_and_refuses_another_in_one_line(tmp_path, capsys):
+    """A file whose batch axis is fixed (here 1) runs at that batch; another --batch-size is
+    refused in one line naming the fix, in bench (exit 2) and as the row of run (not a traceback)."""
+    import torch
+
+    from edgebench.bench.suite import run_suite
+    from edgebench.config import SuiteConfig, TimingConfig
+    from edgebench.results import Status
+    from tests.conftest import FAST_TIMING
+
+    path = tmp_path / "static.onnx"
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 2)).eval()
+    torch.onnx.export(module, (torch.randn(1, 3, 16, 16),), str(path), input_names=["x"], output_names=["y"], dynamo=False)
+    assert main(["bench", str(path), "--backend", "onnxruntime", "--quick"]) == 0
+    capsys.readouterr()
+    assert main(["bench", str(path), "--backend", "onnxruntime", "--batch-size", "4", "--quick"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "fixed batch of 1" in err and "--batch-size 1" in err, err
+    cfg = SuiteConfig(models=[str(path)], backends=["onnxruntime"], device="cpu", batch_size=4, isolate=False,
+                      timing=TimingConfig(**FAST_TIMING), pool_size=2, out_dir=tmp_path / "out")
+    rec = run_suite(cfg).records[0]
+    assert rec.status is Status.SKIPPED and "fixed batch of 1" in rec.error

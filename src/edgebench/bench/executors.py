@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from edgebench.bench import environment
 from edgebench.bench.engine import FailedArm
-from edgebench.bench.recorder import error_text, new_record
+from edgebench.bench.recorder import error_text, failure_status, new_record
 from edgebench.results.record import Status
 
 
@@ -21,6 +21,7 @@ class LocalSession:
         self.cfg, self.model, self.run_id, self.env = cfg, model, run_id, env
         self._cell = None
         self._error = ""
+        self._status = Status.RUN_FAILED  # a model that cannot be built: its cells' status, as an isolated worker's
 
     def cell(self):
         """The model's ModelCell, or None when it cannot be built (why: self._error)."""
@@ -31,13 +32,15 @@ class LocalSession:
             try:
                 self._cell = ModelCell(self.model, cfg.model_options, cfg.batch_size, cfg.pool_size, cfg.cache_dir)
             except Exception as exc:  # a factory that raises, a checkpoint that does not fit: rows, not a lost run
-                self._error = error_text(exc)
+                self._error, self._status = error_text(exc), failure_status(exc, Status.RUN_FAILED)
         return self._cell
 
-    def failed(self, name: str, precision: str, options: dict, status: Status = Status.RUN_FAILED,
+    def failed(self, name: str, precision: str, options: dict, status: Status | None = None,
                error: str = "") -> FailedArm:
-        """A cell that cannot run, recorded under its own backend, precision and options."""
+        """A cell that cannot run, recorded under its own backend, precision and options (by
+        default with the status of why its model could not be built)."""
         cfg = self.cfg
+        status = status or self._status
         return FailedArm(new_record(self.run_id, self.model, name, precision, cfg.batch_size, cfg.device,
                                     options=options, device_name=environment.device_name(self.env, cfg.device),
                                     timing=cfg.timing.to_dict(), status=status,

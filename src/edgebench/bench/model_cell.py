@@ -136,6 +136,12 @@ class ModelCell:
 
             self.onnx_file = load_onnx_file(name)
             self.item_shape = tuple(self.onnx_file.metadata["input_shape"])
+            static = self.onnx_file.metadata.get("static_batch")
+            if static is not None and static != batch_size:
+                shape = "x".join(map(str, (static, *self.item_shape)))
+                raise InvalidConfigError(f"{name} has a fixed batch of {static} (input {self.onnx_file.input_name} is "
+                                         f"{shape}), so it cannot run at --batch-size {batch_size}; pass --batch-size "
+                                         f"{static}, or export it with a dynamic batch axis")
             self.task = "unknown"
         else:
             self.loaded = load_model(name, opts, cache_dir)

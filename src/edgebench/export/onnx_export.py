@@ -160,6 +160,7 @@ def load_onnx_file(path: str | Path) -> Artifact:
         "input_name": inputs[0].name,
         "output_name": model.graph.output[0].name,
         "input_shape": dims[1:],
+        "static_batch": dims[0] if dims[0] > 0 else None,  # a fixed batch axis: the file runs at that batch only
         "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0),
         "params": params,
         "source": "onnx-file",
