@@ -91,3 +91,19 @@ def test_a_scenario_this_edgebench_does_not_know_has_a_row_without_a_figure():
     (row,) = t.scenario_rows
     assert row.scenario == "realtime" and row.figure == "" and row.figure_value is None
     assert "| test_cnn | pytorch | fp32 | VALID | n/a | n/a | n/a |  |" in render_markdown(t)
+
+
+def test_table1_states_each_models_input_shape_in_every_rendering():
+    """The input a run used (a model may be timed at another size than its default): a column of
+    its own in the terminal, markdown and HTML tables, a field in CSV and JSON."""
+    from edgebench.report.render.html import render_html
+
+    recs = [rec("a", "pytorch", 10.0, input_shape=[3, 260, 260]), rec("a", "onnxruntime", 4.0, input_shape=[3, 260, 260]),
+            rec("v", "pytorch", 2.0, input_shape=[64]), rec("v", "onnxruntime", 1.0, input_shape=[64])]
+    t = build_table1(recs, RUN)
+    assert [r.input for r in t.rows] == ["3x260x260", "64"]
+    md = render_markdown(t)
+    assert "| Model | Input | Params |" in md and "| a | 3x260x260 | 100 |" in md
+    assert "3x260x260" in render_terminal(t) and "3x260x260" in render_html(t)
+    assert [r["input"] for r in __import__("csv").DictReader(render_csv(t).splitlines())] == ["3x260x260", "64"]
+    assert json.loads(render_json(t))["rows"][1]["input"] == "64"

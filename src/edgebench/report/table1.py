@@ -115,6 +115,7 @@ class Table1Row:
     significant: bool | None = None  # False when the interval includes 1
     pre_task_accuracy: float | None = None
     post_task_accuracy: float | None = None
+    input: str = ""  # one item's input shape as the run used it, e.g. "3x224x224"
     # cold start (seconds to the first result) and when optimising pays off
     pre_cold_start_s: float | None = None
     post_cold_start_s: float | None = None
@@ -289,6 +290,7 @@ def _row(model: str, recs: list[Record], baseline: str, is_pre) -> Table1Row:
         task=any_rec.task,
         params=any_rec.model_facts.params,
         flops=any_rec.model_facts.flops,
+        input="x".join(map(str, any_rec.model_facts.input_shape or [])),
         pre_backend=baseline,
         pre_p50_ms=pre.latency.host.p50_ms if pre else None,
         post_backend=post.backend if post else "",

@@ -26,7 +26,7 @@ from edgebench.results.record import Record
 #: the slowest layers a cell's profile shows; the rest are summed in one line
 TOP_LAYERS = 15
 #: Table 1's sort value per HEADERS column (a Table1Row field), None: sort by the text
-TABLE1_KEYS = (None, "params", "flops", None, "pre_p50_ms", None, "post_p50_ms", "speedup", "max_abs_diff",
+TABLE1_KEYS = (None, None, "params", "flops", None, "pre_p50_ms", None, "post_p50_ms", "speedup", "max_abs_diff",
                "top1_agreement", None, "post_task_accuracy")
 
 

@@ -17,11 +17,11 @@ CONTENDED_MARK = "\u2020"  # dagger
 QUICK_MARK = "\u2021"  # double dagger
 
 HEADERS = [
-    "Model", "Params", "FLOPs", "Pre-opt", "Pre p50 (ms)", "Post-opt", "Post p50 (ms)",
+    "Model", "Input", "Params", "FLOPs", "Pre-opt", "Pre p50 (ms)", "Post-opt", "Post p50 (ms)",
     "Speedup", "Max abs diff", "Top-1 agree", "Gate", "Task acc pre/post",
 ]
 #: HEADERS' columns of text (left-aligned); the others are numbers
-TEXT_COLUMNS = (0, 3, 5, 10)
+TEXT_COLUMNS = (0, 1, 4, 6, 11)
 
 
 def fmt_int(v) -> str:
@@ -36,6 +36,7 @@ def cells(r: Table1Row) -> list[str]:
     """A row's texts, one per HEADERS column."""
     return [
         r.model + (QUICK_MARK if r.quick else ""),
+        r.input or "n/a",
         fmt_int(r.params),
         fmt_int(r.flops),
         r.pre_backend,
