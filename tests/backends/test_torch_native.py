@@ -35,7 +35,7 @@ def test_torch_compile_records_compile_time_and_matches(tiny_loaded):
         np.testing.assert_allclose(infer(bk, _x()), _ref(tiny_loaded, _x()), rtol=1e-4, atol=1e-5)
 
 
-def test_torch_compile_leaves_no_compile_workers_alive_once_loaded(tiny_loaded, monkeypatch):
+def test_torch_compile_leaves_no_compile_workers_alive_once_loaded(tiny_loaded):
     """Inductor's compile-worker pool (one worker per core, started where Triton kernels are
     compiled: a GPU machine) is shut down once the cell has compiled, so that no worker takes a
     core from the cells timed next. Here the pool is started by hand: this CPU compile starts none."""
@@ -43,8 +43,8 @@ def test_torch_compile_leaves_no_compile_workers_alive_once_loaded(tiny_loaded, 
 
     from torch._inductor import async_compile
 
-    monkeypatch.setattr(async_compile.config, "compile_threads", 2)
-    pool = async_compile.AsyncCompile.process_pool()
+    with async_compile.config.patch(compile_threads=2):  # Inductor's config, restored as it was (not monkeypatch)
+        pool = async_compile.AsyncCompile.process_pool()
     assert async_compile._pool_set and pool.submit(int, "7").result(timeout=120) == 7
     bk = create_backend("torch-compile", device="cpu", **_opts(tiny_loaded))
     with bk.prepare(copy.deepcopy(tiny_loaded.module), 2).load():
