@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edgebench.backends.base import Backend
 from edgebench.backends.options import BackendOptions
-from edgebench.backends.profiling import LayerTimes, RuntimeProfile
+from edgebench.backends.profiling import RuntimeProfile, per_query_layers
 from edgebench.profilers import OPENVINO
 from edgebench.errors import BackendUnavailableError
 
@@ -108,17 +108,12 @@ class OpenVINOBackend(Backend):
         request = self.core.compile_model(self.model, "CPU", {**self._config(), "PERF_COUNT": True}).create_infer_request()
         for _ in range(warmup):
             request.infer({0: x})
-        times: dict[str, list[float]] = {}
-        types: dict[str, str] = {}
+        executed = []
         for _ in range(queries):
             request.infer({0: x})
-            for info in request.profiling_info:
-                if info.status == info.Status.EXECUTED:
-                    types.setdefault(info.node_name, info.node_type)
-                    times.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1e3)
-        layers = tuple(LayerTimes(name, types[name], sum(t), tuple(t) if len(t) == queries else None)
-                       for name, t in times.items())
-        return RuntimeProfile(OPENVINO, queries, layers)
+            executed.append({info.node_name: (info.node_type, info.real_time.total_seconds() * 1e3)
+                             for info in request.profiling_info if info.status == info.Status.EXECUTED})
+        return RuntimeProfile(OPENVINO, queries, per_query_layers(executed))
 
     def native_call(self, x):
         request = self.request

@@ -21,6 +21,19 @@ class LayerTimes:
     per_query_ms: tuple[float, ...] | None = None
 
 
+def per_query_layers(queries: list[dict]) -> tuple[LayerTimes, ...]:
+    """LayerTimes from each query's executed layers ({name: (op type, ms)}), in the order they
+    first ran. A layer that ran in some queries only (OpenVINO's CPU plugin skips a reorder now
+    and then) took 0 ms in the others, so every layer has a time for every query."""
+    types: dict[str, str | None] = {}
+    for q in queries:
+        for name, (op, _) in q.items():
+            types.setdefault(name, op)
+    return tuple(LayerTimes(name, op, sum(q[name][1] for q in queries if name in q),
+                            tuple(q[name][1] if name in q else 0.0 for q in queries))
+                 for name, op in types.items())
+
+
 @dataclass(frozen=True)
 class RuntimeProfile:
     """`queries` inferences under the profiler; `layers` in the order the profiler gave them."""
