@@ -77,3 +77,20 @@ def test_models_that_are_not_3_channel_images_run_on_every_cpu_path(tmp_path, na
     assert [r.status for r in records][:2] == [Status.OK, Status.OK], [r.error for r in records]
     assert records[2].status in (Status.OK, Status.ACCURACY_FAILED), records[2].error
     assert records[1].accuracy.gate == "passed"
+
+
+def test_a_model_whose_input_is_not_an_image_is_a_classifier_not_an_image_classifier(tmp_path):
+    """Its task (Table 1's section) follows its input, unless the file declares TASK."""
+    from edgebench.report import build_table1, render_markdown
+    from edgebench.results import Store
+
+    model, spec = _spec(tmp_path, "mlp", MLP)
+    assert spec.task == "classification" and _spec(tmp_path, "grey", GREY_CNN)[1].task == "image-classification"
+    declared = _spec(tmp_path, "declared", MLP.replace("INPUT_SHAPE = (64,)", "INPUT_SHAPE = (64,)\nTASK = 'tabular'"))[1]
+    assert declared.task == "tabular"
+    cfg = SuiteConfig(models=[model], backends=["pytorch", "onnxruntime"], device="cpu", isolate=False,
+                      timing=TimingConfig(**FAST_TIMING), pool_size=2, out_dir=tmp_path / "out",
+                      model_options=ModelOptions(check_size=16), cache_dir=tmp_path / "cache")
+    run_suite(cfg)
+    md = (tmp_path / "out" / "table1.md").read_text()
+    assert "| **Classification** |" in md and "Image classification" not in md

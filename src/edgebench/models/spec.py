@@ -8,6 +8,9 @@ from typing import Callable
 
 IMAGE_CLASSIFICATION = "image-classification"
 ACTION_RECOGNITION = "action-recognition"
+#: a classifier whose input is not an image (feature vectors, sequences): a user model's default
+#: task where its INPUT_SHAPE is not (C, H, W) and it declares no TASK
+CLASSIFICATION = "classification"
 
 IMAGE_INPUT = (3, 224, 224)
 

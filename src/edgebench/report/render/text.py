@@ -10,6 +10,7 @@ from edgebench.report.table1 import ScenarioRow, Table1, Table1Row, post_label, 
 
 TASK_TITLES = {
     "image-classification": "Image classification",
+    "classification": "Classification",
     "action-recognition": "Human action recognition",
 }
 #: rendered markers (never stored): a cell timed while other processes took CPU; quick timing
