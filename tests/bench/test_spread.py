@@ -97,18 +97,24 @@ class _NoisyArm(_Arm):
         self.values += [self.ms / 1e3 * (1 + self.noise * math.sin(n + i)) for i in range(timing.min_iters)]
 
 
+def _timed_until_known(spread: SpreadArm, min_iters: int, rounds: int) -> TimingConfig:
+    """Open `spread`, time its planned rounds, then until_known's (--ci 1%, --max-time 20 s); the timing."""
+    timing = TimingConfig(warmup_iters=0, warmup_s=0, min_iters=min_iters, min_time_s=0, ci_pct=1.0, max_time_s=20.0)
+    planned = split_timing(timing, rounds)
+    spread.open()
+    for r in planned:
+        spread.measure(r)
+    until_known([spread], planned, say=lambda arm, what: None)
+    return timing
+
+
 def test_timing_stops_once_each_process_median_is_known_and_the_row_says_why_wider():
     """Two processes whose medians differ by 20%: the median of their pooled samples sits in the
     gap between them, and its interval stays near that gap however long the cell is timed. The
     stop rule stops once each process's own median is known to --ci, not at --max-time, and the
     row says its width comes from the processes."""
     spread = SpreadArm([_NoisyArm(10.0), _NoisyArm(12.0)])
-    timing = TimingConfig(warmup_iters=0, warmup_s=0, min_iters=30, min_time_s=0, ci_pct=1.0, max_time_s=20.0)
-    rounds = split_timing(timing, 3)
-    spread.open()
-    for r in rounds:
-        spread.measure(r)
-    until_known([spread], rounds, say=lambda arm, what: None)
+    timing = _timed_until_known(spread, min_iters=30, rounds=3)
     assert sum(spread.values) < 2.0  # each process's median is known after a few rounds of 10 samples
     rec = spread.finish()
     say_how_known(rec, spread.values, timing, spread)
@@ -141,11 +147,6 @@ def test_processes_that_agree_stop_once_the_median_of_all_their_samples_is_known
     from edgebench.bench.engine import _widths
 
     spread = SpreadArm([_NoisyArm(10.0, noise=0.05), _NoisyArm(10.0, noise=0.05)])
-    timing = TimingConfig(warmup_iters=0, warmup_s=0, min_iters=10, min_time_s=0, ci_pct=1.0, max_time_s=20.0)
-    rounds = split_timing(timing, 2)
-    spread.open()
-    for r in rounds:
-        spread.measure(r)
-    until_known([spread], rounds, say=lambda arm, what: None)
+    _timed_until_known(spread, min_iters=10, rounds=2)
     pooled, each = _widths(spread, spread.values)
     assert pooled <= 1.0 < each and sum(spread.values) < 20.0

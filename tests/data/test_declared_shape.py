@@ -81,9 +81,6 @@ def test_models_that_are_not_3_channel_images_run_on_every_cpu_path(tmp_path, na
 
 def test_a_model_whose_input_is_not_an_image_is_a_classifier_not_an_image_classifier(tmp_path):
     """Its task (Table 1's section) follows its input, unless the file declares TASK."""
-    from edgebench.report import build_table1, render_markdown
-    from edgebench.results import Store
-
     model, spec = _spec(tmp_path, "mlp", MLP)
     assert spec.task == "classification" and _spec(tmp_path, "grey", GREY_CNN)[1].task == "image-classification"
     declared = _spec(tmp_path, "declared", MLP.replace("INPUT_SHAPE = (64,)", "INPUT_SHAPE = (64,)\nTASK = 'tabular'"))[1]

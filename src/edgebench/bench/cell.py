@@ -34,8 +34,6 @@ class BackendCell:
     makes_reference = False
     #: False in a cell's later timing processes (bench.spread): the first process's check judges it
     runs_check = True
-    #: what the open backend runs: "onnx" or "module" (its class's `consumes`), once opened
-    consumes: str | None = None
 
     def __init__(self, cell: ModelCell, backend: str, run_id: str, device: str, precision: str,
                  timing: TimingConfig, env: dict, backend_options: dict | None = None, strict: bool = False,
@@ -88,7 +86,6 @@ class BackendCell:
             if slow:
                 raise InvalidConfigError(slow)
             cls = backend_class(self.backend)
-            self.consumes = cls.consumes
             bk = cls(device=rec.device, precision=rec.precision, cache_dir=cell.cache_dir, options=self.backend_options,
                      context=self.context)
             stage = Status.EXPORT_FAILED

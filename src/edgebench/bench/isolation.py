@@ -64,10 +64,8 @@ def _model_cell(spec: dict):
     from edgebench.bench.model_cell import ModelCell
     from edgebench.config import ModelOptions
 
-    args = (spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"], spec["cache_dir"])
-    if spec.get("handoff") is not None:
-        return ModelCell.handed(*args, spec["handoff"])
-    return ModelCell(*args)
+    return ModelCell(spec["model"], ModelOptions(**spec["model_options"]), spec["batch_size"], spec["pool_size"],
+                     spec["cache_dir"], spec.get("handoff"))
 
 
 def _send_error(conn, exc: BaseException) -> None:
@@ -108,7 +106,7 @@ def worker_main(conn, spec: dict) -> None:
         bc.check_against(spec.get("check_reference"), spec.get("makes_reference", False))
         bc.runs_check = spec.get("runs_check", True)
         bc.open()
-        handoff = cell.handoff() if bc.alive and bc.consumes == "onnx" else None
+        handoff = cell.handoff() if bc.alive else None  # None for a module cell: it exported nothing
         conn.send(("opened", bc.alive, _with_stages(bc.rec.to_dict()), bc.outputs, cell.check_info(), handoff))
         while True:
             cmd, payload = conn.recv()

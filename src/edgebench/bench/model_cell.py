@@ -124,14 +124,21 @@ class ModelCell:
     """One model's shared state across its backend cells: built once, exported once,
     one input pool, one reference output list."""
 
-    def __init__(self, name: str, opts: ModelOptions, batch_size: int, pool_size: int, cache_dir: Path | None):
+    def __init__(self, name: str, opts: ModelOptions, batch_size: int, pool_size: int, cache_dir: Path | None,
+                 handoff: dict | None = None):
+        """With `handoff` (the first timing process's handoff(), bench.spread), a later timing
+        process's cell: nothing is built or exported, its ONNX artifacts are the very files the first
+        one ran and its timing inputs the same (the same seed); it serves source_for("onnx") only."""
         self.name = name
         self.opts = opts
         self.batch_size = batch_size
         self.cache_dir = cache_dir
         self.loaded = None
         self.onnx_file = None
-        if name.endswith(".onnx"):
+        self._handed = handoff
+        if handoff is not None:
+            self.item_shape, self.task = tuple(handoff["item_shape"]), handoff["task"]
+        elif name.endswith(".onnx"):
             from edgebench.export import load_onnx_file
 
             self.onnx_file = load_onnx_file(name)
@@ -151,11 +158,10 @@ class ModelCell:
         self.pool = input_pool(self.item_shape, batch_size, pool_size, opts.seed)
         self._pinned_pool: list | None = None
         self.reference: list | None = None  # PyTorch FP32 outputs on the check batches
-        self._artifacts: dict = {}
+        self._artifacts: dict = dict(handoff["artifacts"]) if handoff is not None else {}
         self._export_errors: dict = {}
         self._stats: dict | None = None
         self._check = None
-        self._handed: dict | None = None
 
     def handoff(self) -> dict | None:
         """What a later timing process of an ONNX-consuming cell needs of this model, so that it
@@ -166,22 +172,6 @@ class ModelCell:
             return None
         return {"artifacts": dict(self._artifacts), "source_key": self.source_key(), "facts": self.facts(),
                 "item_shape": tuple(self.item_shape), "task": self.task}
-
-    @classmethod
-    def handed(cls, name: str, opts: ModelOptions, batch_size: int, pool_size: int, cache_dir: Path | None,
-               handoff: dict) -> "ModelCell":
-        """The cell of a later timing process (bench.spread) from the first process's handoff():
-        nothing is built or exported; its ONNX artifacts are the very files the first one ran, and its
-        timing inputs the same (the same seed). It serves source_for("onnx") only."""
-        self = cls.__new__(cls)
-        self.name, self.opts, self.batch_size, self.cache_dir = name, opts, batch_size, cache_dir
-        self.loaded = self.onnx_file = self.spec = None
-        self.item_shape, self.task = tuple(handoff["item_shape"]), handoff["task"]
-        self.pool = input_pool(self.item_shape, batch_size, pool_size, opts.seed)
-        self._pinned_pool = self.reference = self._stats = None
-        self._artifacts, self._export_errors, self._check = dict(handoff["artifacts"]), {}, None
-        self._handed = handoff
-        return self
 
     def facts(self) -> ModelFacts:
         """What every record of this model says of it (params and FLOPs are added at open)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.models.spec import ACTION_RECOGNITION
+from edgebench.models.spec import ACTION_RECOGNITION, is_image
 
 
 #: the built-in inputs' recipe; a change to how they are made bumps it, so cached ones are remade
@@ -20,11 +20,6 @@ BUILTIN_VERSION = 2
 GREY_MEAN, GREY_STD = 0.449, 0.226
 #: ITU-R BT.601 luma weights, as cv2 and PIL convert RGB to grey
 LUMA = (0.299, 0.587, 0.114)
-
-
-def is_image(shape) -> bool:
-    """Whether an item of `shape` is an image: (C, H, W)."""
-    return len(tuple(shape)) == 3
 
 
 def to_channels(x, channels: int):

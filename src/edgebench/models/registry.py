@@ -13,7 +13,7 @@ from typing import Callable
 
 from edgebench.errors import ModelFileError, UnknownModelError
 from edgebench.models.catalog import BUILTIN_MODELS, torchvision_spec
-from edgebench.models.spec import CLASSIFICATION, IMAGE_CLASSIFICATION, IMAGE_INPUT, ModelSpec
+from edgebench.models.spec import CLASSIFICATION, IMAGE_CLASSIFICATION, IMAGE_INPUT, ModelSpec, is_image
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
@@ -85,7 +85,7 @@ def _user_spec(ref: str) -> ModelSpec:
             f"{path} has no callable {factory_name!r}; callables there: {', '.join(sorted(found)) or 'none'}"
         )
     shape = getattr(factory, "input_shape", None) or getattr(module, "INPUT_SHAPE", None) or IMAGE_INPUT
-    task = getattr(module, "TASK", IMAGE_CLASSIFICATION if len(tuple(shape)) == 3 else CLASSIFICATION)
+    task = getattr(module, "TASK", IMAGE_CLASSIFICATION if is_image(shape) else CLASSIFICATION)
     default_classes = int(getattr(module, "NUM_CLASSES", 2))
     return ModelSpec(
         name=ref,

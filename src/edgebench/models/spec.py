@@ -15,6 +15,11 @@ CLASSIFICATION = "classification"
 IMAGE_INPUT = (3, 224, 224)
 
 
+def is_image(shape) -> bool:
+    """Whether an item of `shape` is an image: (C, H, W)."""
+    return len(tuple(shape)) == 3
+
+
 @dataclass(frozen=True)
 class FactoryRef:
     """A model factory named by "module:function" and imported on its first call, so that a
