@@ -51,7 +51,7 @@ class _Cell:
         return self.batches, self.labels, "test inputs"
 
     def check_info(self):
-        return self.labels, "test inputs", len(self.batches)
+        return self.labels, "test inputs", len(self.batches), None
 
 
 def _record(precision: str) -> Record:

@@ -71,7 +71,7 @@ class _SyntheticArm:
 
     resumed = cold_rounds = False
     outputs = None
-    check_info = (None, "", None)
+    check_info = (None, "", None, None)
 
     def __init__(self, name: str, spread: float, ms: float = 10.0):
         import random

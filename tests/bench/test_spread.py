@@ -37,7 +37,7 @@ class _Arm:
     def __init__(self, ms: float, fails_open: bool = False):
         self.spec, self.ms, self.fails_open = {}, ms, fails_open
         self.rec = Record("run", "m", "onnxruntime", "fp32", 1, "cpu")
-        self.values, self.alive, self.outputs, self.check_info, self.warmups = [], False, None, (None, "", None), []
+        self.values, self.alive, self.outputs, self.check_info, self.warmups = [], False, None, (None, "", None, None), []
 
     def open(self) -> bool:
         if self.fails_open:

@@ -13,6 +13,7 @@ from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import LayerTimes, RuntimeProfile
 from edgebench.profilers import ONNXRUNTIME
 from edgebench.errors import BackendUnavailableError, InvalidConfigError
+from edgebench.models.outputs import pack
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -100,7 +101,7 @@ class OnnxRuntimeBackend(Backend):
                 "check the CUDA/TensorRT libraries onnxruntime-gpu needs"
             )
         self.input_name = self.session.get_inputs()[0].name
-        self.output_name = self.session.get_outputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
         self.details.update(onnxruntime=ort.__version__, provider=used[0], threads=self.threads)
 
     def _profile(self, x, queries: int, warmup: int, folder: Path) -> RuntimeProfile:
@@ -108,7 +109,7 @@ class OnnxRuntimeBackend(Backend):
         timed session never profiles), its trace written into `folder` and read back."""
         session = self._session(str(folder / "onnxruntime"))
         try:
-            feed, outs = {self.input_name: x}, [self.output_name]
+            feed, outs = {self.input_name: x}, self.output_names
             for _ in range(warmup + queries):
                 session.run(outs, feed)
         finally:
@@ -117,7 +118,7 @@ class OnnxRuntimeBackend(Backend):
             return node_times(json.load(f), warmup, trace)
 
     def _run(self, x):
-        return self.session.run([self.output_name], {self.input_name: x})[0]
+        return pack(self.session.run(self.output_names, {self.input_name: x}))
 
     @property
     def any_batch(self) -> bool:
@@ -131,7 +132,7 @@ class OnnxRuntimeBackend(Backend):
 
     def native_call(self, x):
         feed = {self.input_name: x}
-        outs = [self.output_name]
+        outs = self.output_names
         return lambda: self.session.run(outs, feed)
 
     def _unload(self) -> None:

@@ -11,6 +11,7 @@ from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import RuntimeProfile, per_query_layers
 from edgebench.profilers import OPENVINO
 from edgebench.errors import BackendUnavailableError
+from edgebench.models.outputs import pack
 
 _HINT = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}
 #: its compiled models in edgebench's cache: the namespace and the blob's file in an entry
@@ -99,7 +100,7 @@ class OpenVINOBackend(Backend):
             self.model.reshape({self.artifact.input_name: list(x.shape)})
             self._load()
         self.request.infer({0: x})
-        return self.request.get_output_tensor(0).data
+        return pack(self.request.get_output_tensor(i).data for i in range(len(self.compiled.outputs)))
 
     def _profile(self, x, queries: int, warmup: int, folder: Path) -> RuntimeProfile:
         """The same model compiled a second time with PERF_COUNT on (the timed request never

@@ -20,6 +20,8 @@ from edgebench.backends.profiling import LayerTimes, RuntimeProfile
 from edgebench.profilers import TENSORRT
 from edgebench.cache import Cache, Entry
 from edgebench.errors import BuildError, InvalidConfigError
+from edgebench.export.artifact import output_names
+from edgebench.models.outputs import pack
 
 DEFAULT_WORKSPACE_BYTES = 1 << 30
 NAMESPACE, ENGINE = "tensorrt", "model.engine"  # its cache entries, and the engine's file in one
@@ -102,7 +104,7 @@ class TensorRTBackend(Backend):
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.artifact = artifact
         self.input_name = artifact.input_name
-        self.output_name = artifact.output_name
+        self.output_names = output_names(artifact)
         self.profile = profile_shapes(tuple(artifact.metadata["input_shape"]), batch_size, self.options.max_batch)
         workspace = self.options.workspace_bytes
         fields = engine_cache_fields(artifact.sha256, trt.__version__, gpu_identity(), self.precision, self.profile, workspace)
@@ -176,11 +178,15 @@ class TensorRTBackend(Backend):
         for i in range(self.engine.num_io_tensors):
             name = self.engine.get_tensor_name(i)
             shape = tuple(self.context.get_tensor_shape(name))
+            if any(d < 0 for d in shape):  # known only after the run (an IOutputAllocator's job)
+                raise BuildError(f"output {name} of {self.artifact.path.name} has a data-dependent shape {shape}; the "
+                                 "tensorrt backend sizes its buffers before it runs: use onnxruntime or torch-compile")
             dtype = torch.from_numpy(np.empty(0, dtype=trt.nptype(self.engine.get_tensor_dtype(name)))).dtype
             self.buffers[name] = torch.empty(shape, dtype=dtype, device="cuda")
             self.context.set_tensor_address(name, self.buffers[name].data_ptr())
         self.host_in = torch.empty(tuple(self.buffers[self.input_name].shape), dtype=self.buffers[self.input_name].dtype).pin_memory()
-        self.host_out = torch.empty(tuple(self.buffers[self.output_name].shape), dtype=self.buffers[self.output_name].dtype).pin_memory()
+        self.host_outs = [torch.empty(tuple(self.buffers[n].shape), dtype=self.buffers[n].dtype).pin_memory()
+                          for n in self.output_names]
         self.batch = batch
 
     def _run(self, x):
@@ -192,8 +198,9 @@ class TensorRTBackend(Backend):
             self.buffers[self.input_name].copy_(self.host_in, non_blocking=True)  # H2D
             if not self.context.execute_async_v3(self.stream.cuda_stream):
                 raise RuntimeError("TensorRT execute_async_v3 returned False")
-            self.host_out.copy_(self.buffers[self.output_name], non_blocking=True)  # D2H
-        return self.host_out.numpy()  # valid after synchronize()
+            for host, name in zip(self.host_outs, self.output_names):
+                host.copy_(self.buffers[name], non_blocking=True)  # D2H
+        return pack(host.numpy() for host in self.host_outs)  # valid after synchronize()
 
     def _synchronize(self) -> None:
         self.stream.synchronize()

@@ -58,10 +58,15 @@ class TorchIO:
         return self.staging.source(x).to(self.device, non_blocking=True).to(self.dtype)
 
     def to_host(self, out):
-        """Model output -> numpy float32 on the host. On CUDA a copy that synchronises the stream,
-        so nothing is left in flight after a torch backend's run: their synchronize() keeps
-        Backend's no-op (a device-wide sync after it cost 12-23 us on the lent H100/H200 hosts)."""
-        return out.float().cpu().numpy()
+        """Model output -> numpy float32 on the host (one array, or a tuple for several outputs:
+        models.outputs). On CUDA a copy that synchronises the stream, so nothing is left in flight
+        after a torch backend's run: their synchronize() keeps Backend's no-op (a device-wide sync
+        after it cost 12-23 us on H100/H200 hosts)."""
+        if isinstance(out, self.torch.Tensor):
+            return out.float().cpu().numpy()
+        from edgebench.models import outputs
+
+        return outputs.to_host(out)
 
 
 def _pinned_zeros(shape):
@@ -160,11 +165,14 @@ class CudaGraph:
         torch.cuda.current_stream().wait_stream(side)
 
     def _host_step(self):
+        from edgebench.models import outputs
+
         t = self.dev_in.to(self.dtype, memory_format=self.memory_format or self.torch.contiguous_format)
-        out = self.fn(t).float()
-        if self.host_out is not None:  # recorded into the graph: the logits come back in the replay
-            self.host_out.copy_(out, non_blocking=True)
-        return out
+        outs = [o.float() for o in outputs.tensors(self.fn(t))]
+        if self.host_out is not None:  # recorded into the graph: the outputs come back in the replay
+            for host, out in zip(self.host_out, outs):
+                host.copy_(out, non_blocking=True)
+        return outs
 
     def _capture_host_io(self, shape) -> None:
         torch = self.torch
@@ -173,13 +181,15 @@ class CudaGraph:
             self.dev_in = torch.zeros(shape, device="cuda", dtype=torch.float32)
         self.host_out = None
         self._warm(self._host_step, self.warmup)
-        with torch.no_grad():  # the output's shape, for its pinned buffer
-            out_shape = tuple(self._host_step().shape)
+        with torch.no_grad():  # the outputs' shapes, for their pinned buffers
+            shapes = [tuple(o.shape) for o in self._host_step()]
         torch.cuda.synchronize()
         # page-locked by cudaHostRegister, outside PyTorch's caching host allocator, whose
-        # block reuse and events do not know that a graph keeps writing the buffer
-        self.host_out_np, self._unpin = _pinned_zeros(out_shape)
-        self.host_out = torch.from_numpy(self.host_out_np)
+        # block reuse and events do not know that a graph keeps writing the buffers
+        pinned = [_pinned_zeros(shape) for shape in shapes]
+        self.host_out_np = tuple(arr for arr, _ in pinned)
+        self._unpins = [unpin for _, unpin in pinned]
+        self.host_out = [torch.from_numpy(arr) for arr in self.host_out_np]
         self.host_graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.host_graph), torch.no_grad():
             self.dev_out = self._host_step()
@@ -188,8 +198,7 @@ class CudaGraph:
         """Drop the graphs, then unpin the output buffer (a graph may write it until it is gone)."""
         self.torch.cuda.synchronize()
         self.graph = self.host_graph = None
-        unpin = self.__dict__.pop("_unpin", None)
-        if unpin is not None:
+        for unpin in self.__dict__.pop("_unpins", ()):
             unpin()
         self.host_out = self.host_out_np = None
 
@@ -213,14 +222,16 @@ class CudaGraph:
         return self.static_out
 
     def run_host(self, x):
-        """Host float32 batch in, host float32 logits out (a view of a pinned buffer, valid
-        until the next call; the caller copies what it keeps)."""
+        """Host float32 batch in, host float32 outputs out (views of pinned buffers, valid until
+        the next call; the caller copies what it keeps): one array, or a tuple for several."""
         if self.host_graph is None:
             self._capture_host_io(self.shape)
         self.dev_in.copy_(self.staging.source(x), non_blocking=True)
         self.host_graph.replay()
         self.torch.cuda.current_stream().synchronize()
-        return self.host_out_np
+        from edgebench.models import outputs
+
+        return outputs.pack(self.host_out_np)
 
 
 def release_compile_workers() -> None:

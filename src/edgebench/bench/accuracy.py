@@ -62,21 +62,32 @@ class GateResult:
     reason: str  # empty when passed
     max_abs_diff: float
     max_rel_diff: float
-    cosine: float  # mean over items of the cosine similarity of the logit vectors
-    top1_agreement: float  # over all items
+    cosine: float  # mean over items of the cosine similarity of the logit vectors (several outputs: the lowest)
+    top1_agreement: float | None  # over all items; None for a model that is not a one-tensor classifier
     items: int
     decisive_items: int = 0  # items whose reference top-1 wins by DECISIVE_MARGIN
     decisive_agreement: float | None = None  # top-1 agreement over those; None when there are none
     top1_lower_bound: float | None = None  # one-sided 95% bound on it; None when top-1 was not judged
     note: str = ""  # what the gate could not judge, and why
     cosine_lower: float | None = None  # one-sided 95% bound on the mean cosine (t over the items)
+    #: a detector's mAP against the reference's detections, a segmenter's mIoU (bench.task_parity)
+    task_metrics: dict | None = None
+    #: each output's comparison, for a model of several outputs (bench.task_parity.per_output)
+    outputs: list | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def compare(reference: list, outputs: list, precision: str, tolerances: dict | None = None) -> GateResult:
+def compare(reference: list, outputs: list, precision: str, tolerances: dict | None = None, parity=None) -> GateResult:
+    """The gate's verdict on `outputs` against `reference` (one entry per check batch). `parity`
+    (bench.task_parity.ParityInfo): a model of several outputs, a detector or a segmenter is
+    judged by bench.task_parity; a one-tensor classifier here."""
     tol = {**TOLERANCES[precision], **(tolerances or {})}
+    if structured(reference, parity):
+        from edgebench.bench.task_parity import compare_structured
+
+        return compare_structured(reference, outputs, precision, parity, tol)
     # a batch the cell did not run (check_plan) is None: judged on the batches it ran
     if any(o is None for o in outputs):
         kept = [j for j, o in enumerate(outputs) if o is not None]
@@ -120,6 +131,16 @@ def compare(reference: list, outputs: list, precision: str, tolerances: dict | N
                 f"95% confidence (raise the check size)")
     return GateResult(not reasons, "; ".join(reasons), float(diff.max()), rel, cos, top1, int(ref.shape[0]),
                       n_dec, dec_agree, lower, note, cos_lower)
+
+
+def structured(reference: list, parity=None) -> bool:
+    """Whether the outputs are not one classifier's logits: several outputs, or a task (detection,
+    segmentation) that bench.task_parity judges."""
+    from edgebench.models.spec import is_classifier
+
+    if any(isinstance(r, (tuple, list)) for r in reference or []):
+        return True
+    return parity is not None and parity.task != "unknown" and not is_classifier(parity.task)
 
 
 def _mean_lower_bound(values) -> float:

@@ -8,24 +8,28 @@ from typing import Callable
 
 import numpy as np
 
+from edgebench.models.outputs import as_list, pack
 from edgebench.results.record import Record
 
 #: the largest difference, relative to the largest |output|, at which the reference cell's first
 #: batch still reproduces its cached outputs (the same kernels on the same machine: bit-exact, or
 #: a rounding apart where threads split a sum differently)
 REUSE_REL_DIFF = 1e-5
+#: the reference's outputs in its cache entry: one array per batch and output, keyed "batch.output"
+OUTPUTS = "outputs.npz"
 
 
 def planned_outputs(cell, rec: Record, reference: list | None, first, run: Callable[[list], list]) -> list:
     """A cell's outputs on `cell`'s check batches: None for a batch it did not need. `first`: the
     first batch's, already run; `run(indices)` runs those batches. Without a reference of the
     same batches, or when the inputs are labelled (task accuracy is reported over all), all run."""
-    from edgebench.bench.accuracy import check_plan, compare, decisive_items, gate_precision, verdict_clear
+    from edgebench.bench.accuracy import check_plan, compare, decisive_items, gate_precision, structured, verdict_clear
 
     batches = cell.check_batches()[0]
-    labels, _, items = cell.check_info()
+    labels, _, items, parity = cell.check_info()
     n = len(batches)
-    if reference is None or len(reference) != n or labels is not None:
+    # a detector's or segmenter's verdict is judged on every check input (no decisive-input plan)
+    if reference is None or len(reference) != n or labels is not None or structured(reference, parity):
         return [first] + run(list(range(1, n)))
     items = items or sum(len(b) for b in batches)
     planned, rest = check_plan(reference, items)
@@ -66,25 +70,42 @@ def reference_outputs(cell, rec: Record, first, compute: Callable[[], list]) -> 
     cache, fields = Cache(cell.cache_dir), _fields(cell, rec, batches)
     entry = cache.get("reference", fields, label=rec.model)
     if entry is not None:
-        stacked = np.load(entry.path("outputs.npy"))
-        cached = [stacked[i * len(b):(i + 1) * len(b)] for i, b in enumerate(batches)]
-        if len(stacked) == sum(len(b) for b in batches) and _reproduces(first, cached[0]):
+        cached = _load_outputs(entry.path(OUTPUTS), len(batches))
+        if cached is not None and _reproduces(first, cached[0]):
             rec.details["reference_cache"] = "hit"
             return [first] + cached[1:]
         cache.discard("reference", fields, label=rec.model)
         rec.details["reference_cache"] = "rebuilt: the first batch no longer reproduces the cached outputs"
     outputs = compute()
     with cache.writing("reference", fields, label=rec.model) as draft:
-        np.save(draft.folder / "outputs.npy", np.concatenate([np.asarray(o, dtype=np.float32) for o in outputs]))
+        np.savez(draft.folder / OUTPUTS, **{f"{j}.{k}": np.asarray(o, dtype=np.float32)
+                                            for j, out in enumerate(outputs) for k, o in enumerate(as_list(out))})
     rec.details.setdefault("reference_cache", "built")
     return outputs
 
 
+def _load_outputs(path, batches: int) -> list | None:
+    """The stored outputs per batch (one array, or a tuple of them), or None when they do not
+    cover every batch."""
+    with np.load(path) as stored:
+        keys = list(stored.keys())
+        per = [sorted((int(k.split(".")[1]), stored[k]) for k in keys if k.split(".")[0] == str(j)) for j in range(batches)]
+    if any(not p for p in per):
+        return None
+    return [pack(a for _, a in p) for p in per]
+
+
 def _reproduces(first, cached) -> bool:
-    a, b = np.asarray(first, dtype=np.float64), np.asarray(cached, dtype=np.float64)
-    if a.shape != b.shape or not np.isfinite(a).all():
+    a_list, b_list = as_list(first), as_list(cached)
+    if len(a_list) != len(b_list):
         return False
-    return float(np.abs(a - b).max()) <= REUSE_REL_DIFF * max(float(np.abs(b).max()), 1e-12)
+    for a, b in zip(a_list, b_list):
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if a.shape != b.shape or not np.isfinite(a).all():
+            return False
+        if a.size and float(np.abs(a - b).max()) > REUSE_REL_DIFF * max(float(np.abs(b).max()), 1e-12):
+            return False
+    return True
 
 
 def _fields(cell, rec: Record, batches: list) -> dict:
@@ -97,4 +118,4 @@ def _fields(cell, rec: Record, batches: list) -> dict:
 
     return {"source": cell.source_key(), "check_inputs_sha256": arrays_sha256(batches), "batches": [len(b) for b in batches],
             "backend": rec.backend, "options": rec.options, "precision": rec.precision, "torch": torch.__version__,
-            "device": device_identity(rec.device)}
+            "device": device_identity(rec.device), "file": OUTPUTS}

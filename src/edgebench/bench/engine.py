@@ -17,7 +17,8 @@ from edgebench.results.record import Record
 
 class Arm(Protocol):
     """One cell as the driver sees it. `open` builds and loads it and runs the check batches
-    (`outputs`, for the gate; `check_info` = (labels, description, items)); `measure` runs one
+    (`outputs`, for the gate; `check_info` = (labels, description, items, a
+    bench.task_parity.ParityInfo)); `measure` runs one
     timed round; `finish` returns the record. A failure at any step lands in `rec`. `cold_rounds`:
     each round starts a new process (trtexec), so each gets the first round's whole warm-up."""
 
@@ -38,7 +39,7 @@ class ResumedArm:
     """A cell already measured ok with the same fingerprint: its stored row joins this run."""
 
     resumed, cold_rounds, outputs = True, False, None
-    check_info = (None, "", None)
+    check_info = (None, "", None, None)
 
     def __init__(self, rec: Record, run_id: str):
         self.rec = rec

@@ -91,9 +91,10 @@ def overhead_check(backend, x, iters: int, block: int = 10) -> tuple[list[float]
 
 
 def infer(backend, x):
-    """One synchronized inference returning an owned copy of the output."""
-    import numpy as np
+    """One synchronized inference returning an owned copy of the output (models.outputs: one
+    array, or a tuple of them)."""
+    from edgebench.models import outputs
 
     out = backend.run(x)
     backend.synchronize()
-    return np.array(out, copy=True)
+    return outputs.copy(out)

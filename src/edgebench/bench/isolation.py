@@ -180,7 +180,7 @@ class WorkerArm:
     def __init__(self, spec: dict, base: Record, timeout_s: float, target=worker_main):
         self.spec, self.rec, self.timeout_s, self.target = spec, base, timeout_s, target
         self.outputs = None
-        self.check_info = (None, "", None)
+        self.check_info = (None, "", None, None)
         self.handoff = None  # what a later timing process of this cell needs to build nothing (bench.spread)
         self.values: list[float] = []  # the worker's host samples, round by round (the stop-when-known rule)
         self.proc = self.conn = None

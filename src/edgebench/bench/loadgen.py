@@ -21,6 +21,7 @@ import numpy as np
 from edgebench.bench.harness import infer
 from edgebench.bench.loadgen_summary import Summary, parse_summary
 from edgebench.config import SCENARIOS, LoadGenConfig
+from edgebench.models.outputs import as_list, pack
 
 INSTALL = "pip install 'edgebench[loadgen]' (mlcommons-loadgen)"
 #: MultiStream's samples per query, as MLPerf fixes it
@@ -75,8 +76,10 @@ class _SUT:
                 if self.error is None:
                     try:
                         if self.respond:
-                            data = np.ascontiguousarray(infer(self.backend, self.pool[s.index]), dtype=np.float32)
-                            self.shape = self.shape or data.shape
+                            # every output's values, in models.outputs' order, as the response's bytes
+                            out = as_list(infer(self.backend, self.pool[s.index]))
+                            data = np.ascontiguousarray(np.concatenate([np.ravel(o) for o in out]), dtype=np.float32)
+                            self.shape = self.shape or tuple(np.shape(o) for o in out)
                         else:
                             self.backend.run(self.pool[s.index])
                             self.backend.synchronize()
@@ -228,7 +231,9 @@ def run_once(backend, pool: list, scenario: str, cfg: LoadGenConfig, expected_s:
 def decode_accuracy_log(entries: list, count: int, shape: tuple) -> tuple[list, int]:
     """LoadGen's accuracy log (mlperf_log_accuracy.json: one entry per completed sample, its
     qsl_idx and the response's bytes in hex) -> (the output of each of the QSL's `count` samples
-    in index order, float32 arrays of `shape`; how many entries repeated a sample). MultiStream
+    in index order: a float32 array of `shape`, or for a `shape` of several shapes (a model of
+    several outputs, their values one after the other) a tuple of arrays of those shapes; how
+    many entries repeated a sample). MultiStream
     fills its last query of 8 by repeating samples; a repeat is kept once, as MLPerf's accuracy
     scripts do. A sample missing from the log is an error."""
     outputs: dict = {}
@@ -238,12 +243,20 @@ def decode_accuracy_log(entries: list, count: int, shape: tuple) -> tuple[list, 
         if idx in outputs:
             repeats += 1
             continue
-        outputs[idx] = np.frombuffer(bytes.fromhex(e["data"]), dtype="<f4").reshape(shape)
+        outputs[idx] = _unpacked(np.frombuffer(bytes.fromhex(e["data"]), dtype="<f4"), shape)
     missing = [i for i in range(count) if i not in outputs]
     if missing:
         raise RuntimeError(f"LoadGen's accuracy log has no output for {len(missing)} of {count} samples "
                            f"(first: {missing[0]})")
     return [outputs[i] for i in range(count)], repeats
+
+
+def _unpacked(values: np.ndarray, shape: tuple):
+    if not shape or not isinstance(shape[0], tuple):
+        return values.reshape(shape)
+    sizes = [int(np.prod(s)) for s in shape]
+    parts = np.split(values, np.cumsum(sizes)[:-1])
+    return pack(p.reshape(s) for p, s in zip(parts, shape))
 
 
 def accuracy_outputs(backend, batches: list, scenario: str, cfg: LoadGenConfig, rec) -> list:

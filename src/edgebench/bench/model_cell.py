@@ -75,8 +75,11 @@ CHECK_BATCH = 32
 
 def batched(run, batches: list) -> list:
     """`run` over `batches` (arrays of one batch size) in calls of about CHECK_BATCH items, its
-    outputs split back into one per batch, as if each batch had been run alone."""
+    outputs split back into one per batch, as if each batch had been run alone. A model with an
+    output that has no batch axis (its size depends on the data) runs one batch per call."""
     import numpy as np
+
+    from edgebench.models import outputs
 
     if not batches:
         return []
@@ -86,13 +89,16 @@ def batched(run, batches: list) -> list:
     for i in range(0, len(batches), per):
         group = batches[i:i + per]
         try:
-            y = np.asarray(run(np.concatenate(group)))
+            y = run(np.concatenate(group))
         except (MemoryError, RuntimeError) as exc:  # a device short of memory for the large call
             if per == 1 or "memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
                 raise
             _release_cuda_memory()
-            return out + [np.asarray(run(x)) for x in batches[i:]]
-        out += [y[j * b:(j + 1) * b] for j in range(len(group))]
+            return out + [run(x) for x in batches[i:]]
+        try:
+            out += outputs.split(y, [len(g) for g in group])
+        except ValueError:
+            return out + [run(x) for x in batches[i:]]
     return out
 
 
@@ -162,6 +168,7 @@ class ModelCell:
         self._export_errors: dict = {}
         self._stats: dict | None = None
         self._check = None
+        self._parity = None
 
     def handoff(self) -> dict | None:
         """What a later timing process of an ONNX-consuming cell needs of this model, so that it
@@ -171,7 +178,7 @@ class ModelCell:
         if not self._artifacts:
             return None
         return {"artifacts": dict(self._artifacts), "source_key": self.source_key(), "facts": self.facts(),
-                "item_shape": tuple(self.item_shape), "task": self.task}
+                "item_shape": tuple(self.item_shape), "task": self.task, "parity": self.parity_info()}
 
     def facts(self) -> ModelFacts:
         """What every record of this model says of it (params and FLOPs are added at open)."""
@@ -242,9 +249,37 @@ class ModelCell:
         return {"params": trainable_params(self.loaded.module), "flops": flops, "macs": flops // 2}
 
     def check_info(self) -> tuple:
-        """(labels or None, description, number of real items) of the check batches."""
+        """(labels or None, description, number of real items, bench.task_parity.ParityInfo) of
+        the check batches."""
         _, labels, desc = self.check_batches()
-        return labels, desc, getattr(self, "check_items", None)
+        return labels, desc, getattr(self, "check_items", None), self.parity_info()
+
+    def parity_info(self):
+        """The model's task, output names and a detector's decoder, for the accuracy gate."""
+        if self._parity is None:
+            from edgebench.bench.task_parity import ParityInfo
+            from edgebench.models.spec import is_classifier
+
+            if self._handed is not None:
+                self._parity = self._handed["parity"]
+            elif self.loaded is None:
+                from edgebench.export.artifact import output_names
+
+                self._parity = ParityInfo(self.task, tuple(output_names(self.onnx_file)))
+            elif is_classifier(self.task) and self.loaded.spec.source != "user":
+                self._parity = ParityInfo(self.task, ("logits",))  # a registered classifier: one tensor
+            else:
+                import torch
+
+                from edgebench.models import outputs
+
+                module = self.loaded.module
+                with torch.inference_mode():
+                    names = outputs.names(module(torch.from_numpy(self.pool[0][:1])))
+                decoder = getattr(module, "detection_decoder", None)
+                decode = decoder(tuple(self.item_shape[1:])) if decoder is not None else None
+                self._parity = ParityInfo(self.task, tuple(names), decode)
+        return self._parity
 
     def artifact(self, precision: str = "fp32", recipe=None):
         """The ONNX artifact: FP32 export (the user's file when given), or its INT8 QDQ
@@ -311,8 +346,10 @@ class ModelCell:
         if self.reference is None and self.loaded is not None:
             import torch
 
+            from edgebench.models import outputs
+
             check_pristine(self.loaded)
             batches = self.check_batches()[0]
             with stages.stage("reference outputs"), torch.inference_mode():
-                self.reference = batched(lambda x: self.loaded.module(torch.from_numpy(x)).numpy(), batches)
+                self.reference = batched(lambda x: outputs.to_host(self.loaded.module(torch.from_numpy(x))), batches)
         return self.reference

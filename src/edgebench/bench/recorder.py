@@ -93,9 +93,11 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
         return
     from edgebench.bench.accuracy import compare, gate_precision, task_accuracy
 
-    labels, desc, n = check_info
+    from edgebench.bench.accuracy import structured
+
+    labels, desc, n, parity = check_info
     rec.details["accuracy_inputs"] = desc
-    if labels is not None and n:
+    if labels is not None and n and not structured(outputs, parity):
         import numpy as np
 
         rec.accuracy.task_accuracy = task_accuracy([np.concatenate(outputs)[:n]], labels)
@@ -106,11 +108,16 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
             acc.gate_reason = f"no reference outputs: {no_reference or 'none could be computed'}"
             rec.warnings.append(f"accuracy not judged ({acc.gate_reason}); this cell is never the post-opt pick")
         return
-    res = compare(reference, outputs, gate_precision(rec.precision))
+    res = compare(reference, outputs, gate_precision(rec.precision), parity=parity)
     acc.max_abs_diff, acc.max_rel_diff = res.max_abs_diff, res.max_rel_diff
     acc.cosine_similarity, acc.top1_agreement = res.cosine, res.top1_agreement
-    rec.details["top1_decisive_items"] = res.decisive_items
-    rec.details["top1_decisive_agreement"] = res.decisive_agreement
+    if res.outputs is not None:  # a model of several outputs, a detector or a segmenter (bench.task_parity)
+        rec.details["output_parity"] = res.outputs
+        if res.task_metrics is not None:
+            rec.details["task_parity"] = res.task_metrics
+    else:
+        rec.details["top1_decisive_items"] = res.decisive_items
+        rec.details["top1_decisive_agreement"] = res.decisive_agreement
     if gate:
         acc.gate = "passed" if res.passed else "failed"
         # a pass says what it could not judge (too few decisive inputs for top-1), never silently

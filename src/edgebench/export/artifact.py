@@ -26,6 +26,7 @@ class Artifact:
 
     @property
     def output_name(self) -> str:
+        """The first output's name (a one-output model's only one)."""
         return self.metadata["output_name"]
 
     @classmethod
@@ -33,3 +34,9 @@ class Artifact:
         """The ONNX file `name` of a cache.Entry; its metadata is the entry's plus the file's sha256."""
         meta = {**entry.meta, "sha256": entry.sha256(name)}
         return cls("onnx", entry.path(name), meta["sha256"], entry.size(name), meta, export_s, entry.cached, entry.status)
+
+
+def output_names(artifact: Artifact) -> list[str]:
+    """The artifact's output names in the model's order (models.outputs); files exported before
+    outputs were named by structure have one, `output_name`."""
+    return list(artifact.metadata.get("output_names") or [artifact.metadata["output_name"]])

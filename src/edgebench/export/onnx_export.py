@@ -62,8 +62,12 @@ def _build(loaded, path: Path, key_fields: dict, opset: int, exporter: str) -> d
     spec = loaded.spec
     # batch 2 for tracing: a batch of 1 lets the exporter specialise the axis to a constant
     example = torch.randn(2, *spec.input_shape)
+    with torch.inference_mode():
+        names, batched = _outputs(loaded.module, example, spec.name)
+    dynamic_axes = {INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in batched}}
     try:
-        _torch_export(loaded.module, example, path, opset, exporter)
+        _torch_export(_flat_module(loaded.module) if names != [OUTPUT_NAME] else loaded.module, example, path, opset, exporter,
+                      names, dynamic_axes)
         import onnx
 
         onnx.checker.check_model(str(path))
@@ -73,8 +77,9 @@ def _build(loaded, path: Path, key_fields: dict, opset: int, exporter: str) -> d
         **key_fields,
         "format": "onnx",
         "input_name": INPUT_NAME,
-        "output_name": OUTPUT_NAME,
-        "dynamic_axes": {INPUT_NAME: {"0": "batch"}, OUTPUT_NAME: {"0": "batch"}},
+        "output_name": names[0],
+        "output_names": names,
+        "dynamic_axes": {k: {str(a): v for a, v in axes.items()} for k, axes in dynamic_axes.items()},
         "task": spec.task,
         "onnx": _version("onnx"),
     }
@@ -82,23 +87,50 @@ def _build(loaded, path: Path, key_fields: dict, opset: int, exporter: str) -> d
     # Fresh inputs at another batch size: an exporter that traced a value into a constant or
     # fixed the batch axis shows up here instead of in a benchmark's numbers.
     probe = torch.randn(3, *spec.input_shape)
-    diff, scale = _parity(loaded.module, path, probe)
+    diff, scale, which = _parity(loaded.module, path, probe)
     if not diff <= PARITY_RTOL * max(1.0, scale):
         raise ExportError(
             f"ONNX export of {spec.name} ({exporter}) disagrees with PyTorch: max abs diff {diff:.3g} on outputs of "
-            f"magnitude {scale:.3g} at batch 3; the model may have data-dependent or non-exportable code"
+            f"magnitude {scale:.3g} at batch 3{which}; the model may have data-dependent or non-exportable code"
         )
     meta["max_abs_diff_vs_torch"] = diff
     return meta
 
 
-def _torch_export(module, example, path: Path, opset: int, exporter: str) -> None:
+def _outputs(module, example, name: str) -> tuple[list[str], list[str]]:
+    """(the output names (models.outputs), those whose first axis is the batch) on `example`."""
+    from edgebench.models import outputs
+
+    pairs = outputs.flatten(module(example), where=name)
+    return [n for n, _ in pairs], [n for n, t in pairs if t.dim() > 0 and t.shape[0] == example.shape[0]]
+
+
+def _flat_module(module):
+    """`module` returning its outputs as a flat tuple in models.outputs' order (what ONNX holds)."""
+    from torch import nn
+
+    from edgebench.models import outputs
+
+    class Flat(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return outputs.tensors(self.inner(x))
+
+    return Flat(module).eval()
+
+
+def _torch_export(module, example, path: Path, opset: int, exporter: str, names: list[str] | None = None,
+                  dynamic_axes: dict | None = None) -> None:
     import torch
 
+    names = names or [OUTPUT_NAME]
     kwargs = dict(
         input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        output_names=names,
+        dynamic_axes=dynamic_axes or {INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in names}},
         opset_version=opset,
         dynamo=exporter == "dynamo",
     )
@@ -121,19 +153,31 @@ def _write_metadata_props(path: Path, meta: dict) -> None:
     onnx.save(model, str(path))
 
 
-def _parity(module, path: Path, example) -> tuple[float, float]:
-    """(max abs difference, max abs reference value) of ONNX Runtime's vs PyTorch's outputs."""
+def _parity(module, path: Path, example) -> tuple[float, float, str]:
+    """(max abs difference, max abs reference value, which output differs most) of ONNX Runtime's
+    vs PyTorch's outputs, output by output."""
     import numpy as np
     import onnxruntime as ort
     import torch
 
+    from edgebench.models import outputs
+
     with torch.inference_mode():
-        ref = module(example).numpy()
+        ref = outputs.flatten(module(example))
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    out = sess.run(None, {INPUT_NAME: example.numpy()})[0]
-    if out.shape != ref.shape:
-        return float("inf"), float(np.max(np.abs(ref)))
-    return float(np.max(np.abs(out.astype(np.float64) - ref.astype(np.float64)))), float(np.max(np.abs(ref)))
+    got = sess.run(None, {INPUT_NAME: example.numpy()})
+    worst, scale, which = 0.0, 0.0, ""
+    for (name, r), o in zip(ref, got):
+        r = r.float().numpy().astype(np.float64)
+        scale = max(scale, float(np.max(np.abs(r))) if r.size else 0.0)
+        if o.shape != r.shape:
+            return float("inf"), scale, f" (output {name}: shape {tuple(o.shape)}, not {tuple(r.shape)})"
+        diff = float(np.max(np.abs(o.astype(np.float64) - r))) if r.size else 0.0
+        if diff > worst:
+            worst, which = diff, f" (output {name})" if len(ref) > 1 else ""
+    if len(got) != len(ref):
+        return float("inf"), scale, f" ({len(got)} outputs, not {len(ref)})"
+    return worst, scale, which
 
 
 def load_onnx_file(path: str | Path) -> Artifact:
@@ -159,6 +203,7 @@ def load_onnx_file(path: str | Path) -> Artifact:
         "model": path.stem,
         "input_name": inputs[0].name,
         "output_name": model.graph.output[0].name,
+        "output_names": [o.name for o in model.graph.output],
         "input_shape": dims[1:],
         "static_batch": dims[0] if dims[0] > 0 else None,  # a fixed batch axis: the file runs at that batch only
         "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0),

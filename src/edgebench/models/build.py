@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.errors import InvalidConfigError, ModelFileError, PretrainedWeightsError, WeightsError
-from edgebench.models.spec import ModelSpec
+from edgebench.models.spec import ModelSpec, is_classifier
 
 
 #: where a model's weights came from; only RANDOM_INIT weights are edgebench's own to adjust
@@ -19,7 +19,9 @@ RANDOM_INIT, FACTORY, FILE, TORCHVISION = "random-init", "factory", "file", "tor
 class LoadedModel:
     module: Any  # torch.nn.Module in eval mode
     spec: ModelSpec
-    num_classes: int  # the model's real output width, read from the module for user factories
+    #: the model's real class count, read from the module for user factories; None where its
+    #: outputs have no class axis to read (models.outputs' structures)
+    num_classes: int | None
     #: the truth about the weights' origin: "random-init(seed=0)", "factory:file.py:build",
     #: "file:ckpt.pt sha256:1a2b3c4d5e6f", "torchvision:ResNet50_Weights.IMAGENET1K_V2"
     weights: str
@@ -55,7 +57,7 @@ def build_model(
     if pretrained:
         module, enum = _pretrained(spec, num_classes)
         origin, desc = TORCHVISION, f"torchvision:{enum}"
-        if num_classes != 1000:
+        if num_classes != 1000 and is_classifier(spec.task):
             desc += f" (head re-initialised for {num_classes} classes, seed {seed})"
     elif user:
         module = _call_factory(spec, num_classes)
@@ -71,12 +73,12 @@ def build_model(
     module.eval()
     if user:
         width = _output_width(spec, module)
-        if num_classes is not None and width != int(num_classes):
+        if num_classes is not None and width is not None and width != int(num_classes):
             raise InvalidConfigError(
                 f"{spec.name} outputs {width} classes but --num-classes {num_classes} was given; drop --num-classes "
                 "or make the factory take a num_classes argument"
             )
-        num_classes = width
+        num_classes = width if width is not None else num_classes
     return LoadedModel(module, spec, num_classes, desc, state_dict_sha256(module), origin)
 
 
@@ -99,9 +101,14 @@ def _call_factory(spec: ModelSpec, num_classes: int | None):
     return module
 
 
-def _output_width(spec: ModelSpec, module) -> int:
-    """The class count a user model really has: the last axis of its output on one zero input."""
+def _output_width(spec: ModelSpec, module) -> int | None:
+    """The class count a user model really has, from its output on one zero input: a classifier's
+    one [batch, classes] tensor's last axis, a segmenter's first output's axis 1 ([batch, classes,
+    H, W]); None for any other output (a tuple, list or dict of tensors: models.outputs)."""
     import torch
+
+    from edgebench.models import outputs
+    from edgebench.models.spec import SEGMENTATION
 
     try:
         with torch.inference_mode():
@@ -112,12 +119,19 @@ def _output_width(spec: ModelSpec, module) -> int:
             f"{spec.name} fails on a zero input of shape {(1, *spec.input_shape)} ({type(exc).__name__}: "
             f"{text[0][:160] if text else ''}); set INPUT_SHAPE in the model file or pass --input-shape"
         ) from exc
-    if not isinstance(out, torch.Tensor) or out.dim() < 2:
-        kind = type(out).__name__ if not isinstance(out, torch.Tensor) else f"tensor of shape {tuple(out.shape)}"
-        raise ModelFileError(
-            f"{spec.name} returns a {kind}; edgebench benchmarks models with one [batch, classes] output tensor"
-        )
-    return int(out.shape[-1])
+    pairs = outputs.flatten(out, where=spec.name)  # a structure of tensors, or a one-line error
+    first = pairs[0][1]
+    if spec.task == SEGMENTATION:
+        if first.dim() != 4:
+            raise ModelFileError(f"{spec.name} declares TASK = {SEGMENTATION!r} but its first output {pairs[0][0]} has shape "
+                                 f"{tuple(first.shape)}; a segmenter's first output is [batch, classes, height, width]")
+        return int(first.shape[1])
+    if is_classifier(spec.task) and len(pairs) == 1:
+        if first.dim() < 2:
+            raise ModelFileError(f"{spec.name} returns a tensor of shape {tuple(first.shape)}; a classifier returns "
+                                 "[batch, classes] (or declare another TASK in the model file)")
+        return int(first.shape[-1])
+    return None
 
 
 def batchnorm_layers(module) -> list:
@@ -199,8 +213,21 @@ def _pretrained(spec: ModelSpec, num_classes: int):
         )
     import torchvision
 
+    from edgebench.models.spec import DETECTION, SEGMENTATION
+
+    dense = spec.task in (DETECTION, SEGMENTATION)
+    if dense and num_classes != spec.default_num_classes:
+        raise InvalidConfigError(
+            f"torchvision's pretrained {spec.name} has {spec.default_num_classes} classes, not {num_classes}; drop "
+            "--num-classes, or pass --weights FILE with a checkpoint fine-tuned for your classes"
+        )
     try:
         enum = torchvision.models.get_model_weights(spec.name).DEFAULT
+        if dense:  # the registered network around torchvision's pretrained model (models.dense)
+            from edgebench.models import dense as dense_models
+
+            build = dense_models.build_detector if spec.task == DETECTION else dense_models.build_segmenter
+            return build(spec.name, num_classes, weights=enum), f"{type(enum).__name__}.{enum.name}"
         module = torchvision.models.get_model(spec.name, weights=enum)
     except Exception as exc:  # network errors come in many types (URLError, OSError, HTTPError)
         raise PretrainedWeightsError(

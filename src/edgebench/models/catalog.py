@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from edgebench.models.spec import (
     ACTION_RECOGNITION,
+    DETECTION,
     IMAGE_CLASSIFICATION,
+    SEGMENTATION,
     IMAGE_INPUT,
     FactoryRef,
     ModelSize,
@@ -58,6 +60,31 @@ def _action(name: str, target: str, paper_name: str, description: str, size: Mod
     )
 
 
+#: torchvision's single-shot detectors, run as the network alone (models.dense): (3, H, W) input,
+#: classes as torchvision counts them (COCO's 90 and the background)
+DETECTORS = {"ssdlite320_mobilenet_v3_large": (3, 320, 320), "ssd300_vgg16": (3, 300, 300)}
+COCO_CLASSES = 91
+#: torchvision's segmenters (Pascal VOC's 20 classes and the background), at the 520-pixel size
+#: torchvision's reference evaluation resizes to
+SEGMENTER_INPUT = (3, 520, 520)
+VOC_CLASSES = 21
+
+
+def detector_spec(name: str, size: ModelSize | None = None) -> ModelSpec:
+    return ModelSpec(name=name, task=DETECTION, input_shape=DETECTORS[name],
+                     factory=FactoryRef("edgebench.models.dense:build_detector", (name,)),
+                     default_num_classes=COCO_CLASSES, source="torchvision",
+                     description=f"torchvision {name}, the network alone (raw boxes and class scores per anchor)",
+                     size=size)
+
+
+def segmenter_spec(name: str, size: ModelSize | None = None) -> ModelSpec:
+    return ModelSpec(name=name, task=SEGMENTATION, input_shape=SEGMENTER_INPUT,
+                     factory=FactoryRef("edgebench.models.dense:build_segmenter", (name,)),
+                     default_num_classes=VOC_CLASSES, source="torchvision",
+                     description=f"torchvision {name} (class scores per pixel)", size=size)
+
+
 #: every built-in model; the action models' and test models' sizes are at their default class
 #: count (4 for the action models and test_cnn3d, 2 for the others)
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
@@ -71,6 +98,8 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _action("densenet3d", "edgebench.models.video.densenet3d:DenseNet3D", "DenseNet",
             "Small 3D DenseNet for action recognition on 3x8x64x64 clips (~0.11 M params).",
             ModelSize(113_492, 243_286_656, 81, 160)),
+    detector_spec("ssdlite320_mobilenet_v3_large", ModelSize(3_440_060, 1_166_343_808, 13_860, 3_996_672)),
+    segmenter_spec("lraspp_mobilenet_v3_large", ModelSize(3_221_538, 4_172_439_376, 170, 1_419_600)),
     ModelSpec("test_cnn", IMAGE_CLASSIFICATION, (3, 32, 32), FactoryRef("edgebench.models.testing:tiny_cnn"),
               description="tiny CNN for tests", size=ModelSize(1_442, 1_032_256, 17, 32)),
     ModelSpec("test_mlp", IMAGE_CLASSIFICATION, (3, 16, 16), FactoryRef("edgebench.models.testing:tiny_mlp"),

@@ -11,8 +11,17 @@ ACTION_RECOGNITION = "action-recognition"
 #: a classifier whose input is not an image (feature vectors, sequences): a user model's default
 #: task where its INPUT_SHAPE is not (C, H, W) and it declares no TASK
 CLASSIFICATION = "classification"
+#: boxes, scores and classes per image (a detector's raw head outputs, or its detections)
+DETECTION = "object-detection"
+#: per-pixel class scores, [batch, classes, height, width]
+SEGMENTATION = "semantic-segmentation"
 
 IMAGE_INPUT = (3, 224, 224)
+
+
+def is_classifier(task: str) -> bool:
+    """Whether a model of `task` outputs one [batch, classes] tensor (top-1 and cosine judge it)."""
+    return task in (IMAGE_CLASSIFICATION, CLASSIFICATION, ACTION_RECOGNITION)
 
 
 def is_image(shape) -> bool:

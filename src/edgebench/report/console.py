@@ -144,9 +144,13 @@ def record_summary(rec) -> str:
         out.append(f"  params {facts.params:,}  FLOPs/item {flops}"
                    + (f"  artifact {rec.artifact.size_bytes / 1e6:.1f} MB" if rec.artifact.size_bytes else ""))
     if acc.max_abs_diff is not None:
+        top1 = (f", top-1 agreement {100 * acc.top1_agreement:.1f}%" + _decisive(rec)
+                if acc.top1_agreement is not None else "")
+        lowest = " (lowest of its outputs)" if rec.details.get("output_parity") else ""
         out.append(f"  vs PyTorch FP32 on {rec.details.get('accuracy_inputs', 'the same inputs')}: max abs diff "
-                   f"{acc.max_abs_diff:.2e}, cosine {acc.cosine_similarity:.6f}, top-1 agreement "
-                   f"{100 * acc.top1_agreement:.1f}%" + _decisive(rec))
+                   f"{acc.max_abs_diff:.2e}, cosine {acc.cosine_similarity:.6f}{lowest}{top1}")
+        if rec.details.get("task_parity"):
+            out.append(f"  {task_parity_line(rec.details['task_parity'])}")
         out.append(f"  accuracy gate ({rec.precision}): {acc.gate}" + (f": {acc.gate_reason}" if acc.gate_reason else ""))
     if acc.task_accuracy is not None:
         out.append(f"  task accuracy on the labelled data: {100 * acc.task_accuracy:.1f}%")
@@ -164,6 +168,22 @@ def record_summary(rec) -> str:
     elif rec.details.get("no_layer_profile"):
         out.append(f"  no per-layer profile: {rec.details['no_layer_profile']}")
     return "\n".join(out)
+
+
+def task_parity_line(m: dict) -> str:
+    """A detector's or segmenter's agreement with the reference (bench.task_parity), in one line."""
+    if "pseudo_labels" in m:
+        if m["map"] is None:
+            return f"detections: the reference made no detection with score >= 0.5 ({m['pseudo_labels']} pseudo-labels)"
+        errors = (f"; matched pairs: box error {m['box_error_px']:.2f} px, largest score error {m['score_error']:.3f}"
+                  if m["matched"] else "")
+        return (f"detections vs the reference's {m['pseudo_labels']} (score >= 0.5): mAP@0.5:0.95 {m['map']:.3f}, "
+                f"mAP@0.5 {m['map_50']:.3f}, {m['matched']} matched{errors}")
+    agree = m.get("decisive_pixel_agreement")
+    miou = "n/a" if m.get("miou") is None else f"{m['miou']:.4f}"
+    return (f"masks vs the reference's: pixel agreement {100 * m['pixel_agreement']:.2f}% of {m['pixels']:,} pixels, "
+            + (f"{100 * agree:.2f}% of {m['decisive_pixels']:,} decisive; " if agree is not None else "no decisive pixels; ")
+            + f"mIoU on decisive pixels {miou}")
 
 
 def _decisive(rec) -> str:
@@ -285,7 +305,7 @@ def exported_onnx(target, art) -> str:
     m = art.metadata
     return (f"{target}  ({art.size_bytes / 1e6:.1f} MB, opset {m['opset']}, {m['exporter']} exporter, "
             f"{'cached' if art.cached else f'exported in {art.export_s:.1f} s'})\n"
-            f"  input {m['input_name']} [batch, {', '.join(map(str, m['input_shape']))}] -> output {m['output_name']}; "
+            f"  input {m['input_name']} [batch, {', '.join(map(str, m['input_shape']))}] -> output {', '.join(m.get('output_names') or [m['output_name']])}; "
             f"max |onnx - torch| = {m['max_abs_diff_vs_torch']:.2e}; sha256 {art.sha256[:16]}")
 
 

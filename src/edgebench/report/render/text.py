@@ -12,6 +12,8 @@ TASK_TITLES = {
     "image-classification": "Image classification",
     "classification": "Classification",
     "action-recognition": "Human action recognition",
+    "object-detection": "Object detection",
+    "semantic-segmentation": "Semantic segmentation",
 }
 #: rendered markers (never stored): a cell timed while other processes took CPU; quick timing
 CONTENDED_MARK = "\u2020"  # dagger

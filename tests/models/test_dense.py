@@ -1,0 +1,116 @@
+"""torchvision's detectors and segmenters as registered models (models.dense), and models whose
+outputs are a tuple or a dict: every CPU path runs them and the gate judges them by their task."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from edgebench.bench.suite import run_suite
+from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
+from edgebench.models import build_model, get_spec
+from edgebench.results import Status
+from tests.conftest import FAST_TIMING
+
+TWO_OUTPUTS = ("import torch\nINPUT_SHAPE = (3, 24, 24)\n"
+               "class Two(torch.nn.Module):\n"
+               "    def __init__(self):\n"
+               "        super().__init__()\n"
+               "        self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(),\n"
+               "                                        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())\n"
+               "        self.a, self.b = torch.nn.Linear(8, 5), torch.nn.Linear(8, 3)\n"
+               "    def forward(self, x):\n"
+               "        f = self.body(x)\n"
+               "        return {'cls': self.a(f), 'aux': (self.b(f), f)}\n"
+               "def make():\n"
+               "    return Two()\n")
+
+
+def _suite(tmp_path, model: str, backends: list[str], check: int = 8, shape=None):
+    cfg = SuiteConfig(models=[model], backends=backends, device="cpu", timing=TimingConfig(**FAST_TIMING), pool_size=2,
+                      out_dir=tmp_path / "out", isolate=False, cache_dir=tmp_path / "cache",
+                      model_options=ModelOptions(check_size=check, calibration_size=8, input_shape=shape))
+    return run_suite(cfg).records
+
+
+def test_a_model_returning_a_dict_and_a_tuple_runs_on_every_cpu_path(tmp_path):
+    """The issue's case: a module returning several tensors was refused; now each output is named
+    (the ONNX file's output names), run by every backend and compared output by output."""
+    path = tmp_path / "two.py"
+    path.write_text(TWO_OUTPUTS)
+    records = _suite(tmp_path, f"{path}:make", ["pytorch", "onnxruntime", "openvino", "torch-compile",
+                                                "onnxruntime@int8"], check=16)
+    assert [r.status for r in records][:4] == [Status.OK] * 4, [r.error for r in records]
+    for rec in records[1:4]:
+        assert rec.accuracy.gate == "passed" and rec.accuracy.top1_agreement is None
+        assert [o["name"] for o in rec.details["output_parity"]] == ["cls", "aux.0", "aux.1"]
+    assert records[4].status in (Status.OK, Status.ACCURACY_FAILED) and records[4].details["output_parity"]
+
+
+def test_onnx_output_names_are_the_structure_names(tmp_path):
+    import onnx
+
+    from edgebench.export import export_onnx
+
+    path = tmp_path / "two.py"
+    path.write_text(TWO_OUTPUTS)
+    loaded = build_model(get_spec(f"{path}:make"))
+    assert loaded.num_classes is None  # no single class axis to read
+    art = export_onnx(loaded, cache_dir=tmp_path / "cache")
+    assert [o.name for o in onnx.load(str(art.path)).graph.output] == ["cls", "aux.0", "aux.1"]
+    assert art.metadata["output_names"] == ["cls", "aux.0", "aux.1"]
+
+
+def test_the_registered_detector_is_the_network_alone_and_decodes_with_torchvision():
+    spec = get_spec("ssdlite320_mobilenet_v3_large", (3, 160, 160))
+    assert spec.task == "object-detection" and spec.default_num_classes == 91
+    module = build_model(spec).module
+    with torch.inference_mode():
+        out = module(torch.zeros(2, 3, 160, 160))
+    assert list(out) == ["bbox_regression", "cls_logits"] and out["cls_logits"].shape[-1] == 91
+    decode = pickle.loads(pickle.dumps(module.detection_decoder((160, 160))))  # it crosses processes
+    found = decode([out["bbox_regression"].numpy(), out["cls_logits"].numpy()])
+    assert len(found) == 2 and set(found[0]) == {"boxes", "scores", "labels"}
+    assert (found[0]["boxes"] >= 0).all() and (found[0]["boxes"] <= 160).all()
+    assert set(module.state_dict()) == {k for k in module.state_dict() if k.startswith(("backbone.", "head."))}
+
+
+def test_the_registered_detector_runs_through_onnx_and_int8_judged_by_detections(tmp_path):
+    records = _suite(tmp_path, "ssdlite320_mobilenet_v3_large", ["pytorch", "onnxruntime", "openvino@int8"],
+                     shape=(3, 160, 160))
+    assert [r.status for r in records][:2] == [Status.OK, Status.OK], [r.error for r in records]
+    assert records[2].status in (Status.OK, Status.ACCURACY_FAILED), records[2].error
+    onnx_rec = records[1]
+    assert onnx_rec.accuracy.gate == "passed" and "task_parity" in onnx_rec.details
+    assert onnx_rec.details["task_parity"]["matched"] == onnx_rec.details["task_parity"]["pseudo_labels"]
+    assert records[0].model_facts.params == 3_440_060 and records[0].model_facts.num_classes == 91
+
+
+def test_the_registered_segmenter_is_judged_by_its_masks(tmp_path):
+    records = _suite(tmp_path, "lraspp_mobilenet_v3_large", ["pytorch", "onnxruntime", "onnxruntime@int8"],
+                     shape=(3, 96, 96))
+    assert [r.status for r in records][:2] == [Status.OK, Status.OK], [r.error for r in records]
+    metrics = records[1].details["task_parity"]
+    assert metrics["pixel_agreement"] > 0.99 and metrics["pixels"] == 8 * 96 * 96
+    assert records[2].status in (Status.OK, Status.ACCURACY_FAILED) and "pixel_agreement" in records[2].details["task_parity"]
+    md = (tmp_path / "out" / "table1.md").read_text()
+    assert "Semantic segmentation" in md
+
+
+def test_pretrained_dense_models_keep_their_classes():
+    from edgebench.errors import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError, match="has 91 classes, not 2; drop --num-classes"):
+        build_model(get_spec("ssdlite320_mobilenet_v3_large"), num_classes=2, pretrained=True)
+
+
+def test_a_segmenter_file_must_return_class_scores_per_pixel(tmp_path):
+    from edgebench.errors import ModelFileError
+
+    path = tmp_path / "seg.py"
+    path.write_text("import torch\nTASK = 'semantic-segmentation'\nINPUT_SHAPE = (3, 16, 16)\n"
+                    "def make():\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(768, 4))\n")
+    with pytest.raises(ModelFileError, match=r"first output logits has shape \(1, 4\); a segmenter's first output"):
+        build_model(get_spec(f"{path}:make"))
