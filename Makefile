@@ -11,7 +11,7 @@ VENV_FLAGS :=
 INSTALL := $(PY) -m pip install -q -e '.[test]'
 else
 VENV_FLAGS := --system-site-packages
-INSTALL := $(PY) -m pip install -q --no-deps -e . && $(PY) -m pip install -q onnx onnxscript onnxruntime numpy matplotlib jinja2 tqdm opencv-python-headless scikit-image pytest
+INSTALL := $(PY) -m pip install -q --no-deps -e . && $(PY) -m pip install -q onnx onnxscript onnxruntime numpy matplotlib jinja2 tqdm opencv-python-headless scikit-image torchmetrics pycocotools pytest
 endif
 
 .PHONY: install run test report clean
