@@ -43,11 +43,11 @@ def not_a_module():
     return {"weights": 1}
 
 
-def tuple_out():
-    class Two(nn.Module):
+def text_out():
+    class Named(nn.Module):
         def forward(self, x):
-            return x.mean(), x.sum()
-    return Two()
+            return {"label": "cat"}
+    return Named()
 '''
 
 
@@ -138,7 +138,7 @@ def test_cache_follows_the_weights_file(tmp_path):
 @pytest.mark.parametrize("factory, text", [
     ("raises", "raised ValueError: no checkpoint configured"),
     ("not_a_module", "returned a dict, not a torch.nn.Module"),
-    ("tuple_out", "returns a tuple"),
+    ("text_out", "returns a str at label; outputs must be tensors"),
 ])
 def test_factory_errors_are_one_line_and_rows_in_run(user_file, tmp_path, capsys, factory, text):
     ref = f"{user_file}:{factory}"

@@ -127,3 +127,20 @@ def test_a_model_of_several_outputs_is_compared_output_by_output():
     assert not missing.passed and "1 outputs, the reference has 2" in missing.reason
     nan = [(a, np.full_like(b, np.nan)) for a, b in ref]
     assert "NaN" in compare(ref, nan, "fp16").reason
+
+
+def test_a_gate_that_cannot_be_evaluated_is_recorded_not_raised(monkeypatch):
+    """Without pycocotools the detection gate cannot run: the row says so and is never picked,
+    and the run goes on (it once ended the whole run with a traceback)."""
+    from edgebench.bench.recorder import attach_accuracy
+    from edgebench.results.record import Record, Status
+
+    def missing(*_):
+        raise ModuleNotFoundError("`MAP` metric requires that `pycocotools` or `faster-coco-eval` installed")
+
+    monkeypatch.setattr(tp, "detection_metrics", missing)
+    ref = _raw(np.random.default_rng(8))
+    rec = Record("run", "m", "onnxruntime", "fp16", 1, "cpu")
+    attach_accuracy(rec, (None, "inputs", 8, tp.ParityInfo(DETECTION, ("boxes", "scores"), _decode)), ref, ref)
+    assert rec.accuracy.gate == "not judged" and "pycocotools" in rec.accuracy.gate_reason
+    assert rec.status == Status.OK and any("never the post-opt pick" in w for w in rec.warnings)

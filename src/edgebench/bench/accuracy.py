@@ -87,7 +87,10 @@ def compare(reference: list, outputs: list, precision: str, tolerances: dict | N
     if structured(reference, parity):
         from edgebench.bench.task_parity import compare_structured
 
-        return compare_structured(reference, outputs, precision, parity, tol)
+        fields = compare_structured(reference, outputs, precision, parity, tol)
+        cosines = fields.pop("cosines", None)
+        lower = _mean_lower_bound(cosines) if cosines is not None and len(cosines) else None
+        return GateResult(**fields, cosine_lower=lower)
     # a batch the cell did not run (check_plan) is None: judged on the batches it ran
     if any(o is None for o in outputs):
         kept = [j for j, o in enumerate(outputs) if o is not None]

@@ -91,9 +91,7 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
     why) is "not judged". Neither is ever picked as the post-opt result."""
     if outputs is None:
         return
-    from edgebench.bench.accuracy import compare, gate_precision, task_accuracy
-
-    from edgebench.bench.accuracy import structured
+    from edgebench.bench.accuracy import compare, gate_precision, structured, task_accuracy
 
     labels, desc, n, parity = check_info
     rec.details["accuracy_inputs"] = desc
@@ -108,7 +106,14 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
             acc.gate_reason = f"no reference outputs: {no_reference or 'none could be computed'}"
             rec.warnings.append(f"accuracy not judged ({acc.gate_reason}); this cell is never the post-opt pick")
         return
-    res = compare(reference, outputs, gate_precision(rec.precision), parity=parity)
+    try:
+        res = compare(reference, outputs, gate_precision(rec.precision), parity=parity)
+    except Exception as exc:  # a metric's library missing or failing: this row says so, the run goes on
+        if gate:
+            acc.gate = Accuracy.NOT_JUDGED
+            acc.gate_reason = f"the accuracy check failed: {error_text(exc)}"
+            rec.warnings.append(f"accuracy not judged ({acc.gate_reason}); this cell is never the post-opt pick")
+        return
     acc.max_abs_diff, acc.max_rel_diff = res.max_abs_diff, res.max_rel_diff
     acc.cosine_similarity, acc.top1_agreement = res.cosine, res.top1_agreement
     if res.outputs is not None:  # a model of several outputs, a detector or a segmenter (bench.task_parity)

@@ -131,7 +131,12 @@ def detections(batch_outputs, names: list[str] | None, decode=None) -> list[dict
 def detection_metrics(ref_images: list[dict], out_images: list[dict]) -> dict:
     """mAP@0.5:0.95 and mAP@0.5 of the optimised detections against the reference's pseudo-labels
     (torchmetrics, pycocotools backend), and the matched pairs' box and score errors."""
+    import importlib.util
+
     import torch
+
+    if importlib.util.find_spec("pycocotools") is None or importlib.util.find_spec("torchmetrics") is None:
+        raise ModuleNotFoundError("the detection gate's mAP needs torchmetrics and pycocotools: pip install torchmetrics pycocotools")
     from torchmetrics.detection import MeanAveragePrecision
 
     preds, targets = [], []
@@ -215,10 +220,11 @@ def segmentation_metrics(reference: list, outputs: list) -> dict:
             "miou": float(metric.compute()) if decisive else None}
 
 
-def compare_structured(reference: list, outputs: list, precision: str, parity: ParityInfo | None, tol: dict):
-    """bench.accuracy.GateResult of an optimised model's outputs against the reference's, judged by
-    the task (module docstring). `tol`: bench.accuracy's tolerances of the precision."""
-    from edgebench.bench.accuracy import GateResult, _mean_lower_bound
+def compare_structured(reference: list, outputs: list, precision: str, parity: ParityInfo | None, tol: dict) -> dict:
+    """The fields of bench.accuracy.GateResult for an optimised model's outputs against the
+    reference's, judged by the task (module docstring), and `cosines`: the per-item cosines of the
+    output of lowest mean cosine (for its confidence bound). `tol`: bench.accuracy's tolerances of
+    the precision."""
     from edgebench.models.spec import DETECTION, SEGMENTATION
 
     parity = parity or ParityInfo()
@@ -226,8 +232,9 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
     refs, outs = [r for r, _ in kept], [o for _, o in kept]
     items = sum(len(as_list(r)[0]) if np.ndim(as_list(r)[0]) else 1 for r in refs)
 
-    def failed(reason: str) -> GateResult:
-        return GateResult(False, reason, float("inf"), float("inf"), 0.0, None, items)
+    def failed(reason: str) -> dict:
+        return {"passed": False, "reason": reason, "max_abs_diff": float("inf"), "max_rel_diff": float("inf"),
+                "cosine": 0.0, "top1_agreement": None, "items": items}
 
     if not kept:
         return failed("no check outputs to compare")
@@ -286,9 +293,8 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
             reasons.append(f"output {row['name']}: cosine similarity {row['cosine']:.5f} < {tol['min_cosine']:g}")
     worst = min(compared, key=lambda r: r["cosine"]) if compared else None
     summary = [{k: v for k, v in r.items() if k != "cosines"} for r in rows]
-    return GateResult(
-        not reasons, "; ".join(reasons),
-        max((r["max_abs_diff"] for r in compared), default=0.0), max((r["max_rel_diff"] for r in compared), default=0.0),
-        worst["cosine"] if worst else 1.0, None, items, note="; ".join(notes),
-        cosine_lower=_mean_lower_bound(worst["cosines"]) if worst is not None and len(worst["cosines"]) else None,
-        task_metrics=metrics, outputs=summary)
+    return {"passed": not reasons, "reason": "; ".join(reasons),
+            "max_abs_diff": max((r["max_abs_diff"] for r in compared), default=0.0),
+            "max_rel_diff": max((r["max_rel_diff"] for r in compared), default=0.0),
+            "cosine": worst["cosine"] if worst else 1.0, "top1_agreement": None, "items": items, "note": "; ".join(notes),
+            "task_metrics": metrics, "outputs": summary, "cosines": worst["cosines"] if worst is not None else None}

@@ -34,8 +34,8 @@ def render_markdown(table: Table1) -> str:
         f"- Run `{run.run_id}`, started {run.started_at}, status {run.status}, {tool_text(run)}; "
         f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
         f"- Timing: {timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
-        "including host<->device copies" + _inputs_text(cfg) + "; speedup = pre p50 / post p50; parity (max abs diff, top-1 agreement) and "
-        "the accuracy gate = post vs pre outputs on the same task inputs; post-opt = the fastest cell that ran and "
+        "including host<->device copies" + _inputs_text(cfg) + "; speedup = pre p50 / post p50; parity (max abs diff; "
+        "agreement: top-1, or a detector's mAP against the reference's boxes, a segmenter's mIoU) and the accuracy gate = post vs pre outputs on the same task inputs; post-opt = the fastest cell that ran and "
         "passed its precision's accuracy gate; [a, b] = 95% bootstrap interval of the speedup (ratio of medians), "
         f"\"not significant\" when it includes 1; {CONTENDED_MARK} = contended cell, {QUICK_MARK} = quick timing "
         "(notes below the table).",

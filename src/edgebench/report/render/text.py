@@ -21,7 +21,7 @@ QUICK_MARK = "\u2021"  # double dagger
 
 HEADERS = [
     "Model", "Input", "Params", "FLOPs", "Pre-opt", "Pre p50 (ms)", "Post-opt", "Post p50 (ms)",
-    "Speedup", "Max abs diff", "Top-1 agree", "Gate", "Task acc pre/post",
+    "Speedup", "Max abs diff", "Agreement", "Gate", "Task acc pre/post",
 ]
 #: HEADERS' columns of text (left-aligned); the others are numbers
 TEXT_COLUMNS = (0, 1, 4, 6, 11)
@@ -49,7 +49,7 @@ def cells(r: Table1Row) -> list[str]:
         fmt(r.speedup, ".2f", "x") + (f" [{r.speedup_ci[0]:.2f}, {r.speedup_ci[1]:.2f}]" if r.speedup_ci else "")
         + (" (not significant)" if r.significant is False else ""),
         fmt(r.max_abs_diff, ".2e"),
-        fmt(None if r.top1_agreement is None else 100 * r.top1_agreement, ".1f", "%")
+        r.task_agreement or fmt(None if r.top1_agreement is None else 100 * r.top1_agreement, ".1f", "%")
         + (f" ({100 * r.top1_decisive_agreement:.1f}% of {r.top1_decisive_items} decisive)"
            if r.top1_decisive_items and r.top1_decisive_agreement is not None else ""),
         r.post_gate or "n/a",
