@@ -46,7 +46,8 @@ def test_a_model_returning_a_dict_and_a_tuple_runs_on_every_cpu_path(tmp_path):
     for rec in records[1:4]:
         assert rec.accuracy.gate == "passed" and rec.accuracy.top1_agreement is None
         assert [o["name"] for o in rec.details["output_parity"]] == ["cls", "aux.0", "aux.1"]
-    assert records[4].status in (Status.OK, Status.ACCURACY_FAILED) and records[4].details["output_parity"]
+    assert records[4].status in (Status.OK, Status.ACCURACY_FAILED), records[4].error
+    assert records[4].details["output_parity"]
 
 
 def test_onnx_output_names_are_the_structure_names(tmp_path):
@@ -114,3 +115,19 @@ def test_a_segmenter_file_must_return_class_scores_per_pixel(tmp_path):
                     "def make():\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(768, 4))\n")
     with pytest.raises(ModelFileError, match=r"first output logits has shape \(1, 4\); a segmenter's first output"):
         build_model(get_spec(f"{path}:make"))
+
+
+def test_the_check_keeps_a_segmenters_outputs_within_its_memory_budget(tmp_path, monkeypatch):
+    """LR-ASPP at 520x520 outputs 23 MiB of class scores an input: 256 check inputs were 5.8 GB per
+    copy, and a CPU run ran out of memory. The check is cut to fit, and says so."""
+    from edgebench.bench import model_cell
+    from edgebench.bench.model_cell import ModelCell
+    from edgebench.config import ModelOptions
+
+    monkeypatch.setattr(model_cell, "CHECK_OUTPUT_BYTES", 10 * 2**20)
+    cell = ModelCell("lraspp_mobilenet_v3_large", ModelOptions(check_size=64, input_shape=(3, 128, 128)), 2, 1,
+                     tmp_path / "cache")
+    batches, _, desc = cell.check_batches()
+    assert (10 * 2**20) // (21 * 128 * 128 * 4) == 7  # under the floor of 8 check inputs
+    assert sum(len(b) for b in batches) == 8
+    assert "8 of --check-size 64: one input's outputs take 1.3 MiB" in desc

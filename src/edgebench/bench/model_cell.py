@@ -68,6 +68,11 @@ def _batchnorm_statistics(loaded, items: list, desc: str, cache_dir: Path | None
         np.savez(draft.folder / "statistics.npz", **batchnorm_statistics(loaded.module))
 
 
+#: the most bytes of one cell's outputs on the check inputs (bench.check) that a model's check
+#: size is allowed to make, and the fewest check inputs it is cut to
+CHECK_OUTPUT_BYTES = 512 * 2**20
+MIN_CHECK_ITEMS = 8
+
 #: items per call when the accuracy check's inputs run through eager PyTorch (the reference, an
 #: eager baseline): far fewer calls than one per timed batch, the same numerics per item
 CHECK_BATCH = 32
@@ -169,6 +174,7 @@ class ModelCell:
         self._stats: dict | None = None
         self._check = None
         self._parity = None
+        self._output_bytes = 0  # one check input's outputs on the host, where the parity probe measured them
 
     def handoff(self) -> dict | None:
         """What a later timing process of an ONNX-consuming cell needs of this model, so that it
@@ -208,9 +214,10 @@ class ModelCell:
             else:
                 from edgebench.data.task_inputs import task_inputs
 
+                count, capped = self._check_count()
                 with stages.stage("task inputs"):
-                    items, labels, desc = task_inputs(self.spec, self.opts.data, self.opts.check_size,
-                                                      self.opts.seed + 1, self.cache_dir)
+                    items, labels, desc = task_inputs(self.spec, self.opts.data, count, self.opts.seed + 1, self.cache_dir)
+                desc += capped
                 b = self.batch_size
                 n = len(items)
                 padded = items + [items[i % n] for i in range((-n) % b)]
@@ -218,6 +225,20 @@ class ModelCell:
                 self._check = (batches, labels, desc)
                 self.check_items = n
         return self._check
+
+    def _check_count(self) -> tuple[int, str]:
+        """(check inputs to use, what the description adds): --check-size, or fewer where the
+        outputs of that many would pass CHECK_OUTPUT_BYTES (a segmenter's class scores per pixel:
+        LR-ASPP's at 520x520 take 23 MB an input, 5.8 GB for 256, held by the reference and by each
+        cell, in float64 while compared), but never fewer than MIN_CHECK_ITEMS."""
+        asked = self.opts.check_size
+        self.parity_info()
+        per_item = self._output_bytes
+        if not per_item or asked * per_item <= CHECK_OUTPUT_BYTES:
+            return asked, ""
+        count = min(asked, max(MIN_CHECK_ITEMS, CHECK_OUTPUT_BYTES // per_item))
+        return count, (f"; {count} of --check-size {asked}: one input's outputs take {per_item / 2**20:.1f} MiB, and the "
+                       f"check keeps at most {CHECK_OUTPUT_BYTES // 2**20} MiB of them")
 
     def stats(self) -> dict:
         with stages.stage("model stats"):
@@ -275,7 +296,9 @@ class ModelCell:
 
                 module = self.loaded.module
                 with torch.inference_mode():
-                    names = outputs.names(module(torch.from_numpy(self.pool[0][:1])))
+                    pairs = outputs.flatten(module(torch.from_numpy(self.pool[0][:1])), where=self.name)
+                names = [name for name, _ in pairs]
+                self._output_bytes = sum(4 * t.numel() for _, t in pairs)  # float32 on the host, one input
                 decoder = getattr(module, "detection_decoder", None)
                 decode = decoder(tuple(self.item_shape[1:])) if decoder is not None else None
                 self._parity = ParityInfo(self.task, tuple(names), decode)
