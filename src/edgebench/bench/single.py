@@ -110,7 +110,7 @@ def stream(
     with bk:
         bk.prepare(cell.source_for(bk.consumes, precision), 1)
         bk.load()
-        return run_stream(bk, cell.item_shape, cfg, class_names)
+        return run_stream(bk, cell.item_shape, cfg, class_names, decode=cell.parity_info().decode)
 
 
 def _checkpoint_classes(weights: str) -> list[str] | None:

@@ -1,7 +1,7 @@
 """Real-time streams: decode frames from a video file or camera, keep a sliding clip buffer (or
-single frames for classifiers), run the model every `stride` frames, and measure inference
-latency, the whole pipeline's achieved FPS (decode + preprocess + infer) and deadline misses
-against the target frame period."""
+single frames for image models), run the model every `stride` frames, and measure inference
+latency, the whole pipeline's achieved FPS (decode + preprocess + infer, and a detector's
+post-processing: its NMS) and deadline misses against the target frame period."""
 from __future__ import annotations
 
 import collections
@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from edgebench.bench.harness import infer
+from edgebench.models.outputs import as_list
 from edgebench.results.latency import LatencyStats
 from edgebench.errors import InvalidConfigError
 
@@ -52,7 +53,8 @@ class StreamResult:
     deadline_miss_rate: float
     inference: LatencyStats | None
     frame_time: LatencyStats | None  # per frame: decode + preprocess (+ inference on inference frames)
-    predictions: list = field(default_factory=list)  # (frame index, class index, top score)
+    #: (frame index, class index, its score); a detector: (frame index, detections, None) (predict)
+    predictions: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -69,9 +71,34 @@ def open_source(source: str):
     return cap
 
 
-def run_stream(backend, item_shape: tuple[int, ...], cfg: StreamConfig, class_names: list[str] | None = None) -> StreamResult:
+def predict(out, decode=None, class_names: list[str] | None = None) -> tuple:
+    """(index, score, label) of one inference on one frame: a classifier's top class and its
+    logit; a detector's number of detections with a score of at least 0.5 (`decode`: its own
+    post-processing, models.dense, run here as part of the frame's pipeline); a segmenter's most
+    frequent class other than 0 and the share of pixels it covers; (None, None, "") otherwise."""
+    arrays = as_list(out)
+    first = np.asarray(arrays[0])
+    if decode is not None:
+        found = int((np.asarray(decode(arrays)[0]["scores"]) >= 0.5).sum())
+        return found, None, f"{found} objects"
+    if len(arrays) == 1 and first.ndim == 2:
+        k = int(np.argmax(first[0]))
+        return k, float(first[0][k]), class_names[k] if class_names and k < len(class_names) else str(k)
+    if first.ndim == 4:
+        mask = first[0].argmax(axis=0)
+        counts = np.bincount(mask.ravel(), minlength=first.shape[1])
+        k = int(np.argmax(counts[1:]) + 1) if len(counts) > 1 and counts[1:].any() else 0
+        share = float(counts[k] / mask.size)
+        name = class_names[k] if class_names and k < len(class_names) else f"class {k}"
+        return k, share, f"{name} on {100 * share:.0f}% of pixels"
+    return None, None, ""
+
+
+def run_stream(backend, item_shape: tuple[int, ...], cfg: StreamConfig, class_names: list[str] | None = None,
+               decode=None) -> StreamResult:
     """Stream through a loaded backend. `item_shape` is (C, H, W) for frame models or
-    (C, T, H, W) for clip models."""
+    (C, T, H, W) for clip models; `decode`: a detector's post-processing (models.dense), run on
+    each inference as part of the frame's time."""
     import cv2
 
     from edgebench.data.images import preprocess_image
@@ -104,11 +131,10 @@ def run_stream(backend, item_shape: tuple[int, ...], cfg: StreamConfig, class_na
             if frames % cfg.stride == 0 and len(buffer) == t_len:
                 x = np.stack(buffer, axis=1)[None] if clip else buffer[-1][None]
                 ti = time.perf_counter()
-                logits = infer(backend, np.ascontiguousarray(x, dtype=np.float32))[0]
+                out = infer(backend, np.ascontiguousarray(x, dtype=np.float32))
                 infer_s.append(time.perf_counter() - ti)
-                k = int(np.argmax(logits))
-                preds.append((frames, k, float(logits[k])))
-                label = class_names[k] if class_names and k < len(class_names) else str(k)
+                k, score, label = predict(out, decode, class_names)
+                preds.append((frames, k, score))
             dt = time.perf_counter() - t0
             frame_s.append(dt)
             misses += dt > period

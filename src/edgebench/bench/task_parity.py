@@ -298,3 +298,52 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
             "max_rel_diff": max((r["max_rel_diff"] for r in compared), default=0.0),
             "cosine": worst["cosine"] if worst else 1.0, "top1_agreement": None, "items": items, "note": "; ".join(notes),
             "task_metrics": metrics, "outputs": summary, "cosines": worst["cosines"] if worst is not None else None}
+
+
+# -- labelled data (--data) ------------------------------------------------------------------
+
+#: the share of the reference's mAP or mIoU on labelled data that an optimised model must keep
+#: (MLPerf's closed division asks 99% of the FP32 model's accuracy of INT8 and FP16 submissions)
+KEEP_LABELLED = {"fp32": 0.999, "fp16": 0.99, "bf16": 0.99, "int8": 0.99}
+
+
+def labelled_metric(outputs: list, labels: list, items: int, parity: ParityInfo | None) -> dict | None:
+    """A detector's COCO mAP@0.5:0.95 against the labels ({boxes, labels} per image) or a
+    segmenter's mIoU against the masks, on the first `items` check inputs: {"metric", "value"};
+    None for any other task, or where the outputs are not detections or masks."""
+    from edgebench.models.spec import DETECTION, SEGMENTATION
+
+    if parity is None or parity.task not in (DETECTION, SEGMENTATION):
+        return None
+    if parity.task == DETECTION:
+        found = [detections(o, list(parity.names), parity.decode) for o in outputs]
+        if any(f is None for f in found):
+            return None
+        images = [d for batch in found for d in batch][:items]
+        return {"metric": "mAP", "value": _coco_map(images, labels[:items])}
+    import torch
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    first = [np.asarray(as_list(o)[0]) for o in outputs]
+    if first[0].ndim != 4:
+        return None
+    masks = np.concatenate([f.argmax(axis=1) for f in first])[:items]
+    classes = first[0].shape[1]
+    target = np.stack(labels[:items])
+    target = np.where((target >= 0) & (target < classes), target, -1)
+    metric = MulticlassJaccardIndex(num_classes=classes, average="macro", ignore_index=-1)
+    return {"metric": "mIoU", "value": float(metric(torch.as_tensor(masks), torch.as_tensor(target)))}
+
+
+def _coco_map(images: list[dict], labels: list[dict]) -> float:
+    import torch
+    from torchmetrics.detection import MeanAveragePrecision
+
+    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="pycocotools")
+    metric.warn_on_many_detections = False
+    metric.update([{"boxes": torch.as_tensor(np.asarray(d["boxes"], np.float32).reshape(-1, 4)),
+                    "scores": torch.as_tensor(np.asarray(d["scores"], np.float32).reshape(-1)),
+                    "labels": torch.as_tensor(np.asarray(d["labels"]).astype(np.int64).reshape(-1))} for d in images],
+                  [{"boxes": torch.as_tensor(np.asarray(t["boxes"], np.float32).reshape(-1, 4)),
+                    "labels": torch.as_tensor(np.asarray(t["labels"]).astype(np.int64).reshape(-1))} for t in labels])
+    return float(metric.compute()["map"])

@@ -1,5 +1,6 @@
 """Inputs from the model's task, for INT8 calibration and accuracy checks: an image folder, a
-UCF50-layout folder, or, without data, scikit-image's photos (images) or a synthetic video set
+UCF50-layout folder, a detector's COCO-format folder or a segmenter's image/mask folder
+(data.labelled), or, without data, scikit-image's photos (images) or a synthetic video set
 (clips). They follow the model's declared input: an image input (C, H, W) gets the photos at its
 size, in grey where C is 1 (to_channels); any other input (vectors, sequences) gets standard-normal
 values from a fixed seed, and says so. Returns (inputs, labels or None, description)."""
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.models.spec import ACTION_RECOGNITION, is_image
+from edgebench.errors import InvalidConfigError
+from edgebench.models.spec import ACTION_RECOGNITION, DETECTION, SEGMENTATION, is_image
 
 
 #: the built-in inputs' recipe; a change to how they are made bumps it, so cached ones are remade
@@ -111,8 +113,6 @@ def _task_inputs(spec, data: str | Path | None, count: int, seed: int, cache_dir
     shape = tuple(spec.input_shape)
     if not is_image(shape):
         if data is not None:
-            from edgebench.errors import InvalidConfigError
-
             raise InvalidConfigError(f"--data {data} holds images, but {spec.name} takes inputs of shape "
                                      f"{'x'.join(map(str, shape))}, not (C, H, W) images; leave --data out "
                                      "(its check and calibration inputs are then synthetic)")
@@ -124,6 +124,15 @@ def _task_inputs(spec, data: str | Path | None, count: int, seed: int, cache_dir
 
         items, desc = _in_channels(photo_inputs(size, count, seed), channels, "scikit-image sample photos (crops and flips)")
         return items, None, desc
+    if spec.task in (DETECTION, SEGMENTATION):
+        from edgebench.data import labelled
+
+        if channels != 3:
+            raise InvalidConfigError(f"--data {data}: labelled detection and segmentation images are RGB, but "
+                                     f"{spec.name} takes {channels} channels")
+        if spec.task == DETECTION:
+            return labelled.read_coco(data, size, count, seed, split)
+        return labelled.read_masks(data, size, count, seed)
     from edgebench.data.images import ImageFolderDataset
 
     root = Path(data)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from edgebench.errors import ModelFileError, UnknownModelError
-from edgebench.models.catalog import BUILTIN_MODELS, torchvision_spec
+from edgebench.models.catalog import BUILTIN_MODELS, DETECTORS, detector_spec, segmenter_spec, torchvision_spec
 from edgebench.models.spec import CLASSIFICATION, IMAGE_CLASSIFICATION, IMAGE_INPUT, ModelSpec, is_image
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -43,12 +43,29 @@ def _torchvision_classifiers() -> list[str]:
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
+def _torchvision_models(kind: str) -> list[str]:
+    import torchvision
+
+    return sorted(torchvision.models.list_models(module=getattr(torchvision.models, kind)))
+
+
 def get_spec(name: str, input_shape: tuple[int, ...] | None = None) -> ModelSpec:
-    """Resolve a registered name, any torchvision classifier, or `path/to/file.py:factory`."""
+    """Resolve a registered name, any torchvision classifier or segmenter, torchvision's single-shot
+    detectors, or `path/to/file.py:factory`."""
     if name in _REGISTRY:
         spec = _REGISTRY[name]
     elif ":" in name and name.split(":", 1)[0].endswith(".py"):
         spec = _user_spec(name)
+    elif name in DETECTORS:
+        spec = detector_spec(name)
+    elif name in _torchvision_models("segmentation"):
+        spec = segmenter_spec(name)
+    elif name in _torchvision_models("detection"):
+        raise UnknownModelError(
+            f"{name} is a two-stage or anchor-free torchvision detector; edgebench registers the single-shot ones "
+            f"({', '.join(DETECTORS)}) as the network alone. Benchmark it whole with path/to/file.py:factory "
+            "(TASK = 'object-detection'): its detections are then its outputs"
+        )
     else:
         tv = _torchvision_classifiers()
         if name not in tv:

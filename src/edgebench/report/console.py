@@ -356,6 +356,11 @@ def synth_images(n: int, out, classes) -> str:
     return f"wrote {n} images under {out}/train and {out}/val (classes: {', '.join(classes)})"
 
 
+def synth_shapes(n: int, out, classes) -> str:
+    return (f"wrote {n} images under {out}/images with their boxes in {out}/annotations.json (COCO format) and "
+            f"class masks in {out}/masks (classes: {', '.join(classes)}; 0 is the background)")
+
+
 #: the probe's facts `edgebench targets` shows per target (targets.registry.probe_facts labels)
 TARGET_TABLE_FACTS = ("L4T/JetPack", "TensorRT", "GPU", "torch", "onnxruntime", "power mode")
 
