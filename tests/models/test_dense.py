@@ -131,3 +131,27 @@ def test_the_check_keeps_a_segmenters_outputs_within_its_memory_budget(tmp_path,
     assert (10 * 2**20) // (21 * 128 * 128 * 4) == 7  # under the floor of 8 check inputs
     assert sum(len(b) for b in batches) == 8
     assert "8 of --check-size 64: one input's outputs take 1.3 MiB" in desc
+
+
+def test_torchvisions_segmenters_and_single_shot_detectors_resolve_by_name():
+    from edgebench.errors import UnknownModelError
+
+    assert get_spec("deeplabv3_mobilenet_v3_large").task == "semantic-segmentation"
+    ssd = get_spec("ssd300_vgg16")
+    assert ssd.task == "object-detection" and ssd.input_shape == (3, 300, 300) and ssd.default_num_classes == 91
+    with pytest.raises(UnknownModelError, match="fasterrcnn_resnet50_fpn is a two-stage .* path/to/file.py:factory"):
+        get_spec("fasterrcnn_resnet50_fpn")
+
+
+def test_a_stream_labels_a_detectors_and_a_segmenters_frames():
+    from edgebench.bench.stream import predict
+
+    assert predict(np.array([[0.1, 2.0, -1.0]]), class_names=["a", "b", "c"]) == (1, 2.0, "b")
+    scores = np.zeros((1, 4, 6, 6), np.float32)
+    scores[0, 2, :3] = 1.0  # class 2 on half of the pixels, the background on the rest
+    assert predict(scores) == (2, 0.5, "class 2 on 50% of pixels")
+
+    def decode(arrays):
+        return [{"scores": np.array([0.9, 0.6, 0.2]), "boxes": np.zeros((3, 4)), "labels": np.ones(3)}]
+
+    assert predict((np.zeros((1, 3, 4)), np.zeros((1, 3, 2))), decode=decode) == (2, None, "2 objects")
