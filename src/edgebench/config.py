@@ -112,6 +112,9 @@ class ModelOptions:
     check_size: int = 256
     #: a folder of per-model checkpoints, DIR/<model>.pt (as `edgebench train` writes them)
     weights_dir: str | None = None
+    #: (width, height): time a detector's or segmenter's whole pipeline on frames of that size
+    #: (bench.pipeline); None: the network alone
+    pipeline: tuple[int, int] | None = None
 
     def __post_init__(self):
         for name in ("calibration_size", "check_size"):

@@ -144,3 +144,20 @@ def test_a_gate_that_cannot_be_evaluated_is_recorded_not_raised(monkeypatch):
     attach_accuracy(rec, (None, "inputs", 8, tp.ParityInfo(DETECTION, ("boxes", "scores"), _decode)), ref, ref)
     assert rec.accuracy.gate == "not judged" and "pycocotools" in rec.accuracy.gate_reason
     assert rec.status == Status.OK and any("never the post-opt pick" in w for w in rec.warnings)
+
+
+def test_the_references_detections_are_decoded_once_per_model():
+    """Every cell of a model is judged against the same reference: its decoding (torchvision's NMS
+    on every check input, seconds per cell) is done once."""
+    calls = []
+
+    def counting(arrays):
+        calls.append(1)
+        return _decode(arrays)
+
+    ref = _raw(np.random.default_rng(9))
+    info = tp.ParityInfo(DETECTION, ("boxes", "scores"), counting)
+    outs = [[(b + 0.5, s) for b, s in ref] for _ in range(3)]  # three cells
+    for out in outs:
+        assert compare(ref, out, "fp16", parity=info).passed
+    assert len(calls) == len(ref) + 3 * len(ref)

@@ -175,6 +175,7 @@ class ModelCell:
         self._check = None
         self._parity = None
         self._output_bytes = 0  # one check input's outputs on the host, where the parity probe measured them
+        self._frames: list | None = None
 
     def handoff(self) -> dict | None:
         """What a later timing process of an ONNX-consuming cell needs of this model, so that it
@@ -192,6 +193,15 @@ class ModelCell:
             return copy.deepcopy(self._handed["facts"])
         return ModelFacts(num_classes=self.loaded.num_classes if self.loaded else None, input_shape=list(self.item_shape),
                           weights=self.loaded.weights if self.loaded else self.onnx_file.path.name)
+
+    def frame_pool(self) -> list:
+        """With --pipeline: the camera frames a detector's or segmenter's pipeline is timed on
+        (bench.pipeline), as many batches as the timing pool, made once."""
+        if self._frames is None:
+            from edgebench.bench.pipeline import frame_pool
+
+            self._frames = frame_pool(tuple(self.opts.pipeline), self.batch_size, len(self.pool), self.opts.seed)
+        return self._frames
 
     def pool_for(self, device: str) -> list:
         """The timing inputs: on CUDA the same values in page-locked host memory (made once)."""

@@ -194,20 +194,44 @@ def _match(t_boxes, t_labels, t_scores, pred: dict) -> list:
 
 # -- segmentation --------------------------------------------------------------------------
 
+def _masks(batch) -> tuple:
+    """(class mask, decisive pixels) of a reference batch's first output [batch, classes, H, W]."""
+    scores = np.asarray(as_list(batch)[0])
+    classes = scores.shape[1]
+    if classes < 2:
+        return scores.argmax(axis=1), np.ones((len(scores), *scores.shape[2:]), bool)
+    top2 = np.partition(scores, classes - 2, axis=1)[:, -2:]  # the runner-up, then the top
+    return scores.argmax(axis=1), (top2[:, 1] - top2[:, 0]) >= DECISIVE_MARGIN
+
+
+#: what was derived from the reference's outputs (its detections, its masks), per batch: the
+#: same for every cell of the model, so made once. Holds one reference (the current model's).
+_REFERENCE = {"outputs": None, "values": {}}
+
+
+def of_reference(reference: list, j: int, what: str, make: Callable):
+    """`make(reference[j])`, made once per reference list and batch."""
+    if _REFERENCE["outputs"] is not reference:
+        _REFERENCE["outputs"], _REFERENCE["values"] = reference, {}
+    values = _REFERENCE["values"]
+    if (what, j) not in values:
+        values[(what, j)] = make(reference[j])
+    return values[(what, j)]
+
+
 def segmentation_metrics(reference: list, outputs: list) -> dict:
     """Pixel agreement (all pixels, decisive pixels) and mIoU on the decisive pixels of the first
     output's class masks ([batch, classes, H, W], arg-max over classes)."""
     import torch
     from torchmetrics.classification import MulticlassJaccardIndex
 
-    pairs = [(np.asarray(as_list(r)[0]), np.asarray(as_list(o)[0])) for r, o in zip(reference, outputs) if o is not None]
-    classes = pairs[0][0].shape[1]
+    pairs = [(j, np.asarray(as_list(o)[0])) for j, o in enumerate(outputs) if o is not None]
+    classes = np.asarray(as_list(reference[0])[0]).shape[1]
     metric = MulticlassJaccardIndex(num_classes=classes, average="macro", ignore_index=-1)
     total = agree = decisive = decisive_agree = 0
-    for ref, out in pairs:
-        ref_mask, out_mask = ref.argmax(axis=1), out.argmax(axis=1)
-        top2 = np.sort(ref, axis=1)[:, -2:] if classes > 1 else np.zeros((len(ref), 2, *ref.shape[2:]))
-        sure = (top2[:, 1] - top2[:, 0]) >= DECISIVE_MARGIN if classes > 1 else np.ones(ref_mask.shape, bool)
+    for j, out in pairs:
+        ref_mask, sure = of_reference(reference, j, "masks", _masks)
+        out_mask = out.argmax(axis=1)
         same = ref_mask == out_mask
         total += same.size
         agree += int(same.sum())
@@ -228,8 +252,9 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
     from edgebench.models.spec import DETECTION, SEGMENTATION
 
     parity = parity or ParityInfo()
-    kept = [(r, o) for r, o in zip(reference, outputs) if o is not None]
-    refs, outs = [r for r, _ in kept], [o for _, o in kept]
+    ran = [j for j, o in enumerate(outputs) if o is not None]
+    refs, outs = [reference[j] for j in ran], [outputs[j] for j in ran]
+    kept = list(zip(refs, outs))
     items = sum(len(as_list(r)[0]) if np.ndim(as_list(r)[0]) else 1 for r in refs)
 
     def failed(reason: str) -> dict:
@@ -248,7 +273,8 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
     task_tol = {**TASK_TOLERANCES.get(precision, TASK_TOLERANCES["fp32"]), **{k: v for k, v in tol.items() if k in TASK_TOLERANCES["fp32"]}}
     reasons, notes, metrics, judged = [], [], None, False
     if parity.task == DETECTION:
-        ref_det = [detections(r, list(parity.names), parity.decode) for r in refs]
+        ref_det = [of_reference(reference, j, "detections", lambda r: detections(r, list(parity.names), parity.decode))
+                   for j in ran]
         out_det = [detections(o, list(parity.names), parity.decode) for o in outs]
         if any(d is None for d in ref_det + out_det):
             notes.append("detections not judged: the outputs are not boxes, scores and labels, and the model has no decoder")
@@ -267,7 +293,7 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
         if np.ndim(as_list(refs[0])[0]) != 4:
             notes.append("masks not judged: the first output is not [batch, classes, height, width]")
         else:
-            metrics = segmentation_metrics(refs, outs)
+            metrics = segmentation_metrics(reference, outputs)
             if metrics["decisive_pixels"] >= MIN_DECISIVE_PIXELS:
                 judged = True
                 if metrics["miou"] < task_tol["min_miou"]:

@@ -36,6 +36,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="task inputs the accuracy gate compares every backend on (top-1 is judged on at least 59 "
                         "decisive ones; default 256, with --quick 64)")
     g.add_argument("--weights-dir", default=None, help="per-model checkpoints DIR/<model>.pt (run)")
+    g.add_argument("--pipeline", nargs="?", const="640x480", default=None, metavar="WxH",
+                   help="detectors and segmenters: time each frame's whole pipeline (resize and normalise a WxH frame, "
+                        "the network, NMS or arg-max back to the frame; default frame 640x480) instead of the "
+                        "network alone")
 
 
 def add_timing_options(p: argparse.ArgumentParser) -> None:
@@ -117,6 +121,11 @@ def model_options(args):
     if args.data is not None and getattr(args, "cluster", None) is None and not Path(args.data).exists():
         raise InvalidConfigError(f"--data {args.data} does not exist; pass an image folder (<root>/<class>/*.png) "
                                  "or a UCF50 root (UCF50/<Class>/*.avi)")
+    pipeline = None
+    if getattr(args, "pipeline", None) is not None:
+        from edgebench.bench.pipeline import parse_frame
+
+        pipeline = parse_frame(args.pipeline)
     return ModelOptions(args.num_classes, args.weights, args.pretrained, args.input_shape, args.opset,
                         data=args.data, calibration_size=args.calibration_size, check_size=check_size(args),
-                        weights_dir=args.weights_dir)
+                        weights_dir=args.weights_dir, pipeline=pipeline)

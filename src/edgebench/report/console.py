@@ -115,6 +115,8 @@ def record_summary(rec) -> str:
     contention, facts, acc, overhead = rec.contention, rec.model_facts, rec.accuracy, rec.overhead
     out = [f"{rec.model} on {rec.backend} ({rec.precision}, {rec.device}: {rec.device_name}), batch {rec.batch_size}",
            f"  latency  {s.summary()}  [host wall-clock incl. host<->device copies]"]
+    if rec.details.get("timed"):
+        out.append(f"  timed: {rec.details['timed']}")
     if rec.latency.device:
         out.append(f"  GPU time {rec.latency.device.summary()}  [CUDA events, device-resident inputs]")
     if cold.total_s is not None:

@@ -292,7 +292,7 @@ def _row(model: str, recs: list[Record], baseline: str, is_pre) -> Table1Row:
         task=any_rec.task,
         params=any_rec.model_facts.params,
         flops=any_rec.model_facts.flops,
-        input="x".join(map(str, any_rec.model_facts.input_shape or [])),
+        input=_input_text(any_rec, pre, post),
         pre_backend=baseline,
         pre_p50_ms=pre.latency.host.p50_ms if pre else None,
         post_backend=post.backend if post else "",
@@ -376,3 +376,12 @@ def task_agreement(metrics: dict | None) -> str:
     if metrics.get("miou") is None:
         return "no decisive pixels"
     return f"mIoU {metrics['miou']:.4f}, {100 * metrics['decisive_pixel_agreement']:.1f}% of decisive pixels"
+
+
+def _input_text(any_rec, pre, post) -> str:
+    """One item's input shape ("3x320x320"); with --pipeline, the frame it is made from too
+    ("640x480 frames -> 3x320x320, whole pipeline timed": bench.pipeline)."""
+    shape = "x".join(map(str, any_rec.model_facts.input_shape or []))
+    frame = next((r.details["pipeline_frame"] for r in (pre, post) if r is not None and r.details.get("pipeline_frame")),
+                 None)
+    return f"{frame[0]}x{frame[1]} frames -> {shape}, whole pipeline timed" if frame else shape

@@ -97,7 +97,8 @@ def target_parts(env: dict, em=str) -> list[str]:
 def footnotes(table: Table1) -> list[str]:
     """Plain-text notes for the cells and models the table marks, one per line (markdown list
     items without the dash): contended cells, quick timing, an interrupted run, models with no
-    speedup, and cells that failed or were turned down by the accuracy gate, with the reason."""
+    speedup, cells that failed or were turned down by the accuracy gate, with the reason, and what a
+    detector's time covers."""
     out = []
     for model, which, label, other, before in table.contended_cells:
         used = f"{other:.0f}% CPU" if other is not None else "CPU"
@@ -116,6 +117,10 @@ def footnotes(table: Table1) -> list[str]:
     for r in table.rows:
         if r.note:
             out.append(f"Not used for {r.model}: {r.note}")
+    if any(r.task == "object-detection" for r in table.rows):
+        out.append("Object detection times the model's forward pass: for edgebench's registered torchvision detectors the "
+                   "network alone, raw boxes and class scores per anchor (their NMS runs for the accuracy check only, "
+                   "untimed); for a detector file, its forward as written")
     return out
 
 
