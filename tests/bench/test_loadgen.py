@@ -188,6 +188,14 @@ def test_accuracy_log_decoding():
         decode_accuracy_log(entries, 3, (1, 2))
 
 
+def test_a_model_of_several_outputs_is_read_back_output_by_output():
+    """A detector's response holds its outputs one after the other (models.outputs' order)."""
+    boxes, scores = np.arange(8, dtype=np.float32).reshape(1, 2, 4), np.array([[0.5, 0.25]], np.float32)
+    data = np.concatenate([boxes.ravel(), scores.ravel()]).tobytes().hex()
+    (decoded,), _ = decode_accuracy_log([{"seq_id": 0, "qsl_idx": 0, "data": data}], 1, ((1, 2, 4), (1, 2)))
+    assert isinstance(decoded, tuple) and np.array_equal(decoded[0], boxes) and np.array_equal(decoded[1], scores)
+
+
 def test_a_run_that_ended_early_is_asked_again_at_the_latency_it_observed():
     from edgebench.bench.loadgen import Summary, observed_latency_s
 

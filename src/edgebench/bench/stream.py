@@ -55,6 +55,8 @@ class StreamResult:
     frame_time: LatencyStats | None  # per frame: decode + preprocess (+ inference on inference frames)
     #: (frame index, class index, its score); a detector: (frame index, detections, None) (predict)
     predictions: list = field(default_factory=list)
+    #: what a frame's time holds beside decode, preprocess and inference ("" for nothing)
+    postprocess: str = ""
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -162,4 +164,5 @@ def run_stream(backend, item_shape: tuple[int, ...], cfg: StreamConfig, class_na
         inference=LatencyStats.from_values(infer_s) if infer_s else None,
         frame_time=LatencyStats.from_values(frame_s),
         predictions=preds,
+        postprocess="the detector's box decoding and NMS" if decode is not None else "",
     )

@@ -9,8 +9,8 @@ import time
 
 from edgebench.results.record import Status
 
-ANY_MODEL = ("any torchvision classifier name also works (e.g. efficientnet_b0, convnext_tiny), "
-             "as does path/to/file.py:factory")
+ANY_MODEL = ("any torchvision classifier name also works (e.g. efficientnet_b0, convnext_tiny), and so do its "
+             "segmenters (e.g. deeplabv3_mobilenet_v3_large) and ssd300_vgg16, as does path/to/file.py:factory")
 
 
 def plain_table(rows) -> str:
@@ -342,7 +342,8 @@ def streamed(model: str, backend: str, target_fps: float, r) -> str:
     """`stream`: frames and inferences, the pipeline's FPS against the target's deadline, and the
     inference and frame-time statistics of a bench.stream.StreamResult."""
     out = [f"{model} on {backend}: {r.frames} frames, {r.inferences} inferences in {r.wall_s:.2f} s",
-           f"  pipeline {r.achieved_fps:.1f} FPS (decode + preprocess + infer); target {target_fps:g} FPS "
+           f"  pipeline {r.achieved_fps:.1f} FPS (video decode + preprocess + infer"
+           f"{' + ' + r.postprocess if getattr(r, 'postprocess', '') else ''}); target {target_fps:g} FPS "
            f"({r.frame_period_ms:.1f} ms/frame): {r.deadline_misses} deadline misses ({100 * r.deadline_miss_rate:.1f}%)"]
     if r.inference:
         out.append(f"  inference {r.inference.summary()}")
