@@ -100,6 +100,21 @@ def test_decode_outputs_reads_raw_float32_and_refuses_anything_else():
             remote.decode_outputs({"outputs": bad}, "t")
 
 
+def test_decode_outputs_of_a_model_of_several_outputs_gives_a_tuple_per_batch():
+    from edgebench.targets.agent import encode_outputs
+
+    batches = [[np.full((2, 3), i, np.float32), np.full((2,), -i, np.float32)] for i in range(3)]
+    out = remote.decode_outputs({"outputs": encode_outputs(np, batches)}, "t")
+    assert len(out) == 3 and isinstance(out[1], tuple) and out[1][0].shape == (2, 3) and out[2][1].tolist() == [-2, -2]
+    assert remote.decode_outputs({"outputs": encode_outputs(np, [b[:1] for b in batches])}, "t")[1].shape == (2, 3)
+    from edgebench.targets.agent import AgentError
+
+    with pytest.raises(AgentError, match="output 1 has a shape that depends on the data"):
+        encode_outputs(np, [[np.zeros(2, np.float32), np.zeros(k, np.float32)] for k in (1, 2)])
+    with pytest.raises(TargetOutputError, match="empty list"):
+        remote.decode_outputs({"outputs": []}, "t")
+
+
 @pytest.mark.parametrize("model", ["c3d", "conv_autoencoder", "densenet3d"])
 def test_action_models_survive_opset_13(model, tmp_path):
     """TensorRT 8.2 (JetPack 4.6) parses opset 13: the three 3-D models export there with the

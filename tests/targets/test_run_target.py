@@ -175,3 +175,29 @@ def test_a_lost_target_records_the_remaining_cells_at_once(sshd, tmp_path, monke
     # the second model is built before its first cell finds the target gone; the third is not
     assert built == ["test_cnn", "test_mlp"] and set(references) == {"test_cnn"}
     assert all("dev" in r.error for r in result.records[2:])
+
+
+def test_a_model_of_several_outputs_runs_on_the_target_output_by_output(sshd, tmp_path):
+    """The agent returns every output (it returned the first one only), in the host's order, so the
+    gate compares each with the host's PyTorch FP32."""
+    from edgebench.api import run_suite
+
+    _add(sshd)
+    path = tmp_path / "two.py"
+    path.write_text("import torch\nINPUT_SHAPE = (3, 16, 16)\n"
+                    "class Two(torch.nn.Module):\n"
+                    "    def __init__(self):\n"
+                    "        super().__init__()\n"
+                    "        self.conv = torch.nn.Conv2d(3, 4, 3)\n"
+                    "    def forward(self, x):\n"
+                    "        f = self.conv(x).mean(dim=(2, 3))\n"
+                    "        return {'cls': f[:, :2], 'aux': (f, f.sum(dim=1))}\n"
+                    "def make():\n    torch.manual_seed(0)\n    return Two()\n")
+    cfg = SuiteConfig(models=[f"{path}:make"], backends=["pytorch", "onnxruntime"], timing=TINY, out_dir=tmp_path / "out",
+                      cache_dir=tmp_path / "cache", target="dev")
+    eager, ort = run_suite(cfg).records
+    assert eager.status == Status.OK and ort.status == Status.OK, (eager.error, ort.error)
+    for rec in (eager, ort):
+        assert [o["name"] for o in rec.details["output_parity"]] == ["cls", "aux.0", "aux.1"]
+        assert rec.accuracy.max_abs_diff < 1e-4
+    assert ort.accuracy.gate == "passed"

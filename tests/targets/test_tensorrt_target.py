@@ -269,3 +269,24 @@ def test_every_round_is_equally_warm_and_onnxruntime_int8_runs_on_a_target(devic
     assert int8.precision == "int8" and int8.accuracy.gate in ("passed", "failed") and int8.artifact.sha256
     timing = [_flags(a) for a in device.calls() if _kind(a) == "timing"]
     assert len(timing) == 2 and [f["--warmUp"] for f in timing] == ["50", "50"]
+
+
+def test_trtexec_outputs_of_a_model_of_several_outputs_map_back_by_name(device, tmp_path):
+    """--exportOutput names each output; they are read back in the ONNX file's order
+    (models.outputs), not the first one alone, and the gate compares every one."""
+    path = tmp_path / "two.py"
+    path.write_text("import torch\nINPUT_SHAPE = (3, 16, 16)\n"
+                    "class Two(torch.nn.Module):\n"
+                    "    def __init__(self):\n"
+                    "        super().__init__()\n"
+                    "        self.conv = torch.nn.Conv2d(3, 4, 3)\n"
+                    "    def forward(self, x):\n"
+                    "        f = self.conv(x).mean(dim=(2, 3))\n"
+                    "        return {'scores': f.sum(dim=1), 'cls': f[:, :2]}\n"
+                    "def make():\n    torch.manual_seed(0)\n    return Two()\n")
+    cfg = SuiteConfig(models=[f"{path}:make"], backends=["pytorch", "tensorrt"], target=TARGET, timing=FAST,
+                      pool_size=2, model_options=CHECK, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+    recs = {r.backend: r for r in run_suite(cfg).records}
+    rec = _ok(recs["tensorrt"])
+    assert [o["name"] for o in rec.details["output_parity"]] == ["scores", "cls"]
+    assert rec.accuracy.gate == "passed" and rec.accuracy.max_abs_diff < 1e-4

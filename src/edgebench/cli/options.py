@@ -29,8 +29,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18; < 18 uses the TorchScript exporter)")
     g.add_argument("--cache-dir", type=Path, default=None, help="artifact cache (default ~/.cache/edgebench)")
     g.add_argument("--data", default=None,
-                   help="labelled task data (image folder, or UCF50 root) for INT8 calibration and the accuracy gate; "
-                        "default: scikit-image's photos / synthetic videos")
+                   help="labelled task data for INT8 calibration and the accuracy gate: an image folder, a UCF50 "
+                        "root, a COCO-format folder (detectors) or images/ + masks/ (segmenters); default: "
+                        "scikit-image's photos / synthetic videos")
     g.add_argument("--calibration-size", type=int, default=32, help="INT8 calibration inputs")
     g.add_argument("--check-size", type=int, default=None,
                    help="task inputs the accuracy gate compares every backend on (top-1 is judged on at least 59 "
@@ -119,8 +120,9 @@ def model_options(args):
 
     # checked here, before anything runs; with --cluster the folder is each node's to have
     if args.data is not None and getattr(args, "cluster", None) is None and not Path(args.data).exists():
-        raise InvalidConfigError(f"--data {args.data} does not exist; pass an image folder (<root>/<class>/*.png) "
-                                 "or a UCF50 root (UCF50/<Class>/*.avi)")
+        raise InvalidConfigError(f"--data {args.data} does not exist; pass an image folder (<root>/<class>/*.png), "
+                                 "a UCF50 root (UCF50/<Class>/*.avi), a COCO-format folder (annotations.json) or "
+                                 "images/ + masks/")
     pipeline = None
     if getattr(args, "pipeline", None) is not None:
         from edgebench.bench.pipeline import parse_frame

@@ -538,11 +538,43 @@ def encode_array(a):
     return {"shape": list(a.shape), "dtype": "float32", "b64": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
+def encode_outputs(np, outputs):
+    """Per check batch, the model's outputs (a list of float32 arrays, in the host's order:
+    edgebench.models.outputs) -> the reply's "outputs": one array of every batch's output for a
+    one-output model, else a list of such arrays, one per output."""
+    count = len(outputs[0])
+    stacked = []
+    for k in range(count):
+        shapes = set(tuple(batch[k].shape) for batch in outputs)
+        if len(shapes) > 1:
+            raise AgentError("output %d has a shape that depends on the data (%s); a target runs models whose "
+                             "outputs have fixed shapes" % (k, ", ".join(str(list(sh)) for sh in sorted(shapes))),
+                             "run_failed")
+        stacked.append(encode_array(np.stack([batch[k] for batch in outputs])))
+    return stacked[0] if count == 1 else stacked
+
+
+def flat_tensors(value, found=None):
+    """A torch model's output (a tensor, or tuples, lists and dicts of them) -> its tensors in
+    edgebench.models.outputs' order: dicts in their own order, sequences by index."""
+    found = [] if found is None else found
+    if isinstance(value, dict):
+        for item in value.values():
+            flat_tensors(item, found)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            flat_tensors(item, found)
+    else:
+        found.append(value)
+    return found
+
+
 class Engine(object):
     """One model and its inputs. The request's fields are checked when it is made; `open()` loads
     the model and runs the check batches; `run_once(x)` runs one prepared batch and returns when its
     result is ready; `close()` lets go. Subclasses give `_load()` (-> the reply's details),
-    `_input(batch)` (a float32 array -> what run_once takes) and `_output(y)` (-> a float32 array)."""
+    `_input(batch)` (a float32 array -> what run_once takes) and `_output(y)` (-> the model's
+    outputs, a list of float32 arrays)."""
 
     library = ""
     PRECISIONS = ("fp32", "fp16")
@@ -574,7 +606,7 @@ class Engine(object):
         first_infer_s = time.perf_counter() - t0
         outputs = [self._output(first)] + [self._output(self.run_once(x)) for x in checks[1:]]
         return {"ok": True, "device": self.device, "load_s": load_s, "first_infer_s": first_infer_s,
-                "outputs": encode_array(np.stack(outputs)), "details": details}
+                "outputs": encode_outputs(np, outputs), "details": details}
 
     def run_once(self, x):
         raise NotImplementedError
@@ -632,7 +664,7 @@ class OnnxRuntimeEngine(Engine):
         used = self.session.get_providers()
         self.device = "cuda" if used[0] in self.GPU_PROVIDERS else "cpu"
         first = self.session.get_inputs()[0]
-        self.input_name, self.output_name = first.name, self.session.get_outputs()[0].name
+        self.input_name = first.name
         # an fp16 ONNX model takes half inputs; an fp32 one runs fp16 only through TensorRT
         self.input_dtype = np.float16 if first.type == "tensor(float16)" else np.float32
         if self.precision == "fp16" and self.input_dtype is np.float32 and not fp16_trt:
@@ -644,10 +676,10 @@ class OnnxRuntimeEngine(Engine):
         return batch.astype(self.input_dtype)
 
     def run_once(self, x):
-        return self.session.run([self.output_name], {self.input_name: x})[0]
+        return self.session.run(None, {self.input_name: x})
 
     def _output(self, y):
-        return y.astype("float32")
+        return [a.astype("float32") for a in y]
 
     def close(self):
         Engine.close(self)
@@ -767,9 +799,7 @@ class TorchEngine(Engine):
         return y
 
     def _output(self, y):
-        if isinstance(y, (tuple, list)):  # a model with several heads: the first is the prediction
-            y = y[0]
-        return y.detach().float().cpu().numpy()
+        return [t.detach().float().cpu().numpy() for t in flat_tensors(y)]
 
     def close(self):
         Engine.close(self)

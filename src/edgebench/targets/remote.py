@@ -146,10 +146,23 @@ def model_recipe(spec) -> tuple[dict, Path | None]:
 
 
 def decode_outputs(reply: dict, what: str) -> list:
-    """The agent's `outputs` ({"shape", "dtype": "float32", "b64"}) -> one array per check batch."""
+    """The agent's `outputs` ({"shape", "dtype": "float32", "b64"}, or a list of them for a model
+    of several outputs) -> per check batch, one array (or a tuple, models.outputs)."""
+    out = reply.get("outputs")
+    if isinstance(out, list):
+        if not out:
+            raise TargetOutputError(f"{what}: the agent sent an empty list of outputs")
+        per_output = [_decode_array(o, what) for o in out]
+        if len({len(p) for p in per_output}) != 1:
+            raise TargetOutputError(f"{what}: the agent's outputs hold different numbers of check batches")
+        return [tuple(p[i] for p in per_output) for i in range(len(per_output[0]))]
+    return _decode_array(out, what)
+
+
+def _decode_array(out, what: str) -> list:
+    """One encoded output of every check batch -> one array per batch."""
     import numpy as np
 
-    out = reply.get("outputs")
     try:
         shape = [int(d) for d in out["shape"]]
         if out.get("dtype") != "float32":

@@ -173,9 +173,13 @@ class TrtexecArm(TargetArm):
 
         from edgebench.targets.trtexec_files import parse_outputs
 
+        from edgebench.export.artifact import output_names
+        from edgebench.models.outputs import pack
+
         self._exec(["mkdir", "-p", self.work])
         remote_chunks = self.hold.upload_many(staged.parity)  # one check of what the device has
-        items = []
+        names = output_names(self.cell.artifact("int8" if self.rec.precision == "int8" else "fp32"))
+        items: list[list] = [[] for _ in names]  # per output, its chunks
         for i, chunk in enumerate(staged.parity):
             out = f"{self.work}/parity-{i}.json"
             reply = self._exec(self.parity_argv(remote_chunks[chunk], out), read={"out": out})
@@ -183,13 +187,22 @@ class TrtexecArm(TargetArm):
                 raise self._failed(reply, "parity run", Status.RUN_FAILED)
             if i == 0:  # engine deserialization and one query: the cell's load
                 self.rec.cold_start.load_s = reply.get("elapsed_s")
-            outputs = parse_outputs(reply["files"]["out"], f"trtexec --exportOutput on {self.hold.name}")
-            dims, values = next(iter(outputs.values()))
-            items.append(np.asarray(values, dtype=np.float32).reshape(dims))
-        flat = np.concatenate(items)[: staged.check_items]
+            source = f"trtexec --exportOutput on {self.hold.name}"
+            outputs = parse_outputs(reply["files"]["out"], source)
+            # by the ONNX file's output names (models.outputs); a file of one output by its only one
+            chosen = [next(iter(outputs.values()))] if len(names) == 1 else [outputs.get(name) for name in names]
+            if any(c is None for c in chosen):
+                missing = [n for n, c in zip(names, chosen) if c is None]
+                raise TargetOutputError(f"{source}: no output named {', '.join(missing)} (it has {', '.join(outputs)})")
+            for k, (dims, values) in enumerate(chosen):
+                items[k].append(np.asarray(values, dtype=np.float32).reshape(dims))
         b, n = self.cell.batch_size, staged.check_count
-        padded = np.concatenate([flat, flat[: n * b - len(flat)]]) if len(flat) < n * b else flat[: n * b]
-        return [padded[i * b : (i + 1) * b] for i in range(n)]
+        per_output = []
+        for chunks in items:
+            flat = np.concatenate(chunks)[: staged.check_items]
+            padded = np.concatenate([flat, flat[: n * b - len(flat)]]) if len(flat) < n * b else flat[: n * b]
+            per_output.append([padded[i * b : (i + 1) * b] for i in range(n)])
+        return [pack(p[i] for p in per_output) for i in range(n)]
 
     def _measure(self, timing) -> None:
         from edgebench.targets.trtexec_files import parse_times
