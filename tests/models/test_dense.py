@@ -155,3 +155,25 @@ def test_a_stream_labels_a_detectors_and_a_segmenters_frames():
         return [{"scores": np.array([0.9, 0.6, 0.2]), "boxes": np.zeros((3, 4)), "labels": np.ones(3)}]
 
     assert predict((np.zeros((1, 3, 4)), np.zeros((1, 3, 2))), decode=decode) == (2, None, "2 objects")
+
+
+def test_a_detector_whose_outputs_depend_on_the_data_fails_export_in_one_line_that_says_why(tmp_path):
+    """Detections after NMS have no batch axis; the exporter's own message does not say so."""
+    from edgebench.errors import ExportError
+    from edgebench.export import export_onnx
+
+    path = tmp_path / "nms.py"
+    path.write_text("import torch\nINPUT_SHAPE = (3, 8, 8)\nTASK = 'object-detection'\n"
+                    "class D(torch.nn.Module):\n"
+                    "    def __init__(self):\n"
+                    "        super().__init__()\n"
+                    "        self.conv = torch.nn.Conv2d(3, 1, 3)\n"
+                    "    def forward(self, x):\n"
+                    "        s = self.conv(x).flatten(1)\n"
+                    "        return [{'scores': v[v > 0], 'labels': (v[v > 0] * 0).long()} for v in s]\n"
+                    "def make():\n    torch.manual_seed(0)\n    return D()\n")
+    loaded = build_model(get_spec(f"{path}:make"))
+    with pytest.raises(ExportError, match=r"outputs output\.0\.scores, output\.0\.labels, .* have no batch axis .* "
+                                          r"run this model on pytorch or torch-compile") as err:
+        export_onnx(loaded, cache_dir=tmp_path / "cache")
+    assert "\n" not in str(err.value)

@@ -72,7 +72,14 @@ def _build(loaded, path: Path, key_fields: dict, opset: int, exporter: str) -> d
 
         onnx.checker.check_model(str(path))
     except Exception as exc:
-        raise ExportError(f"ONNX export of {spec.name} failed ({exporter}, opset {opset}): {type(exc).__name__}: {_first_line(exc)}") from exc
+        unbatched = [n for n in names if n not in batched]
+        listed = ", ".join(unbatched[:4]) + (" ..." if len(unbatched) > 4 else "")
+        hint = ((f"; output {listed} has no batch axis (its size depends" if len(unbatched) == 1 else
+                 f"; outputs {listed} have no batch axis (their size depends")
+                + " on the data, as detections after NMS do): run this model on pytorch or torch-compile, or export "
+                "the network without its post-processing") if unbatched else ""
+        raise ExportError(f"ONNX export of {spec.name} failed ({exporter}, opset {opset}): {type(exc).__name__}: "
+                          f"{_first_line(exc)}{hint}") from exc
     meta = {
         **key_fields,
         "format": "onnx",
