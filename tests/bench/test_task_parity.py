@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgebench.bench import task_parity as tp
-from edgebench.bench.accuracy import compare
+from edgebench.bench.task_parity import judge
 from edgebench.models.spec import DETECTION, SEGMENTATION
 
 
@@ -57,21 +57,21 @@ def test_a_detector_is_judged_by_map_when_the_reference_detects_enough():
     rng = np.random.default_rng(2)
     ref = _raw(rng)
     info = tp.ParityInfo(DETECTION, ("boxes", "scores"), _decode)
-    good = compare(ref, ref, "int8", parity=info)
+    good = judge(ref, ref, "int8", parity=info)
     assert good.passed and good.task_metrics["map"] == pytest.approx(1.0) and good.top1_agreement is None
     assert [o["name"] for o in good.outputs] == ["boxes", "scores"]
     shifted = [(b + 12.0, s) for b, s in ref]  # cosines stay near 1, the boxes miss at high IoU
-    bad = compare(ref, shifted, "int8", parity=info)
+    bad = judge(ref, shifted, "int8", parity=info)
     assert not bad.passed and "mAP@0.5:0.95" in bad.reason and bad.cosine > 0.98
 
 
 def test_a_detector_with_too_few_confident_detections_falls_back_to_the_outputs_and_says_so():
     rng = np.random.default_rng(3)
     ref = _raw(rng, batches=1, batch=1, k=5)  # 5 pseudo-labels < MIN_PSEUDO_LABELS
-    res = compare(ref, ref, "fp16", parity=tp.ParityInfo(DETECTION, ("boxes", "scores"), _decode))
+    res = judge(ref, ref, "fp16", parity=tp.ParityInfo(DETECTION, ("boxes", "scores"), _decode))
     assert res.passed and "mAP not judged" in res.note
     noisy = [(b * -1.0, s) for b, s in ref]
-    assert "cosine" in compare(ref, noisy, "fp16", parity=tp.ParityInfo(DETECTION, ("boxes", "scores"), _decode)).reason
+    assert "cosine" in judge(ref, noisy, "fp16", parity=tp.ParityInfo(DETECTION, ("boxes", "scores"), _decode)).reason
 
 
 def test_detections_are_read_from_outputs_named_boxes_scores_labels():
@@ -91,7 +91,7 @@ def test_data_dependent_outputs_are_judged_by_the_task_not_their_shapes():
     rng = np.random.default_rng(5)
     ref = [(im["boxes"], im["scores"], im["labels"]) for im in (_image(rng, 40) for _ in range(2))]
     out = [ref[0], tuple(a[:-1] for a in ref[1])]
-    res = compare(ref, out, "fp16", parity=tp.ParityInfo(DETECTION, ("output.0.boxes", "output.0.scores", "output.0.labels")))
+    res = judge(ref, out, "fp16", parity=tp.ParityInfo(DETECTION, ("output.0.boxes", "output.0.scores", "output.0.labels")))
     assert res.passed, res.reason
     assert res.task_metrics["map"] > 0.95 and "depends on the data" in res.note
 
@@ -107,26 +107,26 @@ def test_a_segmenter_is_judged_by_mIoU_and_pixel_agreement_on_decisive_pixels():
     rng = np.random.default_rng(6)
     ref = [_seg(rng) for _ in range(2)]
     info = tp.ParityInfo(SEGMENTATION, ("out",))
-    same = compare(ref, ref, "int8", parity=info)
+    same = judge(ref, ref, "int8", parity=info)
     assert same.passed and same.task_metrics["miou"] == pytest.approx(1.0)
     assert same.task_metrics["decisive_pixels"] == 2 * 2 * 40 * 40
     flipped = [r.copy() for r in ref]
     flipped[0][:, :, :20] = np.roll(flipped[0][:, :, :20], 1, axis=1)  # half of a batch's pixels change class
-    res = compare(ref, flipped, "int8", parity=info)
+    res = judge(ref, flipped, "int8", parity=info)
     assert not res.passed and "mIoU" in res.reason and res.task_metrics["pixel_agreement"] < 0.9
 
 
 def test_a_model_of_several_outputs_is_compared_output_by_output():
     rng = np.random.default_rng(7)
     ref = [(rng.normal(size=(2, 5)), rng.normal(size=(2, 3, 4))) for _ in range(3)]
-    assert compare(ref, ref, "fp32").passed
+    assert judge(ref, ref, "fp32").passed
     off = [(a, b * 1.01) for a, b in ref]
-    res = compare(ref, off, "fp32")
+    res = judge(ref, off, "fp32")
     assert not res.passed and res.reason.startswith("output output.1: max relative error")
-    missing = compare(ref, [a for a, _ in ref], "fp32")
+    missing = judge(ref, [a for a, _ in ref], "fp32")
     assert not missing.passed and "1 outputs, the reference has 2" in missing.reason
     nan = [(a, np.full_like(b, np.nan)) for a, b in ref]
-    assert "NaN" in compare(ref, nan, "fp16").reason
+    assert "NaN" in judge(ref, nan, "fp16").reason
 
 
 def test_a_gate_that_cannot_be_evaluated_is_recorded_not_raised(monkeypatch):
@@ -159,5 +159,5 @@ def test_the_references_detections_are_decoded_once_per_model():
     info = tp.ParityInfo(DETECTION, ("boxes", "scores"), counting)
     outs = [[(b + 0.01 * k, s) for b, s in ref] for k in range(3)]  # three cells
     for out in outs:
-        assert compare(ref, out, "fp16", parity=info).passed
+        assert judge(ref, out, "fp16", parity=info).passed
     assert len(calls) == len(ref) + 3 * len(ref)

@@ -79,18 +79,10 @@ class GateResult:
         return asdict(self)
 
 
-def compare(reference: list, outputs: list, precision: str, tolerances: dict | None = None, parity=None) -> GateResult:
-    """The gate's verdict on `outputs` against `reference` (one entry per check batch). `parity`
-    (bench.task_parity.ParityInfo): a model of several outputs, a detector or a segmenter is
-    judged by bench.task_parity; a one-tensor classifier here."""
+def compare(reference: list, outputs: list, precision: str, tolerances: dict | None = None) -> GateResult:
+    """The gate's verdict on a one-tensor classifier's `outputs` against `reference` (one entry per
+    check batch); bench.task_parity.judge sends any other model to its own comparison."""
     tol = {**TOLERANCES[precision], **(tolerances or {})}
-    if structured(reference, parity):
-        from edgebench.bench.task_parity import compare_structured
-
-        fields = compare_structured(reference, outputs, precision, parity, tol)
-        cosines = fields.pop("cosines", None)
-        lower = _mean_lower_bound(cosines) if cosines is not None and len(cosines) else None
-        return GateResult(**fields, cosine_lower=lower)
     # a batch the cell did not run (check_plan) is None: judged on the batches it ran
     if any(o is None for o in outputs):
         kept = [j for j, o in enumerate(outputs) if o is not None]
@@ -104,10 +96,9 @@ def compare(reference: list, outputs: list, precision: str, tolerances: dict | N
         return GateResult(False, "outputs contain NaN or Inf", float("inf"), float("inf"), 0.0, 0.0, int(ref.shape[0]))
     diff = np.abs(out - ref)
     rel = float(diff.max() / max(np.abs(ref).max(), 1e-12))
-    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
-    cosines = np.where(norms > 0, (ref * out).sum(axis=1) / np.maximum(norms, 1e-300), 1.0)
+    cosines = row_cosines(ref, out)
     cos = float(np.mean(cosines))
-    cos_lower = _mean_lower_bound(cosines)
+    cos_lower = mean_lower_bound(cosines)
     agree = ref.argmax(axis=1) == out.argmax(axis=1)
     top1 = float(np.mean(agree))
     decisive = _decisive(ref)
@@ -136,17 +127,14 @@ def compare(reference: list, outputs: list, precision: str, tolerances: dict | N
                       n_dec, dec_agree, lower, note, cos_lower)
 
 
-def structured(reference: list, parity=None) -> bool:
-    """Whether the outputs are not one classifier's logits: several outputs, or a task (detection,
-    segmentation) that bench.task_parity judges."""
-    from edgebench.models.spec import is_classifier
-
-    if any(isinstance(r, (tuple, list)) for r in reference or []):
-        return True
-    return parity is not None and parity.task != "unknown" and not is_classifier(parity.task)
+def row_cosines(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The cosine similarity of each row of `out` with the same row of `ref` (items x values);
+    1 where either row is all zeros."""
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
+    return np.where(norms > 0, (ref * out).sum(axis=1) / np.maximum(norms, 1e-300), 1.0)
 
 
-def _mean_lower_bound(values) -> float:
+def mean_lower_bound(values) -> float:
     """One-sided 95% lower bound on the mean of `values` (Student's t); the mean itself for one."""
     from statistics import NormalDist
 

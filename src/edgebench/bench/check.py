@@ -23,7 +23,8 @@ def planned_outputs(cell, rec: Record, reference: list | None, first, run: Calla
     """A cell's outputs on `cell`'s check batches: None for a batch it did not need. `first`: the
     first batch's, already run; `run(indices)` runs those batches. Without a reference of the
     same batches, or when the inputs are labelled (task accuracy is reported over all), all run."""
-    from edgebench.bench.accuracy import check_plan, compare, decisive_items, gate_precision, structured, verdict_clear
+    from edgebench.bench.accuracy import check_plan, compare, decisive_items, gate_precision, verdict_clear
+    from edgebench.bench.task_parity import structured
 
     batches = cell.check_batches()[0]
     labels, _, items, parity = cell.check_info()

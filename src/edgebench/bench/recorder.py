@@ -91,7 +91,8 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
     why) is "not judged". Neither is ever picked as the post-opt result."""
     if outputs is None:
         return
-    from edgebench.bench.accuracy import compare, gate_precision, structured, task_accuracy
+    from edgebench.bench.accuracy import gate_precision, task_accuracy
+    from edgebench.bench.task_parity import judge, of_reference, structured
 
     labels, desc, n, parity = check_info
     rec.details["accuracy_inputs"] = desc
@@ -101,7 +102,9 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
 
         rec.accuracy.task_accuracy = task_accuracy([np.concatenate(outputs)[:n]], labels)
     elif labels is not None and n:
-        labelled = _labelled(rec, outputs, labels, n, parity)
+        labelled = _labelled(outputs, labels, n, parity, rec.warnings)
+        if labelled is not None:
+            rec.accuracy.task_accuracy, rec.details["task_metric"] = labelled["value"], labelled["metric"]
     acc = rec.accuracy
     if reference is None:
         if gate:
@@ -110,7 +113,7 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
             rec.warnings.append(f"accuracy not judged ({acc.gate_reason}); this cell is never the post-opt pick")
         return
     try:
-        res = compare(reference, outputs, gate_precision(rec.precision), parity=parity)
+        res = judge(reference, outputs, gate_precision(rec.precision), parity=parity)
     except Exception as exc:  # a metric's library missing or failing: this row says so, the run goes on
         if gate:
             acc.gate = Accuracy.NOT_JUDGED
@@ -128,16 +131,17 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
         rec.details["top1_decisive_agreement"] = res.decisive_agreement
     reason = res.reason
     if gate and labelled is not None:
-        reference_value = _labelled(None, reference, labels, n, parity)
-        if reference_value is not None:
+        # the same for every cell of the model: measured once (its failure is the cell's own, above)
+        found = of_reference(reference, ("labelled", n), lambda: _labelled(reference, labels, n, parity, []))
+        if found is not None:
             from edgebench.bench.task_parity import KEEP_LABELLED
 
             keep = KEEP_LABELLED.get(gate_precision(rec.precision), KEEP_LABELLED["fp32"])
-            rec.details["task_metric_reference"] = reference_value
-            if labelled < keep * reference_value:
-                metric = rec.details["task_metric"]
-                reason = "; ".join(filter(None, [reason, f"{metric} on the labelled data {labelled:.4f} < {100 * keep:g}% "
-                                                          f"of the reference's {reference_value:.4f}"]))
+            rec.details["task_metric_reference"] = found["value"]
+            if labelled["value"] < keep * found["value"]:
+                reason = "; ".join(filter(None, [reason, f"{labelled['metric']} on the labelled data "
+                                                          f"{labelled['value']:.4f} < {100 * keep:g}% of the "
+                                                          f"reference's {found['value']:.4f}"]))
     if gate:
         acc.gate = "passed" if res.passed and not reason else "failed"
         # a pass says what it could not judge (too few decisive inputs for top-1), never silently
@@ -146,20 +150,14 @@ def attach_accuracy(rec: Record, check_info: tuple, outputs, reference, gate: bo
             rec.status = Status.ACCURACY_FAILED
 
 
-def _labelled(rec: Record | None, outputs, labels, n: int, parity) -> float | None:
-    """A detector's mAP or a segmenter's mIoU of `outputs` on the labelled check inputs, kept as
-    `rec`'s task accuracy (its name in details["task_metric"]); None where it cannot be read."""
+def _labelled(outputs, labels, n: int, parity, warnings: list) -> dict | None:
+    """A detector's mAP or a segmenter's mIoU of `outputs` on the labelled check inputs
+    (bench.task_parity.labelled_metric: {"metric", "value"}); None where it cannot be read, and
+    where it failed, a line in `warnings`."""
     from edgebench.bench.task_parity import labelled_metric
 
     try:
-        found = labelled_metric(outputs, labels, n, parity)
+        return labelled_metric(outputs, labels, n, parity)
     except Exception as exc:  # a metric's library missing: said, and the rest of the row kept
-        if rec is not None:
-            rec.warnings.append(f"task accuracy on the labelled data not measured: {error_text(exc)}")
+        warnings.append(f"task accuracy on the labelled data not measured: {error_text(exc)}")
         return None
-    if found is None:
-        return None
-    if rec is not None:
-        rec.accuracy.task_accuracy = found["value"]
-        rec.details["task_metric"] = found["metric"]
-    return found["value"]

@@ -191,7 +191,7 @@ def _fallback_arms(cfg: SuiteConfig, session, store, env: dict, model: str, arms
     per layer): an arm whose outputs already fail its precision's accuracy gate gets a sibling
     arm of the same backend at the fallback precision, opened now and timed in the same rounds.
     The failed arm is still timed and recorded as accuracy_failed."""
-    from edgebench.bench.accuracy import compare
+    from edgebench.bench.task_parity import judge
 
     def plain(options: dict) -> dict:
         return {k: v for k, v in options.items() if k != "fallback"}
@@ -203,7 +203,7 @@ def _fallback_arms(cfg: SuiteConfig, session, store, env: dict, model: str, arms
             continue
         ref = reference.get()
         try:
-            if ref is None or compare(ref, arm.outputs, arm.rec.precision, parity=arm.check_info[3]).passed:
+            if ref is None or judge(ref, arm.outputs, arm.rec.precision, parity=arm.check_info[3]).passed:
                 continue
         except Exception:  # a gate that cannot be evaluated: its row says why (recorder.attach_accuracy)
             continue

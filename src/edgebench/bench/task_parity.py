@@ -13,8 +13,8 @@ logits, with the metric a user of the task would judge them by.
   this end-to-end check of FP16/INT8 detectors, not per-output differences (TensorRT#3135, #4605).
 - Segmentation: the class per pixel (the arg-max over the class axis). Pixel agreement and mIoU
   (torchmetrics' MulticlassJaccardIndex) against the reference's masks, judged on the decisive
-  pixels: those whose reference top class beats the runner-up by ln 2, as a classifier's
-  decisive inputs (bench.accuracy); a near-tie pixel flips with any rounding.
+  pixels: those whose reference top class beats the runner-up by bench.accuracy's DECISIVE_MARGIN
+  (ln 2), as a classifier's decisive inputs; a near-tie pixel flips with any rounding.
 
 The gate: where the task metric has enough evidence (MIN_PSEUDO_LABELS boxes, MIN_DECISIVE_PIXELS
 pixels) it decides, with the precision's threshold below; FP32 must also match every output to
@@ -25,12 +25,12 @@ Thresholds: mAP@0.5:0.95 against pseudo-labels counts a box shifted by a pixel o
 at IoU 0.95, so a faithful FP16 model scores below 1; INT8 moves boxes more."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from edgebench.bench.accuracy import DECISIVE_MARGIN, GateResult, TOLERANCES, compare, mean_lower_bound, row_cosines
 from edgebench.models.outputs import as_list
 
 #: per precision: min mAP@0.5:0.95 against the reference's pseudo-labels, min mIoU and min pixel
@@ -47,8 +47,6 @@ PSEUDO_LABEL_SCORE = 0.5
 MIN_PSEUDO_LABELS = 30
 #: decisive pixels needed for pixel agreement and mIoU to judge
 MIN_DECISIVE_PIXELS = 1000
-#: a reference pixel is decisive when its top class's score beats the runner-up by this much
-DECISIVE_MARGIN = math.log(2.0)
 #: a pseudo-label and a detection of its class match when their IoU is at least this
 MATCH_IOU = 0.5
 
@@ -63,6 +61,26 @@ class ParityInfo:
     task: str = "unknown"
     names: tuple[str, ...] = ()
     decode: Callable | None = None
+
+
+def structured(reference: list, parity: ParityInfo | None = None) -> bool:
+    """Whether the outputs are not one classifier's logits: several outputs, or a task (detection,
+    segmentation) that this module judges."""
+    from edgebench.models.spec import is_classifier
+
+    if any(isinstance(r, (tuple, list)) for r in reference or []):
+        return True
+    return parity is not None and parity.task != "unknown" and not is_classifier(parity.task)
+
+
+def judge(reference: list, outputs: list, precision: str, tolerances: dict | None = None,
+          parity: ParityInfo | None = None) -> GateResult:
+    """The gate's verdict on `outputs` against `reference` (one entry per check batch): a model of
+    several outputs, a detector or a segmenter by compare_structured, a one-tensor classifier by
+    bench.accuracy.compare."""
+    if not structured(reference, parity):
+        return compare(reference, outputs, precision, tolerances)
+    return compare_structured(reference, outputs, precision, parity, {**TOLERANCES[precision], **(tolerances or {})})
 
 
 def per_output(reference: list, outputs: list, names: list[str] | None) -> list[dict]:
@@ -89,8 +107,7 @@ def per_output(reference: list, outputs: list, names: list[str] | None) -> list[
             ref, out = (ref.reshape(len(ref), -1), out.reshape(len(out), -1)) if ref.ndim > 1 else (ref[None], out[None])
             scale = max(scale, float(np.abs(ref).max()))
             row["max_abs_diff"] = max(row["max_abs_diff"], float(np.abs(out - ref).max()))
-            norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
-            cosines.append(np.where(norms > 0, (ref * out).sum(axis=1) / np.maximum(norms, 1e-300), 1.0))
+            cosines.append(row_cosines(ref, out))
         if cosines:
             every = np.concatenate(cosines)
             row.update(items=len(every), cosine=float(np.mean(every)), max_rel_diff=row["max_abs_diff"] / max(scale, 1e-12))
@@ -131,23 +148,13 @@ def detections(batch_outputs, names: list[str] | None, decode=None) -> list[dict
 def detection_metrics(ref_images: list[dict], out_images: list[dict]) -> dict:
     """mAP@0.5:0.95 and mAP@0.5 of the optimised detections against the reference's pseudo-labels
     (torchmetrics, pycocotools backend), and the matched pairs' box and score errors."""
-    import importlib.util
-
-    import torch
-
-    if importlib.util.find_spec("pycocotools") is None or importlib.util.find_spec("torchmetrics") is None:
-        raise ModuleNotFoundError("the detection gate's mAP needs torchmetrics and pycocotools: pip install torchmetrics pycocotools")
-    from torchmetrics.detection import MeanAveragePrecision
-
+    _require_map()
     preds, targets = [], []
     matched, box_err, score_err = 0, [], []
     for ref, out in zip(ref_images, out_images):
         keep = np.asarray(ref["scores"]) >= PSEUDO_LABEL_SCORE
-        t = {"boxes": torch.as_tensor(np.asarray(ref["boxes"], dtype=np.float32)[keep].reshape(-1, 4)),
-             "labels": torch.as_tensor(np.asarray(ref["labels"])[keep].astype(np.int64))}
-        p = {"boxes": torch.as_tensor(np.asarray(out["boxes"], dtype=np.float32).reshape(-1, 4)),
-             "scores": torch.as_tensor(np.asarray(out["scores"], dtype=np.float32).reshape(-1)),
-             "labels": torch.as_tensor(np.asarray(out["labels"]).astype(np.int64).reshape(-1))}
+        t = _target({"boxes": np.asarray(ref["boxes"])[keep], "labels": np.asarray(ref["labels"])[keep]})
+        p = _prediction(out)
         targets.append(t)
         preds.append(p)
         pairs = _match(t["boxes"], t["labels"], np.asarray(ref["scores"], dtype=np.float32)[keep], p)
@@ -160,12 +167,45 @@ def detection_metrics(ref_images: list[dict], out_images: list[dict]) -> dict:
               "box_error_px": float(np.mean(box_err)) if box_err else None,
               "score_error": float(np.max(score_err)) if score_err else None}
     if labels:
-        metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="pycocotools")
-        metric.warn_on_many_detections = False  # COCO's rule: the 100 best detections per image count
-        metric.update(preds, targets)
-        values = metric.compute()
-        result["map"], result["map_50"] = float(values["map"]), float(values["map_50"])
+        result["map"], result["map_50"] = _coco_map(preds, targets)
     return result
+
+
+def _prediction(d: dict) -> dict:
+    """Detections {boxes, scores, labels} (numpy) as torchmetrics' tensors."""
+    import torch
+
+    return {"boxes": torch.as_tensor(np.asarray(d["boxes"], np.float32).reshape(-1, 4)),
+            "scores": torch.as_tensor(np.asarray(d["scores"], np.float32).reshape(-1)),
+            "labels": torch.as_tensor(np.asarray(d["labels"]).astype(np.int64).reshape(-1))}
+
+
+def _target(t: dict) -> dict:
+    """Labels {boxes, labels} (numpy) as torchmetrics' tensors."""
+    import torch
+
+    return {"boxes": torch.as_tensor(np.asarray(t["boxes"], np.float32).reshape(-1, 4)),
+            "labels": torch.as_tensor(np.asarray(t["labels"]).astype(np.int64).reshape(-1))}
+
+
+def _require_map() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pycocotools") is None or importlib.util.find_spec("torchmetrics") is None:
+        raise ModuleNotFoundError("the detection gate's mAP needs torchmetrics and pycocotools: pip install torchmetrics pycocotools")
+
+
+def _coco_map(preds: list[dict], targets: list[dict]) -> tuple[float, float]:
+    """(mAP@0.5:0.95, mAP@0.5) of `preds` against `targets` (torchmetrics' tensors), by COCO's
+    rules through pycocotools: the 100 best detections of an image count."""
+    _require_map()
+    from torchmetrics.detection import MeanAveragePrecision
+
+    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="pycocotools")
+    metric.warn_on_many_detections = False  # COCO's rule: the 100 best detections per image count
+    metric.update(preds, targets)
+    values = metric.compute()
+    return float(values["map"]), float(values["map_50"])
 
 
 def _match(t_boxes, t_labels, t_scores, pred: dict) -> list:
@@ -204,19 +244,21 @@ def _masks(batch) -> tuple:
     return scores.argmax(axis=1), (top2[:, 1] - top2[:, 0]) >= DECISIVE_MARGIN
 
 
-#: what was derived from the reference's outputs (its detections, its masks), per batch: the
-#: same for every cell of the model, so made once. Holds one reference (the current model's).
+#: what was derived from the reference's outputs (its detections and masks per batch, its task
+#: metric on labelled data): the same for every cell of the model, so made once. Holds one
+#: reference (the current model's).
 _REFERENCE = {"outputs": None, "values": {}}
 
 
-def of_reference(reference: list, j: int, what: str, make: Callable):
-    """`make(reference[j])`, made once per reference list and batch."""
+def of_reference(reference: list, key: tuple, make: Callable[[], object]):
+    """`make()`, a value derived from the reference's outputs, made once per reference list and
+    `key`."""
     if _REFERENCE["outputs"] is not reference:
         _REFERENCE["outputs"], _REFERENCE["values"] = reference, {}
     values = _REFERENCE["values"]
-    if (what, j) not in values:
-        values[(what, j)] = make(reference[j])
-    return values[(what, j)]
+    if key not in values:
+        values[key] = make()
+    return values[key]
 
 
 def segmentation_metrics(reference: list, outputs: list) -> dict:
@@ -230,7 +272,7 @@ def segmentation_metrics(reference: list, outputs: list) -> dict:
     metric = MulticlassJaccardIndex(num_classes=classes, average="macro", ignore_index=-1)
     total = agree = decisive = decisive_agree = 0
     for j, out in pairs:
-        ref_mask, sure = of_reference(reference, j, "masks", _masks)
+        ref_mask, sure = of_reference(reference, ("masks", j), lambda: _masks(reference[j]))
         out_mask = out.argmax(axis=1)
         same = ref_mask == out_mask
         total += same.size
@@ -244,24 +286,21 @@ def segmentation_metrics(reference: list, outputs: list) -> dict:
             "miou": float(metric.compute()) if decisive else None}
 
 
-def compare_structured(reference: list, outputs: list, precision: str, parity: ParityInfo | None, tol: dict) -> dict:
-    """The fields of bench.accuracy.GateResult for an optimised model's outputs against the
-    reference's, judged by the task (module docstring), and `cosines`: the per-item cosines of the
-    output of lowest mean cosine (for its confidence bound). `tol`: bench.accuracy's tolerances of
-    the precision."""
+def compare_structured(reference: list, outputs: list, precision: str, parity: ParityInfo | None,
+                       tol: dict) -> GateResult:
+    """An optimised model's outputs against the reference's, judged by the task (module
+    docstring). `tol`: bench.accuracy's tolerances of the precision."""
     from edgebench.models.spec import DETECTION, SEGMENTATION
 
     parity = parity or ParityInfo()
     ran = [j for j, o in enumerate(outputs) if o is not None]
     refs, outs = [reference[j] for j in ran], [outputs[j] for j in ran]
-    kept = list(zip(refs, outs))
     items = sum(len(as_list(r)[0]) if np.ndim(as_list(r)[0]) else 1 for r in refs)
 
-    def failed(reason: str) -> dict:
-        return {"passed": False, "reason": reason, "max_abs_diff": float("inf"), "max_rel_diff": float("inf"),
-                "cosine": 0.0, "top1_agreement": None, "items": items}
+    def failed(reason: str) -> GateResult:
+        return GateResult(False, reason, float("inf"), float("inf"), 0.0, None, items)
 
-    if not kept:
+    if not ran:
         return failed("no check outputs to compare")
     n_ref, n_out = len(as_list(refs[0])), len(as_list(outs[0]))
     if n_ref != n_out:
@@ -273,8 +312,8 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
     task_tol = {**TASK_TOLERANCES.get(precision, TASK_TOLERANCES["fp32"]), **{k: v for k, v in tol.items() if k in TASK_TOLERANCES["fp32"]}}
     reasons, notes, metrics, judged = [], [], None, False
     if parity.task == DETECTION:
-        ref_det = [of_reference(reference, j, "detections", lambda r: detections(r, list(parity.names), parity.decode))
-                   for j in ran]
+        ref_det = [of_reference(reference, ("detections", j),
+                                lambda: detections(reference[j], list(parity.names), parity.decode)) for j in ran]
         out_det = [detections(o, list(parity.names), parity.decode) for o in outs]
         if any(d is None for d in ref_det + out_det):
             notes.append("detections not judged: the outputs are not boxes, scores and labels, and the model has no decoder")
@@ -319,11 +358,12 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
             reasons.append(f"output {row['name']}: cosine similarity {row['cosine']:.5f} < {tol['min_cosine']:g}")
     worst = min(compared, key=lambda r: r["cosine"]) if compared else None
     summary = [{k: v for k, v in r.items() if k != "cosines"} for r in rows]
-    return {"passed": not reasons, "reason": "; ".join(reasons),
-            "max_abs_diff": max((r["max_abs_diff"] for r in compared), default=0.0),
-            "max_rel_diff": max((r["max_rel_diff"] for r in compared), default=0.0),
-            "cosine": worst["cosine"] if worst else 1.0, "top1_agreement": None, "items": items, "note": "; ".join(notes),
-            "task_metrics": metrics, "outputs": summary, "cosines": worst["cosines"] if worst is not None else None}
+    return GateResult(
+        not reasons, "; ".join(reasons),
+        max((r["max_abs_diff"] for r in compared), default=0.0), max((r["max_rel_diff"] for r in compared), default=0.0),
+        worst["cosine"] if worst else 1.0, None, items, note="; ".join(notes),
+        cosine_lower=mean_lower_bound(worst["cosines"]) if worst is not None and len(worst["cosines"]) else None,
+        task_metrics=metrics, outputs=summary)
 
 
 # -- labelled data (--data) ------------------------------------------------------------------
@@ -346,7 +386,8 @@ def labelled_metric(outputs: list, labels: list, items: int, parity: ParityInfo 
         if any(f is None for f in found):
             return None
         images = [d for batch in found for d in batch][:items]
-        return {"metric": "mAP", "value": _coco_map(images, labels[:items])}
+        return {"metric": "mAP", "value": _coco_map([_prediction(d) for d in images],
+                                                     [_target(t) for t in labels[:items]])[0]}
     import torch
     from torchmetrics.classification import MulticlassJaccardIndex
 
@@ -359,17 +400,3 @@ def labelled_metric(outputs: list, labels: list, items: int, parity: ParityInfo 
     target = np.where((target >= 0) & (target < classes), target, -1)
     metric = MulticlassJaccardIndex(num_classes=classes, average="macro", ignore_index=-1)
     return {"metric": "mIoU", "value": float(metric(torch.as_tensor(masks), torch.as_tensor(target)))}
-
-
-def _coco_map(images: list[dict], labels: list[dict]) -> float:
-    import torch
-    from torchmetrics.detection import MeanAveragePrecision
-
-    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="pycocotools")
-    metric.warn_on_many_detections = False
-    metric.update([{"boxes": torch.as_tensor(np.asarray(d["boxes"], np.float32).reshape(-1, 4)),
-                    "scores": torch.as_tensor(np.asarray(d["scores"], np.float32).reshape(-1)),
-                    "labels": torch.as_tensor(np.asarray(d["labels"]).astype(np.int64).reshape(-1))} for d in images],
-                  [{"boxes": torch.as_tensor(np.asarray(t["boxes"], np.float32).reshape(-1, 4)),
-                    "labels": torch.as_tensor(np.asarray(t["labels"]).astype(np.int64).reshape(-1))} for t in labels])
-    return float(metric.compute()["map"])
