@@ -47,6 +47,7 @@ class BackendCell:
         self.device_values: list[float] = []
         self.energy = None
         self.contention = None
+        self._pipeline = None  # with --pipeline: the backend behind a frame's pre- and postprocessing
         self.rec = new_record(run_id, cell.name, backend, precision, cell.batch_size, device,
                               options=options if options is not None else self.backend_options, task=cell.task,
                               device_name=environment.device_name(env, device), facts=cell.facts(),
@@ -188,7 +189,7 @@ class BackendCell:
         frame = self.cell.opts.pipeline
         if frame is None or self.cell.task not in (DETECTION, SEGMENTATION):  # a classifier's time is its network's
             return self.bk, pool
-        if getattr(self, "_pipeline", None) is None:
+        if self._pipeline is None:
             from edgebench.bench.pipeline import Pipeline
 
             self._pipeline = Pipeline(self.bk, tuple(self.cell.item_shape), self.cell.task, self.cell.parity_info().decode)

@@ -14,9 +14,10 @@ from edgebench.cache import Cache
 from edgebench.errors import ArtifactError, ExportError
 from edgebench.export.artifact import Artifact
 from edgebench.hashing import file_sha256
+from edgebench.models.outputs import SINGLE
 
 INPUT_NAME = "input"
-OUTPUT_NAME = "logits"
+OUTPUT_NAME = SINGLE  # a one-tensor model's output (models.outputs names the outputs of any other)
 DEFAULT_OPSET = 18
 # The dynamo exporter emits opset 18+; older opsets (e.g. 13 for JetPack 4.6's TensorRT 8.2)
 # need the TorchScript exporter, which torch still ships.
@@ -129,15 +130,13 @@ def _flat_module(module):
     return Flat(module).eval()
 
 
-def _torch_export(module, example, path: Path, opset: int, exporter: str, names: list[str] | None = None,
-                  dynamic_axes: dict | None = None) -> None:
+def _torch_export(module, example, path: Path, opset: int, exporter: str, names: list[str], dynamic_axes: dict) -> None:
     import torch
 
-    names = names or [OUTPUT_NAME]
     kwargs = dict(
         input_names=[INPUT_NAME],
         output_names=names,
-        dynamic_axes=dynamic_axes or {INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in names}},
+        dynamic_axes=dynamic_axes,
         opset_version=opset,
         dynamo=exporter == "dynamo",
     )

@@ -10,6 +10,7 @@ import uuid
 
 from edgebench.bench.engine import round_timing
 from edgebench.errors import CellFailed, InvalidConfigError, TargetOutputError
+from edgebench.export.artifact import output_names
 from edgebench.profilers import TRTEXEC
 from edgebench.results.record import Status
 from edgebench.targets import remote
@@ -137,6 +138,7 @@ class TrtexecArm(TargetArm):
         rec.cold_start.export_s = art.export_s
         rec.details["opset"] = art.metadata.get("opset")
         onnx = hold.upload(art.path)
+        self.output_names = output_names(art)  # how --exportOutput's outputs map back (models.outputs)
         staged = hold.staged(cell)
         key = cache_key({"onnx": art.sha256, "precision": rec.precision, "tensorrt": version, "item": list(self.shape),
                          "batch": cell.batch_size, "max_batch": self.max_batch, "workspace_mib": WORKSPACE_MIB,
@@ -173,12 +175,11 @@ class TrtexecArm(TargetArm):
 
         from edgebench.targets.trtexec_files import parse_outputs
 
-        from edgebench.export.artifact import output_names
         from edgebench.models.outputs import pack
 
         self._exec(["mkdir", "-p", self.work])
         remote_chunks = self.hold.upload_many(staged.parity)  # one check of what the device has
-        names = output_names(self.cell.artifact("int8" if self.rec.precision == "int8" else "fp32"))
+        names = self.output_names
         items: list[list] = [[] for _ in names]  # per output, its chunks
         for i, chunk in enumerate(staged.parity):
             out = f"{self.work}/parity-{i}.json"
