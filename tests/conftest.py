@@ -10,6 +10,22 @@ import pytest
 FAST_TIMING = dict(warmup_iters=1, warmup_s=0.0, min_iters=3, min_time_s=0.0, ci_pct=None)
 
 
+def several_outputs_model(folder, returns: str) -> str:
+    """A model file in `folder` whose forward returns `returns`, an expression of `f` (a convolution's
+    [batch, 4] features of a 3x16x16 input), e.g. a dict of a tensor and a tuple; its file.py:factory."""
+    path = folder / "several.py"
+    path.write_text("import torch\nINPUT_SHAPE = (3, 16, 16)\n"
+                    "class Several(torch.nn.Module):\n"
+                    "    def __init__(self):\n"
+                    "        super().__init__()\n"
+                    "        self.conv = torch.nn.Conv2d(3, 4, 3)\n"
+                    "    def forward(self, x):\n"
+                    "        f = self.conv(x).mean(dim=(2, 3))\n"
+                    f"        return {returns}\n"
+                    "def make():\n    torch.manual_seed(0)\n    return Several()\n")
+    return f"{path}:make"
+
+
 def signal_after_line(cmd: list, env: dict, prefix: str, sig: int, timeout: float = 120,
                       as_timeout: bool = False) -> tuple[int, str]:
     """Start `cmd`, send it `sig` once a line of its stderr starts with `prefix`, and return its

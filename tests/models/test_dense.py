@@ -12,20 +12,10 @@ from edgebench.bench.suite import run_suite
 from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
 from edgebench.models import build_model, get_spec
 from edgebench.results import Status
-from tests.conftest import FAST_TIMING
+from tests.conftest import FAST_TIMING, several_outputs_model
 
-TWO_OUTPUTS = ("import torch\nINPUT_SHAPE = (3, 24, 24)\n"
-               "class Two(torch.nn.Module):\n"
-               "    def __init__(self):\n"
-               "        super().__init__()\n"
-               "        self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(),\n"
-               "                                        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())\n"
-               "        self.a, self.b = torch.nn.Linear(8, 5), torch.nn.Linear(8, 3)\n"
-               "    def forward(self, x):\n"
-               "        f = self.body(x)\n"
-               "        return {'cls': self.a(f), 'aux': (self.b(f), f)}\n"
-               "def make():\n"
-               "    return Two()\n")
+#: the issue's case: a module returning a dict of a tensor and a tuple of two
+DICT_AND_TUPLE = "{'cls': f[:, :2], 'aux': (f, f.sum(dim=1))}"
 
 
 def _suite(tmp_path, model: str, backends: list[str], check: int = 8, shape=None):
@@ -38,10 +28,8 @@ def _suite(tmp_path, model: str, backends: list[str], check: int = 8, shape=None
 def test_a_model_returning_a_dict_and_a_tuple_runs_on_every_cpu_path(tmp_path):
     """The issue's case: a module returning several tensors was refused; now each output is named
     (the ONNX file's output names), run by every backend and compared output by output."""
-    path = tmp_path / "two.py"
-    path.write_text(TWO_OUTPUTS)
-    records = _suite(tmp_path, f"{path}:make", ["pytorch", "onnxruntime", "openvino", "torch-compile",
-                                                "onnxruntime@int8"], check=16)
+    records = _suite(tmp_path, several_outputs_model(tmp_path, DICT_AND_TUPLE),
+                     ["pytorch", "onnxruntime", "openvino", "torch-compile", "onnxruntime@int8"], check=16)
     assert [r.status for r in records][:4] == [Status.OK] * 4, [r.error for r in records]
     for rec in records[1:4]:
         assert rec.accuracy.gate == "passed" and rec.accuracy.top1_agreement is None
@@ -55,9 +43,7 @@ def test_onnx_output_names_are_the_structure_names(tmp_path):
 
     from edgebench.export import export_onnx
 
-    path = tmp_path / "two.py"
-    path.write_text(TWO_OUTPUTS)
-    loaded = build_model(get_spec(f"{path}:make"))
+    loaded = build_model(get_spec(several_outputs_model(tmp_path, DICT_AND_TUPLE)))
     assert loaded.num_classes is None  # no single class axis to read
     art = export_onnx(loaded, cache_dir=tmp_path / "cache")
     assert [o.name for o in onnx.load(str(art.path)).graph.output] == ["cls", "aux.0", "aux.1"]

@@ -16,6 +16,7 @@ from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
 from edgebench.results.record import Status
 from edgebench.targets import registry
 from tests.cli import FAST, run_cli
+from tests.conftest import several_outputs_model
 from tests.targets.test_remote import NANO_PROBE
 
 TINY = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=6, min_time_s=0.02, ci_pct=None)
@@ -183,17 +184,8 @@ def test_a_model_of_several_outputs_runs_on_the_target_output_by_output(sshd, tm
     from edgebench.api import run_suite
 
     _add(sshd)
-    path = tmp_path / "two.py"
-    path.write_text("import torch\nINPUT_SHAPE = (3, 16, 16)\n"
-                    "class Two(torch.nn.Module):\n"
-                    "    def __init__(self):\n"
-                    "        super().__init__()\n"
-                    "        self.conv = torch.nn.Conv2d(3, 4, 3)\n"
-                    "    def forward(self, x):\n"
-                    "        f = self.conv(x).mean(dim=(2, 3))\n"
-                    "        return {'cls': f[:, :2], 'aux': (f, f.sum(dim=1))}\n"
-                    "def make():\n    torch.manual_seed(0)\n    return Two()\n")
-    cfg = SuiteConfig(models=[f"{path}:make"], backends=["pytorch", "onnxruntime"], timing=TINY, out_dir=tmp_path / "out",
+    model = several_outputs_model(tmp_path, "{'cls': f[:, :2], 'aux': (f, f.sum(dim=1))}")
+    cfg = SuiteConfig(models=[model], backends=["pytorch", "onnxruntime"], timing=TINY, out_dir=tmp_path / "out",
                       cache_dir=tmp_path / "cache", target="dev")
     eager, ort = run_suite(cfg).records
     assert eager.status == Status.OK and ort.status == Status.OK, (eager.error, ort.error)

@@ -28,6 +28,7 @@ from edgebench.results.record import Status
 from edgebench.targets import registry, session
 from edgebench.targets.registry import Target
 from edgebench.targets.remote import TargetHold
+from tests.conftest import several_outputs_model
 
 STANDIN = Path(__file__).with_name("standin_trtexec.py")
 FAST = TimingConfig(warmup_iters=1, warmup_s=0.0, min_iters=5, min_time_s=0.05, ci_pct=None)
@@ -274,17 +275,8 @@ def test_every_round_is_equally_warm_and_onnxruntime_int8_runs_on_a_target(devic
 def test_trtexec_outputs_of_a_model_of_several_outputs_map_back_by_name(device, tmp_path):
     """--exportOutput names each output; they are read back in the ONNX file's order
     (models.outputs), not the first one alone, and the gate compares every one."""
-    path = tmp_path / "two.py"
-    path.write_text("import torch\nINPUT_SHAPE = (3, 16, 16)\n"
-                    "class Two(torch.nn.Module):\n"
-                    "    def __init__(self):\n"
-                    "        super().__init__()\n"
-                    "        self.conv = torch.nn.Conv2d(3, 4, 3)\n"
-                    "    def forward(self, x):\n"
-                    "        f = self.conv(x).mean(dim=(2, 3))\n"
-                    "        return {'scores': f.sum(dim=1), 'cls': f[:, :2]}\n"
-                    "def make():\n    torch.manual_seed(0)\n    return Two()\n")
-    cfg = SuiteConfig(models=[f"{path}:make"], backends=["pytorch", "tensorrt"], target=TARGET, timing=FAST,
+    model = several_outputs_model(tmp_path, "{'scores': f.sum(dim=1), 'cls': f[:, :2]}")
+    cfg = SuiteConfig(models=[model], backends=["pytorch", "tensorrt"], target=TARGET, timing=FAST,
                       pool_size=2, model_options=CHECK, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
     recs = {r.backend: r for r in run_suite(cfg).records}
     rec = _ok(recs["tensorrt"])
