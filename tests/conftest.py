@@ -26,6 +26,22 @@ def several_outputs_model(folder, returns: str) -> str:
     return f"{path}:make"
 
 
+def several_inputs_model(folder) -> str:
+    """A model file in `folder` of two named inputs (an image and a vector) and two outputs (a dict);
+    its file.py:factory."""
+    path = folder / "two_in_two_out.py"
+    path.write_text("import torch\nINPUT_SHAPE = {'image': (3, 12, 12), 'extra': (5,)}\n"
+                    "class TwoInTwoOut(torch.nn.Module):\n"
+                    "    def __init__(self):\n"
+                    "        super().__init__()\n"
+                    "        self.conv, self.fc = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(5, 4)\n"
+                    "    def forward(self, image, extra):\n"
+                    "        f = self.conv(image).mean(dim=(2, 3)) + self.fc(extra)\n"
+                    "        return {'cls': f[:, :2], 'embedding': f}\n"
+                    "def make():\n    torch.manual_seed(0)\n    return TwoInTwoOut()\n")
+    return f"{path}:make"
+
+
 def signal_after_line(cmd: list, env: dict, prefix: str, sig: int, timeout: float = 120,
                       as_timeout: bool = False) -> tuple[int, str]:
     """Start `cmd`, send it `sig` once a line of its stderr starts with `prefix`, and return its

@@ -17,10 +17,12 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
 
 def arrays_sha256(arrays) -> str:
     """Hex SHA-256 of arrays' values as contiguous float32, one after another (a set of inputs:
-    calibration, check or BatchNorm inputs, as cache keys)."""
+    calibration, check or BatchNorm inputs, as cache keys). An item of several inputs (a tuple of
+    arrays, models.inputs) counts as its arrays in order."""
     import numpy as np
 
     h = hashlib.sha256()
     for x in arrays:
-        h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
+        for part in (x if isinstance(x, tuple) else (x,)):
+            h.update(np.ascontiguousarray(part, dtype=np.float32).tobytes())
     return h.hexdigest()

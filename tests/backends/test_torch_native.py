@@ -227,7 +227,7 @@ def test_cuda_graph_infer_dispatch_and_batch_change(host_io):
 
     calls = []
     g = object.__new__(CudaGraph)
-    g.shape, g.host_io = (2, 3, 32, 32), host_io
+    g.shapes, g.host_io = [(2, 3, 32, 32)], host_io
     g.release = lambda: calls.append("release")
     g.run_host = lambda x: calls.append(("run_host", x.shape[0])) or "host"
     g.run = lambda t: calls.append(("run", t)) or "out"
@@ -235,7 +235,7 @@ def test_cuda_graph_infer_dispatch_and_batch_change(host_io):
     assert g.infer(_x(2), to_device, to_host) == ("host" if host_io else "out->host")
     g.infer(_x(3), to_device, to_host)
     step = "run_host" if host_io else "run"
-    assert calls == [(step, 2), "release", (step, 3)] and g.shape == (3, 3, 32, 32)
+    assert calls == [(step, 2), "release", (step, 3)] and g.shapes == [(3, 3, 32, 32)]
 
 
 @pytest.mark.needs_cuda

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import signal_after_line
+from tests.conftest import several_inputs_model, signal_after_line
 
 pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")  # ships with ray
@@ -165,6 +165,21 @@ def test_run_spreads_models_across_devices_into_one_store(cluster, tmp_path):
         assert (tmp_path / device / "table1.md").is_file() and (tmp_path / device / "figure4_speedup.png").is_file()
         assert f"{device}: 4/4 cells done, 0 running, 0 left" in out.stderr
         assert f"== {device}" in out.stdout
+
+
+def test_a_model_of_several_inputs_and_outputs_runs_on_a_device(cluster, tmp_path):
+    """A user's model file of two named inputs and a dict of two outputs, on a node's task: each
+    output compared, in the device's store and Table 1."""
+    model = several_inputs_model(tmp_path)
+    out = edgebench(cluster, "run", "--cluster", cluster.address, "--devices", "dev-b", *TINY[2:], "--models", model,
+                    "--out", str(tmp_path / "out"))
+    assert out.returncode == 0, out.stderr
+    conn = sqlite3.connect(tmp_path / "out" / "edgebench.sqlite")
+    stored = conn.execute("SELECT r.backend, r.status, r.details FROM records r ORDER BY r.id").fetchall()
+    conn.close()
+    assert [row[:2] for row in stored] == [("pytorch", "ok"), ("onnxruntime", "ok")]
+    assert [o["name"] for o in json.loads(stored[1][2])["output_parity"]] == ["cls", "embedding"]
+    assert "image 3x12x12, extra 5" in (tmp_path / "out" / "dev-b" / "table1.md").read_text()
 
 
 def test_scenario_cells_run_on_each_device(cluster, tmp_path):

@@ -71,7 +71,7 @@ def test_export_failure_is_an_export_error(tmp_path):
 def test_export_that_disagrees_with_torch_is_rejected(tiny_loaded, tmp_path, monkeypatch):
     from edgebench.export import onnx_export
 
-    monkeypatch.setattr(onnx_export, "_parity", lambda module, path, probe: (0.5, 1.0, ""))
+    monkeypatch.setattr(onnx_export, "_parity", lambda module, path, probe, names: (0.5, 1.0, ""))
     with pytest.raises(ExportError, match="disagrees with PyTorch"):
         export_onnx(tiny_loaded, cache_dir=tmp_path)
     assert not list(tmp_path.rglob("*.onnx"))  # nothing half-made is left to be reused

@@ -49,6 +49,8 @@ def test_fast_int8_only_where_the_gpu_has_it(gpu, fast):
 class _Cell:
     """A ModelCell's inputs as stage_inputs reads them."""
 
+    name, item_shape = "m", (3, 4, 4)
+
     def __init__(self, items: int, batch: int):
         rng = np.random.default_rng(0)
         self.pool = [rng.standard_normal((batch, 3, 4, 4)).astype(np.float32) for _ in range(3)]
@@ -139,6 +141,8 @@ def test_action_models_survive_opset_13(model, tmp_path):
 
 class _StagedCell:
     """What stage_inputs reads of a ModelCell: the timing pool and the check batches."""
+
+    name, item_shape = "m", (3, 4, 4)
 
     def __init__(self, value: float):
         import numpy as np

@@ -31,6 +31,7 @@ from edgebench.backends.torch_io import TorchIO, apply_cuda_flags, release_compi
 from edgebench.cache import Cache
 from edgebench.system import device_identity
 from edgebench.errors import BuildError, InvalidConfigError
+from edgebench.models import inputs
 
 DEFAULT_MAX_BATCH = 256
 NAMESPACE, PACKAGE = "aot-inductor", "model.pt2"  # its cache entries, and the package's file in one
@@ -108,13 +109,14 @@ class AOTInductorBackend(Backend):
         torch = self._torch
         self._flags()
         module = module.to(self.device, self.io.dtype).eval()
-        example = torch.randn((2, *item), device=self.device, dtype=self.io.dtype)  # 2: keep the axis symbolic
+        example = inputs.parts(inputs.torch_batch(item, 2, "randn"))  # 2: keep the axis symbolic
+        example = tuple(t.to(self.device, self.io.dtype) for t in example)
         batch = torch.export.Dim("batch", min=1, max=max_batch)
         in_process = not self.options.build_process
         self.details["build_process"] = not in_process
         try:
             with torch.inference_mode(False), torch.no_grad():
-                program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+                program = torch.export.export(module, example, dynamic_shapes=tuple({0: batch} for _ in example))
                 if in_process:
                     torch._inductor.aoti_compile_and_package(program, package_path=str(package))
                     release_compile_workers()
@@ -175,11 +177,11 @@ class AOTInductorBackend(Backend):
         self._flags()
         t = self.io.to_device(x)
         with self._torch.inference_mode():
-            return self.io.to_host(self.runner(t))
+            return self.io.to_host(inputs.call(self.runner, t))
 
     def native_call(self, x):
         t = self.io.to_device(x)
-        return lambda: self.runner(t)
+        return lambda: inputs.call(self.runner, t)
 
     def _profile(self, x, queries: int, warmup: int, folder):
         """On the CPU the package's own generated kernels run outside any torch op: they are the

@@ -13,6 +13,7 @@ from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import LayerTimes, RuntimeProfile
 from edgebench.profilers import ONNXRUNTIME
 from edgebench.errors import BackendUnavailableError, InvalidConfigError
+from edgebench.models import inputs
 from edgebench.models.outputs import pack
 
 PROVIDERS = {
@@ -100,7 +101,7 @@ class OnnxRuntimeBackend(Backend):
                 f"requested provider was {self.provider}, but the session runs on {', '.join(used)}; "
                 "check the CUDA/TensorRT libraries onnxruntime-gpu needs"
             )
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.details.update(onnxruntime=ort.__version__, provider=used[0], threads=self.threads)
 
@@ -109,7 +110,7 @@ class OnnxRuntimeBackend(Backend):
         timed session never profiles), its trace written into `folder` and read back."""
         session = self._session(str(folder / "onnxruntime"))
         try:
-            feed, outs = {self.input_name: x}, self.output_names
+            feed, outs = inputs.feed(self.input_names, x), self.output_names
             for _ in range(warmup + queries):
                 session.run(outs, feed)
         finally:
@@ -118,7 +119,7 @@ class OnnxRuntimeBackend(Backend):
             return node_times(json.load(f), warmup, trace)
 
     def _run(self, x):
-        return pack(self.session.run(self.output_names, {self.input_name: x}))
+        return pack(self.session.run(self.output_names, inputs.feed(self.input_names, x)))
 
     @property
     def any_batch(self) -> bool:
@@ -131,7 +132,7 @@ class OnnxRuntimeBackend(Backend):
         return not isinstance(session.get_inputs()[0].shape[0], int)
 
     def native_call(self, x):
-        feed = {self.input_name: x}
+        feed = inputs.feed(self.input_names, x)
         outs = self.output_names
         return lambda: self.session.run(outs, feed)
 

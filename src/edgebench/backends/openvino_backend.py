@@ -11,6 +11,8 @@ from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import RuntimeProfile, per_query_layers
 from edgebench.profilers import OPENVINO
 from edgebench.errors import BackendUnavailableError
+from edgebench.export.artifact import input_names, item_shape
+from edgebench.models.inputs import feed, length, named
 from edgebench.models.outputs import pack
 
 _HINT = {"fp32": "f32", "int8": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -46,7 +48,8 @@ class OpenVINOBackend(Backend):
             )
         self.artifact = artifact
         model = self.core.read_model(str(artifact.path))
-        model.reshape({artifact.input_name: [batch_size, *artifact.metadata["input_shape"]]})
+        self.input_names = input_names(artifact)
+        model.reshape({name: [batch_size, *shape] for name, (_, shape) in zip(self.input_names, named(item_shape(artifact)))})
         self.model = model
         self.details.update(openvino=ov.__version__, inference_precision=_HINT[self.precision], hint="LATENCY")
 
@@ -96,10 +99,10 @@ class OpenVINOBackend(Backend):
         return compiled
 
     def _run(self, x):
-        if x.shape[0] != self.batch:
-            self.model.reshape({self.artifact.input_name: list(x.shape)})
+        if length(x) != self.batch:
+            self.model.reshape({name: list(a.shape) for name, a in feed(self.input_names, x).items()})
             self._load()
-        self.request.infer({0: x})
+        self.request.infer(feed(self.input_names, x))
         return pack(self.request.get_output_tensor(i).data for i in range(len(self.compiled.outputs)))
 
     def _profile(self, x, queries: int, warmup: int, folder: Path) -> RuntimeProfile:
@@ -107,18 +110,19 @@ class OpenVINOBackend(Backend):
         counts), its per-layer counters read after each query: the executed layers of the
         compiled graph (fused ones included), their type and real time."""
         request = self.core.compile_model(self.model, "CPU", {**self._config(), "PERF_COUNT": True}).create_infer_request()
+        inputs = feed(self.input_names, x)
         for _ in range(warmup):
-            request.infer({0: x})
+            request.infer(inputs)
         executed = []
         for _ in range(queries):
-            request.infer({0: x})
+            request.infer(inputs)
             executed.append({info.node_name: (info.node_type, info.real_time.total_seconds() * 1e3)
                              for info in request.profiling_info if info.status == info.Status.EXECUTED})
         return RuntimeProfile(OPENVINO, queries, per_query_layers(executed))
 
     def native_call(self, x):
-        request = self.request
-        return lambda: request.infer({0: x})
+        request, inputs = self.request, feed(self.input_names, x)
+        return lambda: request.infer(inputs)
 
     def _unload(self) -> None:
         self.request = None

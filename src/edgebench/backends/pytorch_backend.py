@@ -10,6 +10,7 @@ from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags
 from edgebench.errors import InvalidConfigError
+from edgebench.models import inputs
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class PyTorchBackend(Backend):
             if item is None:
                 raise InvalidConfigError("cuda_graphs needs the input shape (item_shape) to size its static buffer")
             self._flags()
-            self.graph = CudaGraph(self.module, (self.batch_size, *item), self.io.dtype, host_io=self.host_io)
+            self.graph = CudaGraph(self.module, inputs.batch_shapes(item, self.batch_size), self.io.dtype,
+                                   host_io=self.host_io)
 
     @property
     def any_batch(self) -> bool:
@@ -82,7 +84,7 @@ class PyTorchBackend(Backend):
             return self.graph.infer(x, self.io.to_device, self.io.to_host)
         t = self.io.to_device(x)
         with torch.inference_mode():
-            return self.io.to_host(self.module(t))
+            return self.io.to_host(inputs.call(self.module, t))
 
     def native_call(self, x):
         torch = self._torch
@@ -93,7 +95,7 @@ class PyTorchBackend(Backend):
 
         def call():
             with torch.inference_mode():
-                return self.module(t)
+                return inputs.call(self.module, t)
 
         return call
 

@@ -20,7 +20,8 @@ from edgebench.backends.profiling import LayerTimes, RuntimeProfile
 from edgebench.profilers import TENSORRT
 from edgebench.cache import Cache, Entry
 from edgebench.errors import BuildError, InvalidConfigError
-from edgebench.export.artifact import output_names
+from edgebench.export.artifact import input_names, item_shape, output_names
+from edgebench.models import inputs
 from edgebench.models.outputs import pack
 
 DEFAULT_WORKSPACE_BYTES = 1 << 30
@@ -36,6 +37,11 @@ def profile_shapes(input_shape: tuple[int, ...], batch_size: int, max_batch: int
     return (1, *item), (batch_size, *item), (max_batch, *item)
 
 
+def batch_size_of(profiles: dict) -> int:
+    """The benchmark batch of {input name: (min, opt, max)} (every input's opt shares it)."""
+    return next(iter(profiles.values()))[1][0]
+
+
 def engine_cache_fields(onnx_sha256: str, trt_version: str, gpu: str, precision: str, profile, workspace: int) -> dict:
     """Everything that makes an engine valid: a change in any of these forces a rebuild."""
     return {
@@ -43,7 +49,8 @@ def engine_cache_fields(onnx_sha256: str, trt_version: str, gpu: str, precision:
         "tensorrt": trt_version,
         "gpu": gpu,
         "precision": precision,
-        "profile": [list(s) for s in profile],
+        # one input's (min, opt, max), or {input name: (min, opt, max)} for several
+        "profile": {n: [list(s) for s in p] for n, p in profile.items()} if isinstance(profile, dict) else [list(s) for s in profile],
         "workspace": workspace,
     }
 
@@ -103,11 +110,13 @@ class TensorRTBackend(Backend):
         self._trt = trt
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.artifact = artifact
-        self.input_name = artifact.input_name
+        self.input_names = input_names(artifact)
         self.output_names = output_names(artifact)
-        self.profile = profile_shapes(tuple(artifact.metadata["input_shape"]), batch_size, self.options.max_batch)
+        self.profiles = {name: profile_shapes(shape, batch_size, self.options.max_batch)
+                         for name, (_, shape) in zip(self.input_names, inputs.named(item_shape(artifact)))}
         workspace = self.options.workspace_bytes
-        fields = engine_cache_fields(artifact.sha256, trt.__version__, gpu_identity(), self.precision, self.profile, workspace)
+        key = self.profiles if len(self.profiles) > 1 else self.profiles[self.input_names[0]]
+        fields = engine_cache_fields(artifact.sha256, trt.__version__, gpu_identity(), self.precision, key, workspace)
         cache, label = Cache(self.cache_dir), str(artifact.metadata.get("model") or artifact.path.stem)
         self.engine_path = cache.folder(NAMESPACE, fields, label) / ENGINE
         self.details.update(tensorrt=trt.__version__, engine=str(self.engine_path), gpu=fields["gpu"])
@@ -141,7 +150,8 @@ class TensorRTBackend(Backend):
         if self.precision == "int8":
             config.set_flag(trt.BuilderFlag.INT8)  # the QDQ nodes fix the INT8 scales
         profile = builder.create_optimization_profile()
-        profile.set_shape(self.input_name, *self.profile)
+        for name, shapes in self.profiles.items():
+            profile.set_shape(name, *shapes)
         config.add_optimization_profile(profile)
         serialized = builder.build_serialized_network(network, config)
         if serialized is None:
@@ -166,14 +176,15 @@ class TensorRTBackend(Backend):
         self.context = self.engine.create_execution_context()
         self.stream = torch.cuda.Stream()
         self._torch = torch
-        self._buffers_for(self.profile[1][0])
+        self._buffers_for(batch_size_of(self.profiles))
 
     def _buffers_for(self, batch: int) -> None:
         """(Re)allocate device buffers and pinned host buffers for a batch size."""
         import numpy as np
 
         torch, trt = self._torch, self._trt
-        self.context.set_input_shape(self.input_name, (batch, *self.profile[1][1:]))
+        for name, (_, opt, _) in self.profiles.items():
+            self.context.set_input_shape(name, (batch, *opt[1:]))
         self.buffers = {}
         for i in range(self.engine.num_io_tensors):
             name = self.engine.get_tensor_name(i)
@@ -184,18 +195,21 @@ class TensorRTBackend(Backend):
             dtype = torch.from_numpy(np.empty(0, dtype=trt.nptype(self.engine.get_tensor_dtype(name)))).dtype
             self.buffers[name] = torch.empty(shape, dtype=dtype, device="cuda")
             self.context.set_tensor_address(name, self.buffers[name].data_ptr())
-        self.host_in = torch.empty(tuple(self.buffers[self.input_name].shape), dtype=self.buffers[self.input_name].dtype).pin_memory()
+        self.host_ins = [torch.empty(tuple(self.buffers[n].shape), dtype=self.buffers[n].dtype).pin_memory()
+                         for n in self.input_names]
         self.host_outs = [torch.empty(tuple(self.buffers[n].shape), dtype=self.buffers[n].dtype).pin_memory()
                           for n in self.output_names]
         self.batch = batch
 
     def _run(self, x):
         torch = self._torch
-        if x.shape[0] != self.batch:
-            self._buffers_for(x.shape[0])
-        self.host_in.numpy()[...] = x
+        if inputs.length(x) != self.batch:
+            self._buffers_for(inputs.length(x))
+        for host, part in zip(self.host_ins, inputs.parts(x)):
+            host.numpy()[...] = part
         with torch.cuda.stream(self.stream):
-            self.buffers[self.input_name].copy_(self.host_in, non_blocking=True)  # H2D
+            for host, name in zip(self.host_ins, self.input_names):
+                self.buffers[name].copy_(host, non_blocking=True)  # H2D
             if not self.context.execute_async_v3(self.stream.cuda_stream):
                 raise RuntimeError("TensorRT execute_async_v3 returned False")
             for host, name in zip(self.host_outs, self.output_names):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgebench.models import inputs
+
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -47,15 +49,20 @@ class TorchIO:
         self.torch = torch
         self.device = device
         self.dtype = torch_dtype(precision)
-        self.staging = Staging()
+        self.staging: list[Staging] = []  # one per input: a staging buffer is reused while its copy may run
 
     def to_device(self, x):
-        """numpy float32 -> a tensor on the device in the backend's dtype."""
+        """numpy float32 -> a tensor on the device in the backend's dtype (a tuple of them for a
+        batch of several inputs: models.inputs)."""
         torch = self.torch
+        arrays = inputs.parts(x)
         if self.device == "cpu":
-            t = torch.from_numpy(x)
-            return t if self.dtype == torch.float32 else t.to(self.dtype)
-        return self.staging.source(x).to(self.device, non_blocking=True).to(self.dtype)
+            ts = [torch.from_numpy(a) for a in arrays]
+            return inputs.join(t if self.dtype == torch.float32 else t.to(self.dtype) for t in ts)
+        while len(self.staging) < len(arrays):
+            self.staging.append(Staging())
+        return inputs.join(s.source(a).to(self.device, non_blocking=True).to(self.dtype)
+                           for s, a in zip(self.staging, arrays))
 
     def to_host(self, out):
         """Model output -> numpy float32 on the host (one array, or a tuple for several outputs:
@@ -118,6 +125,8 @@ def apply_cuda_flags(device: str, precision: str, tf32: bool = False, cudnn_benc
 class CudaGraph:
     """One forward pass of `fn` recorded into a CUDA graph over static input/output buffers,
     replayed per inference: one launch instead of one per kernel, no Python in between.
+    `shape` is the batch's shape, (batch, *item), or a tuple of them for a model of several
+    inputs (models.inputs), each then a static buffer of its own.
 
     Two entry points: `run(t)` takes a device tensor already in the model's dtype and layout
     (the device-time measurement); `run_host(x)` takes the host numpy float32 batch, as the
@@ -135,25 +144,25 @@ class CudaGraph:
         self.fn = fn
         self.dtype = dtype
         self.memory_format = memory_format
-        self.shape = tuple(shape)
+        self.shapes = [tuple(s) for s in shape] if shape and not isinstance(shape[0], int) else [tuple(shape)]
         self.warmup = warmup
         self.host_io = host_io
         self.graph = self.host_graph = None
         if host_io:  # the device-input graph is then recorded on first use only (memory)
-            self._capture_host_io(shape)
+            self._capture_host_io()
         else:
             self._capture_device()
 
     def _capture_device(self) -> None:
         torch = self.torch
         with torch.inference_mode(False):
-            self.static_in = torch.zeros(self.shape, device="cuda", dtype=self.dtype)
+            self.static_in = [torch.zeros(s, device="cuda", dtype=self.dtype) for s in self.shapes]
             if self.memory_format is not None:
-                self.static_in = self.static_in.contiguous(memory_format=self.memory_format)
-        self._warm(lambda: self.fn(self.static_in), self.warmup)
+                self.static_in = [t.contiguous(memory_format=self.memory_format) for t in self.static_in]
+        self._warm(lambda: self.fn(*self.static_in), self.warmup)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph), torch.no_grad():
-            self.static_out = self.fn(self.static_in)
+            self.static_out = self.fn(*self.static_in)
 
     def _warm(self, step, warmup: int) -> None:
         torch = self.torch
@@ -167,18 +176,18 @@ class CudaGraph:
     def _host_step(self):
         from edgebench.models import outputs
 
-        t = self.dev_in.to(self.dtype, memory_format=self.memory_format or self.torch.contiguous_format)
-        outs = [o.float() for o in outputs.tensors(self.fn(t))]
+        fmt = self.memory_format or self.torch.contiguous_format
+        outs = [o.float() for o in outputs.tensors(self.fn(*(d.to(self.dtype, memory_format=fmt) for d in self.dev_in)))]
         if self.host_out is not None:  # recorded into the graph: the outputs come back in the replay
             for host, out in zip(self.host_out, outs):
                 host.copy_(out, non_blocking=True)
         return outs
 
-    def _capture_host_io(self, shape) -> None:
+    def _capture_host_io(self) -> None:
         torch = self.torch
-        self.staging = Staging()
+        self.staging = [Staging() for _ in self.shapes]
         with torch.inference_mode(False):
-            self.dev_in = torch.zeros(shape, device="cuda", dtype=torch.float32)
+            self.dev_in = [torch.zeros(s, device="cuda", dtype=torch.float32) for s in self.shapes]
         self.host_out = None
         self._warm(self._host_step, self.warmup)
         with torch.no_grad():  # the outputs' shapes, for their pinned buffers
@@ -206,9 +215,10 @@ class CudaGraph:
         """One inference on a host batch: through the host-I/O graph when it was asked for, else
         the backend's own copy in (`to_device`), a replay and its copy out (`to_host`). A new
         batch size drops the graphs; they are recorded again at that size on their next use."""
-        if x.shape[0] != self.shape[0]:
+        batch = inputs.length(x)
+        if batch != self.shapes[0][0]:
             self.release()
-            self.shape = (x.shape[0], *self.shape[1:])
+            self.shapes = [(batch, *s[1:]) for s in self.shapes]
         if self.host_io:
             return self.run_host(x)
         return to_host(self.run(to_device(x)))
@@ -217,7 +227,8 @@ class CudaGraph:
         """Copy a device tensor in, replay, return the static output (valid until the next replay)."""
         if self.graph is None:
             self._capture_device()
-        self.static_in.copy_(t)
+        for static, part in zip(self.static_in, inputs.parts(t)):
+            static.copy_(part)
         self.graph.replay()
         return self.static_out
 
@@ -225,8 +236,9 @@ class CudaGraph:
         """Host float32 batch in, host float32 outputs out (views of pinned buffers, valid until
         the next call; the caller copies what it keeps): one array, or a tuple for several."""
         if self.host_graph is None:
-            self._capture_host_io(self.shape)
-        self.dev_in.copy_(self.staging.source(x), non_blocking=True)
+            self._capture_host_io()
+        for dev, staging, part in zip(self.dev_in, self.staging, inputs.parts(x)):
+            dev.copy_(staging.source(part), non_blocking=True)
         self.host_graph.replay()
         self.torch.cuda.current_stream().synchronize()
         from edgebench.models import outputs

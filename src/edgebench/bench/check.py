@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from edgebench.models.inputs import length
 from edgebench.models.outputs import as_list, pack
 from edgebench.results.record import Record
 
@@ -32,7 +33,7 @@ def planned_outputs(cell, rec: Record, reference: list | None, first, run: Calla
     # a detector's or segmenter's verdict is judged on every check input (no decisive-input plan)
     if reference is None or len(reference) != n or labels is not None or structured(reference, parity):
         return [first] + run(list(range(1, n)))
-    items = items or sum(len(b) for b in batches)
+    items = items or sum(length(b) for b in batches)
     planned, rest = check_plan(reference, items)
     outputs: list = [first] + [None] * (n - 1)
     _fill(outputs, [j for j in planned if j != 0], run)
@@ -40,7 +41,7 @@ def planned_outputs(cell, rec: Record, reference: list | None, first, run: Calla
     doubt = verdict_clear(compare(reference, outputs, precision), precision) if rest else ""
     if doubt:
         _fill(outputs, [j for j in rest if j != 0], run)
-    ran = sum(_real(j, len(batches[j]), items) for j, o in enumerate(outputs) if o is not None)
+    ran = sum(_real(j, length(batches[j]), items) for j, o in enumerate(outputs) if o is not None)
     decisive = sum(decisive_items(reference)[:items])
     rec.details["check_inputs_run"] = ran
     if ran < items:
@@ -117,6 +118,6 @@ def _fields(cell, rec: Record, batches: list) -> dict:
     from edgebench.hashing import arrays_sha256
     from edgebench.system import device_identity
 
-    return {"source": cell.source_key(), "check_inputs_sha256": arrays_sha256(batches), "batches": [len(b) for b in batches],
+    return {"source": cell.source_key(), "check_inputs_sha256": arrays_sha256(batches), "batches": [length(b) for b in batches],
             "backend": rec.backend, "options": rec.options, "precision": rec.precision, "torch": torch.__version__,
             "device": device_identity(rec.device), "file": OUTPUTS}

@@ -10,6 +10,7 @@ from edgebench.bench import stages
 from edgebench.bench.inputs import input_pool
 from edgebench.config import ModelOptions
 from edgebench.errors import ExportError, InvalidConfigError
+from edgebench.models import inputs
 from edgebench.results.record import ModelFacts
 
 
@@ -79,22 +80,21 @@ CHECK_BATCH = 32
 
 
 def batched(run, batches: list) -> list:
-    """`run` over `batches` (arrays of one batch size) in calls of about CHECK_BATCH items, its
-    outputs split back into one per batch, as if each batch had been run alone. A model with an
-    output that has no batch axis (its size depends on the data) runs one batch per call."""
-    import numpy as np
-
+    """`run` over `batches` (arrays of one batch size, or tuples of them: models.inputs) in calls of
+    about CHECK_BATCH items, its outputs split back into one per batch, as if each batch had been
+    run alone. A model with an output that has no batch axis (its size depends on the data) runs
+    one batch per call."""
     from edgebench.models import outputs
 
     if not batches:
         return []
-    b = len(batches[0])
+    b = inputs.length(batches[0])
     per = max(1, CHECK_BATCH // b)
     out = []
     for i in range(0, len(batches), per):
         group = batches[i:i + per]
         try:
-            y = run(np.concatenate(group))
+            y = run(inputs.concatenate(group))
         except (MemoryError, RuntimeError) as exc:  # a device short of memory for the large call
             if per == 1 or "memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
                 raise
@@ -128,7 +128,7 @@ def check_pristine(loaded) -> None:
 def source_key(name: str, loaded) -> dict:
     """What identifies a model's weights and input, for backends' own caches."""
     return {"model": name, "weights": loaded.weights, "weights_sha256": loaded.weights_sha256,
-            "input_shape": list(loaded.spec.input_shape), "num_classes": loaded.num_classes}
+            "input_shape": inputs.to_json(loaded.spec.input_shape), "num_classes": loaded.num_classes}
 
 
 class ModelCell:
@@ -153,10 +153,12 @@ class ModelCell:
             from edgebench.export import load_onnx_file
 
             self.onnx_file = load_onnx_file(name)
-            self.item_shape = tuple(self.onnx_file.metadata["input_shape"])
+            from edgebench.export.artifact import item_shape
+
+            self.item_shape = item_shape(self.onnx_file)
             static = self.onnx_file.metadata.get("static_batch")
             if static is not None and static != batch_size:
-                shape = "x".join(map(str, (static, *self.item_shape)))
+                shape = f"{static}x{inputs.describe(inputs.named(self.item_shape)[0][1])}"
                 raise InvalidConfigError(f"{name} has a fixed batch of {static} (input {self.onnx_file.input_name} is "
                                          f"{shape}), so it cannot run at --batch-size {batch_size}; pass --batch-size "
                                          f"{static}, or export it with a dynamic batch axis")
@@ -191,7 +193,7 @@ class ModelCell:
         """What every record of this model says of it (params and FLOPs are added at open)."""
         if self._handed is not None:
             return copy.deepcopy(self._handed["facts"])
-        return ModelFacts(num_classes=self.loaded.num_classes if self.loaded else None, input_shape=list(self.item_shape),
+        return ModelFacts(num_classes=self.loaded.num_classes if self.loaded else None, input_shape=inputs.to_json(self.item_shape),
                           weights=self.loaded.weights if self.loaded else self.onnx_file.path.name)
 
     def frame_pool(self) -> list:
@@ -217,8 +219,6 @@ class ModelCell:
         """(batches, labels or None, description): task inputs grouped into batches of the
         benchmark's size (the last one padded by repetition), for the accuracy gate."""
         if self._check is None:
-            import numpy as np
-
             if self.spec is None:
                 self._check = (self.pool, None, "random inputs (fixed seed)")
             else:
@@ -231,7 +231,7 @@ class ModelCell:
                 b = self.batch_size
                 n = len(items)
                 padded = items + [items[i % n] for i in range((-n) % b)]
-                batches = [np.stack(padded[i : i + b]).astype(np.float32) for i in range(0, len(padded), b)]
+                batches = [inputs.stack(padded[i : i + b]) for i in range(0, len(padded), b)]
                 self._check = (batches, labels, desc)
                 self.check_items = n
         return self._check
@@ -271,12 +271,10 @@ class ModelCell:
         return self._stats
 
     def _counted(self) -> dict:
-        import torch
-
         from edgebench.models.stats import count_flops, trainable_params
 
         # FLOPs per item (batch 1), as the paper's Table 1 gives them
-        flops = count_flops(self.loaded.module, torch.from_numpy(self.pool[0][:1]))
+        flops = count_flops(self.loaded.module, inputs.from_numpy(inputs.take(self.pool[0], 0, 1)))
         return {"params": trainable_params(self.loaded.module), "flops": flops, "macs": flops // 2}
 
     def check_info(self) -> tuple:
@@ -306,11 +304,12 @@ class ModelCell:
 
                 module = self.loaded.module
                 with torch.inference_mode():
-                    pairs = outputs.flatten(module(torch.from_numpy(self.pool[0][:1])), where=self.name)
+                    pairs = outputs.flatten(inputs.call(module, inputs.from_numpy(inputs.take(self.pool[0], 0, 1))),
+                                            where=self.name)
                 names = [name for name, _ in pairs]
                 self._output_bytes = sum(4 * t.numel() for _, t in pairs)  # float32 on the host, one input
                 decoder = getattr(module, "detection_decoder", None)
-                decode = decoder(tuple(self.item_shape[1:])) if decoder is not None else None
+                decode = decoder(tuple(inputs.named(self.item_shape)[0][1][1:])) if decoder is not None else None
                 self._parity = ParityInfo(self.task, tuple(names), decode)
         return self._parity
 
@@ -360,7 +359,7 @@ class ModelCell:
             return dict(self._handed["source_key"])
         if self.loaded is not None:
             return source_key(self.name, self.loaded)
-        return {"model": self.name, "onnx_sha256": self.onnx_file.sha256, "input_shape": list(self.item_shape)}
+        return {"model": self.name, "onnx_sha256": self.onnx_file.sha256, "input_shape": inputs.to_json(self.item_shape)}
 
     def source_for(self, consumes: str, precision: str = "fp32", recipe=None):
         if consumes == "module":
@@ -384,5 +383,6 @@ class ModelCell:
             check_pristine(self.loaded)
             batches = self.check_batches()[0]
             with stages.stage("reference outputs"), torch.inference_mode():
-                self.reference = batched(lambda x: outputs.to_host(self.loaded.module(torch.from_numpy(x))), batches)
+                self.reference = batched(lambda x: outputs.to_host(inputs.call(self.loaded.module, inputs.from_numpy(x))),
+                                         batches)
         return self.reference

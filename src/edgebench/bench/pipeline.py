@@ -57,10 +57,14 @@ class Pipeline:
 
     def __init__(self, backend, item_shape: tuple, task: str, decode=None):
         from edgebench.data.images import IMAGENET_MEAN, IMAGENET_STD
-        from edgebench.models.spec import DETECTION
+        from edgebench.models.inputs import describe
+        from edgebench.models.spec import DETECTION, is_image
 
-        if task not in (DETECTION, SEGMENTATION) or len(item_shape) != 3:
+        if task not in (DETECTION, SEGMENTATION):
             raise InvalidConfigError(f"--pipeline times a detector's or a segmenter's frames; this model's task is {task}")
+        if not is_image(item_shape):
+            raise InvalidConfigError(f"--pipeline makes one image input from each frame; this model takes "
+                                     f"{describe(item_shape)}: leave --pipeline out")
         self.backend, self.task, self.decode = backend, task, decode
         self.size = tuple(item_shape[1:])  # (H, W)
         self.scale = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)

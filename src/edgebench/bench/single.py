@@ -96,13 +96,14 @@ def stream(
 ):
     """Run a model over a video file or camera in real time; returns a bench.stream.StreamResult.
     Class names default to the ones stored in an `edgebench train` checkpoint."""
-    from edgebench.bench.stream import StreamConfig, run_stream
+    from edgebench.bench.stream import StreamConfig, check_frame_input, run_stream
 
     cfg = StreamConfig(source, target_fps, stride, max_frames, show)
     entry(backend)
     device = resolve_device(device)
     cell = ModelCell(model, ModelOptions(num_classes, weights, False, None, opset), 1, 1,
                      Path(cache_dir) if cache_dir else None)
+    check_frame_input(cell.item_shape)  # before anything is exported
     if class_names is None and weights:
         class_names = _checkpoint_classes(weights)
     bk = backend_class(backend)(device=device, precision=precision, cache_dir=cell.cache_dir,

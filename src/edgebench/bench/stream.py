@@ -96,6 +96,16 @@ def predict(out, decode=None, class_names: list[str] | None = None) -> tuple:
     return None, None, ""
 
 
+def check_frame_input(item_shape) -> None:
+    """Refuse, in one line, a model that a video's frames cannot feed: one image (C, H, W) or clip
+    (C, T, H, W) input only."""
+    from edgebench.models.inputs import describe, several
+
+    if several(item_shape) or len(item_shape) not in (3, 4):
+        raise InvalidConfigError(f"stream feeds a model one image (C, H, W) or clip (C, T, H, W) input from the video; this "
+                                 f"model takes {describe(item_shape)}: benchmark it with `edgebench bench` or `run`")
+
+
 def run_stream(backend, item_shape: tuple[int, ...], cfg: StreamConfig, class_names: list[str] | None = None,
                decode=None) -> StreamResult:
     """Stream through a loaded backend. `item_shape` is (C, H, W) for frame models or
@@ -105,7 +115,7 @@ def run_stream(backend, item_shape: tuple[int, ...], cfg: StreamConfig, class_na
 
     from edgebench.data.images import preprocess_image
     from edgebench.data.ucf50 import preprocess_frames
-
+    check_frame_input(item_shape)
     clip = len(item_shape) == 4
     t_len = item_shape[1] if clip else 1
     h, w = item_shape[-2:]

@@ -10,14 +10,19 @@ def csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def shape(text: str) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(t) for t in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"input shape must be comma-separated integers like 3,224,224, got {text!r}")
-    if not dims or any(d < 1 for d in dims):
-        raise argparse.ArgumentTypeError(f"input shape dimensions must be >= 1, got {text!r}")
-    return dims
+class InputShapeAction(argparse.Action):
+    """--input-shape 3,224,224, or NAME:SHAPE once per input of a several-input model, given
+    space-separated in one value or as repeated options; parsed into models.inputs' form."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from edgebench.models.inputs import parse_option
+
+        words = getattr(namespace, "_input_shape_words", []) + [w for v in values for w in v.split()]
+        namespace._input_shape_words = words
+        try:
+            setattr(namespace, self.dest, parse_option(words))
+        except ValueError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -25,7 +30,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-classes", type=int, default=None, help="classifier head size (default 2, the paper's)")
     g.add_argument("--weights", default=None, help="a state-dict file to load")
     g.add_argument("--pretrained", action="store_true", help="torchvision's pretrained weights (needs internet)")
-    g.add_argument("--input-shape", type=shape, default=None, help="one item's shape without batch, e.g. 3,224,224")
+    g.add_argument("--input-shape", action=InputShapeAction, nargs="+", default=None, metavar="SHAPE",
+                   help="one item's shape without batch, e.g. 3,224,224; for a model of several inputs NAME:SHAPE "
+                        "for each: --input-shape image:3,320,320 depth:1,320,320")
     g.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18; < 18 uses the TorchScript exporter)")
     g.add_argument("--cache-dir", type=Path, default=None, help="artifact cache (default ~/.cache/edgebench)")
     g.add_argument("--data", default=None,

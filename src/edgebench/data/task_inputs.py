@@ -3,7 +3,8 @@ UCF50-layout folder, a detector's COCO-format folder or a segmenter's image/mask
 (data.labelled), or, without data, scikit-image's photos (images) or a synthetic video set
 (clips). They follow the model's declared input: an image input (C, H, W) gets the photos at its
 size, in grey where C is 1 (to_channels); any other input (vectors, sequences) gets standard-normal
-values from a fixed seed, and says so. Returns (inputs, labels or None, description)."""
+values from a fixed seed, and says so. A model of several inputs gets each input made so, as a
+tuple per item (models.inputs). Returns (inputs, labels or None, description)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgebench.errors import InvalidConfigError
+from edgebench.models import inputs
 from edgebench.models.spec import ACTION_RECOGNITION, DETECTION, SEGMENTATION, is_image
 
 
@@ -69,24 +71,51 @@ def _builtin(spec, count: int, seed: int, cache_dir: Path | None, split: str):
 
     from edgebench.cache import Cache
 
-    fields = {"task": spec.task, "input_shape": list(spec.input_shape), "count": count, "seed": seed, "split": split,
+    fields = {"task": spec.task, "input_shape": inputs.to_json(spec.input_shape), "count": count, "seed": seed, "split": split,
               "recipe": BUILTIN_VERSION, "skimage": skimage.__version__}
     made = {}
 
     def build(folder: Path) -> dict:
         items, labels, desc = made["value"] = _task_inputs(spec, None, count, seed, cache_dir, split)
-        np.save(folder / "inputs.npy", np.stack(items).astype(np.float32))
+        for k, arr in enumerate(inputs.parts(inputs.stack(items))):
+            np.save(folder / _stored(k), arr)
         return {"description": desc}
 
-    label = f"{spec.task}-{'x'.join(map(str, spec.input_shape))}-{split}"
+    label = f"{spec.task}-{inputs.as_option(spec.input_shape).replace(' ', '-').replace(',', 'x')}-{split}"
     entry = Cache(cache_dir).get_or_build("task-inputs", fields, build, label=label)
     if "value" in made:
         return made["value"]
-    stacked = np.load(entry.path("inputs.npy"))
-    return list(stacked), None, entry.meta["description"]
+    stacked = inputs.join(np.load(entry.path(_stored(k))) for k in range(len(inputs.named(spec.input_shape))))
+    return inputs.items(stacked), None, entry.meta["description"]
+
+
+def _stored(k: int) -> str:
+    """The file of the built-in inputs' k-th input (the first keeps the one-input name)."""
+    return "inputs.npy" if k == 0 else f"inputs-{k}.npy"
+
+
+def _several(spec, data, count: int, seed: int, split: str):
+    """A several-input model's items: tuples with one array per input, each made as for a
+    one-input model of that shape (photos for an image input, the same photos for every image
+    input; standard-normal values otherwise, from a seed per input)."""
+    import dataclasses
+
+    if data is not None:
+        raise InvalidConfigError(f"--data {data} holds one input per item, but {spec.name} takes several "
+                                 f"({inputs.describe(spec.input_shape)}); leave --data out (its check and "
+                                 "calibration inputs are then made for each input)")
+    columns, descs = [], []
+    for k, (name, shape) in enumerate(spec.input_shape):
+        one = dataclasses.replace(spec, input_shape=shape, size=None)
+        made, _, desc = _task_inputs(one, None, count, seed if is_image(shape) else seed + 104729 * k, None, split)
+        columns.append(made)
+        descs.append(f"{name}: {desc}")
+    return [tuple(parts) for parts in zip(*columns)], None, "; ".join(descs)
 
 
 def _task_inputs(spec, data: str | Path | None, count: int, seed: int, cache_dir: Path | None, split: str):
+    if inputs.several(spec.input_shape):
+        return _several(spec, data, count, seed, split)
     data_given = data is not None
     if spec.task == ACTION_RECOGNITION:
         from edgebench.data.ucf50 import ClipDataset, index_ucf50

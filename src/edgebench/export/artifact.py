@@ -36,6 +36,27 @@ class Artifact:
         return cls("onnx", entry.path(name), meta["sha256"], entry.size(name), meta, export_s, entry.cached, entry.status)
 
 
+def input_names(artifact: Artifact) -> list[str]:
+    """The artifact's input names in the model's order (models.inputs); files exported before
+    several inputs were taken have one, `input_name`."""
+    return list(artifact.metadata.get("input_names") or [artifact.metadata["input_name"]])
+
+
+def item_shape(artifact: Artifact):
+    """One item's shape without the batch axis, as models.inputs keeps it."""
+    from edgebench.models.inputs import normalize
+
+    return normalize(artifact.metadata["input_shape"])
+
+
+def feeds(artifact: Artifact) -> str:
+    """'input [batch, 3, 224, 224]', each input so, comma-separated."""
+    from edgebench.models.inputs import named
+
+    shapes = [s for _, s in named(item_shape(artifact))]
+    return ", ".join(f"{n} [batch, {', '.join(map(str, s))}]" for n, s in zip(input_names(artifact), shapes))
+
+
 def output_names(artifact: Artifact) -> list[str]:
     """The artifact's output names in the model's order (models.outputs); files exported before
     outputs were named by structure have one, `output_name`."""

@@ -14,9 +14,10 @@ from edgebench.cache import Cache
 from edgebench.errors import ArtifactError, ExportError
 from edgebench.export.artifact import Artifact
 from edgebench.hashing import file_sha256
+from edgebench.models import inputs
 from edgebench.models.outputs import SINGLE
 
-INPUT_NAME = "input"
+INPUT_NAME = inputs.SINGLE  # a one-input model's input (several are named as the model declares them)
 OUTPUT_NAME = SINGLE  # a one-tensor model's output (models.outputs names the outputs of any other)
 DEFAULT_OPSET = 18
 # The dynamo exporter emits opset 18+; older opsets (e.g. 13 for JetPack 4.6's TensorRT 8.2)
@@ -44,7 +45,7 @@ def export_onnx(loaded, opset: int = DEFAULT_OPSET, cache_dir: Path | None = Non
         "weights_sha256": loaded.weights_sha256,
         "weights": loaded.weights,
         "opset": opset,
-        "input_shape": list(spec.input_shape),
+        "input_shape": inputs.to_json(spec.input_shape),
         "num_classes": loaded.num_classes,
         "torch": torch.__version__,
         "exporter": exporter,
@@ -62,13 +63,15 @@ def _build(loaded, path: Path, key_fields: dict, opset: int, exporter: str) -> d
 
     spec = loaded.spec
     # batch 2 for tracing: a batch of 1 lets the exporter specialise the axis to a constant
-    example = torch.randn(2, *spec.input_shape)
+    example = inputs.torch_batch(spec.input_shape, 2, "randn")
+    input_names = inputs.names(spec.input_shape)
     with torch.inference_mode():
         names, batched = _outputs(loaded.module, example, spec.name)
-    dynamic_axes = {INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in batched}}
+    dynamic_axes = {**{name: {0: "batch"} for name in input_names}, **{name: {0: "batch"} for name in batched}}
     try:
-        _torch_export(_flat_module(loaded.module) if names != [OUTPUT_NAME] else loaded.module, example, path, opset, exporter,
-                      names, dynamic_axes)
+        flat = _flat_module(loaded.module, len(input_names)) if names != [OUTPUT_NAME] else loaded.module
+        _torch_export(flat, example, path, opset, exporter,
+                      input_names, names, dynamic_axes)
         import onnx
 
         onnx.checker.check_model(str(path))
@@ -84,7 +87,8 @@ def _build(loaded, path: Path, key_fields: dict, opset: int, exporter: str) -> d
     meta = {
         **key_fields,
         "format": "onnx",
-        "input_name": INPUT_NAME,
+        "input_name": input_names[0],
+        "input_names": input_names,
         "output_name": names[0],
         "output_names": names,
         "dynamic_axes": {k: {str(a): v for a, v in axes.items()} for k, axes in dynamic_axes.items()},
@@ -94,8 +98,8 @@ def _build(loaded, path: Path, key_fields: dict, opset: int, exporter: str) -> d
     _write_metadata_props(path, meta)
     # Fresh inputs at another batch size: an exporter that traced a value into a constant or
     # fixed the batch axis shows up here instead of in a benchmark's numbers.
-    probe = torch.randn(3, *spec.input_shape)
-    diff, scale, which = _parity(loaded.module, path, probe)
+    probe = inputs.torch_batch(spec.input_shape, 3, "randn")
+    diff, scale, which = _parity(loaded.module, path, probe, input_names)
     if not diff <= PARITY_RTOL * max(1.0, scale):
         raise ExportError(
             f"ONNX export of {spec.name} ({exporter}) disagrees with PyTorch: max abs diff {diff:.3g} on outputs of "
@@ -109,12 +113,17 @@ def _outputs(module, example, name: str) -> tuple[list[str], list[str]]:
     """(the output names (models.outputs), those whose first axis is the batch) on `example`."""
     from edgebench.models import outputs
 
-    pairs = outputs.flatten(module(example), where=name)
-    return [n for n, _ in pairs], [n for n, t in pairs if t.dim() > 0 and t.shape[0] == example.shape[0]]
+    pairs = outputs.flatten(inputs.call(module, example), where=name)
+    batch = inputs.length(example)
+    return [n for n, _ in pairs], [n for n, t in pairs if t.dim() > 0 and t.shape[0] == batch]
 
 
-def _flat_module(module):
-    """`module` returning its outputs as a flat tuple in models.outputs' order (what ONNX holds)."""
+def _flat_module(module, inputs_count: int = 1):
+    """`module` returning its outputs as a flat tuple in models.outputs' order (what ONNX holds).
+    Its forward declares one parameter per input: torch.export maps the exporter's per-input
+    dynamic axes onto the parameters (a *args parameter would be one tuple input)."""
+    import inspect
+
     from torch import nn
 
     from edgebench.models import outputs
@@ -124,17 +133,21 @@ def _flat_module(module):
             super().__init__()
             self.inner = inner
 
-        def forward(self, x):
-            return outputs.tensors(self.inner(x))
+        def forward(self, *xs):
+            return outputs.tensors(self.inner(*xs))
 
+    P = inspect.Parameter
+    Flat.forward.__signature__ = inspect.Signature(
+        [P("self", P.POSITIONAL_OR_KEYWORD)] + [P(f"x{k}", P.POSITIONAL_OR_KEYWORD) for k in range(inputs_count)])
     return Flat(module).eval()
 
 
-def _torch_export(module, example, path: Path, opset: int, exporter: str, names: list[str], dynamic_axes: dict) -> None:
+def _torch_export(module, example, path: Path, opset: int, exporter: str, input_names: list[str], names: list[str],
+                  dynamic_axes: dict) -> None:
     import torch
 
     kwargs = dict(
-        input_names=[INPUT_NAME],
+        input_names=input_names,
         output_names=names,
         dynamic_axes=dynamic_axes,
         opset_version=opset,
@@ -145,7 +158,7 @@ def _torch_export(module, example, path: Path, opset: int, exporter: str, names:
     sink = io.StringIO()  # the exporters print progress lines; keep the terminal for our own
     with warnings.catch_warnings(), contextlib.redirect_stdout(sink), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), str(path), **kwargs)
+        torch.onnx.export(module, inputs.parts(example), str(path), **kwargs)
 
 
 def _write_metadata_props(path: Path, meta: dict) -> None:
@@ -159,7 +172,7 @@ def _write_metadata_props(path: Path, meta: dict) -> None:
     onnx.save(model, str(path))
 
 
-def _parity(module, path: Path, example) -> tuple[float, float, str]:
+def _parity(module, path: Path, example, input_names: list[str]) -> tuple[float, float, str]:
     """(max abs difference, max abs reference value, which output differs most) of ONNX Runtime's
     vs PyTorch's outputs, output by output."""
     import numpy as np
@@ -169,9 +182,9 @@ def _parity(module, path: Path, example) -> tuple[float, float, str]:
     from edgebench.models import outputs
 
     with torch.inference_mode():
-        ref = outputs.flatten(module(example))
+        ref = outputs.flatten(inputs.call(module, example))
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {INPUT_NAME: example.numpy()})
+    got = sess.run(None, inputs.feed(input_names, inputs.apply(lambda t: t.numpy(), example)))
     worst, scale, which = 0.0, 0.0, ""
     for (name, r), o in zip(ref, got):
         r = r.float().numpy().astype(np.float64)
@@ -187,7 +200,8 @@ def _parity(module, path: Path, example) -> tuple[float, float, str]:
 
 
 def load_onnx_file(path: str | Path) -> Artifact:
-    """Take a user's existing .onnx file: it must pass the checker and have one input."""
+    """Take a user's existing .onnx file: it must pass the checker, and every input's axes but the
+    first (the batch, dynamic or one fixed size for all) must be fixed."""
     import onnx
 
     path = Path(path)
@@ -198,20 +212,32 @@ def load_onnx_file(path: str | Path) -> Artifact:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise ArtifactError(f"{path} fails the ONNX checker ({_first_line(exc)}); re-export it or pass a valid .onnx file") from exc
-    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
-    if len(inputs) != 1:
-        raise ArtifactError(f"{path} has {len(inputs)} graph inputs; edgebench benchmarks single-input models")
-    dims = [d.dim_value if d.HasField("dim_value") else -1 for d in inputs[0].type.tensor_type.shape.dim]
-    if len(dims) < 2 or any(d <= 0 for d in dims[1:]):
-        raise ArtifactError(f"{path} input {inputs[0].name} has shape {dims}; every axis but the batch axis must be fixed")
+    feeds = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    if not feeds:
+        raise ArtifactError(f"{path} has no graph input; pass a model that takes an input")
+    pairs, batches = [], set()
+    for feed in feeds:
+        elem = feed.type.tensor_type.elem_type
+        if elem != onnx.TensorProto.FLOAT:
+            raise ArtifactError(f"{path} input {feed.name} is {onnx.TensorProto.DataType.Name(elem).lower()}; edgebench feeds "
+                                "float32 inputs, so re-export the model with float inputs (cast inside the model)")
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in feed.type.tensor_type.shape.dim]
+        if len(dims) < 2 or any(d <= 0 for d in dims[1:]):
+            raise ArtifactError(f"{path} input {feed.name} has shape {dims}; every axis but the batch axis must be fixed")
+        pairs.append((feed.name, dims[1:]))
+        batches.add(dims[0] if dims[0] > 0 else None)
+    if len(batches) > 1:
+        raise ArtifactError(f"{path}'s inputs {', '.join(f.name for f in feeds)} do not share one batch axis (some fixed, or "
+                            "fixed at different sizes); export them all with a dynamic batch axis")
     params = sum(int(_numel(t.dims)) for t in model.graph.initializer)
     meta = {
         "model": path.stem,
-        "input_name": inputs[0].name,
+        "input_name": feeds[0].name,
+        "input_names": [f.name for f in feeds],
         "output_name": model.graph.output[0].name,
         "output_names": [o.name for o in model.graph.output],
-        "input_shape": dims[1:],
-        "static_batch": dims[0] if dims[0] > 0 else None,  # a fixed batch axis: the file runs at that batch only
+        "input_shape": inputs.to_json(inputs.normalize(pairs) if len(pairs) > 1 else pairs[0][1]),
+        "static_batch": batches.pop(),  # a fixed batch axis: the file runs at that batch only
         "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0),
         "params": params,
         "source": "onnx-file",

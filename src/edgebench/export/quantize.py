@@ -188,10 +188,12 @@ def _build(fp32: Artifact, calibration: list, path: Path, recipe: CalibrationRec
            calibration_desc: str) -> dict:
     """Calibrate and quantize `fp32` into `path` (inside a cache entry being written) and return
     the INT8 model's metadata; any failure raises ExportError and leaves no entry."""
-    import numpy as np
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    name = fp32.input_name
+    from edgebench.export.artifact import input_names
+    from edgebench.models.inputs import feed, stack
+
+    names = input_names(fp32)
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -199,7 +201,7 @@ def _build(fp32: Artifact, calibration: list, path: Path, recipe: CalibrationRec
 
         def get_next(self):
             x = next(self.it, None)
-            return None if x is None else {name: np.ascontiguousarray(x, dtype=np.float32)[None]}
+            return None if x is None else feed(names, stack([x]))
 
     t0 = time.perf_counter()
     source = path.parent / "preprocessed.onnx"

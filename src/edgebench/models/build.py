@@ -110,13 +110,15 @@ def _output_width(spec: ModelSpec, module) -> int | None:
     from edgebench.models import outputs
     from edgebench.models.spec import SEGMENTATION
 
+    from edgebench.models import inputs
+
     try:
         with torch.inference_mode():
-            out = module(torch.zeros(1, *spec.input_shape))
+            out = inputs.call(module, inputs.torch_batch(spec.input_shape, 1))
     except Exception as exc:
         text = str(exc).strip().splitlines()
         raise ModelFileError(
-            f"{spec.name} fails on a zero input of shape {(1, *spec.input_shape)} ({type(exc).__name__}: "
+            f"{spec.name} fails on a zero input of shape 1x{inputs.describe(spec.input_shape)} ({type(exc).__name__}: "
             f"{text[0][:160] if text else ''}); set INPUT_SHAPE in the model file or pass --input-shape"
         ) from exc
     pairs = outputs.flatten(out, where=spec.name)  # a structure of tensors, or a one-line error
@@ -149,8 +151,9 @@ def recalibrate_batchnorm(loaded: LoadedModel, items: list, desc: str, batch: in
     FP16's resolution, so a precision check would judge noise. With statistics from inputs, each
     BatchNorm normalises as in a trained network. Returns False (nothing done) when the model
     has no BatchNorm or no inputs were given."""
-    import numpy as np
     import torch
+
+    from edgebench.models import inputs
 
     if not loaded.edgebench_made:  # never touch what the user gave
         raise ValueError(f"refusing to recalibrate BatchNorm of {loaded.weights}: only random-init weights are edgebench's")
@@ -165,7 +168,7 @@ def recalibrate_batchnorm(loaded: LoadedModel, items: list, desc: str, batch: in
     try:
         with torch.no_grad():
             for i in range(0, len(items), batch):
-                module(torch.from_numpy(np.stack(items[i : i + batch]).astype(np.float32)))
+                inputs.call(module, inputs.from_numpy(inputs.stack(items[i : i + batch])))
     finally:
         for m, mom in zip(norms, saved):
             m.momentum = mom

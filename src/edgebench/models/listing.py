@@ -13,7 +13,7 @@ from edgebench.models.spec import ModelSpec
 class ModelSummary:
     name: str
     task: str
-    input_shape: tuple[int, ...]  # one item, without the batch axis
+    input_shape: tuple  # one item, without the batch axis (models.inputs)
     params: int  # trainable parameters with the class count asked for
     flops: int  # FLOPs per item (batch 1), 2 per multiply-add
     paper_name: str
@@ -39,10 +39,9 @@ def summarize(spec: ModelSpec, num_classes: int | None = None) -> ModelSummary:
 
 def _count(spec: ModelSpec, num_classes: int | None) -> tuple[int, int]:
     """(trainable params, FLOPs per item) of the built module."""
-    import torch
-
     from edgebench.models.build import build_model
+    from edgebench.models.inputs import torch_batch
     from edgebench.models.stats import count_flops, trainable_params
 
     module = build_model(spec, num_classes).module
-    return trainable_params(module), count_flops(module, torch.zeros(1, *spec.input_shape))
+    return trainable_params(module), count_flops(module, torch_batch(spec.input_shape, 1))

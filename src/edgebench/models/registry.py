@@ -11,7 +11,8 @@ import inspect
 from pathlib import Path
 from typing import Callable
 
-from edgebench.errors import ModelFileError, UnknownModelError
+from edgebench.errors import InvalidConfigError, ModelFileError, UnknownModelError
+from edgebench.models import inputs
 from edgebench.models.catalog import BUILTIN_MODELS, DETECTORS, detector_spec, segmenter_spec, torchvision_spec
 from edgebench.models.spec import CLASSIFICATION, IMAGE_CLASSIFICATION, IMAGE_INPUT, ModelSpec, is_image
 
@@ -49,7 +50,7 @@ def _torchvision_models(kind: str) -> list[str]:
     return sorted(torchvision.models.list_models(module=getattr(torchvision.models, kind)))
 
 
-def get_spec(name: str, input_shape: tuple[int, ...] | None = None) -> ModelSpec:
+def get_spec(name: str, input_shape: tuple | None = None) -> ModelSpec:
     """Resolve a registered name, any torchvision classifier or segmenter, torchvision's single-shot
     detectors, or `path/to/file.py:factory`."""
     if name in _REGISTRY:
@@ -77,9 +78,15 @@ def get_spec(name: str, input_shape: tuple[int, ...] | None = None) -> ModelSpec
                 "torchvision classifier name, or pass path/to/file.py:factory"
             )
         spec = torchvision_spec(name)
-    if input_shape is not None and tuple(input_shape) != spec.input_shape:
+    if input_shape is not None and inputs.normalize(input_shape) != spec.input_shape:
+        input_shape = inputs.normalize(input_shape)
+        declared = inputs.names(spec.input_shape)
+        if inputs.several(spec.input_shape) and inputs.names(input_shape) != declared:
+            raise InvalidConfigError(
+                f"--input-shape {inputs.describe(input_shape)} does not name {name}'s inputs {', '.join(declared)}; "
+                f"pass one NAME:SHAPE for each, e.g. --input-shape {inputs.as_option(spec.input_shape)}")
         # the declared size holds at the declared input only
-        spec = dataclasses.replace(spec, input_shape=tuple(input_shape), size=None)
+        spec = dataclasses.replace(spec, input_shape=input_shape, size=None)
     return spec
 
 
@@ -102,12 +109,18 @@ def _user_spec(ref: str) -> ModelSpec:
             f"{path} has no callable {factory_name!r}; callables there: {', '.join(sorted(found)) or 'none'}"
         )
     shape = getattr(factory, "input_shape", None) or getattr(module, "INPUT_SHAPE", None) or IMAGE_INPUT
+    try:
+        shape = inputs.normalize(shape)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: INPUT_SHAPE {getattr(module, 'INPUT_SHAPE', shape)!r} is not a shape ({exc}); "
+                             "write one item's shape without the batch axis, e.g. (3, 224, 224), or a dict of "
+                             "them by input name for several inputs") from exc
     task = getattr(module, "TASK", IMAGE_CLASSIFICATION if is_image(shape) else CLASSIFICATION)
     default_classes = int(getattr(module, "NUM_CLASSES", 2))
     return ModelSpec(
         name=ref,
         task=task,
-        input_shape=tuple(shape),
+        input_shape=shape,
         factory=_wrap_user_factory(factory, default_classes),
         default_num_classes=default_classes,
         source="user",

@@ -25,8 +25,10 @@ def is_classifier(task: str) -> bool:
 
 
 def is_image(shape) -> bool:
-    """Whether an item of `shape` is an image: (C, H, W)."""
-    return len(tuple(shape)) == 3
+    """Whether an item of `shape` is one image: (C, H, W) (models.inputs: not several inputs)."""
+    from edgebench.models.inputs import several
+
+    return not several(shape) and len(tuple(shape)) == 3
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,15 @@ class ModelSize:
 class ModelSpec:
     """A registered model.
 
-    `input_shape` is one item's shape without the batch axis (C, H, W) or (C, T, H, W).
+    `input_shape` is one item's shape without the batch axis (C, H, W) or (C, T, H, W), or for a
+    model of several inputs their (name, shape) pairs (models.inputs).
     `factory(num_classes)` returns a freshly initialised nn.Module (the built-ins' factories are
     FactoryRefs, imported when called). `size` is declared for the built-ins, None otherwise.
     """
 
     name: str
     task: str
-    input_shape: tuple[int, ...]
+    input_shape: tuple
     factory: Callable = field(repr=False, compare=False)
     default_num_classes: int = 2
     source: str = "edgebench"

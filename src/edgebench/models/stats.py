@@ -12,7 +12,9 @@ def count_flops(module, example) -> int:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from edgebench.models.inputs import call
+
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        module(example)
+        call(module, example)
     return int(counter.get_total_flops())

@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+from edgebench.export.artifact import feeds, output_names
+from edgebench.models.inputs import describe, named
 from edgebench.results.record import Status
 
 ANY_MODEL = ("any torchvision classifier name also works (e.g. efficientnet_b0, convnext_tiny), and so do its "
@@ -283,7 +285,7 @@ def models_table(models, classes: int | None) -> str:
     name, task, input_shape, params, flops, paper_name), then what else works."""
     rows = [("name", "task", "input (per item)", f"params ({classes or 'default'} classes)", "GFLOPs/item", "paper row")]
     for m in models:
-        rows.append((m.name, m.task, "x".join(map(str, m.input_shape)), f"{m.params:,}",
+        rows.append((m.name, m.task, describe(m.input_shape), f"{m.params:,}",
                      f"{m.flops / 1e9:.3f}", m.paper_name or "-"))
     return plain_table(rows) + f"\n\nBesides these, {ANY_MODEL}."
 
@@ -307,7 +309,7 @@ def exported_onnx(target, art) -> str:
     m = art.metadata
     return (f"{target}  ({art.size_bytes / 1e6:.1f} MB, opset {m['opset']}, {m['exporter']} exporter, "
             f"{'cached' if art.cached else f'exported in {art.export_s:.1f} s'})\n"
-            f"  input {m['input_name']} [batch, {', '.join(map(str, m['input_shape']))}] -> output {', '.join(m.get('output_names') or [m['output_name']])}; "
+            f"  input {feeds(art)} -> output {', '.join(output_names(art))}; "
             f"max |onnx - torch| = {m['max_abs_diff_vs_torch']:.2e}; sha256 {art.sha256[:16]}")
 
 
@@ -316,7 +318,11 @@ def exported_package(target, bk, device: str, precision: str) -> str:
     how = "cached" if bk.details["package_cached"] else f"compiled in {bk.timings['build_s']:.1f} s"
     return (f"{target}  ({target.stat().st_size / 1e6:.1f} MB AOTInductor package for {device} {precision}, {how})\n"
             f"  load anywhere with torch._inductor.aoti_load_package(path) -- no model code needed; "
-            f"input [batch, {', '.join(map(str, bk.context.item_shape))}]")
+            f"input {', '.join(_batched(s) for _, s in named(bk.context.item_shape))}")
+
+
+def _batched(shape) -> str:
+    return "[batch, " + ", ".join(map(str, shape)) + "]"
 
 
 def training(model: str, run) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from edgebench.models.inputs import describe, normalize
 from edgebench.report.statistics import break_even, mean, speedup_interval
 from edgebench.results.record import Accuracy, Record
 from edgebench.results.run import Run, RunStatus
@@ -381,7 +382,7 @@ def task_agreement(metrics: dict | None) -> str:
 def _input_text(any_rec, pre, post) -> str:
     """One item's input shape ("3x320x320"); with --pipeline, the frame it is made from too
     ("640x480 frames -> 3x320x320, whole pipeline timed": bench.pipeline)."""
-    shape = "x".join(map(str, any_rec.model_facts.input_shape or []))
+    shape = describe(normalize(any_rec.model_facts.input_shape or []))
     frame = next((r.details["pipeline_frame"] for r in (pre, post) if r is not None and r.details.get("pipeline_frame")),
                  None)
     return f"{frame[0]}x{frame[1]} frames -> {shape}, whole pipeline timed" if frame else shape

@@ -85,6 +85,7 @@ def plan_lines(cfg) -> list[str]:
             lines.append(f"## {model}: its input shape is read from the ONNX file at run time; run it to see its commands")
             continue
         spec = get_spec(model, cfg.model_options.input_shape)
+        remote.one_input(model, spec.input_shape)
         cell = PlanCell(model, tuple(spec.input_shape), cfg.batch_size, cfg.model_options.check_size, spec.task)
         for name, precision, options in backend_cells(backends, cfg.precision):
             lines.append(f"## {model} / {name} {precision}")

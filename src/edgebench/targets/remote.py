@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgebench.errors import TargetOutputError
+from edgebench.errors import InvalidConfigError, TargetOutputError
 
 #: the opset edgebench exports for a target whose TensorRT is older than each release: TensorRT
 #: 8.2's ONNX parser (JetPack 4.6) reads opsets 7-13; 8.4-8.6 and 10.x read 17 (NVIDIA's
@@ -75,9 +75,21 @@ class StagedModel:
     check_items: int  # real (unpadded) items, in order, in `parity`
 
 
+def one_input(model: str, item_shape) -> None:
+    """Refuse a model of several (or named) inputs: the agent's engines and trtexec's commands
+    feed one input."""
+    from edgebench.models.inputs import describe, several
+
+    if several(item_shape):
+        raise InvalidConfigError(f"a remote target's agent and trtexec feed a model one unnamed input; {model} takes "
+                                 f"{describe(item_shape)}: run it on this machine")
+
+
 def stage_inputs(cell, folder: Path) -> StagedModel:
     """Write a ModelCell's timing pool and check batches as raw files under `folder`."""
     import numpy as np
+
+    one_input(cell.name, cell.item_shape)
 
     folder.mkdir(parents=True, exist_ok=True)
     pool = np.stack(cell.pool).astype(np.float32)

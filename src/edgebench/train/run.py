@@ -61,7 +61,12 @@ def train_model(
         class_names = index.classes
     else:
         from edgebench.data.images import ImageFolderDataset
+        from edgebench.models.inputs import describe
+        from edgebench.models.spec import IMAGE_CLASSIFICATION, is_image
 
+        if spec.task != IMAGE_CLASSIFICATION or not is_image(spec.input_shape):
+            raise InvalidConfigError(f"train fine-tunes image classifiers and action models; {model} is a {spec.task} model "
+                                     f"of input {describe(spec.input_shape)}: train it with its own code, then pass --weights")
         if not (data / "train").is_dir() or not (data / "val").is_dir():
             raise InvalidConfigError(f"{data} needs train/<class>/ and val/<class>/ image folders (see `edgebench data synth --task image`)")
         size = tuple(spec.input_shape[1:])

@@ -24,6 +24,7 @@ from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags, release_compile_workers
 from edgebench.errors import InvalidConfigError
+from edgebench.models import inputs
 
 #: its compiles in edgebench's cache: Inductor's cache artifacts (one file) and the lowering decisions
 CACHE_NAMESPACE, CACHE_FILE = "torch-compile", "inductor-artifacts.bin"
@@ -68,7 +69,8 @@ class TorchCompileBackend(Backend):
         self._torch = torch
         self.io = TorchIO(self.device, self.precision, self.name)
         item = self.context.item_shape or ()
-        self.channels_last = _default(self.options.channels_last, self.device == "cuda" and len(item) in (3, 4))
+        image = not inputs.several(item) and len(item) in (3, 4)  # one image or clip input
+        self.channels_last = _default(self.options.channels_last, self.device == "cuda" and image)
         self._format = torch.channels_last_3d if len(item) == 4 else torch.channels_last
         module = module.to(self.device, self.io.dtype).eval()
         self.tf32 = self.options.tf32
@@ -131,7 +133,7 @@ class TorchCompileBackend(Backend):
 
         if not self.context.source_key:
             return None
-        return {"source": self.context.source_key, "batch": self.batch_size, "item": list(self.context.item_shape),
+        return {"source": self.context.source_key, "batch": self.batch_size, "item": inputs.to_json(self.context.item_shape),
                 "precision": self.precision, "options": asdict(self.options), "torch": self._torch.__version__,
                 "device": device_identity(self.device)}
 
@@ -171,7 +173,7 @@ class TorchCompileBackend(Backend):
     def _to_device(self, x):
         t = self.io.to_device(x)
         if self.channels_last:
-            t = t.contiguous(memory_format=self._format)
+            t = inputs.apply(lambda part: part.contiguous(memory_format=self._format), t)
         return t
 
     def _call(self, t):
@@ -179,7 +181,7 @@ class TorchCompileBackend(Backend):
         if self.mode == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()  # outputs of the previous replay are consumed
         with torch.inference_mode():
-            return self.compiled(t)
+            return inputs.call(self.compiled, t)
 
     def _load(self) -> None:
         import numpy as np
@@ -190,12 +192,12 @@ class TorchCompileBackend(Backend):
                 raise InvalidConfigError("torch-compile cuda_graphs needs item_shape to size its static buffer")
             return  # compiles on the first run instead
         self._flags()
-        x = np.zeros((self.batch_size, *item), dtype=np.float32)
+        x = inputs.apply(np.zeros_like, inputs.random_batch(item, self.batch_size, np.random.default_rng(0)))
         t0 = time.perf_counter()
         cache, fields, entry = self._compile_cache()
         self.details["compile_cached"] = entry is not None
         known = entry.meta.get("lowering") if entry is not None else None
-        decisions = self._lower_convs(np.random.default_rng(0).standard_normal(x.shape, dtype=np.float32), known)
+        decisions = self._lower_convs(inputs.random_batch(item, self.batch_size, np.random.default_rng(0)), known)
         # a cached compile has its kernels built: one compile thread, so Inductor starts no worker
         # pool (on a GPU machine, a worker per core importing torch, which took seconds to shut down)
         from torch._inductor import config as inductor_config
@@ -208,7 +210,7 @@ class TorchCompileBackend(Backend):
             self._store_compile(cache, fields, decisions)
         if self.use_graph:
             fmt = self._format if self.channels_last else None
-            self.graph = CudaGraph(self.compiled, (self.batch_size, *item), self.io.dtype, memory_format=fmt,
+            self.graph = CudaGraph(self.compiled, inputs.batch_shapes(item, self.batch_size), self.io.dtype, memory_format=fmt,
                                    host_io=self.host_io)
         release_compile_workers()  # compiled: none of Inductor's workers is left to take a core while timed
         self.timings["build_s"] = time.perf_counter() - t0

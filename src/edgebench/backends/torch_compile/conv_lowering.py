@@ -81,7 +81,7 @@ def _input_shapes(module: nn.Module, example) -> dict[str, tuple[int, ...]]:
     hooks = [m.register_forward_pre_hook(record(name)) for name, m in module.named_modules() if eligible(m)]
     try:
         with torch.no_grad():
-            module(example)
+            module(*(example if isinstance(example, tuple) else (example,)))
     finally:
         for h in hooks:
             h.remove()
