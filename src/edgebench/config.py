@@ -8,7 +8,7 @@ from pathlib import Path
 from edgebench.backends.registry import default_post_backends, entry
 from edgebench.errors import InvalidConfigError
 
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
 
 PAPER_SUITE = (
     # image classification (2-class heads)

@@ -72,6 +72,7 @@ def fast_precisions(device: str) -> dict[str, str]:
         out["fp16"] = "" if cc in ((5, 3), (6, 0), (6, 2)) or cc >= (7, 0) else f"{name} (sm_{major}{minor}) has no fast FP16"
         out["bf16"] = "" if cc >= (8, 0) else f"{name} (sm_{major}{minor}) has no BF16 tensor cores (needs sm_80+)"
         out["int8"] = "" if cc >= (6, 1) else f"{name} (sm_{major}{minor}) has no fast INT8 (DP4A needs sm_61+)"
+        out["fp8"] = "" if cc >= (8, 9) else f"{name} (sm_{major}{minor}) has no FP8 tensor cores (needs sm_89+)"
         return out
     flags = cpu_flags()
     arm = platform.machine().lower() in ("aarch64", "arm64")
@@ -79,6 +80,7 @@ def fast_precisions(device: str) -> dict[str, str]:
     out["int8"] = "" if flags & int8 else "this CPU has no fast INT8 dot-product instructions"
     out["bf16"] = "" if flags & ({"avx512_bf16", "amx_bf16"} if not arm else {"bf16"}) else "this CPU has no BF16 instructions"
     out["fp16"] = "" if flags & ({"avx512_fp16", "amx_fp16"} if not arm else {"fphp", "asimdhp"}) else "this CPU has no fast FP16 arithmetic"
+    out["fp8"] = "CPUs have no FP8 arithmetic"
     return out
 
 

@@ -31,6 +31,17 @@ class BackendContext:
             object.__setattr__(self, "item_shape", tuple(self.item_shape))
 
 
+@dataclass
+class CalibratedModule:
+    """What a module-consuming backend gets for a precision calibrated on the task's inputs
+    (torch-compile's int8 and fp8): a copy of the module to transform, and the calibration items
+    (arrays, or tuples of them for several inputs: models.inputs) with what they are."""
+
+    module: Any
+    calibration: list
+    description: str
+
+
 class Backend(ABC):
     name: ClassVar[str]
     #: what `prepare` needs: "module" (an nn.Module) or "onnx" (an ONNX Artifact)

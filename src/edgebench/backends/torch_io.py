@@ -6,7 +6,9 @@ import numpy as np
 
 from edgebench.models import inputs
 
-_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+#: the dtype a precision's tensors flow in; int8 and fp8 layers (torch_compile.low_precision) take
+#: and give FP16, as do the layers they leave in floating point
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "float16", "fp8": "float16"}
 
 
 def torch_dtype(precision: str):

@@ -45,6 +45,8 @@ TOLERANCES = {
     "fp16": {"max_rel_diff": None, "min_cosine": 0.999, "min_top1": 0.99, "min_top1_lower": 0.95},
     "bf16": {"max_rel_diff": None, "min_cosine": 0.995, "min_top1": 0.99, "min_top1_lower": 0.95},
     "int8": {"max_rel_diff": None, "min_cosine": 0.98, "min_top1": 0.99, "min_top1_lower": 0.95},
+    # e4m3: 3 mantissa bits, as coarse as INT8 over a layer's range: INT8's thresholds
+    "fp8": {"max_rel_diff": None, "min_cosine": 0.98, "min_top1": 0.99, "min_top1_lower": 0.95},
 }
 CONFIDENCE = 0.95
 TOP1_LOWER = 0.95

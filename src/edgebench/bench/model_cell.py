@@ -69,6 +69,9 @@ def _batchnorm_statistics(loaded, items: list, desc: str, cache_dir: Path | None
         np.savez(draft.folder / "statistics.npz", **batchnorm_statistics(loaded.module))
 
 
+#: the precisions a module-consuming backend calibrates itself (torch-compile's low_precision layers)
+LOW_PRECISIONS = ("int8", "fp8")
+
 #: the most bytes of one cell's outputs on the check inputs (bench.check) that a model's check
 #: size is allowed to make, and the fewest check inputs it is cut to
 CHECK_OUTPUT_BYTES = 512 * 2**20
@@ -337,14 +340,7 @@ class ModelCell:
                     from edgebench.export.quantize import quantize_int8
 
                     fp32 = self.artifact("fp32")
-                    if self.spec is None:
-                        raise InvalidConfigError("INT8 calibration needs the model's task inputs, which an .onnx file "
-                                                 "does not declare; pass the model name or file.py:factory for INT8")
-                    from edgebench.data.task_inputs import task_inputs
-
-                    with stages.stage("task inputs"):
-                        calib, _, desc = task_inputs(self.spec, self.opts.data, self.opts.calibration_size,
-                                                     self.opts.seed, self.cache_dir, split="train")
+                    calib, desc = self.calibration_items()
                     with stages.stage("int8 calibration"):
                         art = quantize_int8(fp32, calib, self.cache_dir, recipe=recipe, calibration_desc=desc)
             except ExportError as exc:
@@ -352,6 +348,19 @@ class ModelCell:
                 raise
             self._artifacts[kind] = art
         return self._artifacts[kind]
+
+    def calibration_items(self) -> tuple[list, str]:
+        """(the task's calibration inputs, what they are): --calibration-size items of the training
+        split, as the INT8 ONNX model and torch-compile's int8/fp8 layers are calibrated."""
+        if self.spec is None:
+            raise InvalidConfigError("calibration needs the model's task inputs, which an .onnx file does not declare; "
+                                     "pass the model name or file.py:factory for INT8")
+        from edgebench.data.task_inputs import task_inputs
+
+        with stages.stage("task inputs"):
+            items, _, desc = task_inputs(self.spec, self.opts.data, self.opts.calibration_size, self.opts.seed,
+                                         self.cache_dir, split="train")
+        return items, desc
 
     def source_key(self) -> dict:
         """What identifies this model's weights and input, for backends' own caches."""
@@ -367,8 +376,11 @@ class ModelCell:
                 raise RuntimeError(f"a handed cell of {self.name} has no module; this is a bug, please report it")
             if self.loaded is None:
                 raise InvalidConfigError(f"{self.name} is an ONNX file; the pytorch backend needs a model name or file.py:factory")
-            if precision == "int8":
-                raise InvalidConfigError("int8 runs the quantized ONNX model: use onnxruntime, openvino or tensorrt")
+            if precision in LOW_PRECISIONS:  # torch-compile's own int8 / fp8 layers, calibrated here
+                from edgebench.backends.base import CalibratedModule
+
+                items, desc = self.calibration_items()
+                return CalibratedModule(copy.deepcopy(self.loaded.module), items, desc)
             return copy.deepcopy(self.loaded.module)  # backends may move or cast it
         return self.artifact(precision, recipe)
 

@@ -40,6 +40,7 @@ TASK_TOLERANCES = {
     "fp16": {"min_map": 0.95, "min_miou": 0.99, "min_pixels": 0.995},
     "bf16": {"min_map": 0.90, "min_miou": 0.98, "min_pixels": 0.99},
     "int8": {"min_map": 0.85, "min_miou": 0.95, "min_pixels": 0.98},
+    "fp8": {"min_map": 0.85, "min_miou": 0.95, "min_pixels": 0.98},
 }
 #: a reference detection at least this confident is a pseudo-label
 PSEUDO_LABEL_SCORE = 0.5
@@ -370,7 +371,7 @@ def compare_structured(reference: list, outputs: list, precision: str, parity: P
 
 #: the share of the reference's mAP or mIoU on labelled data that an optimised model must keep
 #: (MLPerf's closed division asks 99% of the FP32 model's accuracy of INT8 and FP16 submissions)
-KEEP_LABELLED = {"fp32": 0.999, "fp16": 0.99, "bf16": 0.99, "int8": 0.99}
+KEEP_LABELLED = {"fp32": 0.999, "fp16": 0.99, "bf16": 0.99, "int8": 0.99, "fp8": 0.99}
 
 
 def labelled_metric(outputs: list, labels: list, items: int, parity: ParityInfo | None) -> dict | None:

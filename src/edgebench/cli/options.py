@@ -73,7 +73,7 @@ def add_timing_options(p: argparse.ArgumentParser) -> None:
 
 def add_run_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
     p.add_argument("--batch-size", type=int, default=1, help="items per inference (default 1)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "int8", *(["auto"] if auto else [])],
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "int8", "fp8", *(["auto"] if auto else [])],
                    help="post-opt precision" + ("; auto: per model, the fastest that passes the accuracy gate" if auto else ""))
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda when available (default)")
 

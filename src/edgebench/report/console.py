@@ -158,6 +158,8 @@ def record_summary(rec) -> str:
         out.append(f"  accuracy gate ({rec.precision}): {acc.gate}" + (f": {acc.gate_reason}" if acc.gate_reason else ""))
     if acc.task_accuracy is not None:
         out.append(f"  task accuracy on the labelled data: {100 * acc.task_accuracy:.1f}%")
+    if rec.details.get("low_precision"):
+        out.append(f"  {low_precision_line(rec.details)}")
     if overhead.bare_p50_ms is not None:
         out.append(f"  overhead check (interleaved): harness p50 {overhead.harness_check_p50_ms:.3f} ms vs bare loop p50 "
                    f"{overhead.bare_p50_ms:.3f} ms: {overhead.pct:+.1f}%")
@@ -319,6 +321,23 @@ def exported_package(target, bk, device: str, precision: str) -> str:
     return (f"{target}  ({target.stat().st_size / 1e6:.1f} MB AOTInductor package for {device} {precision}, {how})\n"
             f"  load anywhere with torch._inductor.aoti_load_package(path) -- no model code needed; "
             f"input {', '.join(_batched(s) for _, s in named(bk.context.item_shape))}")
+
+
+def low_precision_line(details: dict) -> str:
+    """torch-compile int8/fp8: how many layers were quantised, and why the others stayed FP16."""
+    lp = details["low_precision"]
+    why: dict[str, int] = {}
+    for row in details.get("low_precision_layers", []):
+        if row["choice"] != lp["kind"]:
+            reason = row["reason"].split(":")[0]
+            why[reason] = why.get(reason, 0) + 1
+    kept = "; ".join(f"{n} {reason}" for reason, n in why.items())
+    folded = details.get("batchnorm_folded")
+    return (f"{lp['kind']} layers: {lp['quantised']} of {lp['layers']} convolution and linear layers"
+            + (f", {lp['kept_fp16']} kept FP16 ({kept})" if lp["kept_fp16"] else "")
+            + (f"; {folded} BatchNorm folded" if folded else "")
+            + (f"; {details['batchnorm_not_folded']}" if details.get("batchnorm_not_folded") else "")
+            + f"; calibrated on {lp['calibration']}")
 
 
 def _batched(shape) -> str:

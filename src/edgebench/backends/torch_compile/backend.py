@@ -12,14 +12,21 @@ again; on an H100 (ResNet-50 and MobileNetV2 FP16, batch 1) it was no faster wit
 compiled in 13.6 s instead of 30.9 cold, 5.0 s instead of 11.5 warm (freezing=1 turns it on). On CUDA each plain convolution is also timed in its im2col + matmul
 form and in edgebench's Triton kernel (triton_conv.py, `triton_conv=0` leaves it out) and
 swapped for the fastest where that is faster (`im2col=auto`, the default there;
-conv_lowering.py; im2col=0 turns all of it off). max-autotune is refused: minutes of tuning."""
+conv_lowering.py; im2col=0 turns all of it off). max-autotune is refused: minutes of tuning.
+
+Precisions int8 and fp8 (e4m3) swap the model's convolutions and linear layers for edgebench's
+low-precision ones before compiling (low_precision.py: BatchNorm folded, weights per output
+channel, activation scales calibrated on the task's inputs, tensor-core products); what they
+cannot serve stays FP16, and the record's details.low_precision_layers says which and why. INT8
+needs sm_80+ (A100, Orin, H100/H200), FP8 sm_89+ (Ada, Hopper); on the CPU INT8 runs too, through
+the same products, which is how the tests check it."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from typing import Literal
 
-from edgebench.backends.base import Backend
+from edgebench.backends.base import Backend, CalibratedModule
 from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags, release_compile_workers
@@ -56,13 +63,19 @@ class TorchCompileBackend(Backend):
     options_class = TorchCompileOptions
     consumes = "module"
     devices = ("cpu", "cuda")
-    precisions = ("fp32", "fp16", "bf16")
-    auto_precisions = {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")}
+    precisions = ("fp32", "fp16", "bf16", "int8", "fp8")
+    auto_precisions = {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16", "int8", "fp8")}
     profiler = "torch.profiler"
 
     def _prepare(self, module, batch_size: int) -> None:
         import torch
 
+        calibration = None
+        if isinstance(module, CalibratedModule):
+            module, calibration, self.calibration_desc = module.module, module.calibration, module.description
+        self.low = self.precision in LOW_PRECISION_NEEDS
+        if self.low:
+            self._check_low_precision(calibration)
         self.mode = self.options.mode
         if self.mode == "reduce-overhead" and self.device != "cuda":
             raise InvalidConfigError("torch-compile mode reduce-overhead (CUDA graphs) needs --device cuda")
@@ -72,12 +85,19 @@ class TorchCompileBackend(Backend):
         image = not inputs.several(item) and len(item) in (3, 4)  # one image or clip input
         self.channels_last = _default(self.options.channels_last, self.device == "cuda" and image)
         self._format = torch.channels_last_3d if len(item) == 4 else torch.channels_last
+        if self.low:  # folded in FP32, before the cast
+            from edgebench.backends.torch_compile.low_precision import fold_batchnorm
+
+            module, folded, why = fold_batchnorm(module.eval())
+            self.details.update(batchnorm_folded=folded, **({"batchnorm_not_folded": why} if why else {}))
         module = module.to(self.device, self.io.dtype).eval()
         self.tf32 = self.options.tf32
         self.cudnn_benchmark = _default(self.options.cudnn_benchmark, self.device == "cuda")
         if self.channels_last:
             module = module.to(memory_format=self._format)
         self.module = module
+        if self.low:
+            self._quantize(calibration, batch_size)
         # freezing: weights become constants, so Inductor folds BatchNorm into convolutions and
         # pre-lays-out weights; valid for inference only, which is all a backend does
         self.freezing = _default(self.options.freezing, self.device != "cuda")
@@ -98,6 +118,39 @@ class TorchCompileBackend(Backend):
                             cuda_graphs=self.use_graph, cudnn_benchmark=self.cudnn_benchmark, freezing=self.freezing, tf32=self.tf32,
                             triton_conv=self.triton_conv and self.im2col == "auto",
                             graph_host_io=self.host_io)
+
+    def _check_low_precision(self, calibration) -> None:
+        """int8 / fp8: calibration inputs were given, and the GPU has the tensor cores."""
+        import torch
+
+        from edgebench.errors import BackendUnavailableError
+
+        if calibration is None:
+            raise InvalidConfigError(f"torch-compile {self.precision} calibrates on the task's inputs: give it a "
+                                     "CalibratedModule (edgebench run and bench do)")
+        need = LOW_PRECISION_NEEDS[self.precision]
+        if self.device == "cuda":
+            cc = torch.cuda.get_device_capability()
+            if cc < need:
+                raise BackendUnavailableError(
+                    f"torch-compile {self.precision} needs a GPU of sm_{need[0]}{need[1]} or newer; "
+                    f"{torch.cuda.get_device_name()} is sm_{cc[0]}{cc[1]}: use --precision fp16")
+
+    def _quantize(self, calibration: list, batch_size: int) -> None:
+        """Swap the layers for their int8 / fp8 form, calibrated on `calibration` (one batch of up
+        to 8 items at a time, each copied to the device only when the last has run)."""
+        from edgebench.backends.torch_compile.low_precision import quantize
+
+        def batches():
+            for i in range(0, len(calibration), 8):
+                yield inputs.parts(self._to_device(inputs.stack(calibration[i:i + 8])))
+
+        rows = quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype)
+        low = [r for r in rows if r["choice"] == self.precision]
+        self.details.update(
+            low_precision={"kind": self.precision, "layers": len(rows), "quantised": len(low),
+                           "kept_fp16": len(rows) - len(low), "calibration": f"{len(calibration)} {self.calibration_desc}"},
+            low_precision_layers=rows)
 
     def _im2col_mode(self) -> str:
         # default on CUDA: per-layer timing decides (it never lowers a layer it timed slower)
@@ -133,9 +186,13 @@ class TorchCompileBackend(Backend):
 
         if not self.context.source_key:
             return None
-        return {"source": self.context.source_key, "batch": self.batch_size, "item": inputs.to_json(self.context.item_shape),
-                "precision": self.precision, "options": asdict(self.options), "torch": self._torch.__version__,
-                "device": device_identity(self.device)}
+        fields = {"source": self.context.source_key, "batch": self.batch_size, "item": inputs.to_json(self.context.item_shape),
+                  "precision": self.precision, "options": asdict(self.options), "torch": self._torch.__version__,
+                  "device": device_identity(self.device)}
+        if self.low:  # its scales: frozen into the compiled graph on the CPU
+            fields["calibration"] = self.details["low_precision"]["calibration"]
+            fields["scales"] = [float(m.in_scale) for m in self.module.modules() if hasattr(m, "in_scale")]
+        return fields
 
     def _compile_cache(self):
         """(the cache, this compile's entry fields, the verified entry or None). A hit primes
@@ -247,6 +304,10 @@ class TorchCompileBackend(Backend):
             self.graph = None
         self.compiled = None
         self.module = None
+
+
+#: the GPU architecture each low precision needs (torch._int_mm's INT8 tensor cores; e4m3)
+LOW_PRECISION_NEEDS = {"int8": (8, 0), "fp8": (8, 9)}
 
 
 def _default(value, default):

@@ -1,0 +1,218 @@
+"""INT8 and FP8 (e4m3) convolutions and linear layers for torch-compile: what TensorRT's reduced-
+precision engines do on a Jetson, done with PyTorch's own low-precision matrix products.
+
+`quantize(module, calibration, kind)` swaps each eligible convolution and linear layer for a
+`LowPrecisionConv`/`LowPrecisionLinear` in place:
+- BatchNorm is folded into the convolution before it first (torch.fx's conv-bn fusion, where
+  the model traces);
+- weights are quantised symmetrically per output channel (INT8: scale = max |w| / 127; FP8
+  e4m3: max |w| / 448);
+- the activation entering the layer gets one symmetric per-tensor scale from calibration: the
+  largest |x| seen over the task's calibration inputs, run through the float model (as the ONNX
+  INT8 path calibrates);
+- the layer then computes its input's im2col windows (a reshape for a 1x1 convolution
+  channels-last, a gather otherwise) in the low precision, one tensor-core product
+  (`torch._int_mm`: int8 x int8 -> int32; `torch._scaled_mm`: e4m3 x e4m3 -> float32), and one
+  epilogue (the per-channel dequantisation, the bias, the cast back to the model's FP16), which
+  Inductor fuses with the next layer's ReLU and quantisation into one pointwise kernel.
+
+A layer the products do not serve stays in FP16 and says why: grouped or depthwise convolutions
+(no GEMM of useful size), dilated ones, reductions or output widths the products' alignment
+rules refuse (a multiple of 8 for INT8, 16 for FP8), too few rows (`_int_mm` needs more than 16:
+a classifier's head at batch 1). Each layer's choice is one row of the returned list."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+KINDS = ("int8", "fp8")
+#: the largest magnitude each kind represents (symmetric INT8 uses -127..127, so that -x is x's negation)
+QMAX = {"int8": 127.0, "fp8": 448.0}
+#: the dimensions each product needs to be multiples of (torch._int_mm: 8; torch._scaled_mm: 16)
+ALIGN = {"int8": 8, "fp8": 16}
+#: _int_mm needs more rows than this
+MIN_ROWS = 16
+#: reductions shorter than this gain nothing from a low-precision product (a 3-channel stem)
+MIN_REDUCTION = 32
+
+
+def storage_dtype(kind: str):
+    return torch.int8 if kind == "int8" else torch.float8_e4m3fn
+
+
+def quantize_tensor(x, scale, kind: str):
+    """x / scale rounded into the kind's range and stored in its dtype (scale broadcasts)."""
+    q = x.float() / scale
+    if kind == "int8":
+        return torch.clamp(torch.round(q), -127, 127).to(torch.int8)
+    return torch.clamp(q, -QMAX["fp8"], QMAX["fp8"]).to(torch.float8_e4m3fn)
+
+
+def _product(cols, weight_t, in_scale, kind: str):
+    """cols (M, K) and weight_t (K, N), both in the kind's dtype -> float32 (M, N) still to be
+    multiplied by the per-channel weight scale. weight_t is a transposed (N, K) tensor: the
+    column-major right operand the tensor-core products want."""
+    if kind == "int8":
+        return torch._int_mm(cols, weight_t).float() * in_scale
+    one = torch.ones((), device=cols.device, dtype=torch.float32)
+    return torch._scaled_mm(cols, weight_t, scale_a=in_scale.float().reshape(()), scale_b=one, out_dtype=torch.float32)
+
+
+class _LowPrecision(nn.Module):
+    """What both layers share: the quantised weights (N, K) with one scale per output channel,
+    the input's scale, the float bias, and the dtype outputs come back in."""
+
+    def __init__(self, weight_2d, bias, in_scale: float, kind: str, out_dtype):
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"low-precision kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        self.kind = kind
+        self.out_dtype = out_dtype
+        w = weight_2d.detach().float()
+        w_scale = (w.abs().amax(dim=1) / QMAX[kind]).clamp(min=1e-12)  # per output channel
+        self.register_buffer("weight", quantize_tensor(w, w_scale[:, None], kind))  # (N, K)
+        self.register_buffer("weight_scale", w_scale)
+        self.register_buffer("in_scale", torch.tensor(max(float(in_scale), 1e-12), dtype=torch.float32))
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+
+    def _finish(self, cols):
+        y = _product(quantize_tensor(cols, self.in_scale, self.kind), self.weight.t(), self.in_scale, self.kind)
+        y = y * self.weight_scale
+        if self.bias is not None:
+            y = y + self.bias
+        return y.to(self.out_dtype)
+
+
+class LowPrecisionConv(_LowPrecision):
+    """A Conv2d (groups 1, dilation 1, zero padding) as quantise + im2col + one low-precision
+    product + dequantise; channels-last in and out."""
+
+    def __init__(self, conv: nn.Conv2d, in_scale: float, kind: str, out_dtype=torch.float16):
+        w = conv.weight.detach()  # (Cout, Cin, kh, kw) -> (Cout, kh * kw * Cin): the window order
+        super().__init__(w.permute(0, 2, 3, 1).reshape(w.shape[0], -1), conv.bias, in_scale, kind, out_dtype)
+        self.kernel = tuple(conv.kernel_size)
+        self.stride = tuple(conv.stride)
+        self.padding = tuple(conv.padding)
+
+    def forward(self, x):
+        n = x.shape[0]
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
+            x = x.movedim(1, -1)  # N, H, W, C: a view of a channels-last tensor
+            oh, ow = x.shape[1:3]
+            cols = x.reshape(-1, x.shape[-1])
+        else:
+            if ph or pw:
+                x = F.pad(x, [pw, pw, ph, ph])
+            x = x.movedim(1, -1).unfold(1, kh, sh).unfold(2, kw, sw)  # N, OH, OW, C, kh, kw
+            oh, ow = x.shape[1:3]
+            cols = x.permute(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, -1)
+        y = self._finish(cols)
+        return y.view(n, oh, ow, -1).movedim(-1, 1)
+
+
+class LowPrecisionLinear(_LowPrecision):
+    """A Linear layer as quantise + one low-precision product + dequantise."""
+
+    def __init__(self, linear: nn.Linear, in_scale: float, kind: str, out_dtype=torch.float16):
+        super().__init__(linear.weight, linear.bias, in_scale, kind, out_dtype)
+
+    def forward(self, x):
+        lead = x.shape[:-1]
+        return self._finish(x.reshape(-1, x.shape[-1])).view(*lead, -1)
+
+
+def fold_batchnorm(module: nn.Module) -> tuple[nn.Module, int, str]:
+    """(the module with every Conv -> BatchNorm pair folded into the convolution, how many were
+    folded, why none could be): torch.fx's conv-bn fusion on the traced module. A model that does
+    not trace is returned as it is: its BatchNorms then run in FP16 after the dequantisation."""
+    from torch.fx.experimental.optimization import fuse
+
+    before = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    if not before:
+        return module, 0, ""
+    try:
+        fused = fuse(module.eval(), inplace=False)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure leaves the model unfolded
+        return module, 0, f"BatchNorm not folded: the model does not trace with torch.fx ({type(exc).__name__})"
+    after = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in fused.modules())
+    return fused, before - after, ""
+
+
+def why_not(layer: nn.Module, kind: str) -> str:
+    """Why `layer` stays in floating point ("" where it can be quantised), from its shape alone."""
+    align = ALIGN[kind]
+    if isinstance(layer, nn.Linear):
+        k, n = layer.in_features, layer.out_features
+    elif isinstance(layer, nn.Conv2d):
+        if layer.groups != 1:
+            return f"grouped convolution (groups {layer.groups}): no product of useful size"
+        if any(d != 1 for d in layer.dilation) or layer.padding_mode != "zeros" or isinstance(layer.padding, str):
+            return "dilated, non-zero-padded or 'same'-padded convolution"
+        k, n = layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1], layer.out_channels
+    else:
+        return f"{type(layer).__name__} is not a convolution or linear layer"
+    if k < MIN_REDUCTION:
+        return f"reduction {k} < {MIN_REDUCTION}: too short to gain"
+    if k % align or n % align:
+        return f"reduction {k} or output width {n} not a multiple of {align}, as the {kind} product needs"
+    return ""
+
+
+def calibrate(module: nn.Module, layers: list[str], batches) -> dict[str, float]:
+    """{layer: the largest |input| it saw} over `batches` (tuples of tensors on the module's
+    device), run through the float module."""
+    amax = dict.fromkeys(layers, 0.0)
+
+    def hook(name):
+        def record(_module, args):
+            amax[name] = max(amax[name], float(args[0].detach().abs().max()))
+        return record
+
+    hooks = [module.get_submodule(name).register_forward_pre_hook(hook(name)) for name in layers]
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                module(*batch)
+    finally:
+        for h in hooks:
+            h.remove()
+    return amax
+
+
+def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=torch.float16) -> list[dict]:
+    """Swap `module`'s eligible layers (in place; BatchNorm already folded, float parameters
+    already in `out_dtype`) for their `kind` form, calibrated on `calibration` (batches: tuples of
+    tensors on its device, in its dtype). `rows`: the rows a linear layer's product gets at the
+    benchmark batch (the batch size). Returns one row per convolution and linear layer: name,
+    choice ("int8"/"fp8", or "fp16" where it stays) and why it stays."""
+    candidates, decisions = [], []
+    for name, layer in module.named_modules():
+        if not isinstance(layer, (nn.Conv2d, nn.Linear)):
+            continue
+        reason = why_not(layer, kind)
+        if not reason and kind == "int8" and isinstance(layer, nn.Linear) and rows <= MIN_ROWS:
+            reason = f"{rows} rows at this batch: torch._int_mm needs more than {MIN_ROWS}"
+        if reason:
+            decisions.append({"layer": name, "choice": "fp16", "reason": reason})
+        else:
+            candidates.append(name)
+            decisions.append({"layer": name, "choice": kind, "reason": ""})
+    amax = calibrate(module, candidates, calibration)
+    for row in decisions:
+        name = row["layer"]
+        if name not in amax:
+            continue
+        layer = module.get_submodule(name)
+        if amax[name] == 0.0:
+            row.update(choice="fp16", reason="its input was zero on every calibration input")
+            continue
+        cls = LowPrecisionConv if isinstance(layer, nn.Conv2d) else LowPrecisionLinear
+        _set(module, name, cls(layer, amax[name] / QMAX[kind], kind, out_dtype).to(layer.weight.device))
+    return decisions
+
+
+def _set(module: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(module.get_submodule(parent) if parent else module, leaf, new)

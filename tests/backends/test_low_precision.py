@@ -1,0 +1,139 @@
+"""torch-compile's INT8 and FP8 layers (backends/torch_compile/low_precision.py), computed for real
+on the CPU (torch._int_mm and torch._scaled_mm run there too): the quantised layers match the float
+ones within their precision, BatchNorm folds first, and every layer that stays in floating point
+says why."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from edgebench.backends.torch_compile import low_precision as lp
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),  # stem: reduction 27, stays
+        nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.Conv2d(64, 64, 3, padding=1, groups=64), nn.ReLU(),  # depthwise, stays
+        nn.Conv2d(64, 32, 1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 16)).eval()
+
+
+def _batches(n=4, size=16):
+    g = torch.Generator().manual_seed(1)
+    return [(torch.randn(4, 3, size, size, generator=g),) for _ in range(n)]
+
+
+@pytest.mark.parametrize("kind", lp.KINDS)
+@torch.no_grad()
+def test_quantised_layers_match_the_float_layers_within_their_precision(kind):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(32, 48, 3, stride=2, padding=1).eval()
+    x = torch.randn(2, 32, 12, 12).contiguous(memory_format=torch.channels_last)
+    ref = conv(x)
+    low = lp.LowPrecisionConv(conv, float(x.abs().max()) / lp.QMAX[kind], kind, out_dtype=torch.float32)
+    got = low(x)
+    assert got.shape == ref.shape and got.is_contiguous(memory_format=torch.channels_last)
+    rel = float((got - ref).norm() / ref.norm())
+    assert rel < (0.02 if kind == "int8" else 0.06), rel
+    assert low.weight.dtype == lp.storage_dtype(kind) and low.weight_scale.shape == (48,)
+
+    lin = nn.Linear(64, 32).eval()
+    v = torch.randn(24, 64)
+    out = lp.LowPrecisionLinear(lin, float(v.abs().max()) / lp.QMAX[kind], kind, torch.float32)(v)
+    assert float((out - lin(v)).norm() / lin(v).norm()) < 0.06
+    one = lp.LowPrecisionConv(nn.Conv2d(32, 16, 1), 0.05, kind, torch.float32)  # 1x1: a reshape, no gather
+    assert one(x).shape == (2, 16, 12, 12)
+
+
+@torch.no_grad()
+def test_int8_products_are_exact_integer_arithmetic():
+    """The INT8 product is int32 accumulation of the quantised values: on integers already on the
+    grid (scale 1), the layer computes the convolution exactly."""
+    conv = nn.Conv2d(16, 8, 3, padding=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randint(-3, 4, conv.weight.shape).float())
+        conv.weight[:, 0, 0, 0] = 127.0  # every channel's max |w| is 127: its weight scale is 1
+    x = torch.randint(-5, 6, (1, 16, 6, 6)).float()
+    got = lp.LowPrecisionConv(conv, 1.0, "int8", torch.float32)(x)
+    assert torch.equal(got, conv(x))
+
+
+@torch.no_grad()
+def test_batchnorm_folds_and_each_layer_that_stays_says_why():
+    net = _net()
+    ref = net(_batches()[0][0])
+    folded, count, why = lp.fold_batchnorm(net)
+    assert count == 2 and why == ""
+    assert torch.allclose(folded(_batches()[0][0]), ref, atol=1e-5)
+    rows = lp.quantize(folded, _batches(), "int8", rows=4, out_dtype=torch.float32)
+    by = {r["layer"]: r for r in rows}
+    assert [r["choice"] for r in rows] == ["fp16", "int8", "fp16", "int8", "fp16"]
+    assert "reduction 27" in by["0"]["reason"] and "grouped convolution (groups 64)" in by["6"]["reason"]
+    assert "needs more than 16" in rows[-1]["reason"]  # the head at batch 4
+    assert isinstance(folded.get_submodule("3"), lp.LowPrecisionConv)
+    x = _batches(1)[0][0]
+    assert float((folded(x) - ref).norm() / ref.norm()) < 0.05  # the whole model, INT8 where it could be
+
+
+def test_a_model_that_does_not_trace_keeps_its_batchnorm_and_says_so():
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)
+
+        def forward(self, x):
+            if x.sum() > 0:  # data-dependent control flow: torch.fx cannot trace it
+                return self.bn(self.conv(x))
+            return self.conv(x)
+
+    module, count, why = lp.fold_batchnorm(Branchy().eval())
+    assert count == 0 and "does not trace" in why and isinstance(module, Branchy)
+
+
+def test_shapes_the_products_refuse_stay_in_floating_point():
+    assert lp.why_not(nn.Conv2d(64, 56, 1), "int8") == ""
+    assert "output width 56 not a multiple of 16" in lp.why_not(nn.Conv2d(64, 56, 1), "fp8")
+    assert "not a multiple of 8" in lp.why_not(nn.Conv2d(64, 60, 1), "int8")
+    assert "dilated" in lp.why_not(nn.Conv2d(64, 64, 3, dilation=2), "int8")
+    assert "not a convolution" in lp.why_not(nn.Conv1d(64, 64, 3), "int8")
+    with pytest.raises(ValueError, match="one of int8, fp8"):
+        lp.LowPrecisionLinear(nn.Linear(64, 64), 1.0, "int4")
+
+
+#: a model with layers the products serve (64-channel convolutions) and a stem they do not
+CONV_MODEL = '''
+import torch
+from torch import nn
+INPUT_SHAPE = (3, 16, 16)
+def make(num_classes=4):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+                         nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
+'''
+
+
+def test_torch_compile_int8_calibrates_on_task_inputs_and_is_gated(tmp_path):
+    """`torch-compile@int8` end to end (on the CPU, where the same INT8 products run): the cell gets
+    the task's calibration inputs, folds BatchNorm, quantises what it can, and the accuracy gate
+    judges it; FP8 on a CPU is a skipped row that says why."""
+    from edgebench.bench.suite import run_suite
+    from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
+    from edgebench.results import Status
+    from tests.conftest import FAST_TIMING
+
+    path = tmp_path / "convs.py"
+    path.write_text(CONV_MODEL)
+    cfg = SuiteConfig(models=[f"{path}:make"], backends=["pytorch", "torch-compile@int8", "torch-compile@fp8"],
+                      device="cpu", timing=TimingConfig(**FAST_TIMING), pool_size=2, out_dir=tmp_path / "out",
+                      isolate=False, cache_dir=tmp_path / "cache", model_options=ModelOptions(check_size=16, calibration_size=8))
+    base, int8, fp8 = run_suite(cfg).records
+    assert int8.status in (Status.OK, Status.ACCURACY_FAILED), int8.error
+    assert int8.accuracy.gate in ("passed", "failed") and int8.accuracy.cosine_similarity > 0.99
+    low = int8.details["low_precision"]
+    assert low["kind"] == "int8" and low["quantised"] == 1 and low["kept_fp16"] == 2
+    assert low["calibration"].startswith("8 scikit-image sample photos") and int8.details["batchnorm_folded"] == 2
+    assert fp8.status == Status.SKIPPED and "no FP8" in fp8.error
