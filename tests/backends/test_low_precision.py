@@ -137,3 +137,18 @@ def test_torch_compile_int8_calibrates_on_task_inputs_and_is_gated(tmp_path):
     assert low["kind"] == "int8" and low["quantised"] == 1 and low["kept_fp16"] == 2
     assert low["calibration"].startswith("8 scikit-image sample photos") and int8.details["batchnorm_folded"] == 2
     assert fp8.status == Status.SKIPPED and "no FP8" in fp8.error
+
+
+@torch.no_grad()
+def test_timed_layers_keep_the_low_precision_form_only_where_it_is_faster():
+    """With an example batch, each convolution is timed in both forms (wall-clock on the CPU, a
+    CUDA graph on a GPU) and keeps INT8 only where its gather and product beat the float layer."""
+    net, _, _ = lp.fold_batchnorm(_net())
+    rows = lp.quantize(net, _batches(), "int8", rows=4, out_dtype=torch.float32, example=_batches(1)[0])
+    timed = [r for r in rows if "low_us" in r]
+    assert [r["layer"] for r in timed] == ["3", "8"]  # the two convolutions the product serves
+    for r in timed:
+        faster = r["low_us"] <= r["float_us"] * (1 - lp.MIN_GAIN)
+        assert (r["choice"] == "int8") == faster, r
+        assert faster or r["reason"].startswith("not faster here: int8 gather + product")
+        assert isinstance(net.get_submodule(r["layer"]), lp.LowPrecisionConv) == faster

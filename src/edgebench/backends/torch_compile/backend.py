@@ -145,7 +145,15 @@ class TorchCompileBackend(Backend):
             for i in range(0, len(calibration), 8):
                 yield inputs.parts(self._to_device(inputs.stack(calibration[i:i + 8])))
 
-        rows = quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype)
+        example = None
+        if self.device == "cuda":  # each convolution timed in both forms on its input at this batch
+            import numpy as np
+
+            self._flags()
+            example = inputs.parts(self._to_device(inputs.random_batch(self.context.item_shape, batch_size,
+                                                                       np.random.default_rng(0))))
+        rows = quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype,
+                        example=example)
         low = [r for r in rows if r["choice"] == self.precision]
         self.details.update(
             low_precision={"kind": self.precision, "layers": len(rows), "quantised": len(low),

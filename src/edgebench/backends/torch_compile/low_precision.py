@@ -19,7 +19,9 @@ precision engines do on a Jetson, done with PyTorch's own low-precision matrix p
 A layer the products do not serve stays in FP16 and says why: grouped or depthwise convolutions
 (no GEMM of useful size), dilated ones, reductions or output widths the products' alignment
 rules refuse (a multiple of 8 for INT8, 16 for FP8), too few rows (`_int_mm` needs more than 16:
-a classifier's head at batch 1). Each layer's choice is one row of the returned list."""
+a classifier's head at batch 1), and, timed on CUDA on its real input shape, a convolution whose
+low-precision gather and product is not faster than the float layer. Each layer's choice is one
+row of the returned list."""
 from __future__ import annotations
 
 import torch
@@ -35,6 +37,9 @@ ALIGN = {"int8": 8, "fp8": 16}
 MIN_ROWS = 16
 #: reductions shorter than this gain nothing from a low-precision product (a 3-channel stem)
 MIN_REDUCTION = 32
+#: with per-layer timing, a convolution's low-precision form must be this much faster to be kept
+#: (a margin for the timing's noise and the quantisation it leaves out)
+MIN_GAIN = 0.10
 
 
 def storage_dtype(kind: str):
@@ -76,9 +81,9 @@ class _LowPrecision(nn.Module):
         self.register_buffer("in_scale", torch.tensor(max(float(in_scale), 1e-12), dtype=torch.float32))
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
 
-    def _finish(self, cols):
-        y = _product(quantize_tensor(cols, self.in_scale, self.kind), self.weight.t(), self.in_scale, self.kind)
-        y = y * self.weight_scale
+    def _finish(self, cols_q):
+        """The product of quantised rows with the weights, dequantised, biased, in out_dtype."""
+        y = _product(cols_q, self.weight.t(), self.in_scale, self.kind) * self.weight_scale
         if self.bias is not None:
             y = y + self.bias
         return y.to(self.out_dtype)
@@ -95,8 +100,11 @@ class LowPrecisionConv(_LowPrecision):
         self.stride = tuple(conv.stride)
         self.padding = tuple(conv.padding)
 
-    def forward(self, x):
-        n = x.shape[0]
+    def columns(self, xq):
+        """The quantised input's im2col rows (N * OH * OW, kh * kw * C) and (N, OH, OW). FP8 is
+        gathered as its bytes (e4m3's zero is the byte 0, so zero padding stays zero)."""
+        n = xq.shape[0]
+        x = xq.view(torch.int8) if self.kind == "fp8" else xq
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
         if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
             x = x.movedim(1, -1)  # N, H, W, C: a view of a channels-last tensor
@@ -108,8 +116,11 @@ class LowPrecisionConv(_LowPrecision):
             x = x.movedim(1, -1).unfold(1, kh, sh).unfold(2, kw, sw)  # N, OH, OW, C, kh, kw
             oh, ow = x.shape[1:3]
             cols = x.permute(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, -1)
-        y = self._finish(cols)
-        return y.view(n, oh, ow, -1).movedim(-1, 1)
+        return (cols.view(torch.float8_e4m3fn) if self.kind == "fp8" else cols), (n, oh, ow)
+
+    def forward(self, x):
+        cols, (n, oh, ow) = self.columns(quantize_tensor(x, self.in_scale, self.kind))
+        return self._finish(cols).view(n, oh, ow, -1).movedim(-1, 1)
 
 
 class LowPrecisionLinear(_LowPrecision):
@@ -120,7 +131,7 @@ class LowPrecisionLinear(_LowPrecision):
 
     def forward(self, x):
         lead = x.shape[:-1]
-        return self._finish(x.reshape(-1, x.shape[-1])).view(*lead, -1)
+        return self._finish(quantize_tensor(x.reshape(-1, x.shape[-1]), self.in_scale, self.kind)).view(*lead, -1)
 
 
 def fold_batchnorm(module: nn.Module) -> tuple[nn.Module, int, str]:
@@ -181,12 +192,16 @@ def calibrate(module: nn.Module, layers: list[str], batches) -> dict[str, float]
     return amax
 
 
-def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=torch.float16) -> list[dict]:
+def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=torch.float16,
+             example: tuple | None = None) -> list[dict]:
     """Swap `module`'s eligible layers (in place; BatchNorm already folded, float parameters
     already in `out_dtype`) for their `kind` form, calibrated on `calibration` (batches: tuples of
     tensors on its device, in its dtype). `rows`: the rows a linear layer's product gets at the
-    benchmark batch (the batch size). Returns one row per convolution and linear layer: name,
-    choice ("int8"/"fp8", or "fp16" where it stays) and why it stays."""
+    benchmark batch (the batch size). With `example` (a benchmark batch, on CUDA), each
+    convolution is kept in floating point unless its low-precision gather and product, timed on
+    its real input shape, beat the float layer by MIN_GAIN (faster). Returns one row per
+    convolution and linear layer: name, choice ("int8"/"fp8", or "fp16" where it stays), why it
+    stays, and with `example` both timings in microseconds."""
     candidates, decisions = [], []
     for name, layer in module.named_modules():
         if not isinstance(layer, (nn.Conv2d, nn.Linear)):
@@ -200,6 +215,8 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
             candidates.append(name)
             decisions.append({"layer": name, "choice": kind, "reason": ""})
     amax = calibrate(module, candidates, calibration)
+    shapes = _input_shapes(module, candidates, example) if example is not None else {}
+    timings: dict = {}  # (layer geometry, input shape) -> (float us, low us): repeated blocks time once
     for row in decisions:
         name = row["layer"]
         if name not in amax:
@@ -209,8 +226,63 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
             row.update(choice="fp16", reason="its input was zero on every calibration input")
             continue
         cls = LowPrecisionConv if isinstance(layer, nn.Conv2d) else LowPrecisionLinear
-        _set(module, name, cls(layer, amax[name] / QMAX[kind], kind, out_dtype).to(layer.weight.device))
+        low = cls(layer, amax[name] / QMAX[kind], kind, out_dtype).to(layer.weight.device)
+        if name in shapes and isinstance(low, LowPrecisionConv):
+            key = (repr(layer), shapes[name])
+            if key not in timings:
+                timings[key] = _timings_us(layer, low, shapes[name])
+            t_float, t_low = timings[key]
+            row.update(float_us=t_float, low_us=t_low)
+            if t_low > t_float * (1 - MIN_GAIN):
+                row.update(choice="fp16", reason=f"not faster here: {kind} gather + product {t_low:.1f} us against "
+                                                 f"{t_float:.1f} us in {str(out_dtype).split('.')[-1]}")
+                continue
+        _set(module, name, low)
     return decisions
+
+
+def _input_shapes(module: nn.Module, names: list[str], example: tuple) -> dict:
+    """{layer: (its input's shape, whether channels-last)} on one forward of `example`."""
+    shapes = {}
+
+    def hook(name):
+        def record(_module, args):
+            x = args[0]
+            shapes.setdefault(name, (tuple(x.shape), x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)))
+        return record
+
+    hooks = [module.get_submodule(n).register_forward_pre_hook(hook(n)) for n in names]
+    try:
+        with torch.no_grad():
+            module(*example)
+    finally:
+        for h in hooks:
+            h.remove()
+    return shapes
+
+
+def _timings_us(layer: nn.Module, low: "LowPrecisionConv", shape) -> tuple[float, float]:
+    """(the float layer's time, the low-precision gather + product's time), microseconds, on a
+    random input of `shape`, each recorded into a CUDA graph and replayed (conv_lowering's timing).
+    The quantisation before and the dequantisation after are left out of both sides: Inductor
+    fuses them into the pointwise kernels (bias, ReLU) that follow a float convolution as well."""
+    from edgebench.backends.torch_compile.conv_lowering import _time_s
+
+    size, channels_last = shape
+    w = layer.weight
+    x = torch.randn(size, device=w.device, dtype=w.dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    xq = quantize_tensor(x, low.in_scale, low.kind)
+    if channels_last:
+        xq = xq.contiguous(memory_format=torch.channels_last)
+    weight_t = low.weight.t()
+
+    def core(q):
+        cols, _ = low.columns(q)
+        return _product(cols, weight_t, low.in_scale, low.kind)
+
+    return round(_time_s(layer, x, 20) * 1e6, 2), round(_time_s(core, xq, 20) * 1e6, 2)
 
 
 def _set(module: nn.Module, name: str, new: nn.Module) -> None:
