@@ -118,7 +118,7 @@ def _output_width(spec: ModelSpec, module) -> int | None:
     except Exception as exc:
         text = str(exc).strip().splitlines()
         raise ModelFileError(
-            f"{spec.name} fails on a zero input of shape 1x{inputs.describe(spec.input_shape)} ({type(exc).__name__}: "
+            f"{spec.name} fails on a zero input of batch 1 and shape {inputs.describe(spec.input_shape)} ({type(exc).__name__}: "
             f"{text[0][:160] if text else ''}); set INPUT_SHAPE in the model file or pass --input-shape"
         ) from exc
     pairs = outputs.flatten(out, where=spec.name)  # a structure of tensors, or a one-line error
