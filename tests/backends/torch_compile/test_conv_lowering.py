@@ -96,3 +96,19 @@ def test_im2col_defaults_to_per_layer_timing_on_cuda_only():
     assert mode("cuda", shape) == "auto" and mode("cpu", shape) == "off"
     assert mode("cuda") == "off"  # no input shape to time the layers on
     assert mode("cuda", shape, im2col=0) == "off" and mode("cpu", shape, im2col=True) == "all"
+
+
+def test_lower_auto_times_the_layers_of_a_model_of_several_inputs():
+    """A batch of several inputs is a tuple: each layer is timed on an input made like the layer's
+    own weights (device and dtype), not like the batch (a tuple has neither)."""
+    class TwoIn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 8, 3), nn.Conv2d(1, 8, 3)
+
+        def forward(self, image, depth):
+            return self.a(image) + self.b(depth)
+
+    module = TwoIn().eval()
+    rows = lower_convs(module, (torch.randn(1, 3, 10, 10), torch.randn(1, 1, 10, 10)), "auto", iters=3)
+    assert [r["layer"] for r in rows] == ["a", "b"] and [r["input_shape"] for r in rows] == [[1, 3, 10, 10], [1, 1, 10, 10]]

@@ -179,7 +179,7 @@ def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30,
         row = {"layer": name, "input_shape": list(shape)}
         new = low
         if mode == "auto":
-            x = torch.randn(shape, device=example.device, dtype=example.dtype)
+            x = torch.randn(shape, device=conv.weight.device, dtype=conv.weight.dtype)
             x = x.contiguous(memory_format=fmt[len(shape)])
             native_key = "cudnn_us" if x.device.type == "cuda" else "native_us"
             row[native_key] = native = _time_s(conv, x, iters) * 1e6
