@@ -11,10 +11,12 @@ precision engines do on a Jetson, done with PyTorch's own low-precision matrix p
   largest |x| seen over the task's calibration inputs, run through the float model (as the ONNX
   INT8 path calibrates);
 - the layer then computes its input's im2col windows (a reshape for a 1x1 convolution
-  channels-last, a gather otherwise) in the low precision, one tensor-core product
-  (`torch._int_mm`: int8 x int8 -> int32; `torch._scaled_mm`: e4m3 x e4m3 -> float32), and one
-  epilogue (the per-channel dequantisation, the bias, the cast back to the model's FP16), which
-  Inductor fuses with the next layer's ReLU and quantisation into one pointwise kernel.
+  channels-last, a gather otherwise) in the low precision and one tensor-core product with the
+  per-channel dequantisation and the bias after it. On CUDA, INT8 runs triton_int8's kernel,
+  which fuses the dequantisation and writes FP16 once, and FP8 on Hopper runs
+  `torch._scaled_mm` with a scale per row and per output channel, writing BF16; elsewhere (and on
+  the CPU) `torch._int_mm` (int8 x int8 -> int32) or per-tensor `torch._scaled_mm` (-> float32),
+  then the dequantisation. The next layer's ReLU and quantisation are one pointwise kernel.
 
 A layer the products do not serve stays in FP16 and says why: grouped or depthwise convolutions
 (no GEMM of useful size), dilated ones, reductions or output widths the products' alignment
@@ -79,10 +81,31 @@ class _LowPrecision(nn.Module):
         self.register_buffer("weight", quantize_tensor(w, w_scale[:, None], kind))  # (N, K)
         self.register_buffer("weight_scale", w_scale)
         self.register_buffer("in_scale", torch.tensor(max(float(in_scale), 1e-12), dtype=torch.float32))
+        self.register_buffer("out_scale", self.weight_scale * self.in_scale)  # each output channel's dequantisation
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+        #: on CUDA: INT8 through triton_int8's fused kernel; FP8 with per-row and per-channel scales
+        #: (Hopper's cuBLASLt), its output BF16 rather than FP32. Set by `for_gpu`.
+        self.gpu_path = ""
+
+    def for_gpu(self, capability: tuple[int, int]) -> "_LowPrecision":
+        """Use the fused GPU products this architecture has."""
+        if self.kind == "int8":
+            self.gpu_path = "triton-int8"
+        elif capability >= (9, 0):
+            self.gpu_path = "fp8-rowwise"
+        return self
 
     def _finish(self, cols_q):
         """The product of quantised rows with the weights, dequantised, biased, in out_dtype."""
+        if cols_q.is_cuda and self.gpu_path == "triton-int8" and self.out_dtype in (torch.float16, torch.bfloat16):
+            from edgebench.backends.torch_compile.triton_int8 import fused_int8_mm
+
+            return fused_int8_mm(cols_q, self.weight, self.out_scale, self.bias, self.out_dtype)
+        if cols_q.is_cuda and self.gpu_path == "fp8-rowwise":
+            rows = self.in_scale.expand(cols_q.shape[0], 1).contiguous()
+            y = torch._scaled_mm(cols_q, self.weight.t(), scale_a=rows, scale_b=self.weight_scale.view(1, -1),
+                                 out_dtype=torch.bfloat16)
+            return (y if self.bias is None else y + self.bias).to(self.out_dtype)
         y = _product(cols_q, self.weight.t(), self.in_scale, self.kind) * self.weight_scale
         if self.bias is not None:
             y = y + self.bias
@@ -227,6 +250,9 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
             continue
         cls = LowPrecisionConv if isinstance(layer, nn.Conv2d) else LowPrecisionLinear
         low = cls(layer, amax[name] / QMAX[kind], kind, out_dtype).to(layer.weight.device)
+        if layer.weight.is_cuda:
+            low.for_gpu(torch.cuda.get_device_capability(layer.weight.device))
+            row["gpu_path"] = low.gpu_path or "torch"
         if name in shapes and isinstance(low, LowPrecisionConv):
             key = (repr(layer), shapes[name])
             if key not in timings:
@@ -262,10 +288,10 @@ def _input_shapes(module: nn.Module, names: list[str], example: tuple) -> dict:
 
 
 def _timings_us(layer: nn.Module, low: "LowPrecisionConv", shape) -> tuple[float, float]:
-    """(the float layer's time, the low-precision gather + product's time), microseconds, on a
-    random input of `shape`, each recorded into a CUDA graph and replayed (conv_lowering's timing).
-    The quantisation before and the dequantisation after are left out of both sides: Inductor
-    fuses them into the pointwise kernels (bias, ReLU) that follow a float convolution as well."""
+    """(the float layer's time, the low-precision gather + product + dequantisation's time),
+    microseconds, on a random input of `shape`, each recorded into a CUDA graph and replayed
+    (conv_lowering's timing). The input's quantisation is left out: Inductor fuses it into the
+    pointwise kernel (ReLU) before the layer, which a float layer has as well."""
     from edgebench.backends.torch_compile.conv_lowering import _time_s
 
     size, channels_last = shape
@@ -276,11 +302,8 @@ def _timings_us(layer: nn.Module, low: "LowPrecisionConv", shape) -> tuple[float
     xq = quantize_tensor(x, low.in_scale, low.kind)
     if channels_last:
         xq = xq.contiguous(memory_format=torch.channels_last)
-    weight_t = low.weight.t()
-
     def core(q):
-        cols, _ = low.columns(q)
-        return _product(cols, weight_t, low.in_scale, low.kind)
+        return low._finish(low.columns(q)[0])
 
     return round(_time_s(layer, x, 20) * 1e6, 2), round(_time_s(core, xq, 20) * 1e6, 2)
 
