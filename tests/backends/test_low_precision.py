@@ -152,3 +152,22 @@ def test_timed_layers_keep_the_low_precision_form_only_where_it_is_faster():
         assert (r["choice"] == "int8") == faster, r
         assert faster or r["reason"].startswith("not faster here: int8 gather + product")
         assert isinstance(net.get_submodule(r["layer"]), lp.LowPrecisionConv) == faster
+
+
+def test_a_model_with_no_layer_in_low_precision_is_a_skipped_row_not_an_fp16_model_named_int8(tmp_path):
+    """Where every layer stays FP16 (here: too small for the products), the int8 cell would time the
+    FP16 model under INT8's name, and `--precision auto` could pick it: it is skipped, saying why."""
+    from edgebench.bench.suite import run_suite
+    from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
+    from edgebench.results import Status
+    from tests.conftest import FAST_TIMING
+
+    path = tmp_path / "small.py"
+    path.write_text("from torch import nn\nINPUT_SHAPE = (3, 8, 8)\ndef make(num_classes=2):\n"
+                    "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(288, num_classes))\n")
+    cfg = SuiteConfig(models=[f"{path}:make"], backends=["torch-compile@int8"], device="cpu", timing=TimingConfig(**FAST_TIMING),
+                      pool_size=2, out_dir=tmp_path / "out", isolate=False, cache_dir=tmp_path / "cache",
+                      model_options=ModelOptions(check_size=8, calibration_size=8))
+    (rec,) = run_suite(cfg).records
+    assert rec.status == Status.SKIPPED and "none of the model's 2 convolution and linear layers runs in int8" in rec.error
+    assert "use --precision fp16" in rec.error

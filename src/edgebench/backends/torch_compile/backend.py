@@ -155,6 +155,17 @@ class TorchCompileBackend(Backend):
         rows = quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype,
                         example=example)
         low = [r for r in rows if r["choice"] == self.precision]
+        if not low:  # the cell would time the FP16 model under the low precision's name
+            from edgebench.errors import BackendUnavailableError
+
+            why: dict[str, int] = {}
+            for r in rows:
+                key = r["reason"].split(":")[0]
+                why[key] = why.get(key, 0) + 1
+            raise BackendUnavailableError(
+                f"torch-compile {self.precision}: none of the model's {len(rows)} convolution and linear layers runs in "
+                f"{self.precision} here ({'; '.join(f'{n} {k}' for k, n in why.items())}), so the cell would be the FP16 "
+                "model; use --precision fp16")
         self.details.update(
             low_precision={"kind": self.precision, "layers": len(rows), "quantised": len(low),
                            "kept_fp16": len(rows) - len(low), "calibration": f"{len(calibration)} {self.calibration_desc}"},
