@@ -112,3 +112,23 @@ def test_lower_auto_times_the_layers_of_a_model_of_several_inputs():
     module = TwoIn().eval()
     rows = lower_convs(module, (torch.randn(1, 3, 10, 10), torch.randn(1, 1, 10, 10)), "auto", iters=3)
     assert [r["layer"] for r in rows] == ["a", "b"] and [r["input_shape"] for r in rows] == [[1, 3, 10, 10], [1, 1, 10, 10]]
+
+
+class _SamePadding(nn.Conv2d):
+    """A convolution subclass with a forward of its own, as EfficientNet ports write TensorFlow's
+    "same" padding: it pads, then convolves with padding 0."""
+
+    def forward(self, x):
+        return super().forward(nn.functional.pad(x, [1, 1, 1, 1]))
+
+
+def test_a_convolution_with_its_own_forward_is_left_alone():
+    """Its forward does more than its attributes say (here, padding): a lowered form built from the
+    attributes would compute another function. On an H100, EfficientNet-Lite0's FP16 torch-compile
+    cell failed its gate (cosine 0.963) because such layers were lowered."""
+    conv = _SamePadding(8, 8, 3).eval()
+    assert not eligible(conv)
+    net = nn.Sequential(conv).eval()
+    x = torch.randn(1, 8, 6, 6)
+    ref = net(x)
+    assert lower_convs(net, x, "all") == [] and torch.equal(net(x), ref)

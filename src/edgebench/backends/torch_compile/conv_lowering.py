@@ -64,8 +64,11 @@ class Im2colConv(nn.Module):
 
 
 def eligible(conv: nn.Module) -> bool:
-    """Plain 2-D/3-D convolutions with integer zero padding, no groups and no dilation."""
-    return (isinstance(conv, (nn.Conv2d, nn.Conv3d)) and conv.groups == 1
+    """Plain 2-D/3-D convolutions with integer zero padding, no groups and no dilation. A subclass
+    whose forward is its own (an EfficientNet port's "same" padding) is not plain: its attributes
+    do not say all it computes."""
+    return (isinstance(conv, (nn.Conv2d, nn.Conv3d)) and type(conv).forward in (nn.Conv2d.forward, nn.Conv3d.forward)
+            and conv.groups == 1
             and all(d == 1 for d in conv.dilation) and conv.padding_mode == "zeros"
             and not isinstance(conv.padding, str))
 
