@@ -171,3 +171,17 @@ def test_a_model_with_no_layer_in_low_precision_is_a_skipped_row_not_an_fp16_mod
     (rec,) = run_suite(cfg).records
     assert rec.status == Status.SKIPPED and "none of the model's 2 convolution and linear layers runs in int8" in rec.error
     assert "use --precision fp16" in rec.error
+
+
+def test_layers_with_a_forward_of_their_own_stay_and_an_unfoldable_model_is_returned_as_given():
+    """A Conv2d subclass that pads in its own forward (EfficientNet ports) computes more than its
+    attributes say: it is not quantised. A model whose BatchNorms cannot be folded comes back as
+    the module it was, not as a traced copy (whose convolutions would be functional calls)."""
+    class SamePad(nn.Conv2d):
+        def forward(self, x):
+            return super().forward(nn.functional.pad(x, [1, 1, 1, 1]))
+
+    assert "forward of its own" in lp.why_not(SamePad(32, 32, 3), "int8")
+    net = nn.Sequential(SamePad(32, 32, 3), nn.BatchNorm2d(32)).eval()
+    module, count, why = lp.fold_batchnorm(net)
+    assert module is net and count == 0

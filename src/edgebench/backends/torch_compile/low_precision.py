@@ -171,12 +171,16 @@ def fold_batchnorm(module: nn.Module) -> tuple[nn.Module, int, str]:
     except Exception as exc:  # noqa: BLE001 - any tracing failure leaves the model unfolded
         return module, 0, f"BatchNorm not folded: the model does not trace with torch.fx ({type(exc).__name__})"
     after = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in fused.modules())
+    if after == before:  # nothing folded: the module as it was, not its traced copy
+        return module, 0, "BatchNorm not folded: no convolution -> BatchNorm pair torch.fx can fuse"
     return fused, before - after, ""
 
 
 def why_not(layer: nn.Module, kind: str) -> str:
     """Why `layer` stays in floating point ("" where it can be quantised), from its shape alone."""
     align = ALIGN[kind]
+    if isinstance(layer, (nn.Conv2d, nn.Linear)) and type(layer).forward not in (nn.Conv2d.forward, nn.Linear.forward):
+        return f"{type(layer).__name__} has a forward of its own: its attributes do not say all it computes"
     if isinstance(layer, nn.Linear):
         k, n = layer.in_features, layer.out_features
     elif isinstance(layer, nn.Conv2d):
