@@ -64,3 +64,19 @@ def test_int8_layers_use_the_fused_kernel_on_a_gpu_inside_torch_compile():
         ref, eager, compiled = conv(x).float(), low(x).float(), torch.compile(low)(x).float()
     assert low.gpu_path == "triton-int8"
     assert float((eager - ref).norm() / ref.norm()) < 0.02 and torch.allclose(eager, compiled, atol=1e-2)
+
+
+def test_the_int8_kernel_compiles_for_jetson_orin_here():
+    """The Jetson link: the INT8 product compiles for sm_87 (Orin) on this machine, with no GPU,
+    into a cubin whose PTX multiplies int8 on the tensor cores (mma ... s32.s8.s8.s32)."""
+    from edgebench.backends.torch_compile.triton_int8 import compile_for
+
+    try:
+        kernel = compile_for(87)
+    except Exception as exc:  # noqa: BLE001 - a Triton build without its NVIDIA backend or ptxas
+        if "ptxas" in str(exc) or "nvidia" in str(exc).lower():
+            pytest.skip(f"Triton cannot build for NVIDIA here: {exc}")
+        raise
+    ptx = kernel.asm["ptx"]
+    assert ".target sm_87" in ptx and "s32.s8.s8.s32" in ptx
+    assert len(kernel.asm["cubin"]) > 10_000

@@ -82,3 +82,19 @@ def fused_int8_mm(a, w, scale, bias, out_dtype):
     if a.is_cuda:
         return int8_mm(a, w, scale, bias, out_dtype == torch.bfloat16)
     return int8_mm_impl(a, w, scale, bias, out_dtype == torch.bfloat16)
+
+
+def compile_for(arch: int, config: dict | None = None, warps: int = 4, stages: int = 3):
+    """The kernel compiled ahead of time for the NVIDIA architecture `arch` (87: Jetson Orin; 80:
+    A100; 90: H100), on any machine, GPU or not (Triton's own ptxas): its `.asm` holds the PTX and
+    the cubin. This is how edgebench shows its INT8 product builds for a Jetson it cannot run on."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    config = config or {"BLOCK_M": 128, "BLOCK_N": 64, "BLOCK_K": 64}
+    signature = {"a_ptr": "*i8", "w_ptr": "*i8", "scale_ptr": "*fp32", "bias_ptr": "*fp32", "y_ptr": "*fp16",
+                 **dict.fromkeys(("M", "N", "K", "sam", "sak", "swn", "swk"), "i32"),
+                 **dict.fromkeys(("HAS_BIAS", *config), "constexpr")}
+    source = ASTSource(fn=_int8_mm_kernel, signature=signature, constexprs={"HAS_BIAS": True, **config})
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options={"num_warps": warps, "num_stages": stages})
+
