@@ -185,3 +185,12 @@ def test_layers_with_a_forward_of_their_own_stay_and_an_unfoldable_model_is_retu
     net = nn.Sequential(SamePad(32, 32, 3), nn.BatchNorm2d(32)).eval()
     module, count, why = lp.fold_batchnorm(net)
     assert module is net and count == 0
+
+
+def test_a_fused_gpu_product_that_fails_here_is_not_used_and_says_why():
+    """gpu_path tries the fused product once: where it cannot run (here the Triton kernel on a CPU
+    with no GPU driver, as a kernel broken on some GPU would), torch's products are used and the
+    reason is kept; a device without Hopper's FP8 scaling asks for no fused path at all."""
+    path, why = lp.gpu_path("int8", "cpu", (9, 0))
+    assert path == "" and why.startswith("triton-int8 failed here") and why.endswith("torch's products used")
+    assert lp.gpu_path("fp8", "cpu", (8, 9)) == ("", "")

@@ -59,10 +59,11 @@ def test_int8_layers_use_the_fused_kernel_on_a_gpu_inside_torch_compile():
     torch.manual_seed(0)
     conv = nn.Conv2d(64, 128, 1).cuda().half().eval()
     x = torch.randn(8, 64, 14, 14, device="cuda", dtype=torch.half).contiguous(memory_format=torch.channels_last)
-    low = lp.LowPrecisionConv(conv, float(x.abs().max()) / 127, "int8").cuda().for_gpu(torch.cuda.get_device_capability())
+    path, why = lp.gpu_path("int8", "cuda", torch.cuda.get_device_capability())
+    assert (path, why) == ("triton-int8", "")
+    low = lp.LowPrecisionConv(conv, float(x.abs().max()) / 127, "int8").cuda().for_gpu(path)
     with torch.no_grad():
         ref, eager, compiled = conv(x).float(), low(x).float(), torch.compile(low)(x).float()
-    assert low.gpu_path == "triton-int8"
     assert float((eager - ref).norm() / ref.norm()) < 0.02 and torch.allclose(eager, compiled, atol=1e-2)
 
 

@@ -139,21 +139,24 @@ class TorchCompileBackend(Backend):
     def _quantize(self, calibration: list, batch_size: int) -> None:
         """Swap the layers for their int8 / fp8 form, calibrated on `calibration` (one batch of up
         to 8 items at a time, each copied to the device only when the last has run)."""
-        from edgebench.backends.torch_compile.low_precision import quantize
+        from edgebench.backends.torch_compile.low_precision import gpu_path, quantize
 
         def batches():
             for i in range(0, len(calibration), 8):
                 yield inputs.parts(self._to_device(inputs.stack(calibration[i:i + 8])))
 
-        example = None
+        example, path, why = None, "", ""
         if self.device == "cuda":  # each convolution timed in both forms on its input at this batch
             import numpy as np
 
+            import torch
+
+            path, why = gpu_path(self.precision, self.device, torch.cuda.get_device_capability())
             self._flags()
             example = inputs.parts(self._to_device(inputs.random_batch(self.context.item_shape, batch_size,
                                                                        np.random.default_rng(0))))
         rows = quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype,
-                        example=example)
+                        example=example, path=path)
         low = [r for r in rows if r["choice"] == self.precision]
         if not low:  # the cell would time the FP16 model under the low precision's name
             from edgebench.errors import BackendUnavailableError
@@ -168,7 +171,9 @@ class TorchCompileBackend(Backend):
                 "model; use --precision fp16")
         self.details.update(
             low_precision={"kind": self.precision, "layers": len(rows), "quantised": len(low),
-                           "kept_fp16": len(rows) - len(low), "calibration": f"{len(calibration)} {self.calibration_desc}"},
+                           "kept_fp16": len(rows) - len(low), "calibration": f"{len(calibration)} {self.calibration_desc}",
+                           **({"gpu_path": path or "torch"} if self.device == "cuda" else {}),
+                           **({"gpu_path_fallback": why} if why else {})},
             low_precision_layers=rows)
 
     def _im2col_mode(self) -> str:

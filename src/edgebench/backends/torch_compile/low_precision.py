@@ -83,25 +83,21 @@ class _LowPrecision(nn.Module):
         self.register_buffer("in_scale", torch.tensor(max(float(in_scale), 1e-12), dtype=torch.float32))
         self.register_buffer("out_scale", self.weight_scale * self.in_scale)  # each output channel's dequantisation
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
-        #: on CUDA: INT8 through triton_int8's fused kernel; FP8 with per-row and per-channel scales
-        #: (Hopper's cuBLASLt), its output BF16 rather than FP32. Set by `for_gpu`.
+        #: "" (torch's products), "triton-int8" (triton_int8's fused kernel) or "fp8-rowwise"
+        #: (per-row and per-channel scales, Hopper's cuBLASLt, BF16 out): gpu_path() picks it
         self.gpu_path = ""
 
-    def for_gpu(self, capability: tuple[int, int]) -> "_LowPrecision":
-        """Use the fused GPU products this architecture has."""
-        if self.kind == "int8":
-            self.gpu_path = "triton-int8"
-        elif capability >= (9, 0):
-            self.gpu_path = "fp8-rowwise"
+    def for_gpu(self, path: str) -> "_LowPrecision":
+        self.gpu_path = path
         return self
 
     def _finish(self, cols_q):
         """The product of quantised rows with the weights, dequantised, biased, in out_dtype."""
-        if cols_q.is_cuda and self.gpu_path == "triton-int8" and self.out_dtype in (torch.float16, torch.bfloat16):
+        if self.gpu_path == "triton-int8" and self.out_dtype in (torch.float16, torch.bfloat16):
             from edgebench.backends.torch_compile.triton_int8 import fused_int8_mm
 
             return fused_int8_mm(cols_q, self.weight, self.out_scale, self.bias, self.out_dtype)
-        if cols_q.is_cuda and self.gpu_path == "fp8-rowwise":
+        if self.gpu_path == "fp8-rowwise":
             rows = self.in_scale.expand(cols_q.shape[0], 1).contiguous()
             y = torch._scaled_mm(cols_q, self.weight.t(), scale_a=rows, scale_b=self.weight_scale.view(1, -1),
                                  out_dtype=torch.bfloat16)
@@ -219,12 +215,40 @@ def calibrate(module: nn.Module, layers: list[str], batches) -> dict[str, float]
     return amax
 
 
+def gpu_path(kind: str, device, capability: tuple[int, int]) -> tuple[str, str]:
+    """(the fused product `kind`'s layers use on `device`, "" where they use torch's; why not, or
+    ""). The fused path is tried once on a small layer and must agree with torch's products
+    (relative error < 1%): a kernel that fails or disagrees on this GPU, driver or Triton is not
+    used, and the row says so, rather than every layer failing with it."""
+    wanted = "triton-int8" if kind == "int8" else "fp8-rowwise" if capability >= (9, 0) else ""
+    if not wanted:
+        return "", ""
+    try:
+        gen = torch.Generator().manual_seed(0)
+        linear = nn.Linear(64, 32)
+        with torch.no_grad():
+            linear.weight.copy_(torch.randn(32, 64, generator=gen))
+        x = torch.randn(48, 64, generator=gen).to(device, torch.float16)
+        low = LowPrecisionLinear(linear, float(x.abs().max()) / QMAX[kind], kind, torch.float16).to(device)
+        with torch.no_grad():
+            ref = low(x).float()
+            got = low.for_gpu(wanted)(x).float()
+        err = float((got - ref).norm() / ref.norm())
+    except Exception as exc:  # noqa: BLE001 - any failure of the fused kernel leaves torch's products
+        text = str(exc).strip().splitlines()
+        return "", f"{wanted} failed here ({type(exc).__name__}: {text[0][:160] if text else ''}); torch's products used"
+    if not err < 0.01:
+        return "", f"{wanted} disagreed with torch's products (relative error {err:.3g}); torch's products used"
+    return wanted, ""
+
+
 def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=torch.float16,
-             example: tuple | None = None) -> list[dict]:
+             example: tuple | None = None, path: str = "") -> list[dict]:
     """Swap `module`'s eligible layers (in place; BatchNorm already folded, float parameters
     already in `out_dtype`) for their `kind` form, calibrated on `calibration` (batches: tuples of
     tensors on its device, in its dtype). `rows`: the rows a linear layer's product gets at the
-    benchmark batch (the batch size). With `example` (a benchmark batch, on CUDA), each
+    benchmark batch (the batch size). `path`: gpu_path()'s choice, on CUDA. With `example` (a
+    benchmark batch, on CUDA), each
     convolution is kept in floating point unless its low-precision gather and product, timed on
     its real input shape, beat the float layer by MIN_GAIN (faster). Returns one row per
     convolution and linear layer: name, choice ("int8"/"fp8", or "fp16" where it stays), why it
@@ -255,8 +279,7 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
         cls = LowPrecisionConv if isinstance(layer, nn.Conv2d) else LowPrecisionLinear
         low = cls(layer, amax[name] / QMAX[kind], kind, out_dtype).to(layer.weight.device)
         if layer.weight.is_cuda:
-            low.for_gpu(torch.cuda.get_device_capability(layer.weight.device))
-            row["gpu_path"] = low.gpu_path or "torch"
+            row["gpu_path"] = low.for_gpu(path).gpu_path or "torch"
         if name in shapes and isinstance(low, LowPrecisionConv):
             key = (repr(layer), shapes[name])
             if key not in timings:
