@@ -15,6 +15,7 @@ plain matrix products, which cuDNN and cuBLAS already do well) and a short reduc
 (triton_conv.MAX_REDUCTION)."""
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -46,21 +47,29 @@ class Im2colConv(nn.Module):
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
 
     def forward(self, x):
-        n = x.shape[0]
-        pad = []
-        for p in reversed(self.padding):
-            pad += [p, p]
-        if any(pad):
-            x = F.pad(x, pad)
-        x = x.movedim(1, -1)  # N, spatial..., C
-        for d in range(self.dims):  # -> N, out spatial..., C, k...
-            x = x.unfold(1 + d, self.kernel[d], self.stride[d])
-        out_spatial = x.shape[1:1 + self.dims]
-        cols = x.movedim(1 + self.dims, -1).reshape(-1, self.weight.shape[0])  # (positions, k... * C)
+        cols, out_spatial = windows(x, self.kernel, self.stride, self.padding)
         y = cols @ self.weight
         if self.bias is not None:
             y = y + self.bias
-        return y.view(n, *out_spatial, -1).movedim(-1, 1)
+        return y.view(x.shape[0], *out_spatial, -1).movedim(-1, 1)
+
+
+def windows(x, kernel: tuple, stride: tuple, padding: tuple):
+    """The im2col rows of x (N, C, spatial...) for a convolution of that geometry (zero padding,
+    dilation 1): (N * output positions, k... * C), each row one output position's window with
+    the channel fastest, and the output's spatial size. Channels-last x gives rows whose product
+    with (k... * C, Cout) weights is the NHWC/NDHWC output."""
+    dims = len(kernel)
+    pad = []
+    for p in reversed(padding):
+        pad += [p, p]
+    if any(pad):
+        x = F.pad(x, pad)
+    x = x.movedim(1, -1)  # N, spatial..., C
+    for d in range(dims):  # -> N, out spatial..., C, k...
+        x = x.unfold(1 + d, kernel[d], stride[d])
+    out_spatial = tuple(x.shape[1:1 + dims])
+    return x.movedim(1 + dims, -1).reshape(-1, x.shape[1 + dims] * math.prod(kernel)), out_spatial
 
 
 def eligible(conv: nn.Module) -> bool:
@@ -73,25 +82,33 @@ def eligible(conv: nn.Module) -> bool:
             and not isinstance(conv.padding, str))
 
 
-def _input_shapes(module: nn.Module, example) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
+def layer_inputs(module: nn.Module, names: list[str], batches, record) -> None:
+    """Run `module` on each of `batches` (a tensor, or a tuple of them for several inputs) with
+    `record(name, x)` called on the input `x` of each layer in `names` (forward pre-hooks, removed
+    afterwards; the inputs pass through unchanged)."""
+    def hook(name):
+        def pre_hook(_module, args):  # returns None: a value returned would replace the inputs
+            record(name, args[0])
+        return pre_hook
 
-    def record(name):
-        def hook(_module, args):  # returns None: the inputs pass through unchanged
-            shapes.setdefault(name, tuple(args[0].shape))
-        return hook
-
-    hooks = [m.register_forward_pre_hook(record(name)) for name, m in module.named_modules() if eligible(m)]
+    hooks = [module.get_submodule(name).register_forward_pre_hook(hook(name)) for name in names]
     try:
         with torch.no_grad():
-            module(*(example if isinstance(example, tuple) else (example,)))
+            for batch in batches:
+                module(*(batch if isinstance(batch, tuple) else (batch,)))
     finally:
         for h in hooks:
             h.remove()
+
+
+def _input_shapes(module: nn.Module, example) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    names = [name for name, m in module.named_modules() if eligible(m)]
+    layer_inputs(module, names, [example], lambda name, x: shapes.setdefault(name, tuple(x.shape)))
     return shapes
 
 
-def _time_s(fn, x, iters: int) -> float:
+def time_layer_s(fn, x, iters: int) -> float:
     """Median seconds per call: on CUDA, the call recorded into a CUDA graph (as it will run)
     and timed with events; on the CPU, wall-clock."""
     with torch.no_grad():
@@ -120,7 +137,7 @@ def _time_s(fn, x, iters: int) -> float:
         return sorted(times)[len(times) // 2]
 
 
-def _set(module: nn.Module, name: str, new: nn.Module) -> None:
+def set_layer(module: nn.Module, name: str, new: nn.Module) -> None:
     parent, _, leaf = name.rpartition(".")
     setattr(module.get_submodule(parent) if parent else module, leaf, new)
 
@@ -141,7 +158,7 @@ def _triton_candidates(conv: nn.Module, x, iters: int) -> tuple[float, nn.Module
     best, best_mod = float("inf"), None
     for cfg in CONFIGS:
         mod = TritonConv(conv, cfg).to(conv.weight.device)
-        t = _time_s(mod, x, iters)
+        t = time_layer_s(mod, x, iters)
         if t < best:
             best, best_mod = t, mod
     return best, best_mod, None
@@ -154,11 +171,11 @@ def apply_decisions(module: nn.Module, decisions: list[dict]) -> list[dict]:
     for row in decisions:
         conv = module.get_submodule(row["layer"])
         if row["choice"] == "im2col":
-            _set(module, row["layer"], Im2colConv(conv).to(conv.weight.device))
+            set_layer(module, row["layer"], Im2colConv(conv).to(conv.weight.device))
         elif row["choice"] == "triton":
             from edgebench.backends.torch_compile.triton_conv import TritonConv
 
-            _set(module, row["layer"], TritonConv(conv, tuple(row["triton_config"])).to(conv.weight.device))
+            set_layer(module, row["layer"], TritonConv(conv, tuple(row["triton_config"])).to(conv.weight.device))
         out.append({**row, "cached": True})
     return out
 
@@ -185,8 +202,8 @@ def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30,
             x = torch.randn(shape, device=conv.weight.device, dtype=conv.weight.dtype)
             x = x.contiguous(memory_format=fmt[len(shape)])
             native_key = "cudnn_us" if x.device.type == "cuda" else "native_us"
-            row[native_key] = native = _time_s(conv, x, iters) * 1e6
-            row["im2col_us"] = _time_s(low, x, iters) * 1e6
+            row[native_key] = native = time_layer_s(conv, x, iters) * 1e6
+            row["im2col_us"] = time_layer_s(low, x, iters) * 1e6
             times = {"im2col": row["im2col_us"]}
             if triton and any(k > 1 for k in conv.kernel_size):
                 best, tconv, why = _triton_candidates(conv, x, iters)
@@ -203,6 +220,6 @@ def lower_convs(module: nn.Module, example, mode: str = "auto", iters: int = 30,
             row["choice"] = "im2col"
         row["lowered"] = row["choice"] != "native"
         if row["lowered"]:
-            _set(module, name, new)
+            set_layer(module, name, new)
         decisions.append(row)
     return decisions

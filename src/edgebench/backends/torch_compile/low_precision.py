@@ -27,8 +27,9 @@ row of the returned list."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from edgebench.backends.torch_compile.conv_lowering import layer_inputs, set_layer, time_layer_s, windows
 
 KINDS = ("int8", "fp8")
 #: the largest magnitude each kind represents (symmetric INT8 uses -127..127, so that -x is x's negation)
@@ -120,22 +121,16 @@ class LowPrecisionConv(_LowPrecision):
         self.padding = tuple(conv.padding)
 
     def columns(self, xq):
-        """The quantised input's im2col rows (N * OH * OW, kh * kw * C) and (N, OH, OW). FP8 is
-        gathered as its bytes (e4m3's zero is the byte 0, so zero padding stays zero)."""
-        n = xq.shape[0]
+        """The quantised input's im2col rows (N * OH * OW, kh * kw * C) and (N, OH, OW)
+        (conv_lowering.windows; for a 1x1 convolution of stride 1, a view of a channels-last
+        input). FP8 is gathered as its bytes (e4m3's zero is the byte 0, so zero padding stays zero)."""
         x = xq.view(torch.int8) if self.kind == "fp8" else xq
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
+        if (*self.kernel, *self.stride, *self.padding) == (1, 1, 1, 1, 0, 0):
             x = x.movedim(1, -1)  # N, H, W, C: a view of a channels-last tensor
-            oh, ow = x.shape[1:3]
-            cols = x.reshape(-1, x.shape[-1])
+            cols, (oh, ow) = x.reshape(-1, x.shape[-1]), x.shape[1:3]
         else:
-            if ph or pw:
-                x = F.pad(x, [pw, pw, ph, ph])
-            x = x.movedim(1, -1).unfold(1, kh, sh).unfold(2, kw, sw)  # N, OH, OW, C, kh, kw
-            oh, ow = x.shape[1:3]
-            cols = x.permute(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, -1)
-        return (cols.view(torch.float8_e4m3fn) if self.kind == "fp8" else cols), (n, oh, ow)
+            cols, (oh, ow) = windows(x, self.kernel, self.stride, self.padding)
+        return (cols.view(torch.float8_e4m3fn) if self.kind == "fp8" else cols), (xq.shape[0], oh, ow)
 
     def forward(self, x):
         cols, (n, oh, ow) = self.columns(quantize_tensor(x, self.in_scale, self.kind))
@@ -199,19 +194,10 @@ def calibrate(module: nn.Module, layers: list[str], batches) -> dict[str, float]
     device), run through the float module."""
     amax = dict.fromkeys(layers, 0.0)
 
-    def hook(name):
-        def record(_module, args):
-            amax[name] = max(amax[name], float(args[0].detach().abs().max()))
-        return record
+    def record(name, x):
+        amax[name] = max(amax[name], float(x.detach().abs().max()))
 
-    hooks = [module.get_submodule(name).register_forward_pre_hook(hook(name)) for name in layers]
-    try:
-        with torch.no_grad():
-            for batch in batches:
-                module(*batch)
-    finally:
-        for h in hooks:
-            h.remove()
+    layer_inputs(module, layers, batches, record)
     return amax
 
 
@@ -248,9 +234,9 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
     already in `out_dtype`) for their `kind` form, calibrated on `calibration` (batches: tuples of
     tensors on its device, in its dtype). `rows`: the rows a linear layer's product gets at the
     benchmark batch (the batch size). `path`: gpu_path()'s choice, on CUDA. With `example` (a
-    benchmark batch, on CUDA), each
-    convolution is kept in floating point unless its low-precision gather and product, timed on
-    its real input shape, beat the float layer by MIN_GAIN (faster). Returns one row per
+    benchmark batch, on CUDA), each convolution is kept in floating point unless its
+    low-precision gather and product, timed on its real input shape, beat the float layer by
+    MIN_GAIN (faster). Returns one row per
     convolution and linear layer: name, choice ("int8"/"fp8", or "fp16" where it stays), why it
     stays, and with `example` both timings in microseconds."""
     candidates, decisions = [], []
@@ -290,7 +276,7 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
                 row.update(choice="fp16", reason=f"not faster here: {kind} gather + product {t_low:.1f} us against "
                                                  f"{t_float:.1f} us in {str(out_dtype).split('.')[-1]}")
                 continue
-        _set(module, name, low)
+        set_layer(module, name, low)
     return decisions
 
 
@@ -298,19 +284,10 @@ def _input_shapes(module: nn.Module, names: list[str], example: tuple) -> dict:
     """{layer: (its input's shape, whether channels-last)} on one forward of `example`."""
     shapes = {}
 
-    def hook(name):
-        def record(_module, args):
-            x = args[0]
-            shapes.setdefault(name, (tuple(x.shape), x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)))
-        return record
+    def record(name, x):
+        shapes.setdefault(name, (tuple(x.shape), x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)))
 
-    hooks = [module.get_submodule(n).register_forward_pre_hook(hook(n)) for n in names]
-    try:
-        with torch.no_grad():
-            module(*example)
-    finally:
-        for h in hooks:
-            h.remove()
+    layer_inputs(module, names, [example], record)
     return shapes
 
 
@@ -319,8 +296,6 @@ def _timings_us(layer: nn.Module, low: "LowPrecisionConv", shape) -> tuple[float
     microseconds, on a random input of `shape`, each recorded into a CUDA graph and replayed
     (conv_lowering's timing). The input's quantisation is left out: Inductor fuses it into the
     pointwise kernel (ReLU) before the layer, which a float layer has as well."""
-    from edgebench.backends.torch_compile.conv_lowering import _time_s
-
     size, channels_last = shape
     w = layer.weight
     x = torch.randn(size, device=w.device, dtype=w.dtype)
@@ -332,9 +307,4 @@ def _timings_us(layer: nn.Module, low: "LowPrecisionConv", shape) -> tuple[float
     def core(q):
         return low._finish(low.columns(q)[0])
 
-    return round(_time_s(layer, x, 20) * 1e6, 2), round(_time_s(core, xq, 20) * 1e6, 2)
-
-
-def _set(module: nn.Module, name: str, new: nn.Module) -> None:
-    parent, _, leaf = name.rpartition(".")
-    setattr(module.get_submodule(parent) if parent else module, leaf, new)
+    return round(time_layer_s(layer, x, 20) * 1e6, 2), round(time_layer_s(core, xq, 20) * 1e6, 2)
