@@ -31,6 +31,11 @@ class BackendContext:
             object.__setattr__(self, "item_shape", tuple(self.item_shape))
 
 
+#: the precisions a module-consuming backend calibrates itself on the task's inputs, given as a
+#: CalibratedModule (torch-compile's int8 and fp8 layers)
+CALIBRATED_PRECISIONS = ("int8", "fp8")
+
+
 @dataclass
 class CalibratedModule:
     """What a module-consuming backend gets for a precision calibrated on the task's inputs

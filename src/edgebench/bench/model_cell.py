@@ -69,9 +69,6 @@ def _batchnorm_statistics(loaded, items: list, desc: str, cache_dir: Path | None
         np.savez(draft.folder / "statistics.npz", **batchnorm_statistics(loaded.module))
 
 
-#: the precisions a module-consuming backend calibrates itself (torch-compile's low_precision layers)
-LOW_PRECISIONS = ("int8", "fp8")
-
 #: the most bytes of one cell's outputs on the check inputs (bench.check) that a model's check
 #: size is allowed to make, and the fewest check inputs it is cut to
 CHECK_OUTPUT_BYTES = 512 * 2**20
@@ -376,9 +373,9 @@ class ModelCell:
                 raise RuntimeError(f"a handed cell of {self.name} has no module; this is a bug, please report it")
             if self.loaded is None:
                 raise InvalidConfigError(f"{self.name} is an ONNX file; the pytorch backend needs a model name or file.py:factory")
-            if precision in LOW_PRECISIONS:  # torch-compile's own int8 / fp8 layers, calibrated here
-                from edgebench.backends.base import CalibratedModule
+            from edgebench.backends.base import CALIBRATED_PRECISIONS, CalibratedModule
 
+            if precision in CALIBRATED_PRECISIONS:  # torch-compile's own int8 / fp8 layers, calibrated here
                 items, desc = self.calibration_items()
                 return CalibratedModule(copy.deepcopy(self.loaded.module), items, desc)
             return copy.deepcopy(self.loaded.module)  # backends may move or cast it

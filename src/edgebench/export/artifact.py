@@ -51,10 +51,10 @@ def item_shape(artifact: Artifact):
 
 def feeds(artifact: Artifact) -> str:
     """'input [batch, 3, 224, 224]', each input so, comma-separated."""
-    from edgebench.models.inputs import named
+    from edgebench.models.inputs import named, with_batch
 
     shapes = [s for _, s in named(item_shape(artifact))]
-    return ", ".join(f"{n} [batch, {', '.join(map(str, s))}]" for n, s in zip(input_names(artifact), shapes))
+    return ", ".join(f"{n} {with_batch(s)}" for n, s in zip(input_names(artifact), shapes))
 
 
 def output_names(artifact: Artifact) -> list[str]:

@@ -17,7 +17,6 @@ from edgebench.hashing import file_sha256
 from edgebench.models import inputs
 from edgebench.models.outputs import SINGLE
 
-INPUT_NAME = inputs.SINGLE  # a one-input model's input (several are named as the model declares them)
 OUTPUT_NAME = SINGLE  # a one-tensor model's output (models.outputs names the outputs of any other)
 DEFAULT_OPSET = 18
 # The dynamo exporter emits opset 18+; older opsets (e.g. 13 for JetPack 4.6's TensorRT 8.2)

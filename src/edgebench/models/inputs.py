@@ -85,6 +85,11 @@ def parse_option(values) -> tuple:
     return normalize(pairs)
 
 
+def with_batch(shape) -> str:
+    """One input's shape with its batch axis in front: '[batch, 3, 224, 224]'."""
+    return "[batch, " + ", ".join(map(str, shape)) + "]"
+
+
 def to_json(shape) -> list:
     """The shape as JSON lists ([3, 224, 224], or [["image", [3, 320, 320]], ...])."""
     return [[n, list(s)] for n, s in shape] if several(shape) else list(shape)
@@ -179,5 +184,3 @@ def torch_batch(shape, batch_size: int, fill: str = "zeros"):
     return join(make(batch_size, *s) for _, s in named(shape))
 
 
-def nbytes(x) -> int:
-    return sum(a.nbytes for a in parts(x))

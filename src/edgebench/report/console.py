@@ -8,7 +8,7 @@ import sys
 import time
 
 from edgebench.export.artifact import feeds, output_names
-from edgebench.models.inputs import describe, named
+from edgebench.models.inputs import describe, named, with_batch
 from edgebench.results.record import Status
 
 ANY_MODEL = ("any torchvision classifier name also works (e.g. efficientnet_b0, convnext_tiny), and so do its "
@@ -320,28 +320,19 @@ def exported_package(target, bk, device: str, precision: str) -> str:
     how = "cached" if bk.details["package_cached"] else f"compiled in {bk.timings['build_s']:.1f} s"
     return (f"{target}  ({target.stat().st_size / 1e6:.1f} MB AOTInductor package for {device} {precision}, {how})\n"
             f"  load anywhere with torch._inductor.aoti_load_package(path) -- no model code needed; "
-            f"input {', '.join(_batched(s) for _, s in named(bk.context.item_shape))}")
+            f"input {', '.join(with_batch(s) for _, s in named(bk.context.item_shape))}")
 
 
 def low_precision_line(details: dict) -> str:
     """torch-compile int8/fp8: how many layers were quantised, and why the others stayed FP16."""
     lp = details["low_precision"]
-    why: dict[str, int] = {}
-    for row in details.get("low_precision_layers", []):
-        if row["choice"] != lp["kind"]:
-            reason = row["reason"].split(":")[0]
-            why[reason] = why.get(reason, 0) + 1
-    kept = "; ".join(f"{n} {reason}" for reason, n in why.items())
     folded = details.get("batchnorm_folded")
     return (f"{lp['kind']} layers: {lp['quantised']} of {lp['layers']} convolution and linear layers"
-            + (f", {lp['kept_fp16']} kept FP16 ({kept})" if lp["kept_fp16"] else "")
+            + (f", {lp['kept_fp16']} kept FP16 ({lp['kept']})" if lp["kept_fp16"] else "")
             + (f"; {folded} BatchNorm folded" if folded else "")
             + (f"; {details['batchnorm_not_folded']}" if details.get("batchnorm_not_folded") else "")
             + f"; calibrated on {lp['calibration']}")
 
-
-def _batched(shape) -> str:
-    return "[batch, " + ", ".join(map(str, shape)) + "]"
 
 
 def training(model: str, run) -> str:

@@ -19,9 +19,10 @@ import re
 from pathlib import Path
 
 from edgebench.errors import InvalidConfigError
+from edgebench.models.inputs import SINGLE
 
 #: the input name edgebench's ONNX export gives the model's one input
-INPUT_NAME = "input"
+INPUT_NAME = SINGLE
 
 #: TensorRT release from which trtexec takes --memPoolSize. The memory-pool API
 #: (IBuilderConfig::setMemoryPoolLimit) superseded setMaxWorkspaceSize in 8.3/8.4, trtexec's

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from edgebench.backends.base import Backend, CalibratedModule
+from edgebench.backends.base import CALIBRATED_PRECISIONS, Backend, CalibratedModule
 from edgebench.backends.options import BackendOptions
 from edgebench.backends.profiling import torch_profile
 from edgebench.backends.torch_io import CudaGraph, TorchIO, apply_cuda_flags, release_compile_workers
@@ -73,7 +73,7 @@ class TorchCompileBackend(Backend):
         calibration = None
         if isinstance(module, CalibratedModule):
             module, calibration, self.calibration_desc = module.module, module.calibration, module.description
-        self.low = self.precision in LOW_PRECISION_NEEDS
+        self.low = self.precision in CALIBRATED_PRECISIONS
         if self.low:
             self._check_low_precision(calibration)
         self.mode = self.options.mode
@@ -139,7 +139,7 @@ class TorchCompileBackend(Backend):
     def _quantize(self, calibration: list, batch_size: int) -> None:
         """Swap the layers for their int8 / fp8 form, calibrated on `calibration` (one batch of up
         to 8 items at a time, each copied to the device only when the last has run)."""
-        from edgebench.backends.torch_compile.low_precision import gpu_path, quantize
+        from edgebench.backends.torch_compile.low_precision import gpu_path, kept_summary, quantize
 
         def batches():
             for i in range(0, len(calibration), 8):
@@ -158,20 +158,17 @@ class TorchCompileBackend(Backend):
         rows = quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype,
                         example=example, path=path)
         low = [r for r in rows if r["choice"] == self.precision]
+        kept = kept_summary(rows, self.precision)
         if not low:  # the cell would time the FP16 model under the low precision's name
             from edgebench.errors import BackendUnavailableError
 
-            why: dict[str, int] = {}
-            for r in rows:
-                key = r["reason"].split(":")[0]
-                why[key] = why.get(key, 0) + 1
             raise BackendUnavailableError(
                 f"torch-compile {self.precision}: none of the model's {len(rows)} convolution and linear layers runs in "
-                f"{self.precision} here ({'; '.join(f'{n} {k}' for k, n in why.items())}), so the cell would be the FP16 "
-                "model; use --precision fp16")
+                f"{self.precision} here ({kept}), so the cell would be the FP16 model; use --precision fp16")
         self.details.update(
             low_precision={"kind": self.precision, "layers": len(rows), "quantised": len(low),
-                           "kept_fp16": len(rows) - len(low), "calibration": f"{len(calibration)} {self.calibration_desc}",
+                           "kept_fp16": len(rows) - len(low), "kept": kept,
+                           "calibration": f"{len(calibration)} {self.calibration_desc}",
                            **({"gpu_path": path or "torch"} if self.device == "cuda" else {}),
                            **({"gpu_path_fallback": why} if why else {})},
             low_precision_layers=rows)
@@ -273,12 +270,13 @@ class TorchCompileBackend(Backend):
                 raise InvalidConfigError("torch-compile cuda_graphs needs item_shape to size its static buffer")
             return  # compiles on the first run instead
         self._flags()
-        x = inputs.apply(np.zeros_like, inputs.random_batch(item, self.batch_size, np.random.default_rng(0)))
+        sample = inputs.random_batch(item, self.batch_size, np.random.default_rng(0))  # the lowering's timing input
+        x = inputs.apply(np.zeros_like, sample)  # the compile's
         t0 = time.perf_counter()
         cache, fields, entry = self._compile_cache()
         self.details["compile_cached"] = entry is not None
         known = entry.meta.get("lowering") if entry is not None else None
-        decisions = self._lower_convs(inputs.random_batch(item, self.batch_size, np.random.default_rng(0)), known)
+        decisions = self._lower_convs(sample, known)
         # a cached compile has its kernels built: one compile thread, so Inductor starts no worker
         # pool (on a GPU machine, a worker per core importing torch, which took seconds to shut down)
         from torch._inductor import config as inductor_config

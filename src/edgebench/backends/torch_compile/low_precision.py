@@ -29,9 +29,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edgebench.backends.base import CALIBRATED_PRECISIONS
 from edgebench.backends.torch_compile.conv_lowering import layer_inputs, set_layer, time_layer_s, windows
 
-KINDS = ("int8", "fp8")
+KINDS = CALIBRATED_PRECISIONS
 #: the largest magnitude each kind represents (symmetric INT8 uses -127..127, so that -x is x's negation)
 QMAX = {"int8": 127.0, "fp8": 448.0}
 #: the dimensions each product needs to be multiples of (torch._int_mm: 8; torch._scaled_mm: 16)
@@ -187,6 +188,17 @@ def why_not(layer: nn.Module, kind: str) -> str:
     if k % align or n % align:
         return f"reduction {k} or output width {n} not a multiple of {align}, as the {kind} product needs"
     return ""
+
+
+def kept_summary(rows: list[dict], kind: str) -> str:
+    """How many of quantize()'s rows stayed in floating point, by reason (its text before any ':'):
+    '2 reduction 27 < 32; 1 grouped convolution (groups 64)'."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row["choice"] != kind:
+            reason = row["reason"].split(":")[0]
+            counts[reason] = counts.get(reason, 0) + 1
+    return "; ".join(f"{n} {reason}" for reason, n in counts.items())
 
 
 def calibrate(module: nn.Module, layers: list[str], batches) -> dict[str, float]:
