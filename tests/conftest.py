@@ -10,6 +10,18 @@ import pytest
 FAST_TIMING = dict(warmup_iters=1, warmup_s=0.0, min_iters=3, min_time_s=0.0, ci_pct=None)
 
 
+def small_suite(tmp_path, models: list[str], backends: list[str], **model_options) -> list:
+    """The records of a quick in-process suite on the CPU (FAST_TIMING, two timing batches, no
+    isolation), its cache and output under `tmp_path`; `model_options`: ModelOptions' fields."""
+    from edgebench.bench.suite import run_suite
+    from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
+
+    cfg = SuiteConfig(models=list(models), backends=backends, device="cpu", timing=TimingConfig(**FAST_TIMING), pool_size=2,
+                      out_dir=tmp_path / "out", isolate=False, cache_dir=tmp_path / "cache",
+                      model_options=ModelOptions(**model_options))
+    return run_suite(cfg).records
+
+
 def several_outputs_model(folder, returns: str) -> str:
     """A model file in `folder` whose forward returns `returns`, an expression of `f` (a convolution's
     [batch, 4] features of a 3x16x16 input), e.g. a dict of a tensor and a tuple; its file.py:factory."""

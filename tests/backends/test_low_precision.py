@@ -120,17 +120,13 @@ def test_torch_compile_int8_calibrates_on_task_inputs_and_is_gated(tmp_path):
     """`torch-compile@int8` end to end (on the CPU, where the same INT8 products run): the cell gets
     the task's calibration inputs, folds BatchNorm, quantises what it can, and the accuracy gate
     judges it; FP8 on a CPU is a skipped row that says why."""
-    from edgebench.bench.suite import run_suite
-    from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
     from edgebench.results import Status
-    from tests.conftest import FAST_TIMING
+    from tests.conftest import small_suite
 
     path = tmp_path / "convs.py"
     path.write_text(CONV_MODEL)
-    cfg = SuiteConfig(models=[f"{path}:make"], backends=["pytorch", "torch-compile@int8", "torch-compile@fp8"],
-                      device="cpu", timing=TimingConfig(**FAST_TIMING), pool_size=2, out_dir=tmp_path / "out",
-                      isolate=False, cache_dir=tmp_path / "cache", model_options=ModelOptions(check_size=16, calibration_size=8))
-    base, int8, fp8 = run_suite(cfg).records
+    base, int8, fp8 = small_suite(tmp_path, [f"{path}:make"], ["pytorch", "torch-compile@int8", "torch-compile@fp8"],
+                                  check_size=16, calibration_size=8)
     assert int8.status in (Status.OK, Status.ACCURACY_FAILED), int8.error
     assert int8.accuracy.gate in ("passed", "failed") and int8.accuracy.cosine_similarity > 0.99
     low = int8.details["low_precision"]
@@ -157,18 +153,13 @@ def test_timed_layers_keep_the_low_precision_form_only_where_it_is_faster():
 def test_a_model_with_no_layer_in_low_precision_is_a_skipped_row_not_an_fp16_model_named_int8(tmp_path):
     """Where every layer stays FP16 (here: too small for the products), the int8 cell would time the
     FP16 model under INT8's name, and `--precision auto` could pick it: it is skipped, saying why."""
-    from edgebench.bench.suite import run_suite
-    from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
     from edgebench.results import Status
-    from tests.conftest import FAST_TIMING
+    from tests.conftest import small_suite
 
     path = tmp_path / "small.py"
     path.write_text("from torch import nn\nINPUT_SHAPE = (3, 8, 8)\ndef make(num_classes=2):\n"
                     "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(288, num_classes))\n")
-    cfg = SuiteConfig(models=[f"{path}:make"], backends=["torch-compile@int8"], device="cpu", timing=TimingConfig(**FAST_TIMING),
-                      pool_size=2, out_dir=tmp_path / "out", isolate=False, cache_dir=tmp_path / "cache",
-                      model_options=ModelOptions(check_size=8, calibration_size=8))
-    (rec,) = run_suite(cfg).records
+    (rec,) = small_suite(tmp_path, [f"{path}:make"], ["torch-compile@int8"], check_size=8, calibration_size=8)
     assert rec.status == Status.SKIPPED and "none of the model's 2 convolution and linear layers runs in int8" in rec.error
     assert "use --precision fp16" in rec.error
 

@@ -8,21 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from edgebench.bench.suite import run_suite
-from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
 from edgebench.models import build_model, get_spec
 from edgebench.results import Status
-from tests.conftest import FAST_TIMING, several_outputs_model
+from tests.conftest import several_outputs_model, small_suite
 
 #: the issue's case: a module returning a dict of a tensor and a tuple of two
 DICT_AND_TUPLE = "{'cls': f[:, :2], 'aux': (f, f.sum(dim=1))}"
 
 
 def _suite(tmp_path, model: str, backends: list[str], check: int = 8, shape=None):
-    cfg = SuiteConfig(models=[model], backends=backends, device="cpu", timing=TimingConfig(**FAST_TIMING), pool_size=2,
-                      out_dir=tmp_path / "out", isolate=False, cache_dir=tmp_path / "cache",
-                      model_options=ModelOptions(check_size=check, calibration_size=8, input_shape=shape))
-    return run_suite(cfg).records
+    return small_suite(tmp_path, [model], backends, check_size=check, calibration_size=8, input_shape=shape)
 
 
 def test_a_model_returning_a_dict_and_a_tuple_runs_on_every_cpu_path(tmp_path):

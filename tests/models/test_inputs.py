@@ -8,12 +8,11 @@ import argparse
 import numpy as np
 import pytest
 
-from edgebench.bench.suite import run_suite
-from edgebench.config import ModelOptions, SuiteConfig, TimingConfig
+from edgebench.config import ModelOptions
 from edgebench.errors import InvalidConfigError, ModelFileError
 from edgebench.models import get_spec, inputs
 from edgebench.results import Status
-from tests.conftest import FAST_TIMING
+from tests.conftest import small_suite
 
 #: an RGB-D segmenter: an image and a depth map in, class scores per pixel out
 RGBD = '''
@@ -70,10 +69,7 @@ def _model(folder, text: str, name: str = "multi") -> str:
 
 
 def _suite(tmp_path, model: str, backends: list[str], shape=None):
-    cfg = SuiteConfig(models=[model], backends=backends, device="cpu", timing=TimingConfig(**FAST_TIMING), pool_size=2,
-                      out_dir=tmp_path / "out", isolate=False, cache_dir=tmp_path / "cache",
-                      model_options=ModelOptions(check_size=16, calibration_size=8, input_shape=shape))
-    return run_suite(cfg).records
+    return small_suite(tmp_path, [model], backends, check_size=16, calibration_size=8, input_shape=shape)
 
 
 def test_shapes_parse_describe_and_batches_stack_split_and_feed():
