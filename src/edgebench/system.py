@@ -1,8 +1,10 @@
 """Facts about this machine that several stages need (a leaf module: imports nothing heavy)."""
 from __future__ import annotations
 
+import glob
 import os
 import platform
+import shutil
 from pathlib import Path
 
 
@@ -94,3 +96,58 @@ def device_identity(device: str) -> str:
         return f"{p.name} sm_{p.major}{p.minor}"
     return f"cpu {cpu_model()}"
 
+
+
+#: what the setup fingerprint (results.setup) reads: files, as globs (a missing one is left out)...
+SETUP_FILES = (
+    "/sys/devices/system/cpu/online", "/sys/devices/system/cpu/offline", "/sys/devices/system/cpu/present",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_governor",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_min_freq",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_max_freq",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq",
+    "/sys/devices/system/cpu/cpufreq/boost", "/sys/devices/system/cpu/intel_pstate/no_turbo",
+    "/sys/class/thermal/thermal_zone[0-9]*/type", "/sys/class/thermal/thermal_zone[0-9]*/temp",
+    "/sys/class/devfreq/*/min_freq", "/sys/class/devfreq/*/max_freq", "/sys/class/devfreq/*/cur_freq",
+    "/sys/class/devfreq/*/available_frequencies",
+    "/proc/device-tree/model", "/etc/nvpmodel.conf",
+)
+#: ...and commands, run where they are on PATH (jetson_clocks --show needs root; without it, no answer)
+SETUP_COMMANDS = (("nvpmodel", "-q"), ("jetson_clocks", "--show"))
+#: the most read of one file (an nvpmodel.conf is a few kB)
+SETUP_FILE_CAP = 256 * 1024
+
+
+def _run(argv: list[str]) -> tuple[int | None, str]:
+    import subprocess
+
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, ""
+    return out.returncode, out.stdout
+
+
+def setup_readings(root: str = "/", run=None, which=shutil.which) -> dict:
+    """{"files": {path: text}, "commands": {"nvpmodel -q": stdout or None}}: what the setup
+    fingerprint reads, unparsed (results.setup.fingerprint reads it). The device agent
+    (targets/agent.py, one Python 3.6 file that imports nothing of edgebench) has a copy of this
+    function and its lists; a test keeps the two the same. Never raises."""
+    files = {}
+    for pattern in SETUP_FILES:
+        for path in sorted(glob.glob(os.path.join(root, pattern.lstrip("/")))):
+            try:
+                with open(path, "rb") as f:
+                    files["/" + os.path.relpath(path, root).lstrip("/")] = f.read(SETUP_FILE_CAP).decode("utf-8", "replace")
+            except OSError:
+                continue
+    commands = {}
+    for argv in SETUP_COMMANDS:
+        if which(argv[0]) is None:
+            continue
+        try:
+            rc, out = (run or _run)(list(argv))[:2]
+        except Exception:  # an injected runner's failure: no answer
+            rc, out = None, ""
+        commands[" ".join(argv)] = out if rc == 0 else None
+    return {"files": files, "commands": commands}

@@ -249,7 +249,8 @@ def test_the_dataclasses_keep_the_shared_field_names():
 
     assert [f.name for f in fields(CellComparison)][:8] == ["model", "backend", "precision", "batch_size", "p50_ms",
                                                             "ratio", "ci", "verdict"]
-    assert [f.name for f in fields(Comparison)] == ["labels", "runs", "cells", "env_differences", "unmatched"]
+    assert [f.name for f in fields(Comparison)] == ["labels", "runs", "cells", "env_differences", "unmatched",
+                                                  "explanations"]
 
 
 # -- which runs the references name -----------------------------------------------------------

@@ -94,6 +94,46 @@ def gpu_info() -> dict:
     return info
 
 
+def nvml_facts(index: int = 0) -> dict:
+    """A local NVIDIA GPU's power limit (and its maximum), SM clock (and its maximum), temperature
+    and the reasons its clocks are held down now, through NVML (pynvml); {} without it."""
+    from edgebench.results.setup import clock_reasons
+
+    if find_spec("pynvml") is None:
+        return {}
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        h = pynvml.nvmlDeviceGetHandleByIndex(index)
+    except Exception:  # no NVIDIA driver, or NVML not permitted here
+        return {}
+    out: dict = {}
+
+    def read(key, fn):
+        try:
+            out[key] = fn()
+        except Exception:  # one unsupported query costs its own fact
+            out[key] = None
+
+    read("gpu_power_limit_w", lambda: round(pynvml.nvmlDeviceGetPowerManagementLimit(h) / 1000))
+    read("gpu_power_limit_max_w", lambda: round(pynvml.nvmlDeviceGetPowerManagementLimitConstraints(h)[1] / 1000))
+    read("gpu_mhz_cur", lambda: pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM))
+    read("gpu_mhz_hw_max", lambda: pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM))
+    read("gpu_temperature_c", lambda: pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU))
+    read("gpu_clock_reasons", lambda: clock_reasons(pynvml.nvmlDeviceGetCurrentClocksThrottleReasons(h)))
+    return out
+
+
+def announce(env: dict, stream=None) -> None:
+    """Print the run's setup warnings (env["setup_warnings"], results.setup.warnings) before it
+    starts, a line each. edgebench never runs the commands they name."""
+    import sys
+
+    for line in env.get("setup_warnings") or []:
+        print(f"edgebench: warning: setup: {line} (edgebench does not run it)", file=stream or sys.stderr, flush=True)
+
+
 def capture() -> dict:
     env = {
         "host": socket.gethostname(),
@@ -127,6 +167,10 @@ def capture() -> dict:
             env["gpu"] = p.name
             env["gpu_compute_capability"] = f"{p.major}.{p.minor}"
             env.update(gpu_info())
+    from edgebench.results import setup
+
+    env["setup"] = setup.fingerprint(system.setup_readings(), nvml_facts() if env["gpu"] != "none" else None)
+    env["setup_warnings"] = setup.warnings(env["setup"])
     return env
 
 

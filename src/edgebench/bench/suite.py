@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgebench.bench import stages
+from edgebench.bench import environment, stages
 from edgebench.bench.model_cell import CUDA_HOST_INPUTS
 from edgebench.bench.engine import Reference, ResumedArm, measure_model, split_timing
 from edgebench.bench.lifecycle import RunRecorder, check_writable, new_run_id
@@ -75,6 +75,7 @@ def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, execu
                                      "call edgebench.api.run_suite, which passes it")
         executor = IsolatedExecutor() if cfg.isolate else LocalExecutor()
     cfg, env = executor.open(cfg)  # a target: connected and probed first (unreachable: exit 3, nothing stored)
+    environment.announce(env)
     try:
         cells = backend_cells(cfg.backends, cfg.precision)
         bar = progress_bar(len(cfg.models) * len(model_cells(cfg)), progress)

@@ -31,6 +31,7 @@ def main(args) -> int:
     if args.cuda_graphs:
         options["cuda_graphs"] = True
     env = environment.capture()  # the record leaves it to its run; --json prints it beside the record
+    environment.announce(env)
     if sys.stderr.isatty():  # on a terminal only: logs and scripts keep stderr for the result and errors
         stages.CLOCK.listener = _say_stage(args.model)
     rec = benchmark(

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgebench.results.setup import SPEED_FACTS, timing_scope
 from edgebench.errors import UserError
 from edgebench.report.statistics import ratio_interval
 from edgebench.results.record import Record
@@ -62,6 +63,9 @@ class Comparison:
     cells: list[CellComparison]
     env_differences: list[tuple[str, list]] = field(default_factory=list)
     unmatched: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: (label of a later run, its cells' verdict counts, the setup differences from the first run
+    #: that change speed: (what, first's value, its value)), for each later run that differs in speed
+    explanations: list[tuple[str, str, list[tuple[str, object, object]]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,35 @@ def compare_runs(runs: list[Run], records: list[list[Record]], labels: list[str]
         cells.append(cell)
     matched = {(c.model, c.backend, c.precision, c.batch_size) for c in cells}
     unmatched = [(labels[i], *key[:3]) for i, m in enumerate(measured) for key in m if key not in matched]
-    return Comparison(labels, list(runs), cells, env_differences(runs, records, cells), unmatched)
+    return Comparison(labels, list(runs), cells, env_differences(runs, records, cells), unmatched,
+                      setup_explanations(labels, runs, cells))
+
+
+def setup_explanations(labels: list[str], runs: list[Run], cells: list[CellComparison]) -> list:
+    """For each later run with cells significantly faster or slower than the first run's: the
+    setup facts (bench.setup.SPEED_FACTS, and the timing scope) that differ between the two, the
+    differences that can explain a difference in speed."""
+    def facts(run: Run) -> dict:
+        fp = run.env.get("setup") or {}
+        out = {label: fp.get(key) for label, key in SPEED_FACTS}
+        out["power mode"] = out["power mode"] or _power_mode(run.env)
+        out["CPU governor"] = out["CPU governor"] or run.env.get("cpu_governor")
+        out["timing scope"] = timing_scope(run.config, run.env)
+        return out
+
+    first = facts(runs[0])
+    out = []
+    for i in range(1, len(runs)):
+        moved = [c.verdict[i] for c in cells if c.verdict[i] in (FASTER, SLOWER)]
+        if not moved:
+            continue
+        mine = facts(runs[i])
+        differ = [(what, first[what], mine[what]) for what in first
+                  if first[what] is not None and mine[what] is not None and first[what] != mine[what]
+                  and not (what.startswith("temperature") and abs(first[what] - mine[what]) < 10)]
+        counts = ", ".join(f"{moved.count(v)} {v}" for v in (SLOWER, FASTER) if moved.count(v))
+        out.append((labels[i], counts, differ))
+    return out
 
 
 def _at_least_two(n: int) -> None:
@@ -209,6 +241,8 @@ def _power_mode(env: dict):
     """A target's power mode, or the mode in a local Jetson's `nvpmodel -q` output."""
     if env.get("power_mode"):
         return env["power_mode"]
+    if (env.get("setup") or {}).get("power_mode"):
+        return env["setup"]["power_mode"]
     for line in str(env.get("nvpmodel") or "").splitlines():
         if line.startswith("NV Power Mode:"):
             return line.partition(":")[2].strip()
@@ -231,7 +265,10 @@ ENV_FACTS = (
     ("CUDA", lambda run, recs: run.env.get("cuda")),
     ("L4T", lambda run, recs: run.env.get("l4t") or run.env.get("l4t_release")),
     ("power mode", lambda run, recs: _power_mode(run.env)),
-    ("CPU governor", lambda run, recs: run.env.get("cpu_governor")),
+    ("CPU governor", lambda run, recs: (run.env.get("setup") or {}).get("cpu_governor") or run.env.get("cpu_governor")),
+    *((label, lambda run, recs, key=key: (run.env.get("setup") or {}).get(key))
+      for label, key in SPEED_FACTS if key not in ("power_mode", "cpu_governor")),
+    ("timing scope", lambda run, recs: timing_scope(run.config, run.env)),
     ("python", lambda run, recs: run.env.get("python")),
     ("torch", lambda run, recs: run.env.get("torch")),
     ("torchvision", lambda run, recs: run.env.get("torchvision")),
@@ -317,4 +354,4 @@ def slower_within(cmp: Comparison, threshold: float, judge_contended: bool = Fal
 
 __all__ = ["BASELINE", "FASTER", "MISSING", "NO_CHANGE", "SLOWER", "CellComparison", "Comparison", "Regression",
            "cell_key", "compare", "compare_runs", "contended_pairs", "env_differences", "parse_threshold", "regressions",
-           "slower_within", "verdict"]
+           "setup_explanations", "slower_within", "verdict"]

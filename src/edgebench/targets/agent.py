@@ -12,6 +12,7 @@ with a short reason under "reasons".
 import argparse
 import base64
 import contextlib
+import glob
 import importlib
 import importlib.util
 import json
@@ -117,6 +118,54 @@ def parse_cpuinfo(text):
 
 
 # ---------------------------------------------------------------------------------------------
+# the setup readings: raw text of the files and commands that say how the device is set up (power
+# mode, cores online, governors, clocks, temperatures). They are sent back as text and read on the
+# host (edgebench.bench.setup), which also reads a local machine with this same function.
+
+#: files read, as globs under root (a missing one is left out)
+SETUP_FILES = (
+    "/sys/devices/system/cpu/online", "/sys/devices/system/cpu/offline", "/sys/devices/system/cpu/present",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_governor",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_min_freq",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_max_freq",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq",
+    "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq",
+    "/sys/devices/system/cpu/cpufreq/boost", "/sys/devices/system/cpu/intel_pstate/no_turbo",
+    "/sys/class/thermal/thermal_zone[0-9]*/type", "/sys/class/thermal/thermal_zone[0-9]*/temp",
+    "/sys/class/devfreq/*/min_freq", "/sys/class/devfreq/*/max_freq", "/sys/class/devfreq/*/cur_freq",
+    "/sys/class/devfreq/*/available_frequencies",
+    "/proc/device-tree/model", "/etc/nvpmodel.conf",
+)
+#: commands run where they are on PATH (jetson_clocks --show needs root; without it, no answer)
+SETUP_COMMANDS = (("nvpmodel", "-q"), ("jetson_clocks", "--show"))
+#: the most read of one file (an nvpmodel.conf is a few kB)
+SETUP_FILE_CAP = 256 * 1024
+
+
+def setup_readings(root="/", run=run_command, which=shutil.which):
+    """{"files": {path: text}, "commands": {"nvpmodel -q": stdout or None}}: what the setup
+    fingerprint reads, unparsed. Never raises; what cannot be read is left out."""
+    files = {}
+    for pattern in SETUP_FILES:
+        for path in sorted(glob.glob(os.path.join(root, pattern.lstrip("/")))):
+            try:
+                with open(path, "rb") as f:
+                    files["/" + os.path.relpath(path, root).lstrip("/")] = f.read(SETUP_FILE_CAP).decode("utf-8", "replace")
+            except (IOError, OSError):
+                continue
+    commands = {}
+    for argv in SETUP_COMMANDS:
+        if which(argv[0]) is None:
+            continue
+        try:
+            rc, out, _ = run(list(argv))
+        except Exception:  # an injected runner's failure: no answer
+            rc, out = None, ""
+        commands[" ".join(argv)] = out if rc == 0 else None
+    return {"files": files, "commands": commands}
+
+
+# ---------------------------------------------------------------------------------------------
 # the probe
 
 class Probe(object):
@@ -176,7 +225,7 @@ class Probe(object):
             "cpu_count": os.cpu_count(),
         }
         steps = (self._cpu, self._memory, self._l4t, self._power_mode, self._jetson_clocks,
-                 self._gpu, self._tensorrt, self._trtexec, self._tegrastats, self._frameworks)
+                 self._gpu, self._tensorrt, self._trtexec, self._tegrastats, self._frameworks, self._setup)
         for step in steps:
             try:
                 result.update(step())
@@ -281,6 +330,9 @@ class Probe(object):
         for module in ("torch", "onnxruntime"):
             out[module + "_version"] = self._python_version_of(module, module + "_version")
         return out
+
+    def _setup(self):
+        return {"setup_readings": setup_readings(self.root, self.run, self.which)}
 
 
 def probe(root="/", **kwargs):

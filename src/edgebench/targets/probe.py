@@ -92,5 +92,21 @@ class TargetProbe:
             "trtexec": self.trtexec,
             "tegrastats": self.tegrastats,
             "probe_reasons": dict(self.reasons),
+            **_setup(self.raw.get("setup_readings")),
         }
+
+
+def _setup(readings) -> dict:
+    """The target's setup fingerprint and its warnings (bench.setup), from the raw readings its
+    agent sent back as text; nothing for an agent that sent none."""
+    if not isinstance(readings, dict):
+        return {}
+    from edgebench.results import setup
+
+    files = readings.get("files") if isinstance(readings.get("files"), dict) else {}
+    commands = readings.get("commands") if isinstance(readings.get("commands"), dict) else {}
+    clean = {"files": {str(k): v for k, v in files.items() if isinstance(v, str)},
+             "commands": {str(k): v for k, v in commands.items() if v is None or isinstance(v, str)}}
+    fp = setup.fingerprint(clean)
+    return {"setup": fp, "setup_warnings": setup.warnings(fp)}
 

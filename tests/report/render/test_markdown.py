@@ -84,3 +84,19 @@ def test_a_scenario_says_when_its_durations_were_mlperfs_and_nothing_when_loadge
     md = render_markdown(build_table1(recs[-1:], SCENARIO_RUN))  # only the skipped cell: LoadGen ran nothing
     assert "compliant durations" not in md.split("- LoadGen:")[1].split("\n", 1)[1]
     assert "| test_cnn | tensorrt | fp32 | skipped |" in md
+
+
+def test_table1_shows_the_setup_and_its_warnings():
+    from edgebench.report.render.html import render_html
+    from edgebench.results import setup
+    from tests.results.test_setup import _readings
+
+    fp = setup.fingerprint(_readings("jetson_clocks_show_nano_dynamic.txt", mode="nvpmodel_q_nano_5w.txt"))
+    run = replace(RUN, env={**RUN.env, "setup": fp, "setup_warnings": setup.warnings(fp)})
+    md = render_markdown(build_table1(records(), run))
+    assert "- Setup: NVIDIA Jetson Nano Developer Kit, power mode 5W (maximum MAXN), jetson_clocks off" in md
+    assert "timing scope: host wall-clock per batch (CPU, no copies)" in md
+    assert "- setup: power mode 5W (id 1) is not this board's maximum, MAXN (id 0): `sudo nvpmodel -m 0` sets it" in md
+    html = render_html(build_table1(records(), run))
+    assert "power mode 5W (maximum MAXN)" in html and "sudo nvpmodel -m 0" in html
+    assert "- Setup: not recorded" in render_markdown(build_table1(records(), RUN))  # a run stored before

@@ -84,6 +84,14 @@ def render_comparison(cmp: Comparison) -> str:
     else:
         out += ["", "the runs' environments do not differ in what edgebench records (device, versions, power mode, "
                     "contention)"]
+    for label, counts, differ in getattr(cmp, "explanations", []):
+        tag = _tag(cmp.labels.index(label))
+        if differ:
+            out += ["", f"{tag} vs [1] ({counts}): setup differences that can explain it:"]
+            out += [f"  {what}: {_value(a)} in [1], {_value(b)} in {tag}" for what, a, b in differ]
+        else:
+            out += ["", f"{tag} vs [1] ({counts}): no recorded setup difference explains it (power mode, clocks, "
+                        "cores, governor, power limit, temperature and timing scope are the same or unknown)"]
     if cmp.unmatched:
         out += ["", "measured in only some runs, so not compared:"]
         tags = {label: _tag(i) for i, label in reversed(list(enumerate(cmp.labels)))}
@@ -105,6 +113,9 @@ def comparison_dict(cmp: Comparison, threshold: float | None = None, failing: li
                    "verdict": c.verdict, "status": c.status, "contended": c.contended} for c in cmp.cells],
         "env_differences": [{"what": what, "values": values} for what, values in cmp.env_differences],
         "unmatched": [{"label": label, "model": m, "backend": b, "precision": p} for label, m, b, p in cmp.unmatched],
+        "setup_explanations": [{"label": label, "verdicts": counts,
+                                "differences": [{"what": w, "first": a, "this": b} for w, a, b in differ]}
+                               for label, counts, differ in getattr(cmp, "explanations", [])],
     }
     if threshold is not None:
         out["gate"] = {"fail_if_slower": threshold, "passed": not failing,

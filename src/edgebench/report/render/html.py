@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from edgebench.report.render.text import (
     COMPLIANT_TEXT, CONTENDED_MARK, HEADERS, NOT_COMPLIANT_TEXT, QUICK_MARK, cells, fmt, fmt_int, footnotes, loadgen_text,
-    run_flags, scenario_columns, scenario_compliant, scenario_intro, sections, target_parts, timing_text, tool_text,
+    run_flags, scenario_columns, scenario_compliant, scenario_intro, sections, setup_text, setup_warning_lines,
+    target_parts, timing_text, tool_text,
 )
 from edgebench.report.paper import PAPER
 from edgebench.report.table1 import Table1, pick_cells, scenario_figure
@@ -78,7 +79,8 @@ def render_html(table: Table1) -> str:
     for r in records:
         by_model.setdefault(r.model, []).append(r)
     roles = _roles(table, by_model)
-    warnings = [(f"{rec.model} / {rec.backend} {rec.precision}", w) for rec in table.records for w in rec.warnings]
+    warnings = [("the run", w) for w in setup_warning_lines(env)]
+    warnings += [(f"{rec.model} / {rec.backend} {rec.precision}", w) for rec in table.records for w in rec.warnings]
     n_speedups = sum(r.speedup is not None for r in table.rows)
     context = dict(
         title=f"{'Table 1' if harness else 'MLPerf LoadGen scenarios'}: {table.device_name or 'no device'}, "
@@ -151,6 +153,9 @@ def render_compare_html(comparison) -> str:
         env_columns=["Setting", *labels],
         env_rows=[(key, [_value_text(v) for v in values]) for key, values in comparison.env_differences],
         unmatched=[list(u) for u in comparison.unmatched],
+        explanations=[(f"{label} against {labels[0]} ({counts})",
+                       [f"{what}: {_value_text(a)} in {labels[0]}, {_value_text(b)} in {label}" for what, a, b in differ])
+                      for label, counts, differ in getattr(comparison, "explanations", [])],
         contended_mark=CONTENDED_MARK,
     )
     return _render("compare.html.j2", context)
@@ -195,6 +200,7 @@ def _run_facts(table: Table1, harness: bool = True) -> list[tuple[str, str]]:
                    f"GPU: {env.get('gpu', 'none')}"),
         ("Versions", f"Python {env.get('python', '?')}, torch {env.get('torch', '?')}, onnx {env.get('onnx', '?')}, "
                      f"onnxruntime {env.get('onnxruntime', '?')}, TensorRT {env.get('tensorrt', '?')}"),
+        ("Setup", setup_text(env, cfg)),
         ("Run", f"{run.run_id}, started {run.started_at}, status {run.status}, {tool_text(run)}"),
         ("Cells", f"batch {table.batch_size}; baseline {table.baseline_title}; weights: {table.weights or 'n/a'}"),
     ]

@@ -6,8 +6,8 @@ from edgebench.report.paper import PAPER
 from edgebench.report.profile import profile_source, slowest_layers
 from edgebench.report.render.text import (
     COMPLIANT_TEXT, CONTENDED_MARK, HEADERS, NOT_COMPLIANT_TEXT, QUICK_MARK, TEXT_COLUMNS, cells, fmt, fmt_int,
-    footnotes, loadgen_text, run_flags, scenario_columns, scenario_compliant, scenario_intro, sections, target_parts,
-    timing_text, tool_text,
+    footnotes, loadgen_text, run_flags, scenario_columns, scenario_compliant, scenario_intro, sections,
+    setup_text, setup_warning_lines, target_parts, timing_text, tool_text,
 )
 from edgebench.report.statistics import mean
 from edgebench.report.table1 import Table1, post_label
@@ -31,6 +31,7 @@ def render_markdown(table: Table1) -> str:
         f"- Versions: Python {env.get('python', '?')}, torch {env.get('torch', '?')}, onnx {env.get('onnx', '?')}, "
         f"onnxruntime {env.get('onnxruntime', '?')}, TensorRT {env.get('tensorrt', '?')}",
         *_target_lines(env),
+        f"- Setup: {setup_text(env, cfg)}",
         f"- Run `{run.run_id}`, started {run.started_at}, status {run.status}, {tool_text(run)}; "
         f"batch {table.batch_size}; weights: {table.weights or 'n/a'}",
         f"- Timing: {timing_text(cfg.get('timing', {}))}; latencies are medians (p50) per batch, host wall-clock "
@@ -83,8 +84,9 @@ def render_markdown(table: Table1) -> str:
 
 def _warnings_section(table: Table1) -> list[str]:
     """Every cell's warnings, a line each."""
-    warn = [(rec.model, rec.backend, rec.precision, w) for rec in table.records for w in rec.warnings]
-    return ["", "Warnings:"] + [f"- {m} / {b} {p}: {w}" for m, b, p, w in warn] if warn else []
+    warn = [f"- {rec.model} / {rec.backend} {rec.precision}: {w}" for rec in table.records for w in rec.warnings]
+    warn = [f"- {w}" for w in setup_warning_lines(table.run.env)] + warn
+    return ["", "Warnings:", *warn] if warn else []
 
 
 def _cold_start_section(table: Table1) -> list[str]:

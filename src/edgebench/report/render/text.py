@@ -94,6 +94,18 @@ def target_parts(env: dict, em=str) -> list[str]:
     return parts
 
 
+def setup_text(env: dict, config: dict) -> str:
+    """The run's setup fingerprint (bench.setup) and its timing scope, in one line."""
+    from edgebench.results import setup
+
+    return f"{setup.summary(env.get('setup'))}; timing scope: {setup.timing_scope(config, env)}"
+
+
+def setup_warning_lines(env: dict) -> list[str]:
+    """The run's setup warnings, as stored with its environment."""
+    return [f"setup: {w}" for w in env.get("setup_warnings") or []]
+
+
 def footnotes(table: Table1) -> list[str]:
     """Plain-text notes for the cells and models the table marks, one per line (markdown list
     items without the dash): contended cells, quick timing, an interrupted run, models with no
