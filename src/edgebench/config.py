@@ -269,6 +269,10 @@ class SuiteConfig:
     profile: bool = False
     #: MLPerf LoadGen scenarios instead of the harness's timed rounds: one cell per scenario
     loadgen: LoadGenConfig | None = None
+    #: before each cell, wait until the device is cooler than this (degrees C; bench.soak.cool_before),
+    #: at most cool_timeout_s
+    cool_to_c: float | None = None
+    cool_timeout_s: float = 600.0
 
     def __post_init__(self):
         """The checks that need no device probe or backend lookup (dataclasses.replace runs them

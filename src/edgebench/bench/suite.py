@@ -119,8 +119,14 @@ def _write_breakdown(breakdown: dict, run_id: str, out_dir: Path) -> Path:
 
 
 def _model_records(cfg: SuiteConfig, session, store, env: dict, model: str, cells: list, bar) -> list[Record]:
-    """One model's harness cells (interleaved timed rounds) through the engine."""
+    """One model's harness cells (interleaved timed rounds) through the engine; with
+    cfg.cool_to_c, once the device is cooler than that (bench.soak.cool_before)."""
     arms = [_arm(cfg, session, store, env, model, name, precision, options) for name, precision, options in cells]
+    cooling = None
+    if cfg.cool_to_c is not None and not all(arm.resumed for arm in arms):
+        from edgebench.bench.soak import cool_before
+
+        cooling = cool_before(cfg)
 
     def stage(arm, what: str) -> None:
         bar.set_description(f"{model} / {arm.rec.backend} {arm.rec.precision}" + (": load" if what == "load" else ""))
@@ -130,9 +136,16 @@ def _model_records(cfg: SuiteConfig, session, store, env: dict, model: str, cell
         bar.total += len(extra)
         return extra
 
-    return measure_model(arms, split_timing(cfg.timing, cfg.repetitions), Reference(session.reference),
+    recs = measure_model(arms, split_timing(cfg.timing, cfg.repetitions), Reference(session.reference),
                          baseline_is_reference=baseline_is_reference(cfg), check_overhead=cfg.check_overhead,
                          fallbacks=fallbacks, on_stage=stage)
+    if cooling is not None:
+        details, warning = cooling
+        for rec in recs:
+            if "resumed_from" not in rec.details:
+                rec.details["cooling"] = details
+                rec.warnings += [warning] if warning else []
+    return recs
 
 
 def _arm(cfg: SuiteConfig, session, store, env: dict, model: str, name: str, precision: str, options: dict):

@@ -44,6 +44,17 @@ def add_parser(sub) -> None:
                         "see `edgebench fleet`)")
     p.add_argument("--dry-run", action="store_true",
                    help="with --target: print every command it would run on the device, and run nothing")
+    g = p.add_argument_group("thermal steady state")
+    g.add_argument("--soak", default=None, metavar="DURATION",
+                   help="keep one cell (one model, one backend) running this long, e.g. 30m: p50/p90 per window "
+                        "beside temperature, clocks and power, throttling flagged (soak.md, soak.json, soak.png)")
+    g.add_argument("--soak-window", type=float, default=60.0, metavar="S",
+                   help="with --soak: seconds per reported window (default 60)")
+    g.add_argument("--cool-to", type=float, default=None, metavar="C",
+                   help="before each model's cells, wait until the device is cooler than C degrees (the wait and "
+                        "the temperature are recorded; a warning when --cool-timeout runs out first)")
+    g.add_argument("--cool-timeout", type=float, default=600.0, metavar="S",
+                   help="with --cool-to: the longest wait, seconds (default 600)")
     g = p.add_argument_group("MLPerf LoadGen scenarios (edgebench[loadgen])")
     g.add_argument("--scenario", type=csv_list, default=None,
                    help="run each model x backend through MLPerf LoadGen instead of the timed rounds: single-stream, "
@@ -72,7 +83,8 @@ def main(args) -> int:
         model_options=model_options(args), timing=_processes(args, timing(args)), pool_size=args.pool_size, out_dir=args.out,
         db=args.db, cache_dir=args.cache_dir, check_overhead=args.check_overhead, repetitions=args.repetitions,
         isolate=not args.no_isolate, cell_timeout_s=args.cell_timeout, resume=args.resume, target=args.target,
-        profile=args.profile, loadgen=_loadgen(args), **models,
+        profile=args.profile, loadgen=_loadgen(args), cool_to_c=args.cool_to, cool_timeout_s=args.cool_timeout,
+        **models,
     )
     if args.weights and len(cfg.models) != 1:
         raise InvalidConfigError("--weights names one checkpoint; pass it with a single model (--models NAME)")
@@ -80,6 +92,8 @@ def main(args) -> int:
         raise InvalidConfigError("--devices names devices of a Ray cluster; pass --cluster ADDRESS too")
     if args.cluster is not None:
         return _run_on_cluster(args, cfg)
+    if args.soak is not None:
+        return _soak(args, cfg)
     if args.dry_run:
         if args.target is None:
             raise InvalidConfigError("--dry-run shows the commands a run would send to a device; pass --target NAME")
@@ -102,6 +116,19 @@ def main(args) -> int:
         print(console.breakdown_line(result.breakdown))
     _check_produced(result.records)
     return 0
+
+
+def _soak(args, cfg) -> int:
+    from edgebench.bench.soak import parse_duration, run_soak
+    from edgebench.errors import InvalidConfigError
+
+    if args.models is None or args.backends is None:
+        raise InvalidConfigError("--soak keeps one cell running: pass one model (--models NAME) and one backend "
+                                 "(--backends NAME[@PRECISION])")
+    rec, result, files = run_soak(cfg, parse_duration(args.soak), args.soak_window)
+    print(Path(files["soak_md"]).read_text())
+    print("\n".join(f"wrote {p}" for p in files.values()))
+    return 0 if rec.ok else 1
 
 
 def _declared_flops(model: str) -> int | None:
