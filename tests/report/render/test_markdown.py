@@ -100,3 +100,30 @@ def test_table1_shows_the_setup_and_its_warnings():
     html = render_html(build_table1(records(), run))
     assert "power mode 5W (maximum MAXN)" in html and "sudo nvpmodel -m 0" in html
     assert "- Setup: not recorded" in render_markdown(build_table1(records(), RUN))  # a run stored before
+
+
+def test_a_jetson_nano_run_is_set_beside_the_published_figures():
+    from edgebench.report.references import NANO, REFERENCES, device_text, gaps
+    from edgebench.report.render.html import render_html
+    from edgebench.results import setup
+    from tests.results.test_setup import _readings
+
+    fp = setup.fingerprint(_readings("jetson_clocks_show_nano_locked.txt"))
+    recs = records()
+    for r in recs:
+        r.model = {"a": "resnet50"}.get(r.model, r.model)
+    run = replace(RUN, env={**RUN.env, "setup": fp})
+    assert NANO.matches(device_text(run.env)) and not NANO.matches("NVIDIA Jetson Orin Nano Developer Kit")
+    table = build_table1(recs, run)
+    found = gaps(table)
+    assert {(g.reference.runtime, g.reference.value) for g in found} == {("pytorch", 81.7), ("optimised", 29.8)}
+    g = next(g for g in found if g.reference.runtime == "optimised")
+    post = next(r for r in recs if r.model == "resnet50" and r.backend == table.rows[0].post_backend
+                and r.precision == table.rows[0].post_precision)
+    assert g.speed == 29.8 / post.latency.host.p50_ms and g.ours == post.latency.host.p50_ms
+    assert "power mode MAXN here, not stated published" in g.differences
+    md = render_markdown(table)
+    assert "Published figures for this device class" in md and "torch2trt benchmarks (NVIDIA-AI-IOT)" in md
+    assert "Published figure: resnet50" in render_html(table)
+    assert "Published figures" not in render_markdown(build_table1(records(), RUN))  # a CPU: no class matches
+    assert all(r.value > 0 and r.url.startswith("https://github.com/") for r in REFERENCES)

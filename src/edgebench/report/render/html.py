@@ -21,6 +21,7 @@ from edgebench.report.render.text import (
     target_parts, timing_text, tool_text,
 )
 from edgebench.report.paper import PAPER
+from edgebench.report.references import gap_lines
 from edgebench.report.table1 import Table1, pick_cells, scenario_figure
 from edgebench.results.record import Record
 
@@ -92,7 +93,7 @@ def render_html(table: Table1) -> str:
         table1=_table1_grid(table),
         mean_line=(f"Mean speedup across {n_speedups} models: {fmt(table.mean_speedup, '.2f', 'x')} "
                    f"(the paper's {PAPER.device} figure: {PAPER.mean_speedup:.3f}x)."),
-        notes=footnotes(table),
+        notes=footnotes(table) + [f"Published figure: {line}" for line in gap_lines(table)],
         figure4=_figure4(table) if harness else "",
         cells=_cells_grid(records, roles, table),
         scenarios=_scenario_views(table),

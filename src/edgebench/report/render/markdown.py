@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edgebench.report.paper import PAPER
 from edgebench.report.profile import profile_source, slowest_layers
+from edgebench.report.references import gap_lines
 from edgebench.report.render.text import (
     COMPLIANT_TEXT, CONTENDED_MARK, HEADERS, NOT_COMPLIANT_TEXT, QUICK_MARK, TEXT_COLUMNS, cells, fmt, fmt_int,
     footnotes, loadgen_text, run_flags, scenario_columns, scenario_compliant, scenario_intro, sections,
@@ -63,6 +64,10 @@ def render_markdown(table: Table1) -> str:
     notes = footnotes(table)
     if notes:
         lines += ["", "Notes:", *(f"- {n}" for n in notes)]
+    published = gap_lines(table)
+    if published:
+        lines += ["", "Published figures for this device class (report.references; speed above 1: faster than "
+                      "published):", *(f"- {n}" for n in published)]
     if table.overhead:
         lines += [
             "",
