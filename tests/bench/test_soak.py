@@ -19,6 +19,10 @@ def test_tegrastats_lines_give_temperature_clocks_and_offline_cores():
     lines = (FIX / "tegrastats_tx2_before_jetson_clocks.txt").read_text().splitlines()
     got = soak.parse_tegrastats_line(lines[0])
     assert got == {"temp_c": 50.5, "cpu_mhz": 345.0, "cpu_offline": 2, "gpu_mhz": None, "power_w": None}
+    # the next two lines are hand-written in the layouts of a Nano's and an Orin's tegrastats (no
+    # recorded line of each was found); the recorded lines are the TX2's above
+    nano = "CPU [5%@1479,2%@1479,0%@1479,1%@1479] GR3D_FREQ 0%@921 PLL@31C CPU@33.5C PMIC@100C GPU@31.5C"
+    assert soak.parse_tegrastats_line(nano)["temp_c"] == 33.5  # the Nano's PMIC reads a fixed 100C
     orin = "CPU [1%@729,2%@729] GR3D_FREQ 0%@[305] cpu@47.5C tj@48.9C VDD_IN 5000mW/5000mW"  # JetPack 5 layout
     assert soak.parse_tegrastats_line(orin) == {"temp_c": 48.9, "cpu_mhz": 729.0, "cpu_offline": 0, "gpu_mhz": 305.0,
                                                 "power_w": 5.0}

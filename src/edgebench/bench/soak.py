@@ -30,7 +30,8 @@ def parse_tegrastats_line(line: str) -> dict:
     clock), "power_w": the board input rail}. What the line lacks is None."""
     from edgebench.bench.energy import board_power
 
-    temps = [float(t) for name, t in _TEGRA_TEMP.findall(line) if float(t) > -40]  # -256C: an unused zone
+    # -256C: an unused zone; PMIC: a fixed 100C on the Nano, no measurement
+    temps = [float(t) for name, t in _TEGRA_TEMP.findall(line) if float(t) > -40 and "pmic" not in name.lower()]
     cpu = _TEGRA_CPU.search(line)
     cores = cpu.group(1).split(",") if cpu else []
     clocks = [int(c.split("@")[1]) for c in cores if "@" in c and c.split("@")[1].isdigit()]

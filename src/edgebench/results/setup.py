@@ -206,14 +206,15 @@ def _clocks_locked(fp: dict, show: dict) -> bool | None:
 
 def _temperatures(files: dict) -> dict:
     """thermal zone type -> degrees C (the kernel's millidegrees; the invalid -256000 of an unused
-    Jetson zone, and anything under -40 C, left out)."""
+    Jetson zone, anything under -40 C, and a PMIC zone, which on the Nano reads a fixed 100 C,
+    left out)."""
     out = {}
     for path, kind in files.items():
         m = re.fullmatch(r"/sys/class/thermal/(thermal_zone\d+)/type", path)
         if not m:
             continue
         value = _int(files.get(f"/sys/class/thermal/{m.group(1)}/temp"))
-        if value is not None and value > -40000:
+        if value is not None and value > -40000 and "pmic" not in kind.lower():
             name = kind.strip() or m.group(1)
             out[name if name not in out else f"{name} ({m.group(1)})"] = round(value / 1000.0, 1)
     return out
