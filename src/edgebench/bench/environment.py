@@ -73,23 +73,35 @@ def jetson_info() -> dict:
     }
 
 
-def gpu_info() -> dict:
-    """Driver, clocks and other tenants of GPU 0 through NVML (pynvml), where available."""
-    info = {"gpu_driver": "unknown", "gpu_sm_clock_mhz": "unknown", "gpu_mem_clock_mhz": "unknown",
-            "gpu_other_processes": []}
+def _nvml_device(index: int = 0):
+    """(pynvml, the handle of GPU `index`), or None where pynvml, the NVIDIA driver or NVML's
+    permission is missing."""
     if find_spec("pynvml") is None:
-        return info
+        return None
     try:
         import pynvml
 
         pynvml.nvmlInit()
-        h = pynvml.nvmlDeviceGetHandleByIndex(0)
+        return pynvml, pynvml.nvmlDeviceGetHandleByIndex(index)
+    except Exception:  # no NVIDIA driver, or NVML not permitted in this container
+        return None
+
+
+def gpu_info() -> dict:
+    """Driver, clocks and other tenants of GPU 0 through NVML (pynvml), where available."""
+    info = {"gpu_driver": "unknown", "gpu_sm_clock_mhz": "unknown", "gpu_mem_clock_mhz": "unknown",
+            "gpu_other_processes": []}
+    device = _nvml_device()
+    if device is None:
+        return info
+    pynvml, h = device
+    try:
         info["gpu_driver"] = pynvml.nvmlSystemGetDriverVersion()
         info["gpu_sm_clock_mhz"] = pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)
         info["gpu_mem_clock_mhz"] = pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_MEM)
         me = os.getpid()
         info["gpu_other_processes"] = [p.pid for p in pynvml.nvmlDeviceGetComputeRunningProcesses(h) if p.pid != me]
-    except Exception:  # no NVIDIA driver, or NVML not permitted in this container
+    except Exception:  # a query this driver or container does not allow
         pass
     return info
 
@@ -99,15 +111,10 @@ def nvml_facts(index: int = 0) -> dict:
     and the reasons its clocks are held down now, through NVML (pynvml); {} without it."""
     from edgebench.results.setup import clock_reasons
 
-    if find_spec("pynvml") is None:
+    device = _nvml_device(index)
+    if device is None:
         return {}
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        h = pynvml.nvmlDeviceGetHandleByIndex(index)
-    except Exception:  # no NVIDIA driver, or NVML not permitted here
-        return {}
+    pynvml, h = device
     out: dict = {}
 
     def read(key, fn):
