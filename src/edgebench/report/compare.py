@@ -140,15 +140,14 @@ def compare_runs(runs: list[Run], records: list[list[Record]], labels: list[str]
 
 def setup_explanations(labels: list[str], runs: list[Run], cells: list[CellComparison]) -> list:
     """For each later run with cells significantly faster or slower than the first run's: the
-    setup facts (bench.setup.SPEED_FACTS, and the timing scope) that differ between the two, the
-    differences that can explain a difference in speed."""
+    setup facts (results.setup.SPEED_FACTS, and the timing scope) that differ between the two, the
+    differences that can explain a difference in speed. Each fact is read as env_differences
+    reads it (ENV_FACTS)."""
+    speed = {label for label, _ in SPEED_FACTS} | {"timing scope"}
+    readers = [(what, read) for what, read in ENV_FACTS if what in speed]
+
     def facts(run: Run) -> dict:
-        fp = run.env.get("setup") or {}
-        out = {label: fp.get(key) for label, key in SPEED_FACTS}
-        out["power mode"] = out["power mode"] or _power_mode(run.env)
-        out["CPU governor"] = out["CPU governor"] or run.env.get("cpu_governor")
-        out["timing scope"] = timing_scope(run.config, run.env)
-        return out
+        return {what: read(run, []) for what, read in readers}
 
     first = facts(runs[0])
     out = []

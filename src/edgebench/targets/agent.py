@@ -120,7 +120,8 @@ def parse_cpuinfo(text):
 # ---------------------------------------------------------------------------------------------
 # the setup readings: raw text of the files and commands that say how the device is set up (power
 # mode, cores online, governors, clocks, temperatures). They are sent back as text and read on the
-# host (edgebench.bench.setup), which also reads a local machine with this same function.
+# host (edgebench.results.setup). A local machine is read by edgebench.system.setup_readings, of
+# which this is a copy (this file imports nothing of edgebench); a test keeps the two the same.
 
 #: files read, as globs under root (a missing one is left out)
 SETUP_FILES = (

@@ -97,7 +97,7 @@ class TargetProbe:
 
 
 def _setup(readings) -> dict:
-    """The target's setup fingerprint and its warnings (bench.setup), from the raw readings its
+    """The target's setup fingerprint and its warnings (results.setup), from the raw readings its
     agent sent back as text; nothing for an agent that sent none."""
     if not isinstance(readings, dict):
         return {}

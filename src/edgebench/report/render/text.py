@@ -95,7 +95,7 @@ def target_parts(env: dict, em=str) -> list[str]:
 
 
 def setup_text(env: dict, config: dict) -> str:
-    """The run's setup fingerprint (bench.setup) and its timing scope, in one line."""
+    """The run's setup fingerprint (results.setup) and its timing scope, in one line."""
     from edgebench.results import setup
 
     return f"{setup.summary(env.get('setup'))}; timing scope: {setup.timing_scope(config, env)}"
