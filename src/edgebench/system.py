@@ -128,13 +128,14 @@ def _run(argv: list[str]) -> tuple[int | None, str]:
     return out.returncode, out.stdout
 
 
-def setup_readings(root: str = "/", run=None, which=shutil.which) -> dict:
+def setup_readings(root: str = "/", run=None, which=shutil.which, patterns: tuple = SETUP_FILES) -> dict:
     """{"files": {path: text}, "commands": {"nvpmodel -q": stdout or None}}: what the setup
-    fingerprint reads, unparsed (results.setup.fingerprint reads it). The device agent
-    (targets/agent.py, one Python 3.6 file that imports nothing of edgebench) has a copy of this
-    function and its lists; a test keeps the two the same. Never raises."""
+    fingerprint reads, unparsed (results.setup.fingerprint reads it); `patterns` narrows the files
+    (a soak's sensors read only what changes). The device agent (targets/agent.py, one Python 3.6
+    file that imports nothing of edgebench) has a copy of this function and its lists; a test keeps
+    the two the same. Never raises."""
     files = {}
-    for pattern in SETUP_FILES:
+    for pattern in patterns:
         for path in sorted(glob.glob(os.path.join(root, pattern.lstrip("/")))):
             try:
                 with open(path, "rb") as f:

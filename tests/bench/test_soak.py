@@ -112,3 +112,16 @@ def test_cool_to_records_the_wait_on_each_cell(tmp_path):
         recs = store.records(store.latest_run_id())
     assert [r.details["cooling"]["cooled"] for r in recs] == [True, True]
     assert all(r.details["cooling"]["below_c"] == 200 for r in recs)
+
+
+def test_the_sensors_read_only_what_changes_and_agree_with_the_full_readings(tmp_path):
+    from edgebench import system
+    from edgebench.results.setup import fingerprint
+    from tests.results.test_setup import _sysfs
+
+    assert set(soak.Sensors.FILES) <= set(system.SETUP_FILES)
+    _sysfs(tmp_path, online="0-1", present="0-3")
+    full = fingerprint(system.setup_readings(str(tmp_path), which=lambda name: None))
+    got = soak.Sensors(str(tmp_path)).read()
+    assert got == {"temp_c": full["temperature_max_c"], "cpu_mhz": full["cpu_mhz_cur"], "gpu_mhz": full["gpu_mhz_cur"],
+                   "power_w": None} == {"temp_c": 50.0, "cpu_mhz": 918, "gpu_mhz": 77, "power_w": None}
