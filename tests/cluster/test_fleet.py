@@ -53,7 +53,10 @@ class Cluster:
                     # a lost node is declared dead after ~1.5 s rather than Ray's default ~15 s
                     "RAY_health_check_period_ms": "500", "RAY_health_check_timeout_ms": "500",
                     "RAY_health_check_failure_threshold": "3", "RAY_health_check_initial_delay_ms": "0",
-                    "RAY_USAGE_STATS_ENABLED": "0"}
+                    "RAY_USAGE_STATS_ENABLED": "0",
+                    # the nodes' artifact cache in this folder too: the module-scoped cluster starts
+                    # before the per-test fixture points EDGEBENCH_CACHE at pytest's folder
+                    "EDGEBENCH_CACHE": str(self.tmp / "cache")}
         self.ray = str(Path(sys.executable).with_name("ray"))
         if not Path(self.ray).exists():
             self.ray = shutil.which("ray") or "ray"
