@@ -139,6 +139,8 @@ class TorchCompileBackend(Backend):
     def _quantize(self, calibration: list, batch_size: int) -> None:
         """Swap the layers for their int8 / fp8 form, calibrated on `calibration` (one batch of up
         to 8 items at a time, each copied to the device only when the last has run)."""
+        from torch import nn
+
         from edgebench.backends.torch_compile.low_precision import gpu_path, kept_summary, quantize
 
         def batches():
@@ -155,8 +157,16 @@ class TorchCompileBackend(Backend):
             self._flags()
             example = inputs.parts(self._to_device(inputs.random_batch(self.context.item_shape, batch_size,
                                                                        np.random.default_rng(0))))
-        rows = quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype,
-                        example=example, path=path)
+        rows, unfused = [], ""
+        if path == "triton-int8":  # each convolution, its residual add and ReLU one kernel, int8 between them
+            from edgebench.backends.torch_compile import int8_graph
+
+            unfused = int8_graph.probe(self.device)
+            if not unfused:
+                self.module, rows, unfused = int8_graph.fuse_int8_convs(self.module, batches(), self.io.dtype, example)
+        types = (nn.Linear,) if rows else (nn.Conv2d, nn.Linear)
+        rows += quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype,
+                         example=example, path=path, types=types)
         low = [r for r in rows if r["choice"] == self.precision]
         kept = kept_summary(rows, self.precision)
         if not low:  # the cell would time the FP16 model under the low precision's name
@@ -170,6 +180,9 @@ class TorchCompileBackend(Backend):
                            "kept_fp16": len(rows) - len(low), "kept": kept,
                            "calibration": f"{len(calibration)} {self.calibration_desc}",
                            **({"gpu_path": path or "torch"} if self.device == "cuda" else {}),
+                           **({"fused_convs": sum(r.get("gpu_path") == "triton-int8-conv" and r["choice"] == self.precision
+                                                  for r in rows)} if path == "triton-int8" else {}),
+                           **({"fused_convs_not_used": unfused} if unfused else {}),
                            **({"gpu_path_fallback": why} if why else {})},
             low_precision_layers=rows)
 
@@ -212,7 +225,8 @@ class TorchCompileBackend(Backend):
                   "device": device_identity(self.device)}
         if self.low:  # its scales: frozen into the compiled graph on the CPU
             fields["calibration"] = self.details["low_precision"]["calibration"]
-            fields["scales"] = [float(m.in_scale) for m in self.module.modules() if hasattr(m, "in_scale")]
+            fields["scales"] = [[float(m.in_scale), getattr(m, "y_scale", None)] for m in self.module.modules()
+                                if hasattr(m, "in_scale")]
         return fields
 
     def _compile_cache(self):

@@ -241,19 +241,20 @@ def gpu_path(kind: str, device, capability: tuple[int, int]) -> tuple[str, str]:
 
 
 def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=torch.float16,
-             example: tuple | None = None, path: str = "") -> list[dict]:
+             example: tuple | None = None, path: str = "", types=(nn.Conv2d, nn.Linear)) -> list[dict]:
     """Swap `module`'s eligible layers (in place; BatchNorm already folded, float parameters
     already in `out_dtype`) for their `kind` form, calibrated on `calibration` (batches: tuples of
     tensors on its device, in its dtype). `rows`: the rows a linear layer's product gets at the
     benchmark batch (the batch size). `path`: gpu_path()'s choice, on CUDA. With `example` (a
     benchmark batch, on CUDA), each convolution is kept in floating point unless its
     low-precision gather and product, timed on its real input shape, beat the float layer by
-    MIN_GAIN (faster). Returns one row per
+    MIN_GAIN (faster). `types`: the layer classes considered (int8_graph fuses the convolutions
+    itself and leaves the linear layers to this). Returns one row per
     convolution and linear layer: name, choice ("int8"/"fp8", or "fp16" where it stays), why it
     stays, and with `example` both timings in microseconds."""
     candidates, decisions = [], []
     for name, layer in module.named_modules():
-        if not isinstance(layer, (nn.Conv2d, nn.Linear)):
+        if not isinstance(layer, types):
             continue
         reason = why_not(layer, kind)
         if not reason and kind == "int8" and isinstance(layer, nn.Linear) and rows <= MIN_ROWS:

@@ -1,0 +1,226 @@
+"""An INT8 convolution in Triton with everything around it fused, as TensorRT's INT8 engines run
+a ResNet: implicit GEMM on the tensor cores (int8 x int8 accumulated in int32, the input's windows
+gathered on the fly, nothing materialised), then one epilogue: each output channel's
+dequantisation, the bias (BatchNorm folded into it), the residual branch's add, the ReLU and,
+where every reader of the output is another INT8 layer, its quantisation to int8 for that layer.
+An activation between two such layers then crosses memory once, in int8.
+
+Input: channels-last (NHWC), int8 with the scale it was stored with, or FP16/BF16 quantised while
+it is loaded. Residual: none, FP16/BF16, or int8 with its scale. Output: int8 (for the next INT8
+layers) or FP16/BF16. Registered as `edgebench::int8_conv` so torch.compile treats it as one
+opaque kernel and CUDA graphs record it; it also runs in Triton's CPU interpreter
+(TRITON_INTERPRET=1, set before import), which the tests use. Importing it imports Triton: only
+int8_graph does, on CUDA or under the interpreter."""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import nn
+
+#: the largest magnitude symmetric INT8 stores (-127..127)
+QMAX = 127.0
+
+
+@triton.jit
+def _round_int8(v):
+    """v (float32, already divided by its scale) rounded half away from zero into -127..127."""
+    v = tl.minimum(tl.maximum(v, -127.0), 127.0)
+    return tl.where(v >= 0, v + 0.5, v - 0.5).to(tl.int8)
+
+
+@triton.jit
+def _int8_conv_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, r_ptr, y_ptr, M, N, K, H, W, OH, OW, sxn, sxh, sxw,
+                      x_inv, r_scale, y_inv,
+                      CIN: tl.constexpr, KH: tl.constexpr, KW: tl.constexpr, SH: tl.constexpr, SW: tl.constexpr,
+                      PH: tl.constexpr, PW: tl.constexpr, X_INT8: tl.constexpr, HAS_BIAS: tl.constexpr,
+                      RES: tl.constexpr, RELU: tl.constexpr, Y_INT8: tl.constexpr,
+                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)  # output positions (n, oh, ow)
+    rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)  # output channels
+    ow = rm % OW
+    t = rm // OW
+    oh = t % OH
+    nb = t // OH
+    h0 = oh * SH - PH
+    w0 = ow * SW - PW
+    row = nb * sxn
+    m_in = rm < M
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32)
+    for k0 in range(0, K, BLOCK_K):
+        rk = k0 + tl.arange(0, BLOCK_K)  # reduction index: (kh * KW + kw) * CIN + c
+        if CIN % BLOCK_K == 0:  # the block lies in one kernel tap: its offsets are a row's plus the channel
+            tap = k0 // CIN
+            hi = h0 + tap // KW
+            wi = w0 + tap % KW
+            inside = m_in & (hi >= 0) & (hi < H) & (wi >= 0) & (wi < W)
+            c = (k0 % CIN) + tl.arange(0, BLOCK_K)
+            a = tl.load(x_ptr + (row + hi * sxh + wi * sxw)[:, None] + c[None, :], mask=inside[:, None], other=0)
+        else:
+            c = rk % CIN
+            tap = rk // CIN
+            hi = h0[:, None] + (tap // KW)[None, :]
+            wi = w0[:, None] + (tap % KW)[None, :]
+            inside = m_in[:, None] & (rk[None, :] < K) & (hi >= 0) & (hi < H) & (wi >= 0) & (wi < W)
+            a = tl.load(x_ptr + row[:, None] + hi * sxh + wi * sxw + c[None, :], mask=inside, other=0)
+        if not X_INT8:
+            a = _round_int8(a.to(tl.float32) * x_inv)
+        b = tl.load(w_ptr + rn[None, :] * K + rk[:, None], mask=(rk[:, None] < K) & (rn[None, :] < N), other=0)
+        acc += tl.dot(a, b, out_dtype=tl.int32)
+    n_in = rn < N
+    y = acc.to(tl.float32) * tl.load(scale_ptr + rn, mask=n_in, other=0.0)[None, :]
+    if HAS_BIAS:
+        y += tl.load(bias_ptr + rn, mask=n_in, other=0.0)[None, :]
+    out = rm[:, None] * N + rn[None, :]
+    o_mask = m_in[:, None] & n_in[None, :]
+    if RES == 1:
+        y += tl.load(r_ptr + out, mask=o_mask, other=0).to(tl.float32)
+    if RES == 2:
+        y += tl.load(r_ptr + out, mask=o_mask, other=0).to(tl.float32) * r_scale
+    if RELU:
+        y = tl.maximum(y, 0.0)
+    if Y_INT8:
+        tl.store(y_ptr + out, _round_int8(y * y_inv), mask=o_mask)
+    else:
+        tl.store(y_ptr + out, y.to(y_ptr.dtype.element_ty), mask=o_mask)
+
+
+#: the interpreter (no GPU) runs one small tile shape
+_INTERPRETED = (16, 32, 32, 4, 1)
+
+
+def tile(m: int, n: int, k: int) -> tuple[int, int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) for an (m, n, k) product: big tiles where there
+    are rows enough to keep every SM busy (a batch), small ones at batch 1, where a layer of 49 to
+    3,136 output positions would otherwise run on a handful of programs. One tile per shape, no
+    autotuning: every tile shape is another compile at load."""
+    block_k = 128 if k % 128 == 0 and m < 4096 else 64
+    if m >= 16384:
+        return (128, 128, 64, 8, 4) if n >= 128 else (128, 64, 64, 4, 4)
+    if m >= 4096:
+        return 64, 128 if n >= 128 else 64, 64, 4, 4
+    return 32, 64, block_k, 4, 3
+
+
+def _out_hw(h: int, w: int, geometry) -> tuple[int, int]:
+    kh, kw, sh, sw, ph, pw = geometry
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+def _empty(x, cout: int, geometry, dtype):
+    """The output (N, OH, OW, Cout) and its (N, Cout, OH, OW) channels-last view (what the op returns)."""
+    oh, ow = _out_hw(x.shape[2], x.shape[3], geometry)
+    y = x.new_empty((x.shape[0], oh, ow, cout), dtype=dtype)
+    return y, y.permute(0, 3, 1, 2)
+
+
+#: the float dtypes an output is stored in where it is not int8 (flags[3] indexes it)
+FLOAT_OUT = (torch.float16, torch.bfloat16, torch.float32)
+
+
+def _out_dtype(y_int8: bool, code: int):
+    return torch.int8 if y_int8 else FLOAT_OUT[code]
+
+
+def int8_conv_impl(x, w, scale, bias, residual, geometry: list[int], flags: list[int], x_scale: float,
+                   r_scale: float, y_scale: float):
+    """x (N, C, H, W): int8 (flags[0]) or FP16/BF16, any layout; w (Cout, KH*KW*Cin) int8 in the
+    window order; scale (Cout,) float32: x_scale times each channel's weight scale; bias (Cout,)
+    float32 or None; residual (N, Cout, OH, OW) or None: int8 (times r_scale) or float; geometry:
+    kh, kw, sh, sw, ph, pw; flags: x int8, relu, y int8, the float output's dtype (FLOAT_OUT's index). Returns (N, Cout, OH, OW)
+    channels-last: int8 (stored as round(y / y_scale)) or float."""
+    x_int8, relu, y_int8, out_code = flags
+    x = x.contiguous(memory_format=torch.channels_last)
+    n, cin, h, wd = x.shape
+    cout, k = w.shape
+    y, view = _empty(x, cout, geometry, _out_dtype(y_int8, out_code))
+    _, oh, ow, _ = y.shape
+    m = n * oh * ow
+    res = 0
+    if residual is not None:
+        residual = residual.contiguous(memory_format=torch.channels_last)
+        res = 2 if residual.dtype == torch.int8 else 1
+    block_m, block_n, block_k, warps, stages = tile(m, cout, k) if x.is_cuda else _INTERPRETED
+    grid = (triton.cdiv(m, block_m), triton.cdiv(cout, block_n))
+    sn, _, sh, sw = x.stride()
+    kh, kw, sth, stw, ph, pw = geometry
+    _int8_conv_kernel[grid](x, w, scale, bias if bias is not None else scale, residual if residual is not None else scale,
+                            y, m, cout, k, h, wd, oh, ow, sn, sh, sw, 1.0 / x_scale, r_scale, 1.0 / y_scale,
+                            CIN=cin, KH=kh, KW=kw, SH=sth, SW=stw, PH=ph, PW=pw, X_INT8=bool(x_int8),
+                            HAS_BIAS=bias is not None, RES=res, RELU=bool(relu), Y_INT8=bool(y_int8),
+                            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps, num_stages=stages)
+    return view
+
+
+@torch.library.custom_op("edgebench::int8_conv", mutates_args=(), device_types="cuda",
+                         tags=(torch.Tag.needs_fixed_stride_order,))
+def int8_conv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+              residual: torch.Tensor | None, geometry: list[int], flags: list[int], x_scale: float,
+              r_scale: float, y_scale: float) -> torch.Tensor:
+    return int8_conv_impl(x, w, scale, bias, residual, geometry, flags, x_scale, r_scale, y_scale)
+
+
+@int8_conv.register_fake
+def _(x, w, scale, bias, residual, geometry, flags, x_scale, r_scale, y_scale):
+    return _empty(x, w.shape[0], geometry, _out_dtype(flags[2], flags[3]))[1]
+
+
+class Int8ConvFused(nn.Module):
+    """A Conv2d (groups 1, dilation 1, integer zero padding) with the bias, an optional residual
+    add and ReLU after it, computed by `_int8_conv_kernel`. Weights quantised per output channel
+    (max |w| / 127); `x_scale`: the input's (stored int8 with it, or calibrated for quantising it
+    on load); `y_scale`: the output's where it is stored int8 (None: FP16/BF16); `r_scale`: an
+    int8 residual's. forward(x, residual=None)."""
+
+    def __init__(self, conv: nn.Conv2d, x_scale: float, *, x_int8: bool = False, relu: bool = False,
+                 y_scale: float | None = None, r_scale: float = 1.0, out_dtype=torch.float16):
+        super().__init__()
+        w = conv.weight.detach().float()
+        w = w.permute(0, 2, 3, 1).reshape(w.shape[0], -1)  # (Cout, kh * kw * Cin): the window order
+        w_scale = (w.abs().amax(dim=1) / QMAX).clamp(min=1e-12)
+        self.register_buffer("weight", torch.clamp(torch.round(w / w_scale[:, None]), -127, 127).to(torch.int8))
+        self.register_buffer("weight_scale", w_scale)
+        self.register_buffer("in_scale", torch.tensor(max(float(x_scale), 1e-12), dtype=torch.float32))
+        self.register_buffer("out_scale", w_scale * self.in_scale)  # each output channel's dequantisation
+        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().float().clone())
+        self.geometry = [*conv.kernel_size, *conv.stride, *conv.padding]
+        self.x_scale, self.r_scale = float(self.in_scale), float(r_scale)
+        self.y_scale = float(y_scale) if y_scale else 1.0
+        self.flags = [int(x_int8), int(relu), int(y_scale is not None), FLOAT_OUT.index(out_dtype)]
+
+    def extra_repr(self) -> str:
+        x_int8, relu, y_int8, _ = self.flags
+        return (f"{self.weight.shape[1]}->{self.weight.shape[0]}, geometry={self.geometry}, in={'int8' if x_int8 else 'float'}, "
+                f"relu={bool(relu)}, out={'int8' if y_int8 else 'float'}")
+
+    def forward(self, x, residual=None):
+        args = (x, self.weight, self.out_scale, self.bias, residual, self.geometry, self.flags, self.x_scale,
+                self.r_scale, self.y_scale)
+        return int8_conv(*args) if x.is_cuda else int8_conv_impl(*args)  # the CPU: Triton's interpreter
+
+
+def reference(conv: nn.Conv2d, x, residual=None, relu: bool = False):
+    """What Int8ConvFused approximates, in float32: conv(x) (+ residual) (then ReLU)."""
+    y = conv.float()(x.float())
+    if residual is not None:
+        y = y + residual.float()
+    return torch.relu(y) if relu else y
+
+
+def compile_for(arch: int, geometry=(3, 3, 1, 1, 1, 1), cin: int = 64, tile_shape=(128, 128, 64, 8, 4)):
+    """The kernel (int8 in and out, residual and ReLU fused) compiled ahead of time for the NVIDIA
+    architecture `arch` (87: Jetson Orin) on any machine, GPU or not, as triton_int8.compile_for."""
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    kh, kw, sh, sw, ph, pw = geometry
+    bm, bn, bk, warps, stages = tile_shape
+    names = ("x_ptr", "w_ptr", "scale_ptr", "bias_ptr", "r_ptr", "y_ptr")
+    signature = {**dict(zip(names, ("*i8", "*i8", "*fp32", "*fp32", "*i8", "*i8"))),
+                 **dict.fromkeys(("M", "N", "K", "H", "W", "OH", "OW", "sxn", "sxh", "sxw"), "i32"),
+                 **dict.fromkeys(("x_inv", "r_scale", "y_inv"), "fp32")}
+    constexprs = {"CIN": cin, "KH": kh, "KW": kw, "SH": sh, "SW": sw, "PH": ph, "PW": pw, "X_INT8": True,
+                  "HAS_BIAS": True, "RES": 2, "RELU": True, "Y_INT8": True, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}
+    signature.update(dict.fromkeys(constexprs, "constexpr"))
+    source = ASTSource(fn=_int8_conv_kernel, signature=signature, constexprs=constexprs)
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options={"num_warps": warps, "num_stages": stages})

@@ -1,0 +1,261 @@
+"""INT8 convolutions fused as TensorRT fuses them: each convolution with the residual add and ReLU
+after it becomes one int8_conv kernel, and the activations between two such kernels stay int8.
+
+On the model's torch.fx graph (BatchNorm already folded into the convolutions):
+1. each plain Conv2d the INT8 product serves (low_precision.why_not) starts a group; the add
+   its output alone feeds (a residual branch's, of the same shape) and a ReLU after that join it;
+2. calibration runs the float graph on the task's inputs and records the largest |value| of each
+   group's input, output and residual branch (symmetric per-tensor scales, max / 127);
+3. with a benchmark batch (on CUDA), each group's fused kernel is timed on its real shapes against
+   the float convolution alone, and kept only where it is faster (the float time leaves out the
+   add and ReLU the fused kernel includes, so a kept layer is faster than its float form);
+4. a group's output is stored int8 where every reader is another group (as its input or as its
+   residual), else in the float dtype; an input that comes in float is quantised while loaded;
+5. the group's nodes are replaced by one call of its Int8ConvFused module.
+
+What does not trace, or a GPU whose fused kernel fails its probe, keeps low_precision's per-layer
+INT8 path. Importing this module imports Triton (int8_conv): only the torch-compile backend does,
+on CUDA, and the tests under Triton's interpreter."""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from edgebench.backends.torch_compile.conv_lowering import set_layer, time_layer_s
+from edgebench.backends.torch_compile.int8_conv import QMAX, Int8ConvFused, reference
+from edgebench.backends.torch_compile.low_precision import why_not
+
+#: what the fused path is called in a layer's row and the backend's details
+PATH = "triton-int8-conv"
+_ADDS = (operator.add, operator.iadd, torch.add)
+_RELUS = (torch.relu, torch.relu_, F.relu)
+
+
+@dataclass(eq=False)
+class Group:
+    """One convolution and what joins it; nodes of the traced graph."""
+    conv: fx.Node
+    #: the convolution's input node, as traced (rewriting other groups later rewires the graph's edges)
+    x: fx.Node
+    add: fx.Node | None = None
+    residual: fx.Node | None = None
+    relu: fx.Node | None = None
+    x_int8: bool = False
+    y_int8: bool = False
+
+    @property
+    def tail(self) -> fx.Node:
+        return self.relu or self.add or self.conv
+
+    @property
+    def name(self) -> str:
+        return str(self.conv.target)
+
+    def fused(self) -> str:
+        return "+".join(["bias", *(["residual add"] if self.add is not None else []),
+                         *(["relu"] if self.relu is not None else [])])
+
+
+def traced(module: nn.Module) -> tuple[fx.GraphModule | None, str]:
+    """(module as a torch.fx GraphModule, "") or (None, why it does not trace)."""
+    if isinstance(module, fx.GraphModule):
+        return module, ""
+    try:
+        return fx.symbolic_trace(module), ""
+    except Exception as exc:  # noqa: BLE001 - any tracing failure keeps the per-layer path
+        return None, f"the model does not trace with torch.fx ({type(exc).__name__})"
+
+
+def _is_relu(node: fx.Node, modules: dict) -> bool:
+    if node.op == "call_module":
+        return type(modules.get(node.target)) is nn.ReLU
+    if node.op == "call_function":
+        return node.target in _RELUS and len(node.args) == 1 and set(node.kwargs) <= {"inplace"}
+    return node.op == "call_method" and node.target in ("relu", "relu_") and len(node.args) == 1
+
+
+def _is_add(node: fx.Node) -> bool:
+    return (node.op == "call_function" and node.target in _ADDS and len(node.args) == 2 and not node.kwargs
+            and all(isinstance(a, fx.Node) for a in node.args))
+
+
+def plan(gm: fx.GraphModule) -> tuple[list[Group], list[dict]]:
+    """(the groups, a row for each Conv2d that stays in floating point and why)."""
+    modules = dict(gm.named_modules())
+    calls: dict[str, int] = {}
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            calls[node.target] = calls.get(node.target, 0) + 1
+    groups, kept, claimed = [], [], set()
+    for node in gm.graph.nodes:
+        if node.op != "call_module" or not isinstance(modules.get(node.target), nn.Conv2d):
+            continue
+        reason = why_not(modules[node.target], "int8")
+        if not reason and (calls[node.target] > 1 or len(node.args) != 1 or node.kwargs
+                           or not isinstance(node.args[0], fx.Node)):
+            reason = "the layer is called more than once or with more than its input"
+        if reason:
+            kept.append({"layer": node.target, "choice": "fp16", "reason": reason})
+            continue
+        group, tail = Group(node, node.args[0]), node
+        if len(tail.users) == 1:
+            user = next(iter(tail.users))
+            if _is_add(user) and user not in claimed and user.args[0] is not user.args[1]:
+                group.add, group.residual = user, user.args[1] if user.args[0] is tail else user.args[0]
+                claimed.add(user)
+                tail = user
+        if len(tail.users) == 1 and _is_relu(next(iter(tail.users)), modules):
+            group.relu = next(iter(tail.users))
+        groups.append(group)
+    return groups, kept
+
+
+class _Recorder(fx.Interpreter):
+    """Runs the graph, keeping each wanted node's largest |value| and its shape."""
+
+    def __init__(self, gm: fx.GraphModule, wanted):
+        super().__init__(gm)
+        self.amax = dict.fromkeys(wanted, 0.0)
+        self.shapes: dict = {}
+
+    def run_node(self, n):
+        out = super().run_node(n)
+        if n in self.amax and isinstance(out, torch.Tensor):
+            self.amax[n] = max(self.amax[n], float(out.detach().abs().max()))
+            self.shapes[n] = (tuple(out.shape), out.dim() == 4 and out.is_contiguous(memory_format=torch.channels_last))
+        return out
+
+
+def _record(gm: fx.GraphModule, groups: list[Group], batches) -> _Recorder:
+    wanted = {n for g in groups for n in (g.x, g.conv, g.tail, g.residual) if n is not None}
+    rec = _Recorder(gm, wanted)
+    with torch.no_grad():
+        for batch in batches:
+            rec.run(*(batch if isinstance(batch, tuple) else (batch,)))
+    return rec
+
+
+def fuse_int8_convs(module: nn.Module, calibration, out_dtype=torch.float16, example: tuple | None = None):
+    """(the module, traced and rewritten; one row per Conv2d; "") or (module unchanged, [], why the
+    fused path is not used). `calibration`: batches (tuples of tensors on the module's device, in
+    out_dtype); `example`: a benchmark batch for the per-layer timing (CUDA), or None."""
+    gm, why = traced(module)
+    if gm is None:
+        return module, [], why
+    groups, kept = plan(gm)
+    rows = {r["layer"]: r for r in kept}
+    calib = _record(gm, groups, calibration)
+    alive = []
+    for g in groups:
+        row = rows[g.name] = {"layer": g.name, "choice": "int8", "reason": "", "gpu_path": PATH, "fused": g.fused()}
+        if g.add is not None and calib.shapes.get(g.residual, (None,))[0] != calib.shapes.get(g.conv, (None,))[0]:
+            g.add = g.residual = g.relu = None  # a broadcasting add: the convolution alone
+            row["fused"] = g.fused()
+        if calib.amax[g.x] == 0.0:
+            row.update(choice="fp16", reason="its input was zero on every calibration input")
+            continue
+        alive.append(g)
+    groups = alive
+    modules = dict(gm.named_modules())
+    if example is not None:
+        groups = _timed(gm, groups, modules, example, rows, out_dtype)
+    by_tail = {g.tail: g for g in groups}
+    by_conv = {g.conv: g for g in groups}
+    by_add = {g.add: g for g in groups if g.add is not None}
+    for g in groups:  # stored int8 where every reader is a group
+        users = list(g.tail.users)
+        g.y_int8 = bool(users) and calib.amax[g.tail] > 0 and all(
+            (u in by_conv and by_conv[u].x is g.tail) or (u in by_add and by_add[u].residual is g.tail) for u in users)
+    for g in groups:
+        src = by_tail.get(g.x)
+        g.x_int8 = src is not None and src.y_int8
+    new_nodes: dict = {}
+    for g in groups:
+        res_src = by_tail.get(g.residual)
+        r_int8 = res_src is not None and res_src.y_int8
+        conv = modules[g.name]
+        fused = Int8ConvFused(conv, _scale(calib.amax[g.x]), x_int8=g.x_int8, relu=g.relu is not None,
+                              y_scale=_scale(calib.amax[g.tail]) if g.y_int8 else None,
+                              r_scale=_scale(calib.amax[res_src.tail]) if r_int8 else 1.0,
+                              out_dtype=out_dtype).to(conv.weight.device)
+        set_layer(gm, g.name, fused)
+        rows[g.name].update(input="int8" if g.x_int8 else "float", output="int8" if g.y_int8 else "float",
+                            **({"residual": "int8" if r_int8 else "float"} if g.residual is not None else {}))
+        x = new_nodes.get(g.x, g.x)
+        args = (x,) if g.residual is None else (x, new_nodes.get(g.residual, g.residual))
+        with gm.graph.inserting_before(g.tail):
+            new = gm.graph.call_module(g.name, args)
+        tail = g.tail
+        tail.replace_all_uses_with(new)
+        new_nodes[tail] = new
+        for node in (g.relu, g.add, g.conv):
+            if node is not None:
+                gm.graph.erase_node(node)
+    gm.graph.lint()
+    gm.recompile()
+    order = [n.target for n in gm.graph.nodes if n.op == "call_module" and n.target in rows]
+    return gm, [rows[name] for name in dict.fromkeys(order)] + [r for name, r in rows.items() if name not in order], ""
+
+
+def _scale(amax: float) -> float:
+    return max(amax, 1e-12) / QMAX
+
+
+def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, out_dtype) -> list[Group]:
+    """The groups whose fused kernel (int8 in and out, its residual int8), timed on the example's
+    shapes, beats the float convolution alone; the rows say both times."""
+    shapes = _record(gm, groups, [example]).shapes
+    timings: dict = {}
+    kept = []
+    for g in groups:
+        conv = modules[g.name]
+        (shape, channels_last), (out_shape, _) = shapes[g.x], shapes[g.conv]
+        key = (repr(conv), shape, g.fused())
+        if key not in timings:
+            x = torch.randn(shape, device=conv.weight.device, dtype=conv.weight.dtype)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            fused = Int8ConvFused(conv, 1 / 32, x_int8=True, relu=g.relu is not None, y_scale=1 / 32,
+                                  r_scale=1 / 32, out_dtype=out_dtype).to(conv.weight.device)
+            q = torch.randint(-127, 128, shape, device=x.device, dtype=torch.int8).contiguous(memory_format=torch.channels_last)
+            r = None
+            if g.residual is not None:
+                r = torch.randint(-127, 128, out_shape, device=x.device, dtype=torch.int8)
+                r = r.contiguous(memory_format=torch.channels_last)
+            timings[key] = (round(time_layer_s(conv, x, 20) * 1e6, 2), round(time_layer_s(lambda v: fused(v, r), q, 20) * 1e6, 2))
+        t_float, t_low = timings[key]
+        rows[g.name].update(float_us=t_float, low_us=t_low)
+        if t_low >= t_float:
+            rows[g.name].update(choice="fp16", reason=f"not faster here: fused int8 {t_low:.1f} us against {t_float:.1f} us "
+                                                      f"for the {str(out_dtype).split('.')[-1]} convolution alone")
+            continue
+        kept.append(g)
+    return kept
+
+
+def probe(device) -> str:
+    """"" where the fused kernel runs on `device` and agrees with the float convolution (relative
+    error < 2%, int8 input and output, residual and ReLU), else why it is not used."""
+    try:
+        gen = torch.Generator().manual_seed(0)
+        conv = nn.Conv2d(32, 32, 3, padding=1)
+        with torch.no_grad():
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * 0.05)
+        x = torch.randn(2, 32, 8, 8, generator=gen).relu()
+        r = torch.randn(2, 32, 8, 8, generator=gen)
+        ref = reference(conv, x, r, relu=True)
+        xs, rs, ys = (float(t.abs().max()) / QMAX for t in (x, r, ref))
+        q = lambda t, s: torch.clamp(torch.round(t / s), -127, 127).to(torch.int8)  # noqa: E731
+        fused = Int8ConvFused(conv, xs, x_int8=True, relu=True, y_scale=ys, r_scale=rs).to(device)
+        with torch.no_grad():
+            got = fused(q(x, xs).to(device).contiguous(memory_format=torch.channels_last),
+                        q(r, rs).to(device).contiguous(memory_format=torch.channels_last)).float().cpu() * ys
+        err = float((got - ref).norm() / ref.norm())
+    except Exception as exc:  # noqa: BLE001 - any failure of the kernel keeps the per-layer path
+        text = str(exc).strip().splitlines()
+        return f"{PATH} failed here ({type(exc).__name__}: {text[0][:160] if text else ''})"
+    return "" if err < 0.02 else f"{PATH} disagreed with the float convolution (relative error {err:.3g})"

@@ -1,0 +1,249 @@
+"""INT8 convolutions fused with their residual add and ReLU, int8 between them (int8_conv.py,
+int8_graph.py): the kernel against the float convolution for each input, residual and output
+form, on the CPU through Triton's interpreter (in a child process: TRITON_INTERPRET must be set
+before Triton is imported) and compiled on a GPU; the graph rewrite on a small residual network;
+the kernel built for Jetson Orin (sm_87) here."""
+import json
+import os
+import subprocess
+import sys
+from importlib.util import find_spec
+
+import pytest
+import torch
+from torch import nn
+
+pytestmark = pytest.mark.skipif(find_spec("triton") is None, reason="needs the triton package (ships with torch on Linux x86_64)")
+
+#: a residual network: a stem the product refuses (3 channels), a block with a 1x1 shortcut
+#: convolution and one with an identity shortcut, a 1x1 bottleneck, a head
+NET = '''
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 1, bias=False), nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.down = None if stride == 1 and cin == cout else nn.Conv2d(cin, cout, 1, stride)
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += x if self.down is None else self.down(x)
+        return self.relu(out)
+
+
+def make(num_classes=4):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                        Block(32, 64, 2), Block(64, 64, 1),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    return net.eval()
+'''
+
+_KERNEL_CASES = r'''
+import json
+import torch
+from torch import nn
+from edgebench.backends.torch_compile.int8_conv import Int8ConvFused, reference
+
+def q(t, s):
+    return torch.clamp(torch.round(t / s), -127, 127).to(torch.int8)
+
+torch.manual_seed(0)
+out = []
+# (cin, cout, kernel, stride, padding, relu, residual, x int8, y int8, out dtype)
+for cin, cout, k, s, p, relu, res, xi, yi, dtype in (
+        (32, 48, 3, 1, 1, True, "int8", True, True, torch.float16),
+        (64, 32, 1, 1, 0, False, "float", False, False, torch.float16),
+        (16, 24, 3, 2, 1, True, None, False, True, torch.float16),
+        (40, 16, 1, 2, 0, False, None, True, False, torch.float32),
+        (32, 32, 5, 1, 2, True, "float", False, False, torch.bfloat16)):
+    conv = nn.Conv2d(cin, cout, k, stride=s, padding=p).eval()
+    x = torch.randn(2, cin, 9, 7).relu()
+    xs = float(x.abs().max()) / 127
+    x_in = q(x, xs) if xi else x.to(dtype)
+    x_seen = x_in.float() * xs if xi else x_in.float()  # what the layer is given
+    with torch.no_grad():
+        y0 = conv(x_seen)
+    r, rs, r_seen = None, 1.0, None
+    if res:
+        rf = torch.randn_like(y0)
+        rs = float(rf.abs().max()) / 127
+        r = q(rf, rs) if res == "int8" else rf.to(dtype)
+        r_seen = r.float() * rs if res == "int8" else r.float()
+    with torch.no_grad():
+        ref = reference(conv, x_seen, r_seen, relu)
+        ys = float(ref.abs().max()) / 127 if yi else None
+        got = Int8ConvFused(conv, xs, x_int8=xi, relu=relu, y_scale=ys, r_scale=rs, out_dtype=dtype)(x_in, r)
+    value = got.float() * ys if yi else got.float()
+    out.append({"shape_ok": got.shape == ref.shape, "channels_last": got.is_contiguous(memory_format=torch.channels_last),
+                "dtype": str(got.dtype), "err": float((value - ref).norm() / ref.norm()),
+                "relu_ok": (not relu) or bool((value >= 0).all())})
+print(json.dumps(out))
+'''
+
+_GRAPH = r'''
+import json, sys
+import torch
+from torch import nn
+sys.path.insert(0, sys.argv[1])
+from net import make
+from edgebench.backends.torch_compile import int8_graph, low_precision as lp
+
+g = torch.Generator().manual_seed(1)
+net = make()
+x = torch.randn(4, 3, 16, 16, generator=g).contiguous(memory_format=torch.channels_last)
+with torch.no_grad():
+    ref = net(x)
+folded, _, _ = lp.fold_batchnorm(net)
+batches = [(torch.randn(4, 3, 16, 16, generator=g).contiguous(memory_format=torch.channels_last),) for _ in range(3)] + [(x,)]
+gm, rows, why = int8_graph.fuse_int8_convs(folded, batches, torch.float32)
+linear = lp.quantize(gm, batches, "int8", rows=4, out_dtype=torch.float32, types=(nn.Linear,))
+with torch.no_grad():
+    got = gm(x)
+print(json.dumps({"why": why, "rows": rows, "linear": linear, "err": float((got - ref).norm() / ref.norm()),
+                  "top1": (got.argmax(1) == ref.argmax(1)).float().mean().item(),
+                  "fused_modules": sum(type(m).__name__ == "Int8ConvFused" for m in gm.modules()),
+                  "convs_left": sum(isinstance(m, nn.Conv2d) for m in gm.modules())}))
+'''
+
+
+def _interpreted(code: str, *args: str) -> object:
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the compiled kernel is tested instead")
+def test_the_fused_int8_convolution_matches_the_float_one_in_every_form():
+    """int8 or float input (quantised while loaded), no/float/int8 residual, ReLU, int8 or
+    FP16/BF16/FP32 output, 1x1 to 5x5 kernels, strides 1 and 2: within INT8's error of the float
+    convolution on the values the layer was given."""
+    cases = _interpreted(_KERNEL_CASES)
+    assert [c["dtype"] for c in cases] == ["torch.int8", "torch.float16", "torch.int8", "torch.float32", "torch.bfloat16"]
+    for case in cases:
+        assert case["shape_ok"] and case["channels_last"] and case["relu_ok"], case
+        assert case["err"] < 0.03, case
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the compiled kernel is tested instead")
+def test_a_residual_network_runs_int8_from_layer_to_layer_with_adds_and_relus_fused(tmp_path):
+    (tmp_path / "net.py").write_text(NET)
+    got = _interpreted(_GRAPH, str(tmp_path))
+    assert got["why"] == ""
+    by = {r["layer"]: r for r in got["rows"]}
+    # the stem stays float; every other convolution is one fused kernel
+    assert by["0"]["choice"] == "fp16" and "reduction 27" in by["0"]["reason"]
+    assert got["fused_modules"] == 5 and got["convs_left"] == 1
+    assert by["3.conv1"]["fused"] == "bias+relu" and by["3.conv1"]["input"] == "float"  # after the float stem
+    # the shortcut convolution's output is read only as the block's residual: stored int8
+    assert by["3.down"]["fused"] == "bias" and by["3.down"]["output"] == "int8"
+    assert by["3.conv2"]["fused"] == "bias+residual add+relu" and by["3.conv2"]["residual"] == "int8"
+    # block 3's output feeds block 4's first convolution and its identity add: int8 for both
+    assert by["3.conv2"]["output"] == "int8" and by["4.conv1"]["input"] == "int8" and by["4.conv2"]["residual"] == "int8"
+    # the last one is read by the pooling: float
+    assert by["4.conv2"]["output"] == "float"
+    assert [r["choice"] for r in got["linear"]] == ["fp16"] and "output width 4" in got["linear"][0]["reason"]
+    assert got["err"] < 0.05 and got["top1"] == 1.0, got
+
+
+def test_the_plan_joins_each_convolution_with_its_add_and_relu_and_says_why_others_stay(tmp_path):
+    """The graph analysis alone (no kernel runs): which nodes join which convolution."""
+    sys.path.insert(0, str(tmp_path))
+    (tmp_path / "net.py").write_text(NET)
+    try:
+        from net import make
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("net", None)
+    from edgebench.backends.torch_compile import int8_graph
+    from edgebench.backends.torch_compile import low_precision as lp
+
+    folded, count, _ = lp.fold_batchnorm(make())
+    assert count == 5
+    groups, kept = int8_graph.plan(folded)
+    assert [(g.name, g.fused()) for g in groups] == [
+        ("3.conv1", "bias+relu"), ("3.conv2", "bias+residual add+relu"), ("3.down", "bias"),
+        ("4.conv1", "bias+relu"), ("4.conv2", "bias+residual add+relu")]
+    assert [r["layer"] for r in kept] == ["0"]
+    assert groups[1].residual is groups[2].conv  # the add's other operand: the shortcut's output
+
+    class Twice(nn.Module):  # one convolution module called twice: not rewritten
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(32, 32, 1)
+
+        def forward(self, x):
+            return self.conv(self.conv(x))
+
+    groups, kept = int8_graph.plan(int8_graph.traced(Twice())[0])
+    assert not groups and "called more than once" in kept[0]["reason"]
+    module, rows, why = int8_graph.fuse_int8_convs(_Untraceable(), [], torch.float16)
+    assert rows == [] and "does not trace" in why and isinstance(module, _Untraceable)
+
+
+class _Untraceable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(32, 32, 1)
+
+    def forward(self, x):
+        return self.conv(x) if x.sum() > 0 else x  # data-dependent control flow
+
+
+def test_the_fused_int8_convolution_compiles_for_jetson_orin_here():
+    """The Jetson link: the fused kernel (int8 in and out, residual and ReLU) compiles for sm_87
+    on this machine, with no GPU, into a cubin that multiplies int8 on the tensor cores."""
+    from edgebench.backends.torch_compile.int8_conv import compile_for
+
+    try:
+        kernel = compile_for(87)
+    except Exception as exc:  # noqa: BLE001 - a Triton build without its NVIDIA backend or ptxas
+        if "ptxas" in str(exc) or "nvidia" in str(exc).lower():
+            pytest.skip(f"Triton cannot build for NVIDIA here: {exc}")
+        raise
+    assert ".target sm_87" in kernel.asm["ptx"] and "s32.s8.s8.s32" in kernel.asm["ptx"]
+    assert len(kernel.asm["cubin"]) > 10_000
+
+
+@pytest.mark.needs_cuda
+def test_the_fused_int8_network_on_a_gpu_inside_torch_compile(tmp_path):
+    """On a GPU: the probe passes, and the rewritten network compiled by torch.compile gives what
+    it gives eagerly, within INT8's error of the float network."""
+    sys.path.insert(0, str(tmp_path))
+    (tmp_path / "net.py").write_text(NET)
+    try:
+        from net import make
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("net", None)
+    from edgebench.backends.torch_compile import int8_graph
+    from edgebench.backends.torch_compile import low_precision as lp
+
+    assert int8_graph.probe("cuda") == ""
+    net = make()
+    folded, _, _ = lp.fold_batchnorm(net)
+    folded = folded.cuda().half().to(memory_format=torch.channels_last)
+    g = torch.Generator().manual_seed(1)
+    xs = [torch.randn(32, 3, 16, 16, generator=g) for _ in range(4)]
+    batches = [(x.cuda().half().contiguous(memory_format=torch.channels_last),) for x in xs]
+    example = batches[0]
+    gm, rows, why = int8_graph.fuse_int8_convs(folded, batches, torch.float16, example)
+    assert why == "" and all("float_us" in r for r in rows if r["layer"] != "0")
+    with torch.no_grad():
+        ref = net.cuda()(xs[0].cuda())
+        eager = gm(example[0]).float()
+        compiled = torch.compile(gm)(example[0]).float()
+    assert float((eager - ref).norm() / ref.norm()) < 0.05
+    assert torch.allclose(eager, compiled, atol=1e-2)
