@@ -102,11 +102,11 @@ from edgebench.backends.torch_compile import int8_graph, low_precision as lp
 
 g = torch.Generator().manual_seed(1)
 net = make()
-x = torch.randn(4, 3, 16, 16, generator=g).contiguous(memory_format=torch.channels_last)
+x = torch.randn(4, 3, 8, 8, generator=g).contiguous(memory_format=torch.channels_last)
 with torch.no_grad():
     ref = net(x)
 folded, _, _ = lp.fold_batchnorm(net)
-batches = [(torch.randn(4, 3, 16, 16, generator=g).contiguous(memory_format=torch.channels_last),) for _ in range(3)] + [(x,)]
+batches = [(torch.randn(4, 3, 8, 8, generator=g).contiguous(memory_format=torch.channels_last),) for _ in range(3)] + [(x,)]
 gm, rows, why = int8_graph.fuse_int8_convs(folded, batches, torch.float32)
 linear = lp.quantize(gm, batches, "int8", rows=4, out_dtype=torch.float32, types=(nn.Linear,))
 with torch.no_grad():
