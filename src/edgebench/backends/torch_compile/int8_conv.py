@@ -49,13 +49,19 @@ def _int8_conv_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, r_ptr, y_ptr, M, N, K, 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32)
     for k0 in range(0, K, BLOCK_K):
         rk = k0 + tl.arange(0, BLOCK_K)  # reduction index: (kh * KW + kw) * CIN + c
-        if CIN % BLOCK_K == 0:  # the block lies in one kernel tap: its offsets are a row's plus the channel
+        if CIN % BLOCK_K == 0:
+            # the block lies in one kernel tap: a row's offset (a multiple of CIN, the input being
+            # contiguous channels-last) plus BLOCK_K consecutive channels, so the loads are 16-byte
+            # vectors and the weights' rows need no mask along K (K = taps x CIN)
             tap = k0 // CIN
             hi = h0 + tap // KW
             wi = w0 + tap % KW
             inside = m_in & (hi >= 0) & (hi < H) & (wi >= 0) & (wi < W)
-            c = (k0 % CIN) + tl.arange(0, BLOCK_K)
-            a = tl.load(x_ptr + (row + hi * sxh + wi * sxw)[:, None] + c[None, :], mask=inside[:, None], other=0)
+            base = tl.multiple_of(row + hi * sxh + wi * sxw, 16)
+            c = tl.max_contiguous(tl.multiple_of((k0 % CIN) + tl.arange(0, BLOCK_K), BLOCK_K), BLOCK_K)
+            a = tl.load(x_ptr + base[:, None] + c[None, :], mask=inside[:, None], other=0)
+            wk = tl.max_contiguous(tl.multiple_of(rk, BLOCK_K), BLOCK_K)
+            b = tl.load(w_ptr + tl.multiple_of(rn * K, 16)[None, :] + wk[:, None], mask=(rn[None, :] < N), other=0)
         else:
             c = rk % CIN
             tap = rk // CIN
@@ -63,9 +69,9 @@ def _int8_conv_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, r_ptr, y_ptr, M, N, K, 
             wi = w0[:, None] + (tap % KW)[None, :]
             inside = m_in[:, None] & (rk[None, :] < K) & (hi >= 0) & (hi < H) & (wi >= 0) & (wi < W)
             a = tl.load(x_ptr + row[:, None] + hi * sxh + wi * sxw + c[None, :], mask=inside, other=0)
+            b = tl.load(w_ptr + rn[None, :] * K + rk[:, None], mask=(rk[:, None] < K) & (rn[None, :] < N), other=0)
         if not X_INT8:
             a = _round_int8(a.to(tl.float32) * x_inv)
-        b = tl.load(w_ptr + rn[None, :] * K + rk[:, None], mask=(rk[:, None] < K) & (rn[None, :] < N), other=0)
         acc += tl.dot(a, b, out_dtype=tl.int32)
     n_in = rn < N
     y = acc.to(tl.float32) * tl.load(scale_ptr + rn, mask=n_in, other=0.0)[None, :]
@@ -222,5 +228,9 @@ def compile_for(arch: int, geometry=(3, 3, 1, 1, 1, 1), cin: int = 64, tile_shap
     constexprs = {"CIN": cin, "KH": kh, "KW": kw, "SH": sh, "SW": sw, "PH": ph, "PW": pw, "X_INT8": True,
                   "HAS_BIAS": True, "RES": 2, "RELU": True, "Y_INT8": True, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}
     signature.update(dict.fromkeys(constexprs, "constexpr"))
-    source = ASTSource(fn=_int8_conv_kernel, signature=signature, constexprs=constexprs)
+    # what Triton's JIT assumes of a real call's arguments that are: pointers 16-byte aligned,
+    # channel counts and channels-last strides multiples of 16
+    divisible = ("x_ptr", "w_ptr", "scale_ptr", "bias_ptr", "r_ptr", "y_ptr", "N", "K", "sxn", "sxh", "sxw")
+    attrs = {(list(signature).index(name),): [["tt.divisibility", 16]] for name in divisible}
+    source = ASTSource(fn=_int8_conv_kernel, signature=signature, constexprs=constexprs, attrs=attrs)
     return triton.compile(source, target=GPUTarget("cuda", arch, 32), options={"num_warps": warps, "num_stages": stages})
