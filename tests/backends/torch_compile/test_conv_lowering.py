@@ -132,3 +132,23 @@ def test_a_convolution_with_its_own_forward_is_left_alone():
     x = torch.randn(1, 8, 6, 6)
     ref = net(x)
     assert lower_convs(net, x, "all") == [] and torch.equal(net(x), ref)
+
+
+def test_each_layer_form_runs_for_a_warm_up_time_before_it_is_timed():
+    """As trtexec warms up before it times (--warmUp, 200 ms by default): a GPU left idle between
+    layers runs its first calls at idle clocks, so each form is called for WARM_S before the
+    timed calls, not only a fixed three times."""
+    import time
+
+    from edgebench.backends.torch_compile.conv_lowering import WARM_S, time_layer_s
+
+    calls = []
+
+    def layer(x):
+        calls.append(time.perf_counter())
+        time.sleep(0.001)
+        return x
+
+    time_layer_s(layer, torch.zeros(1), 5)
+    # the warm-up: the calls before the 5 timed ones span at least WARM_S
+    assert calls[-6] - calls[0] >= WARM_S * 0.95 and len(calls) >= 5 + int(WARM_S / 0.0015)

@@ -108,13 +108,31 @@ def _input_shapes(module: nn.Module, example) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+#: seconds each form of a layer is run before it is timed: a GPU idle between layers (Python,
+#: graph captures) runs its first calls at idle clocks (an H100 reported 345 of 1980 MHz at a
+#: run's start), which made layers timed alone several times slower than inside the model.
+#: trtexec warms up 200 ms per engine; this is per layer form, a few hundred forms per model.
+WARM_S = 0.03
+
+
+def _keep_busy(call, seconds: float, sync=None) -> None:
+    """`call()` repeatedly, in groups of 8 (then `sync()`), until `seconds` have passed."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(8):
+            call()
+        if sync is not None:
+            sync()
+
+
 def time_layer_s(fn, x, iters: int) -> float:
-    """Median seconds per call: on CUDA, the call recorded into a CUDA graph (as it will run)
-    and timed with events; on the CPU, wall-clock."""
+    """Median seconds per call, after WARM_S of calls: on CUDA, the call recorded into a CUDA
+    graph (as it will run) and timed with events; on the CPU, wall-clock."""
     with torch.no_grad():
         for _ in range(3):
             fn(x)
         if x.device.type != "cuda":
+            _keep_busy(lambda: fn(x), WARM_S)
             times = []
             for _ in range(iters):
                 t0 = time.perf_counter()
@@ -125,6 +143,7 @@ def time_layer_s(fn, x, iters: int) -> float:
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
             fn(x)
+        _keep_busy(graph.replay, WARM_S, torch.cuda.synchronize)
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         times = []
         for _ in range(iters):
