@@ -165,17 +165,56 @@ def test_a_model_with_no_layer_in_low_precision_is_a_skipped_row_not_an_fp16_mod
 
 
 def test_layers_with_a_forward_of_their_own_stay_and_an_unfoldable_model_is_returned_as_given():
-    """A Conv2d subclass that pads in its own forward (EfficientNet ports) computes more than its
-    attributes say: it is not quantised. A model whose BatchNorms cannot be folded comes back as
-    the module it was, not as a traced copy (whose convolutions would be functional calls)."""
+    """A Conv2d subclass that pads in its own forward computes more than its attributes say: taken
+    alone it is not quantised. A model whose BatchNorms cannot be folded comes back as the module
+    it was, not as a traced copy."""
     class SamePad(nn.Conv2d):
         def forward(self, x):
             return super().forward(nn.functional.pad(x, [1, 1, 1, 1]))
 
     assert "forward of its own" in lp.why_not(SamePad(32, 32, 3), "int8")
-    net = nn.Sequential(SamePad(32, 32, 3), nn.BatchNorm2d(32)).eval()
+    net = nn.Sequential(SamePad(32, 32, 3), nn.ReLU()).eval()  # no BatchNorm to fold
     module, count, why = lp.fold_batchnorm(net)
     assert module is net and count == 0
+
+
+class _StaticSamePadding(nn.Conv2d):
+    """EfficientNet ports' convolution: a ZeroPad2d child, then F.conv2d on the layer's weights."""
+
+    def __init__(self, cin, cout, k, stride=1, groups=1):
+        super().__init__(cin, cout, k, stride, groups=groups, bias=False)
+        pad = max(k - stride, 0)
+        self.static_padding = nn.ZeroPad2d((pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)) if pad else nn.Identity()
+
+    def forward(self, x):
+        x = self.static_padding(x)
+        return nn.functional.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+@torch.no_grad()
+def test_a_convolution_computed_in_its_own_forward_is_traced_into_a_plain_one_and_folded():
+    """In a model that traces, the subclass's padding stays a separate step and its F.conv2d call
+    becomes a plain Conv2d holding the same weights: its BatchNorm folds into it and the INT8
+    product serves it (EfficientNet-Lite's 1x1 convolutions were all left in FP16 before)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(_StaticSamePadding(3, 32, 3, 2), nn.BatchNorm2d(32), nn.ReLU6(),
+                        _StaticSamePadding(32, 32, 3, groups=32), nn.BatchNorm2d(32), nn.ReLU6(),
+                        _StaticSamePadding(32, 64, 1), nn.BatchNorm2d(64),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 8)).eval()
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    x = _batches(1)[0][0]
+    ref = net(x)
+    folded, count, why = lp.fold_batchnorm(net)
+    assert (count, why) == (3, "")
+    assert type(folded.get_submodule("6.conv")) is nn.Conv2d and folded.get_submodule("6.conv").kernel_size == (1, 1)
+    assert torch.allclose(folded(x), ref, atol=1e-5)
+    rows = lp.quantize(folded, _batches(), "int8", rows=4, out_dtype=torch.float32)
+    by = {r["layer"]: r for r in rows}
+    assert by["6.conv"]["choice"] == "int8" and "grouped" in by["3.conv"]["reason"] and "reduction 27" in by["0.conv"]["reason"]
+    assert float((folded(x) - ref).norm() / ref.norm()) < 0.05
 
 
 def test_a_fused_gpu_product_that_fails_here_is_not_used_and_says_why():

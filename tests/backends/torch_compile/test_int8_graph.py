@@ -61,15 +61,15 @@ def q(t, s):
 
 torch.manual_seed(0)
 out = []
-# (cin, cout, kernel, stride, padding, relu, residual, x int8, y int8, out dtype)
+# (cin, cout, kernel, stride, padding, activation (1 ReLU, 2 ReLU6), residual, x int8, y int8, out dtype)
 for cin, cout, k, s, p, relu, res, xi, yi, dtype in (
         (32, 48, 3, 1, 1, True, "int8", True, True, torch.float16),
         (64, 32, 1, 1, 0, False, "float", False, False, torch.float16),
         (16, 24, 3, 2, 1, True, None, False, True, torch.float16),
         (40, 16, 1, 2, 0, False, None, True, False, torch.float32),
-        (32, 32, 5, 1, 2, True, "float", False, False, torch.bfloat16)):
+        (32, 32, 5, 1, 2, 2, "float", False, False, torch.bfloat16)):  # ReLU6
     conv = nn.Conv2d(cin, cout, k, stride=s, padding=p).eval()
-    x = torch.randn(2, cin, 9, 7).relu()
+    x = torch.randn(2, cin, 9, 7).relu() * 8
     xs = float(x.abs().max()) / 127
     x_in = q(x, xs) if xi else x.to(dtype)
     x_seen = x_in.float() * xs if xi else x_in.float()  # what the layer is given
@@ -88,7 +88,8 @@ for cin, cout, k, s, p, relu, res, xi, yi, dtype in (
     value = got.float() * ys if yi else got.float()
     out.append({"shape_ok": got.shape == ref.shape, "channels_last": got.is_contiguous(memory_format=torch.channels_last),
                 "dtype": str(got.dtype), "err": float((value - ref).norm() / ref.norm()),
-                "relu_ok": (not relu) or bool((value >= 0).all())})
+                "relu_ok": (not relu) or bool((value >= 0).all()) and (relu != 2 or bool((value <= 6.05).all())),
+                "clamped_at_6": bool((ref == 6).any())})
 print(json.dumps(out))
 '''
 
@@ -127,7 +128,7 @@ def _interpreted(code: str, *args: str) -> object:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the compiled kernel is tested instead")
 def test_the_fused_int8_convolution_matches_the_float_one_in_every_form():
-    """int8 or float input (quantised while loaded), no/float/int8 residual, ReLU, int8 or
+    """int8 or float input (quantised while loaded), no/float/int8 residual, ReLU or ReLU6, int8 or
     FP16/BF16/FP32 output, 1x1 to 5x5 kernels, strides 1 and 2: within INT8's error of the float
     convolution on the values the layer was given."""
     cases = _interpreted(_KERNEL_CASES)
@@ -135,6 +136,7 @@ def test_the_fused_int8_convolution_matches_the_float_one_in_every_form():
     for case in cases:
         assert case["shape_ok"] and case["channels_last"] and case["relu_ok"], case
         assert case["err"] < 0.03, case
+    assert cases[-1]["clamped_at_6"]  # the ReLU6 case reaches its ceiling
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the compiled kernel is tested instead")

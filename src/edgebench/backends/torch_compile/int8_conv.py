@@ -20,6 +20,8 @@ from torch import nn
 
 #: the largest magnitude symmetric INT8 stores (-127..127)
 QMAX = 127.0
+#: the activations the epilogue applies, by code (0: none)
+ACTIVATIONS = ("", "relu", "relu6")
 
 
 @triton.jit
@@ -83,8 +85,10 @@ def _int8_conv_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, r_ptr, y_ptr, M, N, K, 
         y += tl.load(r_ptr + out, mask=o_mask, other=0).to(tl.float32)
     if RES == 2:
         y += tl.load(r_ptr + out, mask=o_mask, other=0).to(tl.float32) * r_scale
-    if RELU:
+    if RELU == 1:
         y = tl.maximum(y, 0.0)
+    if RELU == 2:  # ReLU6
+        y = tl.minimum(tl.maximum(y, 0.0), 6.0)
     if Y_INT8:
         tl.store(y_ptr + out, _round_int8(y * y_inv), mask=o_mask)
     else:
@@ -133,7 +137,8 @@ def int8_conv_impl(x, w, scale, bias, residual, geometry: list[int], flags: list
     """x (N, C, H, W): int8 (flags[0]) or FP16/BF16, any layout; w (Cout, KH*KW*Cin) int8 in the
     window order; scale (Cout,) float32: x_scale times each channel's weight scale; bias (Cout,)
     float32 or None; residual (N, Cout, OH, OW) or None: int8 (times r_scale) or float; geometry:
-    kh, kw, sh, sw, ph, pw; flags: x int8, relu, y int8, the float output's dtype (FLOAT_OUT's index). Returns (N, Cout, OH, OW)
+    kh, kw, sh, sw, ph, pw; flags: x int8, activation (0 none, 1 ReLU, 2 ReLU6), y int8, the float
+    output's dtype (FLOAT_OUT's index). Returns (N, Cout, OH, OW)
     channels-last: int8 (stored as round(y / y_scale)) or float."""
     x_int8, relu, y_int8, out_code = flags
     x = x.contiguous(memory_format=torch.channels_last)
@@ -153,7 +158,7 @@ def int8_conv_impl(x, w, scale, bias, residual, geometry: list[int], flags: list
     _int8_conv_kernel[grid](x, w, scale, bias if bias is not None else scale, residual if residual is not None else scale,
                             y, m, cout, k, h, wd, oh, ow, sn, sh, sw, 1.0 / x_scale, r_scale, 1.0 / y_scale,
                             CIN=cin, KH=kh, KW=kw, SH=sth, SW=stw, PH=ph, PW=pw, X_INT8=bool(x_int8),
-                            HAS_BIAS=bias is not None, RES=res, RELU=bool(relu), Y_INT8=bool(y_int8),
+                            HAS_BIAS=bias is not None, RES=res, RELU=int(relu), Y_INT8=bool(y_int8),
                             BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps, num_stages=stages)
     return view
 
@@ -173,12 +178,13 @@ def _(x, w, scale, bias, residual, geometry, flags, x_scale, r_scale, y_scale):
 
 class Int8ConvFused(nn.Module):
     """A Conv2d (groups 1, dilation 1, integer zero padding) with the bias, an optional residual
-    add and ReLU after it, computed by `_int8_conv_kernel`. Weights quantised per output channel
+    add and ReLU (or ReLU6) after it, computed by `_int8_conv_kernel`. `relu`: 0 none, 1 (True)
+    ReLU, 2 ReLU6. Weights quantised per output channel
     (max |w| / 127); `x_scale`: the input's (stored int8 with it, or calibrated for quantising it
     on load); `y_scale`: the output's where it is stored int8 (None: FP16/BF16); `r_scale`: an
     int8 residual's. forward(x, residual=None)."""
 
-    def __init__(self, conv: nn.Conv2d, x_scale: float, *, x_int8: bool = False, relu: bool = False,
+    def __init__(self, conv: nn.Conv2d, x_scale: float, *, x_int8: bool = False, relu: int = 0,
                  y_scale: float | None = None, r_scale: float = 1.0, out_dtype=torch.float16):
         super().__init__()
         w = conv.weight.detach().float()
@@ -197,7 +203,7 @@ class Int8ConvFused(nn.Module):
     def extra_repr(self) -> str:
         x_int8, relu, y_int8, _ = self.flags
         return (f"{self.weight.shape[1]}->{self.weight.shape[0]}, geometry={self.geometry}, in={'int8' if x_int8 else 'float'}, "
-                f"relu={bool(relu)}, out={'int8' if y_int8 else 'float'}")
+                f"activation={ACTIVATIONS[relu] or 'none'}, out={'int8' if y_int8 else 'float'}")
 
     def forward(self, x, residual=None):
         args = (x, self.weight, self.out_scale, self.bias, residual, self.geometry, self.flags, self.x_scale,
@@ -205,12 +211,12 @@ class Int8ConvFused(nn.Module):
         return int8_conv(*args) if x.is_cuda else int8_conv_impl(*args)  # the CPU: Triton's interpreter
 
 
-def reference(conv: nn.Conv2d, x, residual=None, relu: bool = False):
-    """What Int8ConvFused approximates, in float32: conv(x) (+ residual) (then ReLU)."""
+def reference(conv: nn.Conv2d, x, residual=None, relu: int = 0):
+    """What Int8ConvFused approximates, in float32: conv(x) (+ residual) (then ReLU or ReLU6)."""
     y = conv.float()(x.float())
     if residual is not None:
         y = y + residual.float()
-    return torch.relu(y) if relu else y
+    return y.clamp(0, 6) if relu == 2 else torch.relu(y) if relu else y
 
 
 def compile_for(arch: int, geometry=(3, 3, 1, 1, 1, 1), cin: int = 64, tile_shape=(128, 128, 64, 8, 4)):

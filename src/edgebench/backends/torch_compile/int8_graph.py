@@ -26,13 +26,14 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from edgebench.backends.torch_compile.conv_lowering import set_layer, time_layer_s
-from edgebench.backends.torch_compile.int8_conv import QMAX, Int8ConvFused, reference
+from edgebench.backends.torch_compile.int8_conv import ACTIVATIONS, QMAX, Int8ConvFused, reference
 from edgebench.backends.torch_compile.low_precision import why_not
 
 #: what the fused path is called in a layer's row and the backend's details
 PATH = "triton-int8-conv"
 _ADDS = (operator.add, operator.iadd, torch.add)
 _RELUS = (torch.relu, torch.relu_, F.relu)
+_RELU6S = (F.relu6,)
 
 
 @dataclass(eq=False)
@@ -44,6 +45,8 @@ class Group:
     add: fx.Node | None = None
     residual: fx.Node | None = None
     relu: fx.Node | None = None
+    #: what `relu` computes: 1 ReLU, 2 ReLU6 (int8_conv.ACTIVATIONS)
+    act: int = 0
     x_int8: bool = False
     y_int8: bool = False
 
@@ -57,7 +60,7 @@ class Group:
 
     def fused(self) -> str:
         return "+".join(["bias", *(["residual add"] if self.add is not None else []),
-                         *(["relu"] if self.relu is not None else [])])
+                         *([ACTIVATIONS[self.act]] if self.relu is not None else [])])
 
 
 def traced(module: nn.Module) -> tuple[fx.GraphModule | None, str]:
@@ -70,12 +73,13 @@ def traced(module: nn.Module) -> tuple[fx.GraphModule | None, str]:
         return None, f"the model does not trace with torch.fx ({type(exc).__name__})"
 
 
-def _is_relu(node: fx.Node, modules: dict) -> bool:
+def _activation(node: fx.Node, modules: dict) -> int:
+    """1 where `node` is a ReLU, 2 a ReLU6, else 0."""
     if node.op == "call_module":
-        return type(modules.get(node.target)) is nn.ReLU
-    if node.op == "call_function":
-        return node.target in _RELUS and len(node.args) == 1 and set(node.kwargs) <= {"inplace"}
-    return node.op == "call_method" and node.target in ("relu", "relu_") and len(node.args) == 1
+        return {nn.ReLU: 1, nn.ReLU6: 2}.get(type(modules.get(node.target)), 0)
+    if node.op == "call_function" and len(node.args) == 1 and set(node.kwargs) <= {"inplace"}:
+        return 1 if node.target in _RELUS else 2 if node.target in _RELU6S else 0
+    return int(node.op == "call_method" and node.target in ("relu", "relu_") and len(node.args) == 1)
 
 
 def _is_add(node: fx.Node) -> bool:
@@ -108,8 +112,9 @@ def plan(gm: fx.GraphModule) -> tuple[list[Group], list[dict]]:
                 group.add, group.residual = user, user.args[1] if user.args[0] is tail else user.args[0]
                 claimed.add(user)
                 tail = user
-        if len(tail.users) == 1 and _is_relu(next(iter(tail.users)), modules):
+        if len(tail.users) == 1 and _activation(next(iter(tail.users)), modules):
             group.relu = next(iter(tail.users))
+            group.act = _activation(group.relu, modules)
         groups.append(group)
     return groups, kept
 
@@ -154,6 +159,7 @@ def fuse_int8_convs(module: nn.Module, calibration, out_dtype=torch.float16, exa
         row = rows[g.name] = {"layer": g.name, "choice": "int8", "reason": "", "gpu_path": PATH, "fused": g.fused()}
         if g.add is not None and calib.shapes.get(g.residual, (None,))[0] != calib.shapes.get(g.conv, (None,))[0]:
             g.add = g.residual = g.relu = None  # a broadcasting add: the convolution alone
+            g.act = 0
             row["fused"] = g.fused()
         if calib.amax[g.x] == 0.0:
             row.update(choice="fp16", reason="its input was zero on every calibration input")
@@ -178,7 +184,7 @@ def fuse_int8_convs(module: nn.Module, calibration, out_dtype=torch.float16, exa
         res_src = by_tail.get(g.residual)
         r_int8 = res_src is not None and res_src.y_int8
         conv = modules[g.name]
-        fused = Int8ConvFused(conv, _scale(calib.amax[g.x]), x_int8=g.x_int8, relu=g.relu is not None,
+        fused = Int8ConvFused(conv, _scale(calib.amax[g.x]), x_int8=g.x_int8, relu=g.act,
                               y_scale=_scale(calib.amax[g.tail]) if g.y_int8 else None,
                               r_scale=_scale(calib.amax[res_src.tail]) if r_int8 else 1.0,
                               out_dtype=out_dtype).to(conv.weight.device)
@@ -219,7 +225,7 @@ def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, o
             x = torch.randn(shape, device=conv.weight.device, dtype=conv.weight.dtype)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            fused = Int8ConvFused(conv, 1 / 32, x_int8=True, relu=g.relu is not None, y_scale=1 / 32,
+            fused = Int8ConvFused(conv, 1 / 32, x_int8=True, relu=g.act, y_scale=1 / 32,
                                   r_scale=1 / 32, out_dtype=out_dtype).to(conv.weight.device)
             q = torch.randint(-127, 128, shape, device=x.device, dtype=torch.int8).contiguous(memory_format=torch.channels_last)
             r = None

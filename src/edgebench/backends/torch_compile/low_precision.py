@@ -151,21 +151,84 @@ class LowPrecisionLinear(_LowPrecision):
 
 def fold_batchnorm(module: nn.Module) -> tuple[nn.Module, int, str]:
     """(the module with every Conv -> BatchNorm pair folded into the convolution, how many were
-    folded, why none could be): torch.fx's conv-bn fusion on the traced module. A model that does
-    not trace is returned as it is: its BatchNorms then run in FP16 after the dequantisation."""
+    folded, why none could be): torch.fx's conv-bn fusion on the traced module, after
+    convolutions computed by F.conv2d in a Conv2d subclass's own forward became plain ones
+    (functional_convs_as_modules). A model that does not trace is returned as it is: its
+    BatchNorms then run in FP16 after the dequantisation."""
+    from torch import fx
     from torch.fx.experimental.optimization import fuse
 
     before = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
     if not before:
         return module, 0, ""
     try:
-        fused = fuse(module.eval(), inplace=False)
+        traced = fx.symbolic_trace(module.eval())
+        functional_convs_as_modules(traced, module)
+        fused = fuse(traced, inplace=False, no_trace=True)
     except Exception as exc:  # noqa: BLE001 - any tracing failure leaves the model unfolded
         return module, 0, f"BatchNorm not folded: the model does not trace with torch.fx ({type(exc).__name__})"
     after = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in fused.modules())
     if after == before:  # nothing folded: the module as it was, not its traced copy
         return module, 0, "BatchNorm not folded: no convolution -> BatchNorm pair torch.fx can fuse"
     return fused, before - after, ""
+
+
+_CONV2D_ARGS = (("input", None), ("weight", None), ("bias", None), ("stride", 1), ("padding", 0), ("dilation", 1),
+                ("groups", 1))
+
+
+def functional_convs_as_modules(gm, root: nn.Module) -> int:
+    """In `gm`, traced from `root` (in place), each F.conv2d call on the weights of a Conv2d subclass with
+    a forward of its own (an EfficientNet port's "same" padding: a padding child, then F.conv2d)
+    becomes a call of a plain Conv2d holding the same parameters, at `<layer>.conv` (the padding
+    step stays its own node). Only where the geometry is constant and the layer is not also
+    called as a module. Returns how many layers were converted."""
+    import torch.nn.functional as F
+    from torch import fx
+
+    called = {n.target for n in gm.graph.nodes if n.op == "call_module"}
+    done: dict = {}
+    for node in list(gm.graph.nodes):
+        if node.op != "call_function" or node.target not in (F.conv2d, torch.conv2d):
+            continue
+        vals = dict(_CONV2D_ARGS)
+        vals.update(zip(vals, node.args))
+        vals.update(node.kwargs)
+        w, b = vals["weight"], vals["bias"]
+        if not (isinstance(w, fx.Node) and w.op == "get_attr" and w.target.endswith(".weight")):
+            continue
+        path = w.target[: -len(".weight")]
+        owner = root.get_submodule(path)  # the traced copy holds only what its graph reads
+        geometry = tuple(vals[k] for k in ("stride", "padding", "dilation", "groups"))
+        if (type(owner) is nn.Conv2d or not isinstance(owner, nn.Conv2d) or path in called
+                or any(isinstance(v, (fx.Node, str)) for v in geometry)
+                or not (b is None or isinstance(b, fx.Node) and b.op == "get_attr" and b.target == f"{path}.bias")):
+            continue
+        stride, padding, dilation, groups = geometry
+        conv = nn.Conv2d(owner.weight.shape[1] * groups, owner.weight.shape[0], tuple(owner.weight.shape[2:]), stride=stride,
+                         padding=padding, dilation=dilation, groups=groups, bias=b is not None).train(owner.training)
+        if path in done:
+            target, first = done[path]
+            if (conv.stride, conv.padding, conv.dilation, conv.groups) != (first.stride, first.padding, first.dilation,
+                                                                            first.groups):
+                continue  # the layer's weights in two convolutions of different geometry
+        else:
+            conv.weight = owner.weight
+            if b is not None:
+                conv.bias = owner.bias
+            # beside the layer's other children (its padding step), which the graph still calls by path
+            container = gm.get_submodule(path)
+            name = next(n for n in ("conv", "conv2d", "conv2d_fx") if not hasattr(container, n))
+            container.add_module(name, conv)
+            target, first = done[path] = (f"{path}.{name}", conv)
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_module(target, (vals["input"],))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+    if done:
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+    return len(done)
 
 
 def why_not(layer: nn.Module, kind: str) -> str:
