@@ -188,3 +188,31 @@ def test_no_edgebench_path_changes_the_users_weights(bench_fp32, suite, pristine
     for module in lite0.BUILT:
         assert _state_sha256(module) == pristine[0]
         assert not module.training
+
+
+def test_torch_compile_int8_layers_run_the_pointwise_convolutions_and_keep_the_photos_classes(pristine, photos):
+    """torch-compile@int8's layers on the real weights: its convolutions (F.conv2d in the port's
+    own "same"-padding layers) become plain ones once traced, all 49 BatchNorms fold, the 29
+    pointwise convolutions run in INT8 (the depthwise ones and the 3-channel stem stay float),
+    calibrated on 32 varied photo inputs as the backend calibrates, and every decisive photo keeps
+    its class; the factory's model is left as it was. (The CPU runs the same torch products as
+    a GPU where the fused kernels are not used.)"""
+    import torch
+
+    from edgebench.backends.torch_compile import low_precision as lp
+    from edgebench.data.photos import photo_inputs
+
+    module = lite0.build()
+    folded, count, why = lp.fold_batchnorm(module.eval())
+    assert (count, why) == (49, "")
+    calibration = np.stack(photo_inputs((224, 224), 32, seed=3, augment="varied")).astype(np.float32)
+    rows = lp.quantize(folded, [(torch.from_numpy(calibration[i:i + 8]),) for i in range(0, 32, 8)], "int8",
+                       rows=len(PHOTOS), out_dtype=torch.float32)
+    assert sum(r["choice"] == "int8" for r in rows) == 29
+    assert {r["reason"].split(" (")[0] for r in rows if r["choice"] != "int8"} >= {"grouped convolution"}
+    with torch.inference_mode():
+        logits = folded(torch.from_numpy(photos)).numpy()
+    decisive = _decisive(pristine[1])
+    assert [c for c, d in zip(_top1(logits), decisive) if d] == [c for c, d in zip(_top1(pristine[1]), decisive) if d]
+    assert _top1(logits)[PHOTOS.index("coffee")] == lite0.ESPRESSO
+    assert _state_sha256(module) == pristine[0]
