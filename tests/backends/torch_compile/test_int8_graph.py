@@ -191,6 +191,12 @@ def test_the_plan_joins_each_convolution_with_its_add_and_relu_and_says_why_othe
 
     groups, kept = int8_graph.plan(int8_graph.traced(Twice())[0])
     assert not groups and "called more than once" in kept[0]["reason"]
+    class SamePad(nn.Conv2d):  # F.conv2d in its own forward, no BatchNorm to fold: traced into a plain one
+        def forward(self, x):
+            return nn.functional.conv2d(nn.functional.pad(x, [1, 1, 1, 1]), self.weight, self.bias, self.stride, 0)
+
+    groups, kept = int8_graph.plan(int8_graph.traced(nn.Sequential(SamePad(32, 32, 3), nn.ReLU6()))[0])
+    assert [(g.name, g.fused()) for g in groups] == [("0.conv", "bias+relu6")] and not kept
     module, rows, why = int8_graph.fuse_int8_convs(_Untraceable(), [], torch.float16)
     assert rows == [] and "does not trace" in why and isinstance(module, _Untraceable)
 

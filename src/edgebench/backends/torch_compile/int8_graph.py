@@ -27,7 +27,7 @@ from torch import fx, nn
 
 from edgebench.backends.torch_compile.conv_lowering import set_layer, time_layer_s
 from edgebench.backends.torch_compile.int8_conv import ACTIVATIONS, QMAX, Int8ConvFused, reference
-from edgebench.backends.torch_compile.low_precision import why_not
+from edgebench.backends.torch_compile.low_precision import functional_convs_as_modules, why_not
 
 #: what the fused path is called in a layer's row and the backend's details
 PATH = "triton-int8-conv"
@@ -64,13 +64,17 @@ class Group:
 
 
 def traced(module: nn.Module) -> tuple[fx.GraphModule | None, str]:
-    """(module as a torch.fx GraphModule, "") or (None, why it does not trace)."""
+    """(module as a torch.fx GraphModule, "") or (None, why it does not trace). Convolutions a
+    Conv2d subclass computes in its own forward become plain ones (as fold_batchnorm makes them
+    where there are BatchNorms to fold)."""
     if isinstance(module, fx.GraphModule):
         return module, ""
     try:
-        return fx.symbolic_trace(module), ""
+        gm = fx.symbolic_trace(module)
     except Exception as exc:  # noqa: BLE001 - any tracing failure keeps the per-layer path
         return None, f"the model does not trace with torch.fx ({type(exc).__name__})"
+    functional_convs_as_modules(gm, module)
+    return gm, ""
 
 
 def _activation(node: fx.Node, modules: dict) -> int:

@@ -321,7 +321,7 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
             continue
         reason = why_not(layer, kind)
         if not reason and kind == "int8" and isinstance(layer, nn.Linear) and rows <= MIN_ROWS:
-            reason = f"{rows} rows at this batch: torch._int_mm needs more than {MIN_ROWS}"
+            reason = f"too few rows ({rows} at this batch): torch._int_mm needs more than {MIN_ROWS}"
         if reason:
             decisions.append({"layer": name, "choice": "fp16", "reason": reason})
         else:
