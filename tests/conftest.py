@@ -103,6 +103,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(no_trt)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """The test cache for fixtures of module and session scope too, which are set up before the
+    per-test `_isolated`: nothing a test run builds lands in the user's ~/.cache/edgebench."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("EDGEBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
     import numpy as np

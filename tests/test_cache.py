@@ -241,3 +241,20 @@ def test_a_reader_never_sees_an_entry_being_written(tmp_path):
     assert writer.exitcode == 0
     assert entry is not None and len(entry.files) == 6 and entry.meta == {"parts": 6}
     assert not any(seen) and len(seen) > 1  # looked while it was being written, never judged a half entry
+
+
+@pytest.fixture(scope="module")
+def _cache_seen_by_a_module_fixture():
+    import os
+
+    return os.environ.get("EDGEBENCH_CACHE")
+
+
+def test_fixtures_of_module_scope_use_the_tests_cache_not_the_users(_cache_seen_by_a_module_fixture, tmp_path_factory):
+    """A module-scoped fixture is set up before the per-test cache fixture: it too must see
+    EDGEBENCH_CACHE under pytest's folder (test_profile's exported model and its task inputs
+    landed in ~/.cache/edgebench on every run before)."""
+    from pathlib import Path
+
+    assert _cache_seen_by_a_module_fixture is not None
+    assert Path(_cache_seen_by_a_module_fixture).is_relative_to(tmp_path_factory.getbasetemp())
