@@ -18,8 +18,11 @@ import triton
 import triton.language as tl
 from torch import nn
 
+from edgebench.backends.torch_compile.low_precision import QMAX as _QMAX
+from edgebench.backends.torch_compile.low_precision import per_channel, window_weight
+
 #: the largest magnitude symmetric INT8 stores (-127..127)
-QMAX = 127.0
+QMAX = _QMAX["int8"]
 #: the activations the epilogue applies, by code (0: none)
 ACTIVATIONS = ("", "relu", "relu6")
 
@@ -187,10 +190,8 @@ class Int8ConvFused(nn.Module):
     def __init__(self, conv: nn.Conv2d, x_scale: float, *, x_int8: bool = False, relu: int = 0,
                  y_scale: float | None = None, r_scale: float = 1.0, out_dtype=torch.float16):
         super().__init__()
-        w = conv.weight.detach().float()
-        w = w.permute(0, 2, 3, 1).reshape(w.shape[0], -1)  # (Cout, kh * kw * Cin): the window order
-        w_scale = (w.abs().amax(dim=1) / QMAX).clamp(min=1e-12)
-        self.register_buffer("weight", torch.clamp(torch.round(w / w_scale[:, None]), -127, 127).to(torch.int8))
+        weight, w_scale = per_channel(window_weight(conv), "int8")  # (Cout, kh * kw * Cin)
+        self.register_buffer("weight", weight)
         self.register_buffer("weight_scale", w_scale)
         self.register_buffer("in_scale", torch.tensor(max(float(x_scale), 1e-12), dtype=torch.float32))
         self.register_buffer("out_scale", w_scale * self.in_scale)  # each output channel's dequantisation

@@ -27,7 +27,7 @@ from torch import fx, nn
 
 from edgebench.backends.torch_compile.conv_lowering import set_layer, time_layer_s
 from edgebench.backends.torch_compile.int8_conv import ACTIVATIONS, QMAX, Int8ConvFused, reference
-from edgebench.backends.torch_compile.low_precision import functional_convs_as_modules, why_not
+from edgebench.backends.torch_compile.low_precision import functional_convs_as_modules, quantize_tensor, why_not
 
 #: what the fused path is called in a layer's row and the backend's details
 PATH = "triton-int8-conv"
@@ -250,20 +250,20 @@ def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, o
 def probe(device) -> str:
     """"" where the fused kernel runs on `device` and agrees with the float convolution (relative
     error < 2%, int8 input and output, residual and ReLU), else why it is not used."""
+    def stored(t, scale):  # int8, channels-last, on the device
+        return quantize_tensor(t, scale, "int8").to(device).contiguous(memory_format=torch.channels_last)
+
     try:
         gen = torch.Generator().manual_seed(0)
         conv = nn.Conv2d(32, 32, 3, padding=1)
         with torch.no_grad():
             conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * 0.05)
-        x = torch.randn(2, 32, 8, 8, generator=gen).relu()
-        r = torch.randn(2, 32, 8, 8, generator=gen)
-        ref = reference(conv, x, r, relu=True)
-        xs, rs, ys = (float(t.abs().max()) / QMAX for t in (x, r, ref))
-        q = lambda t, s: torch.clamp(torch.round(t / s), -127, 127).to(torch.int8)  # noqa: E731
-        fused = Int8ConvFused(conv, xs, x_int8=True, relu=True, y_scale=ys, r_scale=rs).to(device)
-        with torch.no_grad():
-            got = fused(q(x, xs).to(device).contiguous(memory_format=torch.channels_last),
-                        q(r, rs).to(device).contiguous(memory_format=torch.channels_last)).float().cpu() * ys
+            x = torch.randn(2, 32, 8, 8, generator=gen).relu()
+            r = torch.randn(2, 32, 8, 8, generator=gen)
+            ref = reference(conv, x, r, relu=True)
+            xs, rs, ys = (float(t.abs().max()) / QMAX for t in (x, r, ref))
+            fused = Int8ConvFused(conv, xs, x_int8=True, relu=True, y_scale=ys, r_scale=rs).to(device)
+            got = fused(stored(x, xs), stored(r, rs)).float().cpu() * ys
         err = float((got - ref).norm() / ref.norm())
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel keeps the per-layer path
         text = str(exc).strip().splitlines()

@@ -58,6 +58,21 @@ def quantize_tensor(x, scale, kind: str):
     return torch.clamp(q, -QMAX["fp8"], QMAX["fp8"]).to(torch.float8_e4m3fn)
 
 
+def per_channel(weight_2d, kind: str):
+    """(weight_2d (N, K) quantised symmetrically per output channel in the kind's dtype, each
+    channel's scale: max |w| / QMAX)."""
+    w = weight_2d.detach().float()
+    scale = (w.abs().amax(dim=1) / QMAX[kind]).clamp(min=1e-12)
+    return quantize_tensor(w, scale[:, None], kind), scale
+
+
+def window_weight(conv: nn.Conv2d):
+    """The convolution's weight as (Cout, kh * kw * Cin): the order of conv_lowering.windows'
+    columns (a window's channels fastest)."""
+    w = conv.weight.detach()
+    return w.permute(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+
 def _product(cols, weight_t, in_scale, kind: str):
     """cols (M, K) and weight_t (K, N), both in the kind's dtype -> float32 (M, N) still to be
     multiplied by the per-channel weight scale. weight_t is a transposed (N, K) tensor: the
@@ -78,9 +93,8 @@ class _LowPrecision(nn.Module):
             raise ValueError(f"low-precision kind must be one of {', '.join(KINDS)}, not {kind!r}")
         self.kind = kind
         self.out_dtype = out_dtype
-        w = weight_2d.detach().float()
-        w_scale = (w.abs().amax(dim=1) / QMAX[kind]).clamp(min=1e-12)  # per output channel
-        self.register_buffer("weight", quantize_tensor(w, w_scale[:, None], kind))  # (N, K)
+        weight, w_scale = per_channel(weight_2d, kind)
+        self.register_buffer("weight", weight)  # (N, K)
         self.register_buffer("weight_scale", w_scale)
         self.register_buffer("in_scale", torch.tensor(max(float(in_scale), 1e-12), dtype=torch.float32))
         self.register_buffer("out_scale", self.weight_scale * self.in_scale)  # each output channel's dequantisation
@@ -115,8 +129,7 @@ class LowPrecisionConv(_LowPrecision):
     product + dequantise; channels-last in and out."""
 
     def __init__(self, conv: nn.Conv2d, in_scale: float, kind: str, out_dtype=torch.float16):
-        w = conv.weight.detach()  # (Cout, Cin, kh, kw) -> (Cout, kh * kw * Cin): the window order
-        super().__init__(w.permute(0, 2, 3, 1).reshape(w.shape[0], -1), conv.bias, in_scale, kind, out_dtype)
+        super().__init__(window_weight(conv), conv.bias, in_scale, kind, out_dtype)
         self.kernel = tuple(conv.kernel_size)
         self.stride = tuple(conv.stride)
         self.padding = tuple(conv.padding)
