@@ -11,6 +11,8 @@ from importlib.util import find_spec
 import pytest
 import torch
 
+from tests.conftest import built_for_nvidia
+
 pytestmark = pytest.mark.skipif(find_spec("triton") is None, reason="needs the triton package (ships with torch on Linux x86_64)")
 
 _CASES = r'''
@@ -72,12 +74,7 @@ def test_the_int8_kernel_compiles_for_jetson_orin_here():
     into a cubin whose PTX multiplies int8 on the tensor cores (mma ... s32.s8.s8.s32)."""
     from edgebench.backends.torch_compile.triton_int8 import compile_for
 
-    try:
-        kernel = compile_for(87)
-    except Exception as exc:  # noqa: BLE001 - a Triton build without its NVIDIA backend or ptxas
-        if "ptxas" in str(exc) or "nvidia" in str(exc).lower():
-            pytest.skip(f"Triton cannot build for NVIDIA here: {exc}")
-        raise
+    kernel = built_for_nvidia(lambda: compile_for(87))
     ptx = kernel.asm["ptx"]
     assert ".target sm_87" in ptx and "s32.s8.s8.s32" in ptx
     assert len(kernel.asm["cubin"]) > 10_000
