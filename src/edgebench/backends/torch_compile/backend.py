@@ -180,8 +180,8 @@ class TorchCompileBackend(Backend):
                            "kept_fp16": len(rows) - len(low), "kept": kept,
                            "calibration": f"{len(calibration)} {self.calibration_desc}",
                            **({"gpu_path": path or "torch"} if self.device == "cuda" else {}),
-                           **({"fused_convs": sum(r.get("gpu_path") == "triton-int8-conv" and r["choice"] == self.precision
-                                                  for r in rows)} if path == "triton-int8" else {}),
+                           **({"fused_convs": sum(r.get("gpu_path") == int8_graph.PATH for r in low)}
+                              if path == "triton-int8" else {}),
                            **({"fused_convs_not_used": unfused} if unfused else {}),
                            **({"gpu_path_fallback": why} if why else {})},
             low_precision_layers=rows)
