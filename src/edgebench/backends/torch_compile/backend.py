@@ -19,7 +19,9 @@ low-precision ones before compiling (low_precision.py: BatchNorm folded, weights
 channel, activation scales calibrated on the task's inputs, tensor-core products); what they
 cannot serve stays FP16, and the record's details.low_precision_layers says which and why. INT8
 needs sm_80+ (A100, Orin, H100/H200), FP8 sm_89+ (Ada, Hopper); on the CPU INT8 runs too, through
-the same products, which is how the tests check it."""
+the same products, which is how the tests check it. On CUDA, where the model traces, both first
+fuse each convolution with its residual add and ReLU into one Triton kernel, int8/fp8 between them
+(int8_graph.py); the linear layers, and a model that does not trace, take the per-layer path."""
 from __future__ import annotations
 
 import time
@@ -158,12 +160,13 @@ class TorchCompileBackend(Backend):
             example = inputs.parts(self._to_device(inputs.random_batch(self.context.item_shape, batch_size,
                                                                        np.random.default_rng(0))))
         rows, unfused = [], ""
-        if path == "triton-int8":  # each convolution, its residual add and ReLU one kernel, int8 between them
+        if self.device == "cuda":  # each convolution, its residual add and ReLU one kernel, int8/fp8 between them
             from edgebench.backends.torch_compile import int8_graph
 
-            unfused = int8_graph.probe(self.device)
+            unfused = int8_graph.probe(self.device, self.precision)
             if not unfused:
-                self.module, rows, unfused = int8_graph.fuse_int8_convs(self.module, batches(), self.io.dtype, example)
+                self.module, rows, unfused = int8_graph.fuse_convs(self.module, batches(), self.io.dtype, example,
+                                                                   self.precision)
         types = (nn.Linear,) if rows else (nn.Conv2d, nn.Linear)
         rows += quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype,
                          example=example, path=path, types=types)
@@ -181,7 +184,7 @@ class TorchCompileBackend(Backend):
                            "calibration": f"{len(calibration)} {self.calibration_desc}",
                            **({"gpu_path": path or "torch"} if self.device == "cuda" else {}),
                            **({"fused_convs": sum(r.get("gpu_path") == int8_graph.PATH for r in low)}
-                              if path == "triton-int8" else {}),
+                              if self.device == "cuda" else {}),
                            **({"fused_convs_not_used": unfused} if unfused else {}),
                            **({"gpu_path_fallback": why} if why else {})},
             low_precision_layers=rows)

@@ -18,28 +18,34 @@ import triton
 import triton.language as tl
 from torch import nn
 
-from edgebench.backends.torch_compile.low_precision import QMAX as _QMAX
 from edgebench.backends.torch_compile.low_precision import per_channel, window_weight
-
-#: the largest magnitude symmetric INT8 stores (-127..127)
-QMAX = _QMAX["int8"]
 #: the activations the epilogue applies, by code (0: none)
 ACTIVATIONS = ("", "relu", "relu6")
 
 
 @triton.jit
-def _round_int8(v):
-    """v (float32, already divided by its scale) rounded half away from zero into -127..127."""
-    v = tl.minimum(tl.maximum(v, -127.0), 127.0)
-    return tl.where(v >= 0, v + 0.5, v - 0.5).to(tl.int8)
+def _quantised(v, FP8: tl.constexpr):
+    """v (float32, already divided by its scale) in the stored form: INT8 rounded half away from
+    zero into -127..127, or FP8 e4m3 (round to nearest even) within -448..448."""
+    if FP8:
+        # rounded to e4m3's 3-bit mantissa (to nearest, ties to even) in the float32 bits first, so
+        # the cast is exact: Triton's CPU interpreter drops a rounding carry into the exponent
+        # (127.6 became 64), and the GPU's cast gives the same value either way
+        bits = tl.minimum(tl.maximum(v, -448.0), 448.0).to(tl.int32, bitcast=True)
+        bits = (bits + 0x7FFFF + ((bits >> 20) & 1)) & -0x100000
+        q = bits.to(tl.float32, bitcast=True).to(tl.float8e4nv)
+    else:
+        v = tl.minimum(tl.maximum(v, -127.0), 127.0)
+        q = tl.where(v >= 0, v + 0.5, v - 0.5).to(tl.int8)
+    return q
 
 
 @triton.jit
 def _int8_conv_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, r_ptr, y_ptr, M, N, K, H, W, OH, OW, sxn, sxh, sxw,
                       x_inv, r_scale, y_inv,
                       CIN: tl.constexpr, KH: tl.constexpr, KW: tl.constexpr, SH: tl.constexpr, SW: tl.constexpr,
-                      PH: tl.constexpr, PW: tl.constexpr, X_INT8: tl.constexpr, HAS_BIAS: tl.constexpr,
-                      RES: tl.constexpr, RELU: tl.constexpr, Y_INT8: tl.constexpr,
+                      PH: tl.constexpr, PW: tl.constexpr, X_Q: tl.constexpr, HAS_BIAS: tl.constexpr,
+                      RES: tl.constexpr, RELU: tl.constexpr, Y_Q: tl.constexpr, FP8: tl.constexpr,
                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)  # output positions (n, oh, ow)
     rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)  # output channels
@@ -51,7 +57,10 @@ def _int8_conv_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, r_ptr, y_ptr, M, N, K, 
     w0 = ow * SW - PW
     row = nb * sxn
     m_in = rm < M
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32)
+    if FP8:
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    else:
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32)
     for k0 in range(0, K, BLOCK_K):
         rk = k0 + tl.arange(0, BLOCK_K)  # reduction index: (kh * KW + kw) * CIN + c
         if CIN % BLOCK_K == 0:
@@ -64,20 +73,23 @@ def _int8_conv_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, r_ptr, y_ptr, M, N, K, 
             inside = m_in & (hi >= 0) & (hi < H) & (wi >= 0) & (wi < W)
             base = tl.multiple_of(row + hi * sxh + wi * sxw, 16)
             c = tl.max_contiguous(tl.multiple_of((k0 % CIN) + tl.arange(0, BLOCK_K), BLOCK_K), BLOCK_K)
-            a = tl.load(x_ptr + base[:, None] + c[None, :], mask=inside[:, None], other=0)
+            a = tl.load(x_ptr + base[:, None] + c[None, :], mask=inside[:, None], other=0.0)
             wk = tl.max_contiguous(tl.multiple_of(rk, BLOCK_K), BLOCK_K)
-            b = tl.load(w_ptr + tl.multiple_of(rn * K, 16)[None, :] + wk[:, None], mask=(rn[None, :] < N), other=0)
+            b = tl.load(w_ptr + tl.multiple_of(rn * K, 16)[None, :] + wk[:, None], mask=(rn[None, :] < N), other=0.0)
         else:
             c = rk % CIN
             tap = rk // CIN
             hi = h0[:, None] + (tap // KW)[None, :]
             wi = w0[:, None] + (tap % KW)[None, :]
             inside = m_in[:, None] & (rk[None, :] < K) & (hi >= 0) & (hi < H) & (wi >= 0) & (wi < W)
-            a = tl.load(x_ptr + row[:, None] + hi * sxh + wi * sxw + c[None, :], mask=inside, other=0)
-            b = tl.load(w_ptr + rn[None, :] * K + rk[:, None], mask=(rk[:, None] < K) & (rn[None, :] < N), other=0)
-        if not X_INT8:
-            a = _round_int8(a.to(tl.float32) * x_inv)
-        acc += tl.dot(a, b, out_dtype=tl.int32)
+            a = tl.load(x_ptr + row[:, None] + hi * sxh + wi * sxw + c[None, :], mask=inside, other=0.0)
+            b = tl.load(w_ptr + rn[None, :] * K + rk[:, None], mask=(rk[:, None] < K) & (rn[None, :] < N), other=0.0)
+        if not X_Q:
+            a = _quantised(a.to(tl.float32) * x_inv, FP8)
+        if FP8:
+            acc += tl.dot(a, b, out_dtype=tl.float32)
+        else:
+            acc += tl.dot(a, b, out_dtype=tl.int32)
     n_in = rn < N
     y = acc.to(tl.float32) * tl.load(scale_ptr + rn, mask=n_in, other=0.0)[None, :]
     if HAS_BIAS:
@@ -85,15 +97,15 @@ def _int8_conv_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, r_ptr, y_ptr, M, N, K, 
     out = rm[:, None] * N + rn[None, :]
     o_mask = m_in[:, None] & n_in[None, :]
     if RES == 1:
-        y += tl.load(r_ptr + out, mask=o_mask, other=0).to(tl.float32)
+        y += tl.load(r_ptr + out, mask=o_mask, other=0.0).to(tl.float32)
     if RES == 2:
-        y += tl.load(r_ptr + out, mask=o_mask, other=0).to(tl.float32) * r_scale
+        y += tl.load(r_ptr + out, mask=o_mask, other=0.0).to(tl.float32) * r_scale
     if RELU == 1:
         y = tl.maximum(y, 0.0)
     if RELU == 2:  # ReLU6
         y = tl.minimum(tl.maximum(y, 0.0), 6.0)
-    if Y_INT8:
-        tl.store(y_ptr + out, _round_int8(y * y_inv), mask=o_mask)
+    if Y_Q:
+        tl.store(y_ptr + out, _quantised(y * y_inv, FP8), mask=o_mask)
     else:
         tl.store(y_ptr + out, y.to(y_ptr.dtype.element_ty), mask=o_mask)
 
@@ -129,40 +141,44 @@ def _empty(x, cout: int, geometry, dtype):
 
 #: the float dtypes an output is stored in where it is not int8 (flags[3] indexes it)
 FLOAT_OUT = (torch.float16, torch.bfloat16, torch.float32)
+#: the stored (quantised) dtypes: the weights' dtype says which one a layer computes in
+STORED = (torch.int8, torch.float8_e4m3fn)
 
 
-def _out_dtype(y_int8: bool, code: int):
-    return torch.int8 if y_int8 else FLOAT_OUT[code]
+def _out_dtype(w_dtype, y_q: bool, code: int):
+    return w_dtype if y_q else FLOAT_OUT[code]
 
 
 def int8_conv_impl(x, w, scale, bias, residual, geometry: list[int], flags: list[int], x_scale: float,
                    r_scale: float, y_scale: float):
-    """x (N, C, H, W): int8 (flags[0]) or FP16/BF16, any layout; w (Cout, KH*KW*Cin) int8 in the
-    window order; scale (Cout,) float32: x_scale times each channel's weight scale; bias (Cout,)
-    float32 or None; residual (N, Cout, OH, OW) or None: int8 (times r_scale) or float; geometry:
-    kh, kw, sh, sw, ph, pw; flags: x int8, activation (0 none, 1 ReLU, 2 ReLU6), y int8, the float
-    output's dtype (FLOAT_OUT's index). Returns (N, Cout, OH, OW)
-    channels-last: int8 (stored as round(y / y_scale)) or float."""
-    x_int8, relu, y_int8, out_code = flags
+    """x (N, C, H, W): stored in w's dtype (flags[0]) or FP16/BF16, any layout; w (Cout, KH*KW*Cin)
+    int8 or float8_e4m3fn (which product the layer runs) in the window order; scale (Cout,)
+    float32: x_scale times each channel's weight scale; bias (Cout,) float32 or None; residual
+    (N, Cout, OH, OW) or None: stored in w's dtype (times r_scale) or float; geometry: kh, kw, sh,
+    sw, ph, pw; flags: x stored, activation (0 none, 1 ReLU, 2 ReLU6), y stored, the float
+    output's dtype (FLOAT_OUT's index). Returns (N, Cout, OH, OW) channels-last: stored in w's
+    dtype (y / y_scale quantised) or float."""
+    x_q, relu, y_q, out_code = flags
     x = x.contiguous(memory_format=torch.channels_last)
     n, cin, h, wd = x.shape
     cout, k = w.shape
-    y, view = _empty(x, cout, geometry, _out_dtype(y_int8, out_code))
+    y, view = _empty(x, cout, geometry, _out_dtype(w.dtype, y_q, out_code))
     _, oh, ow, _ = y.shape
     m = n * oh * ow
     res = 0
     if residual is not None:
         residual = residual.contiguous(memory_format=torch.channels_last)
-        res = 2 if residual.dtype == torch.int8 else 1
+        res = 2 if residual.dtype in STORED else 1
     block_m, block_n, block_k, warps, stages = tile(m, cout, k) if x.is_cuda else _INTERPRETED
     grid = (triton.cdiv(m, block_m), triton.cdiv(cout, block_n))
     sn, _, sh, sw = x.stride()
     kh, kw, sth, stw, ph, pw = geometry
     _int8_conv_kernel[grid](x, w, scale, bias if bias is not None else scale, residual if residual is not None else scale,
                             y, m, cout, k, h, wd, oh, ow, sn, sh, sw, 1.0 / x_scale, r_scale, 1.0 / y_scale,
-                            CIN=cin, KH=kh, KW=kw, SH=sth, SW=stw, PH=ph, PW=pw, X_INT8=bool(x_int8),
-                            HAS_BIAS=bias is not None, RES=res, RELU=int(relu), Y_INT8=bool(y_int8),
-                            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=warps, num_stages=stages)
+                            CIN=cin, KH=kh, KW=kw, SH=sth, SW=stw, PH=ph, PW=pw, X_Q=bool(x_q),
+                            HAS_BIAS=bias is not None, RES=res, RELU=int(relu), Y_Q=bool(y_q),
+                            FP8=w.dtype == torch.float8_e4m3fn, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+                            num_warps=warps, num_stages=stages)
     return view
 
 
@@ -176,21 +192,22 @@ def int8_conv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, bias: torch
 
 @int8_conv.register_fake
 def _(x, w, scale, bias, residual, geometry, flags, x_scale, r_scale, y_scale):
-    return _empty(x, w.shape[0], geometry, _out_dtype(flags[2], flags[3]))[1]
+    return _empty(x, w.shape[0], geometry, _out_dtype(w.dtype, flags[2], flags[3]))[1]
 
 
 class Int8ConvFused(nn.Module):
     """A Conv2d (groups 1, dilation 1, integer zero padding) with the bias, an optional residual
-    add and ReLU (or ReLU6) after it, computed by `_int8_conv_kernel`. `relu`: 0 none, 1 (True)
-    ReLU, 2 ReLU6. Weights quantised per output channel
-    (max |w| / 127); `x_scale`: the input's (stored int8 with it, or calibrated for quantising it
-    on load); `y_scale`: the output's where it is stored int8 (None: FP16/BF16); `r_scale`: an
-    int8 residual's. forward(x, residual=None)."""
+    add and ReLU (or ReLU6) after it, computed by `_int8_conv_kernel` in `kind`'s product: "int8"
+    or "fp8" (e4m3, sm_89 and newer). `relu`: 0 none, 1 (True) ReLU, 2 ReLU6. Weights quantised
+    per output channel (max |w| / QMAX); `x_scale`: the input's (stored in the kind's dtype with
+    it where `x_int8`, or calibrated for quantising it on load); `y_scale`: the output's where it
+    is stored in the kind's dtype (None: float); `r_scale`: a stored residual's.
+    forward(x, residual=None)."""
 
     def __init__(self, conv: nn.Conv2d, x_scale: float, *, x_int8: bool = False, relu: int = 0,
-                 y_scale: float | None = None, r_scale: float = 1.0, out_dtype=torch.float16):
+                 y_scale: float | None = None, r_scale: float = 1.0, out_dtype=torch.float16, kind: str = "int8"):
         super().__init__()
-        weight, w_scale = per_channel(window_weight(conv), "int8")  # (Cout, kh * kw * Cin)
+        weight, w_scale = per_channel(window_weight(conv), kind)  # (Cout, kh * kw * Cin)
         self.register_buffer("weight", weight)
         self.register_buffer("weight_scale", w_scale)
         self.register_buffer("in_scale", torch.tensor(max(float(x_scale), 1e-12), dtype=torch.float32))
@@ -202,9 +219,10 @@ class Int8ConvFused(nn.Module):
         self.flags = [int(x_int8), int(relu), int(y_scale is not None), FLOAT_OUT.index(out_dtype)]
 
     def extra_repr(self) -> str:
-        x_int8, relu, y_int8, _ = self.flags
-        return (f"{self.weight.shape[1]}->{self.weight.shape[0]}, geometry={self.geometry}, in={'int8' if x_int8 else 'float'}, "
-                f"activation={ACTIVATIONS[relu] or 'none'}, out={'int8' if y_int8 else 'float'}")
+        x_q, relu, y_q, _ = self.flags
+        kind = "fp8" if self.weight.dtype == torch.float8_e4m3fn else "int8"
+        return (f"{self.weight.shape[1]}->{self.weight.shape[0]}, {kind}, geometry={self.geometry}, "
+                f"in={kind if x_q else 'float'}, activation={ACTIVATIONS[relu] or 'none'}, out={kind if y_q else 'float'}")
 
     def forward(self, x, residual=None):
         args = (x, self.weight, self.out_scale, self.bias, residual, self.geometry, self.flags, self.x_scale,
@@ -220,8 +238,9 @@ def reference(conv: nn.Conv2d, x, residual=None, relu: int = 0):
     return y.clamp(0, 6) if relu == 2 else torch.relu(y) if relu else y
 
 
-def compile_for(arch: int, geometry=(3, 3, 1, 1, 1, 1), cin: int = 64, tile_shape=(128, 128, 64, 8, 4)):
-    """The kernel (int8 in and out, residual and ReLU fused) compiled ahead of time for the NVIDIA
+def compile_for(arch: int, geometry=(3, 3, 1, 1, 1, 1), cin: int = 64, tile_shape=(128, 128, 64, 8, 4),
+                kind: str = "int8"):
+    """The kernel (`kind` in and out, residual and ReLU fused) compiled ahead of time for the NVIDIA
     architecture `arch` (87: Jetson Orin) on any machine, GPU or not, as triton_int8.compile_for."""
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -229,11 +248,12 @@ def compile_for(arch: int, geometry=(3, 3, 1, 1, 1, 1), cin: int = 64, tile_shap
     kh, kw, sh, sw, ph, pw = geometry
     bm, bn, bk, warps, stages = tile_shape
     names = ("x_ptr", "w_ptr", "scale_ptr", "bias_ptr", "r_ptr", "y_ptr")
-    signature = {**dict(zip(names, ("*i8", "*i8", "*fp32", "*fp32", "*i8", "*i8"))),
+    q = "*fp8e4nv" if kind == "fp8" else "*i8"
+    signature = {**dict(zip(names, (q, q, "*fp32", "*fp32", q, q))),
                  **dict.fromkeys(("M", "N", "K", "H", "W", "OH", "OW", "sxn", "sxh", "sxw"), "i32"),
                  **dict.fromkeys(("x_inv", "r_scale", "y_inv"), "fp32")}
-    constexprs = {"CIN": cin, "KH": kh, "KW": kw, "SH": sh, "SW": sw, "PH": ph, "PW": pw, "X_INT8": True,
-                  "HAS_BIAS": True, "RES": 2, "RELU": True, "Y_INT8": True, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}
+    constexprs = {"CIN": cin, "KH": kh, "KW": kw, "SH": sh, "SW": sw, "PH": ph, "PW": pw, "X_Q": True,
+                  "HAS_BIAS": True, "RES": 2, "RELU": True, "Y_Q": True, "FP8": kind == "fp8", "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}
     signature.update(dict.fromkeys(constexprs, "constexpr"))
     # what Triton's JIT assumes of a real call's arguments that are: pointers 16-byte aligned,
     # channel counts and channels-last strides multiples of 16

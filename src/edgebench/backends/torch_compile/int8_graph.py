@@ -26,11 +26,12 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from edgebench.backends.torch_compile.conv_lowering import set_layer, time_layer_s
-from edgebench.backends.torch_compile.int8_conv import ACTIVATIONS, QMAX, Int8ConvFused, reference
-from edgebench.backends.torch_compile.low_precision import functional_convs_as_modules, quantize_tensor, why_not
+from edgebench.backends.torch_compile.int8_conv import ACTIVATIONS, Int8ConvFused, reference
+from edgebench.backends.torch_compile.low_precision import (QMAX, functional_convs_as_modules, quantize_tensor,
+                                                             storage_dtype, why_not)
 
 #: what the fused path is called in a layer's row and the backend's details
-PATH = "triton-int8-conv"
+PATH = "triton-fused-conv"
 _ADDS = (operator.add, operator.iadd, torch.add)
 _RELUS = (torch.relu, torch.relu_, F.relu)
 _RELU6S = (F.relu6,)
@@ -91,8 +92,9 @@ def _is_add(node: fx.Node) -> bool:
             and all(isinstance(a, fx.Node) for a in node.args))
 
 
-def plan(gm: fx.GraphModule) -> tuple[list[Group], list[dict]]:
-    """(the groups, a row for each Conv2d that stays in floating point and why)."""
+def plan(gm: fx.GraphModule, kind: str = "int8") -> tuple[list[Group], list[dict]]:
+    """(the groups, a row for each Conv2d that stays in floating point and why), for `kind`'s
+    product ("int8" or "fp8")."""
     modules = dict(gm.named_modules())
     calls: dict[str, int] = {}
     for node in gm.graph.nodes:
@@ -102,7 +104,7 @@ def plan(gm: fx.GraphModule) -> tuple[list[Group], list[dict]]:
     for node in gm.graph.nodes:
         if node.op != "call_module" or not isinstance(modules.get(node.target), nn.Conv2d):
             continue
-        reason = why_not(modules[node.target], "int8")
+        reason = why_not(modules[node.target], kind)
         if not reason and (calls[node.target] > 1 or len(node.args) != 1 or node.kwargs
                            or not isinstance(node.args[0], fx.Node)):
             reason = "the layer is called more than once or with more than its input"
@@ -148,19 +150,21 @@ def _record(gm: fx.GraphModule, groups: list[Group], batches) -> _Recorder:
     return rec
 
 
-def fuse_int8_convs(module: nn.Module, calibration, out_dtype=torch.float16, example: tuple | None = None):
+def fuse_convs(module: nn.Module, calibration, out_dtype=torch.float16, example: tuple | None = None,
+               kind: str = "int8"):
     """(the module, traced and rewritten; one row per Conv2d; "") or (module unchanged, [], why the
     fused path is not used). `calibration`: batches (tuples of tensors on the module's device, in
-    out_dtype); `example`: a benchmark batch for the per-layer timing (CUDA), or None."""
+    out_dtype); `example`: a benchmark batch for the per-layer timing (CUDA), or None; `kind`:
+    "int8", or "fp8" (e4m3: sm_89 and newer), the product and the stored activations' dtype."""
     gm, why = traced(module)
     if gm is None:
         return module, [], why
-    groups, kept = plan(gm)
+    groups, kept = plan(gm, kind)
     rows = {r["layer"]: r for r in kept}
     calib = _record(gm, groups, calibration)
     alive = []
     for g in groups:
-        row = rows[g.name] = {"layer": g.name, "choice": "int8", "reason": "", "gpu_path": PATH, "fused": g.fused()}
+        row = rows[g.name] = {"layer": g.name, "choice": kind, "reason": "", "gpu_path": PATH, "fused": g.fused()}
         if g.add is not None and calib.shapes.get(g.residual, (None,))[0] != calib.shapes.get(g.conv, (None,))[0]:
             g.add = g.residual = g.relu = None  # a broadcasting add: the convolution alone
             g.act = 0
@@ -172,11 +176,11 @@ def fuse_int8_convs(module: nn.Module, calibration, out_dtype=torch.float16, exa
     groups = alive
     modules = dict(gm.named_modules())
     if example is not None:
-        groups = _timed(gm, groups, modules, example, rows, out_dtype)
+        groups = _timed(gm, groups, modules, example, rows, out_dtype, kind)
     by_tail = {g.tail: g for g in groups}
     by_conv = {g.conv: g for g in groups}
     by_add = {g.add: g for g in groups if g.add is not None}
-    for g in groups:  # stored int8 where every reader is a group
+    for g in groups:  # stored in the kind's dtype where every reader is a group
         users = list(g.tail.users)
         g.y_int8 = bool(users) and calib.amax[g.tail] > 0 and all(
             (u in by_conv and by_conv[u].x is g.tail) or (u in by_add and by_add[u].residual is g.tail) for u in users)
@@ -188,13 +192,13 @@ def fuse_int8_convs(module: nn.Module, calibration, out_dtype=torch.float16, exa
         res_src = by_tail.get(g.residual)
         r_int8 = res_src is not None and res_src.y_int8
         conv = modules[g.name]
-        fused = Int8ConvFused(conv, _scale(calib.amax[g.x]), x_int8=g.x_int8, relu=g.act,
-                              y_scale=_scale(calib.amax[g.tail]) if g.y_int8 else None,
-                              r_scale=_scale(calib.amax[res_src.tail]) if r_int8 else 1.0,
-                              out_dtype=out_dtype).to(conv.weight.device)
+        fused = Int8ConvFused(conv, _scale(calib.amax[g.x], kind), x_int8=g.x_int8, relu=g.act,
+                              y_scale=_scale(calib.amax[g.tail], kind) if g.y_int8 else None,
+                              r_scale=_scale(calib.amax[res_src.tail], kind) if r_int8 else 1.0,
+                              out_dtype=out_dtype, kind=kind).to(conv.weight.device)
         set_layer(gm, g.name, fused)
-        rows[g.name].update(input="int8" if g.x_int8 else "float", output="int8" if g.y_int8 else "float",
-                            **({"residual": "int8" if r_int8 else "float"} if g.residual is not None else {}))
+        rows[g.name].update(input=kind if g.x_int8 else "float", output=kind if g.y_int8 else "float",
+                            **({"residual": kind if r_int8 else "float"} if g.residual is not None else {}))
         x = new_nodes.get(g.x, g.x)
         args = (x,) if g.residual is None else (x, new_nodes.get(g.residual, g.residual))
         with gm.graph.inserting_before(g.tail):
@@ -211,13 +215,20 @@ def fuse_int8_convs(module: nn.Module, calibration, out_dtype=torch.float16, exa
     return gm, [rows[name] for name in dict.fromkeys(order)] + [r for name, r in rows.items() if name not in order], ""
 
 
-def _scale(amax: float) -> float:
-    return max(amax, 1e-12) / QMAX
+def _scale(amax: float, kind: str) -> float:
+    return max(amax, 1e-12) / QMAX[kind]
 
 
-def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, out_dtype) -> list[Group]:
-    """The groups whose fused kernel (int8 in and out, its residual int8), timed on the example's
-    shapes, beats the float convolution alone; the rows say both times."""
+def _stored_random(shape, device, kind: str):
+    """Random values in the kind's dtype, channels-last: what a timed layer reads."""
+    x = torch.randint(-127, 128, shape, device=device, dtype=torch.int8) if kind == "int8" else \
+        torch.randn(shape, device=device).mul_(64).to(storage_dtype(kind))
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, out_dtype, kind: str) -> list[Group]:
+    """The groups whose fused kernel (the kind's dtype in and out, its residual too), timed on the
+    example's shapes, beats the float convolution alone; the rows say both times."""
     shapes = _record(gm, groups, [example]).shapes
     timings: dict = {}
     kept = []
@@ -230,28 +241,26 @@ def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, o
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             fused = Int8ConvFused(conv, 1 / 32, x_int8=True, relu=g.act, y_scale=1 / 32,
-                                  r_scale=1 / 32, out_dtype=out_dtype).to(conv.weight.device)
-            q = torch.randint(-127, 128, shape, device=x.device, dtype=torch.int8).contiguous(memory_format=torch.channels_last)
-            r = None
-            if g.residual is not None:
-                r = torch.randint(-127, 128, out_shape, device=x.device, dtype=torch.int8)
-                r = r.contiguous(memory_format=torch.channels_last)
+                                  r_scale=1 / 32, out_dtype=out_dtype, kind=kind).to(conv.weight.device)
+            q = _stored_random(shape, x.device, kind)
+            r = None if g.residual is None else _stored_random(out_shape, x.device, kind)
             timings[key] = (round(time_layer_s(conv, x, 20) * 1e6, 2), round(time_layer_s(lambda v: fused(v, r), q, 20) * 1e6, 2))
         t_float, t_low = timings[key]
         rows[g.name].update(float_us=t_float, low_us=t_low)
         if t_low >= t_float:
-            rows[g.name].update(choice="fp16", reason=f"not faster here: fused int8 {t_low:.1f} us against {t_float:.1f} us "
+            rows[g.name].update(choice="fp16", reason=f"not faster here: fused {kind} {t_low:.1f} us against {t_float:.1f} us "
                                                       f"for the {str(out_dtype).split('.')[-1]} convolution alone")
             continue
         kept.append(g)
     return kept
 
 
-def probe(device) -> str:
-    """"" where the fused kernel runs on `device` and agrees with the float convolution (relative
-    error < 2%, int8 input and output, residual and ReLU), else why it is not used."""
-    def stored(t, scale):  # int8, channels-last, on the device
-        return quantize_tensor(t, scale, "int8").to(device).contiguous(memory_format=torch.channels_last)
+def probe(device, kind: str = "int8") -> str:
+    """"" where the fused kernel runs on `device` in `kind` and agrees with the float convolution
+    (relative error < 2% for INT8, 5% for FP8's 3-bit mantissa; input, output and residual stored,
+    ReLU), else why it is not used."""
+    def stored(t, scale):  # the kind's dtype, channels-last, on the device
+        return quantize_tensor(t, scale, kind).to(device).contiguous(memory_format=torch.channels_last)
 
     try:
         gen = torch.Generator().manual_seed(0)
@@ -261,11 +270,13 @@ def probe(device) -> str:
             x = torch.randn(2, 32, 8, 8, generator=gen).relu()
             r = torch.randn(2, 32, 8, 8, generator=gen)
             ref = reference(conv, x, r, relu=True)
-            xs, rs, ys = (float(t.abs().max()) / QMAX for t in (x, r, ref))
-            fused = Int8ConvFused(conv, xs, x_int8=True, relu=True, y_scale=ys, r_scale=rs).to(device)
+            xs, rs, ys = (float(t.abs().max()) / QMAX[kind] for t in (x, r, ref))
+            fused = Int8ConvFused(conv, xs, x_int8=True, relu=True, y_scale=ys, r_scale=rs, kind=kind).to(device)
             got = fused(stored(x, xs), stored(r, rs)).float().cpu() * ys
         err = float((got - ref).norm() / ref.norm())
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel keeps the per-layer path
         text = str(exc).strip().splitlines()
         return f"{PATH} failed here ({type(exc).__name__}: {text[0][:160] if text else ''})"
-    return "" if err < 0.02 else f"{PATH} disagreed with the float convolution (relative error {err:.3g})"
+    if err < (0.02 if kind == "int8" else 0.05):
+        return ""
+    return f"{PATH} ({kind}) disagreed with the float convolution (relative error {err:.3g})"
