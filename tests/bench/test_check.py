@@ -151,3 +151,24 @@ def test_suite_cells_run_the_plan_and_the_reference_is_reused(tmp_path, isolate)
     assert again.records[0].details["reference_cache"] == "hit"
     assert [r.accuracy.cosine_similarity for r in again.records[1:]] == pytest.approx(
         [r.accuracy.cosine_similarity for r in first.records[1:]], rel=1e-6)
+
+
+def test_reference_outputs_over_the_size_limit_are_not_cached(tmp_path, monkeypatch):
+    """A segmenter's logits at the default check size are gigabytes (LR-ASPP MobileNetV3: 5.5 GB in
+    one entry): outputs over the limit are used, not stored, and the record says so."""
+    monkeypatch.setenv("EDGEBENCH_REFERENCE_CACHE_MB", "0.0001")
+    result = run_suite(replace(_cfg(tmp_path), backends=["pytorch", "onnxruntime"], pool_size=1))
+    assert [r.status for r in result.records] == [Status.OK] * 2
+    note = result.records[0].details["reference_cache"]
+    assert note.startswith("not stored: ") and "over the cache's limit" in note, note
+    assert not (tmp_path / "cache" / "reference").exists() or not any((tmp_path / "cache" / "reference").iterdir())
+    assert result.records[1].accuracy.gate == "passed"
+
+
+def test_a_reference_cache_limit_that_is_not_a_number_is_refused_in_one_line(monkeypatch):
+    from edgebench.bench import check
+    from edgebench.errors import InvalidConfigError
+
+    monkeypatch.setenv("EDGEBENCH_REFERENCE_CACHE_MB", "lots")
+    with pytest.raises(InvalidConfigError, match="EDGEBENCH_REFERENCE_CACHE_MB='lots' is not a number of MiB"):
+        check._limit_mb()

@@ -18,6 +18,10 @@ from edgebench.results.record import Record
 REUSE_REL_DIFF = 1e-5
 #: the reference's outputs in its cache entry: one array per batch and output, keyed "batch.output"
 OUTPUTS = "outputs.npz"
+#: outputs larger than this many MiB (as float32) are used but not cached: a segmenter's logits at
+#: the default check size run to gigabytes, and recomputing them costs one eager pass; the
+#: environment's EDGEBENCH_REFERENCE_CACHE_MB sets another limit
+MAX_CACHED_MB = 256
 
 
 def planned_outputs(cell, rec: Record, reference: list | None, first, run: Callable[[list], list]) -> list:
@@ -79,11 +83,29 @@ def reference_outputs(cell, rec: Record, first, compute: Callable[[], list]) -> 
         cache.discard("reference", fields, label=rec.model)
         rec.details["reference_cache"] = "rebuilt: the first batch no longer reproduces the cached outputs"
     outputs = compute()
+    size_mb, limit_mb = sum(np.asarray(o).size * 4 for out in outputs for o in as_list(out)) / 2**20, _limit_mb()
+    if size_mb > limit_mb:
+        rec.details["reference_cache"] = (f"not stored: {size_mb:.3g} MiB of outputs, over the cache's limit of "
+                                          f"{limit_mb:g} MiB (EDGEBENCH_REFERENCE_CACHE_MB); recomputed on each run")
+        return outputs
     with cache.writing("reference", fields, label=rec.model) as draft:
         np.savez(draft.folder / OUTPUTS, **{f"{j}.{k}": np.asarray(o, dtype=np.float32)
                                             for j, out in enumerate(outputs) for k, o in enumerate(as_list(out))})
     rec.details.setdefault("reference_cache", "built")
     return outputs
+
+
+def _limit_mb() -> float:
+    import os
+
+    from edgebench.errors import InvalidConfigError
+
+    text = os.environ.get("EDGEBENCH_REFERENCE_CACHE_MB", "")
+    try:
+        return float(text) if text else MAX_CACHED_MB
+    except ValueError:
+        raise InvalidConfigError(f"EDGEBENCH_REFERENCE_CACHE_MB={text!r} is not a number of MiB: "
+                                 f"set it to one, e.g. {MAX_CACHED_MB}") from None
 
 
 def _load_outputs(path, batches: int) -> list | None:
