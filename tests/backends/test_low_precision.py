@@ -150,6 +150,21 @@ def test_timed_layers_keep_the_low_precision_form_only_where_it_is_faster():
         assert isinstance(net.get_submodule(r["layer"]), lp.LowPrecisionConv) == faster
 
 
+def test_layers_timed_at_an_earlier_build_are_chosen_again_without_timing(monkeypatch):
+    """`known` (the backend's cached plan): each layer's stored timings decide, nothing is timed."""
+    def no_timing(*args):
+        raise AssertionError("a layer with known timings was timed again")
+
+    monkeypatch.setattr(lp, "_timings_us", no_timing)
+    net, _, _ = lp.fold_batchnorm(_net())
+    rows = lp.quantize(net, _batches(), "int8", rows=4, out_dtype=torch.float32, example=_batches(1)[0],
+                       known={"3": [10.0, 5.0], "8": [10.0, 9.5]})
+    by = {r["layer"]: r for r in rows}
+    assert by["3"]["choice"] == "int8" and (by["3"]["float_us"], by["3"]["low_us"]) == (10.0, 5.0)
+    assert by["8"]["choice"] == "fp16" and by["8"]["reason"].startswith("not faster here")
+    assert isinstance(net.get_submodule("3"), lp.LowPrecisionConv) and isinstance(net.get_submodule("8"), nn.Conv2d)
+
+
 def test_a_model_with_no_layer_in_low_precision_is_a_skipped_row_not_an_fp16_model_named_int8(tmp_path):
     """Where every layer stays FP16 (here: too small for the products), the int8 cell would time the
     FP16 model under INT8's name, and `--precision auto` could pick it: it is skipped, saying why."""

@@ -220,6 +220,28 @@ def test_the_plan_joins_each_convolution_with_its_add_and_relu_and_says_why_othe
     assert rows == [] and "does not trace" in why and isinstance(module, _Untraceable)
 
 
+def test_fused_layers_timed_at_an_earlier_build_are_chosen_again_without_timing(monkeypatch):
+    """`known` (the backend's cached plan): each group's stored timings decide which are fused,
+    and no kernel or float layer is timed; the rest of the rewrite is as without it."""
+    from edgebench.backends.torch_compile import int8_graph
+    from edgebench.backends.torch_compile import low_precision as lp
+
+    def no_timing(*args):
+        raise AssertionError("a layer with known timings was timed again")
+
+    monkeypatch.setattr(int8_graph, "time_layer_s", no_timing)
+    folded, _, _ = lp.fold_batchnorm(_net())
+    g = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(4, 3, 8, 8, generator=g),) for _ in range(2)]
+    known = {name: [10.0, 5.0] for name in ("3.conv1", "3.conv2", "4.conv1", "4.conv2")} | {"3.down": [5.0, 10.0]}
+    gm, rows, why = int8_graph.fuse_convs(folded, batches, torch.float32, batches[0], "int8", known)
+    by = {r["layer"]: r for r in rows}
+    assert why == "" and by["3.down"]["choice"] == "fp16" and by["3.down"]["reason"].startswith("not faster here")
+    assert [by[n]["choice"] for n in ("3.conv1", "3.conv2", "4.conv1", "4.conv2")] == ["int8"] * 4
+    assert by["3.conv2"]["residual"] == "float"  # the shortcut stayed a float convolution
+    assert sum(type(m).__name__ == "Int8ConvFused" for m in gm.modules()) == 4
+
+
 class _Untraceable(nn.Module):
     def __init__(self):
         super().__init__()

@@ -37,6 +37,11 @@ from edgebench.models import inputs
 
 #: its compiles in edgebench's cache: Inductor's cache artifacts (one file) and the lowering decisions
 CACHE_NAMESPACE, CACHE_FILE = "torch-compile", "inductor-artifacts.bin"
+#: the INT8/FP8 layers' timings on CUDA (which layers the low precision serves faster), per model,
+#: batch and GPU: a warm start chooses the same layers without timing them again
+PLAN_NAMESPACE = "torch-compile-low-precision"
+#: the files whose kernels those timings measured: a change to one of them times the layers again
+_KERNEL_SOURCES = ("int8_conv.py", "int8_graph.py", "low_precision.py", "triton_int8.py", "conv_lowering.py")
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,7 @@ class TorchCompileBackend(Backend):
             self._flags()
             example = inputs.parts(self._to_device(inputs.random_batch(self.context.item_shape, batch_size,
                                                                        np.random.default_rng(0))))
+        plan_cache, plan_fields, known = self._plan_cache(len(calibration)) if example is not None else (None, None, None)
         rows, unfused = [], ""
         if self.device == "cuda":  # each convolution, its residual add and ReLU one kernel, int8/fp8 between them
             from edgebench.backends.torch_compile import int8_graph
@@ -166,10 +172,12 @@ class TorchCompileBackend(Backend):
             unfused = int8_graph.probe(self.device, self.precision)
             if not unfused:
                 self.module, rows, unfused = int8_graph.fuse_convs(self.module, batches(), self.io.dtype, example,
-                                                                   self.precision)
+                                                                   self.precision, known)
         types = (nn.Linear,) if rows else (nn.Conv2d, nn.Linear)
         rows += quantize(self.module, batches(), self.precision, rows=batch_size, out_dtype=self.io.dtype,
-                         example=example, path=path, types=types)
+                         example=example, path=path, types=types, known=known)
+        if plan_fields is not None:
+            self._store_plan(plan_cache, plan_fields, known, rows)
         low = [r for r in rows if r["choice"] == self.precision]
         kept = kept_summary(rows, self.precision)
         if not low:  # the cell would time the FP16 model under the low precision's name
@@ -188,6 +196,38 @@ class TorchCompileBackend(Backend):
                            **({"fused_convs_not_used": unfused} if unfused else {}),
                            **({"gpu_path_fallback": why} if why else {})},
             low_precision_layers=rows)
+
+    def _plan_cache(self, calibration_items: int):
+        """(the cache, the fields of this model's low-precision plan on this GPU, the layers' stored
+        timings or None); (None, None, None) where the model is not identified (no source_key)."""
+        from dataclasses import asdict
+        from pathlib import Path
+
+        from edgebench.cache import Cache
+        from edgebench.hashing import file_sha256
+        from edgebench.system import device_identity
+
+        if not self.context.source_key:
+            return None, None, None
+        here = Path(__file__).parent
+        fields = {"source": self.context.source_key, "batch": self.batch_size, "item": inputs.to_json(self.context.item_shape),
+                  "precision": self.precision, "options": asdict(self.options), "torch": self._torch.__version__,
+                  "device": device_identity(self.device), "calibration": f"{calibration_items} {self.calibration_desc}",
+                  "kernels": {name: file_sha256(here / name) for name in _KERNEL_SOURCES}}
+        cache = Cache(self.cache_dir)
+        entry = cache.get(PLAN_NAMESPACE, fields, str(self.context.source_key.get("model") or ""))
+        return cache, fields, (entry.meta["timings"] if entry is not None else None)
+
+    def _store_plan(self, cache, fields: dict, known: dict | None, rows: list[dict]) -> None:
+        """The layers' timings into the cache (where they were timed now); details.low_precision_plan
+        says which."""
+        if known is not None:
+            self.details["low_precision_plan"] = "cached: the layers' timings of an earlier build on this GPU, not timed again"
+            return
+        timings = {r["layer"]: [r["float_us"], r["low_us"]] for r in rows if "float_us" in r}
+        with cache.writing(PLAN_NAMESPACE, fields, str(self.context.source_key.get("model") or "")) as draft:
+            draft.meta["timings"] = timings
+        self.details["low_precision_plan"] = f"timed: {len(timings)} layers, stored in the cache"
 
     def _im2col_mode(self) -> str:
         # default on CUDA: per-layer timing decides (it never lowers a layer it timed slower)

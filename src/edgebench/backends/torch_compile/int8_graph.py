@@ -151,11 +151,12 @@ def _record(gm: fx.GraphModule, groups: list[Group], batches) -> _Recorder:
 
 
 def fuse_convs(module: nn.Module, calibration, out_dtype=torch.float16, example: tuple | None = None,
-               kind: str = "int8"):
+               kind: str = "int8", known: dict | None = None):
     """(the module, traced and rewritten; one row per Conv2d; "") or (module unchanged, [], why the
     fused path is not used). `calibration`: batches (tuples of tensors on the module's device, in
     out_dtype); `example`: a benchmark batch for the per-layer timing (CUDA), or None; `kind`:
-    "int8", or "fp8" (e4m3: sm_89 and newer), the product and the stored activations' dtype."""
+    "int8", or "fp8" (e4m3: sm_89 and newer), the product and the stored activations' dtype;
+    `known`: layer name -> (float us, fused us) from an earlier build here: not timed again."""
     gm, why = traced(module)
     if gm is None:
         return module, [], why
@@ -176,7 +177,7 @@ def fuse_convs(module: nn.Module, calibration, out_dtype=torch.float16, example:
     groups = alive
     modules = dict(gm.named_modules())
     if example is not None:
-        groups = _timed(gm, groups, modules, example, rows, out_dtype, kind)
+        groups = _timed(gm, groups, modules, example, rows, out_dtype, kind, known or {})
     by_tail = {g.tail: g for g in groups}
     by_conv = {g.conv: g for g in groups}
     by_add = {g.add: g for g in groups if g.add is not None}
@@ -226,9 +227,11 @@ def _stored_random(shape, device, kind: str):
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, out_dtype, kind: str) -> list[Group]:
+def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, out_dtype, kind: str,
+           known: dict) -> list[Group]:
     """The groups whose fused kernel (the kind's dtype in and out, its residual too), timed on the
-    example's shapes, beats the float convolution alone; the rows say both times."""
+    example's shapes (or as `known` says), beats the float convolution alone; the rows say both
+    times."""
     shapes = _record(gm, groups, [example]).shapes
     timings: dict = {}
     kept = []
@@ -236,7 +239,9 @@ def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, o
         conv = modules[g.name]
         (shape, channels_last), (out_shape, _) = shapes[g.x], shapes[g.conv]
         key = (repr(conv), shape, g.fused())
-        if key not in timings:
+        if g.name in known:
+            timings[key] = tuple(known[g.name])
+        elif key not in timings:
             x = torch.randn(shape, device=conv.weight.device, dtype=conv.weight.dtype)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

@@ -317,7 +317,8 @@ def gpu_path(kind: str, device, capability: tuple[int, int]) -> tuple[str, str]:
 
 
 def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=torch.float16,
-             example: tuple | None = None, path: str = "", types=(nn.Conv2d, nn.Linear)) -> list[dict]:
+             example: tuple | None = None, path: str = "", types=(nn.Conv2d, nn.Linear),
+             known: dict | None = None) -> list[dict]:
     """Swap `module`'s eligible layers (in place; BatchNorm already folded, float parameters
     already in `out_dtype`) for their `kind` form, calibrated on `calibration` (batches: tuples of
     tensors on its device, in its dtype). `rows`: the rows a linear layer's product gets at the
@@ -327,7 +328,9 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
     MIN_GAIN (faster). `types`: the layer classes considered (int8_graph fuses the convolutions
     itself and leaves the linear layers to this). Returns one row per
     convolution and linear layer: name, choice ("int8"/"fp8", or "fp16" where it stays), why it
-    stays, and with `example` both timings in microseconds."""
+    stays, and with `example` both timings in microseconds. `known`: layer name -> (float us, low
+    us) from an earlier build of this model here (the backend's cache): those layers are not timed
+    again, so the same layers are chosen."""
     candidates, decisions = [], []
     for name, layer in module.named_modules():
         if not isinstance(layer, types):
@@ -357,7 +360,9 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
             row["gpu_path"] = low.for_gpu(path).gpu_path or "torch"
         if name in shapes and isinstance(low, LowPrecisionConv):
             key = (repr(layer), shapes[name])
-            if key not in timings:
+            if name in (known or {}):
+                timings[key] = tuple(known[name])
+            elif key not in timings:
                 timings[key] = _timings_us(layer, low, shapes[name])
             t_float, t_low = timings[key]
             row.update(float_us=t_float, low_us=t_low)
