@@ -1,5 +1,6 @@
-"""INT8 convolutions fused as TensorRT fuses them: each convolution with the residual add and ReLU
-after it becomes one int8_conv kernel, and the activations between two such kernels stay int8.
+"""INT8 (and FP8 e4m3) convolutions fused as TensorRT fuses them: each convolution with the residual
+add and ReLU after it becomes one int8_conv kernel, and the activations between two such kernels
+stay int8 (fp8). The text below says int8; `kind="fp8"` stores and multiplies in e4m3 instead.
 
 On the model's torch.fx graph (BatchNorm already folded into the convolutions):
 1. each plain Conv2d the INT8 product serves (low_precision.why_not) starts a group; the add
