@@ -169,6 +169,9 @@ def test_a_reference_cache_limit_that_is_not_a_number_is_refused_in_one_line(mon
     from edgebench.bench import check
     from edgebench.errors import InvalidConfigError
 
-    monkeypatch.setenv("EDGEBENCH_REFERENCE_CACHE_MB", "lots")
-    with pytest.raises(InvalidConfigError, match="EDGEBENCH_REFERENCE_CACHE_MB='lots' is not a number of MiB"):
-        check._limit_mb()
+    for text in ("lots", "-5", "nan"):
+        monkeypatch.setenv("EDGEBENCH_REFERENCE_CACHE_MB", text)
+        with pytest.raises(InvalidConfigError, match=f"EDGEBENCH_REFERENCE_CACHE_MB='{text}' is not a number of MiB"):
+            check.reference_cache_limit_mb()
+    monkeypatch.setenv("EDGEBENCH_REFERENCE_CACHE_MB", "0")
+    assert check.reference_cache_limit_mb() == 0.0

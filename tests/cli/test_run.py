@@ -132,3 +132,12 @@ def test_a_second_sigterm_is_ignored_while_the_run_ends():
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_reference_cache_limit_that_is_not_a_number_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EDGEBENCH_REFERENCE_CACHE_MB", "lots")
+    out = tmp_path / "o"
+    assert main(["run", "--models", "test_cnn", "--backends", "pytorch", "--device", "cpu", "--out", str(out), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "EDGEBENCH_REFERENCE_CACHE_MB='lots' is not a number of MiB" in err, err
+    assert not (out / "edgebench.sqlite").exists()

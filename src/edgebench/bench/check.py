@@ -83,7 +83,7 @@ def reference_outputs(cell, rec: Record, first, compute: Callable[[], list]) -> 
         cache.discard("reference", fields, label=rec.model)
         rec.details["reference_cache"] = "rebuilt: the first batch no longer reproduces the cached outputs"
     outputs = compute()
-    size_mb, limit_mb = sum(np.asarray(o).size * 4 for out in outputs for o in as_list(out)) / 2**20, _limit_mb()
+    size_mb, limit_mb = sum(np.asarray(o).size * 4 for out in outputs for o in as_list(out)) / 2**20, reference_cache_limit_mb()
     if size_mb > limit_mb:
         rec.details["reference_cache"] = (f"not stored: {size_mb:.3g} MiB of outputs, over the cache's limit of "
                                           f"{limit_mb:g} MiB (EDGEBENCH_REFERENCE_CACHE_MB); recomputed on each run")
@@ -95,17 +95,21 @@ def reference_outputs(cell, rec: Record, first, compute: Callable[[], list]) -> 
     return outputs
 
 
-def _limit_mb() -> float:
+def reference_cache_limit_mb() -> float:
+    """The largest reference outputs (MiB) the cache stores: EDGEBENCH_REFERENCE_CACHE_MB, or MAX_CACHED_MB."""
     import os
 
     from edgebench.errors import InvalidConfigError
 
     text = os.environ.get("EDGEBENCH_REFERENCE_CACHE_MB", "")
     try:
-        return float(text) if text else MAX_CACHED_MB
+        value = float(text) if text else MAX_CACHED_MB
     except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
         raise InvalidConfigError(f"EDGEBENCH_REFERENCE_CACHE_MB={text!r} is not a number of MiB: "
-                                 f"set it to one, e.g. {MAX_CACHED_MB}") from None
+                                 f"set it to one, 0 or more (0 caches none), e.g. {MAX_CACHED_MB}")
+    return value
 
 
 def _load_outputs(path, batches: int) -> list | None:

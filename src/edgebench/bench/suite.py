@@ -35,8 +35,9 @@ class SuiteResult:
 
 def check_config(cfg: SuiteConfig) -> None:
     """Everything about a resolved config that can be refused before a run begins, a target is
-    reached or a model is built: model names, backend specs, the store, the output folder, and
-    whether the inputs fit in memory."""
+    reached or a model is built: model names, backend specs, the store, the output folder,
+    whether the inputs fit in memory, and the environment's reference-cache limit."""
+    from edgebench.bench.check import reference_cache_limit_mb
     from edgebench.bench.inputs import check_input_memory
     from edgebench.models import get_spec
     from edgebench.results.store import validate
@@ -49,6 +50,7 @@ def check_config(cfg: SuiteConfig) -> None:
         backend_cells(cfg.backends, cfg.precision)
     validate(cfg.db)  # a bad --db is refused before the output folder exists, so none is left behind
     check_writable(cfg.out_dir)
+    reference_cache_limit_mb()
 
 
 def run_suite(config: SuiteConfig, progress: bool = False, on_record=None, executor=None,
