@@ -200,22 +200,19 @@ class TorchCompileBackend(Backend):
     def _plan_cache(self, calibration_items: int):
         """(the cache, the fields of this model's low-precision plan on this GPU, the layers' stored
         timings or None); (None, None, None) where the model is not identified (no source_key)."""
-        from dataclasses import asdict
         from pathlib import Path
 
         from edgebench.cache import Cache
         from edgebench.hashing import file_sha256
-        from edgebench.system import device_identity
 
-        if not self.context.source_key:
+        fields = self._model_fields()
+        if fields is None:
             return None, None, None
         here = Path(__file__).parent
-        fields = {"source": self.context.source_key, "batch": self.batch_size, "item": inputs.to_json(self.context.item_shape),
-                  "precision": self.precision, "options": asdict(self.options), "torch": self._torch.__version__,
-                  "device": device_identity(self.device), "calibration": f"{calibration_items} {self.calibration_desc}",
-                  "kernels": {name: file_sha256(here / name) for name in _KERNEL_SOURCES}}
+        fields.update(calibration=f"{calibration_items} {self.calibration_desc}",
+                      kernels={name: file_sha256(here / name) for name in _KERNEL_SOURCES})
         cache = Cache(self.cache_dir)
-        entry = cache.get(PLAN_NAMESPACE, fields, str(self.context.source_key.get("model") or ""))
+        entry = cache.get(PLAN_NAMESPACE, fields, self._cache_label())
         return cache, fields, (entry.meta["timings"] if entry is not None else None)
 
     def _store_plan(self, cache, fields: dict, known: dict | None, rows: list[dict]) -> None:
@@ -225,7 +222,7 @@ class TorchCompileBackend(Backend):
             self.details["low_precision_plan"] = "cached: the layers' timings of an earlier build on this GPU, not timed again"
             return
         timings = {r["layer"]: [r["float_us"], r["low_us"]] for r in rows if "float_us" in r}
-        with cache.writing(PLAN_NAMESPACE, fields, str(self.context.source_key.get("model") or "")) as draft:
+        with cache.writing(PLAN_NAMESPACE, fields, self._cache_label()) as draft:
             draft.meta["timings"] = timings
         self.details["low_precision_plan"] = f"timed: {len(timings)} layers, stored in the cache"
 
@@ -254,18 +251,30 @@ class TorchCompileBackend(Backend):
         self.details["triton_convs"] = sum(d["choice"] == "triton" for d in decisions)
         return decisions
 
-    def _cache_fields(self) -> dict | None:
-        """What this compile depends on (the model's weights and shapes, precision, options, torch
-        and the device), or None where the model is not identified (no source_key)."""
+    def _model_fields(self) -> dict | None:
+        """The model's weights and shapes, batch, precision, options, torch and the device: what
+        both cache entries (the compile, the low-precision plan) depend on; None where the model is
+        not identified (no source_key)."""
         from dataclasses import asdict
 
         from edgebench.system import device_identity
 
         if not self.context.source_key:
             return None
-        fields = {"source": self.context.source_key, "batch": self.batch_size, "item": inputs.to_json(self.context.item_shape),
-                  "precision": self.precision, "options": asdict(self.options), "torch": self._torch.__version__,
-                  "device": device_identity(self.device)}
+        return {"source": self.context.source_key, "batch": self.batch_size, "item": inputs.to_json(self.context.item_shape),
+                "precision": self.precision, "options": asdict(self.options), "torch": self._torch.__version__,
+                "device": device_identity(self.device)}
+
+    def _cache_label(self) -> str:
+        """The model's name, which starts its cache entries' folder names."""
+        return str(self.context.source_key.get("model") or "")
+
+    def _cache_fields(self) -> dict | None:
+        """What this compile depends on (the model fields, and a low precision's calibration and
+        scales), or None where the model is not identified (no source_key)."""
+        fields = self._model_fields()
+        if fields is None:
+            return None
         if self.low:  # its scales: frozen into the compiled graph on the CPU
             fields["calibration"] = self.details["low_precision"]["calibration"]
             fields["scales"] = [[float(m.in_scale), getattr(m, "y_scale", None)] for m in self.module.modules()
@@ -281,7 +290,7 @@ class TorchCompileBackend(Backend):
         fields = self._cache_fields()
         if fields is None:
             return None, None, None
-        cache, label = Cache(self.cache_dir), str(self.context.source_key.get("model") or "")
+        cache, label = Cache(self.cache_dir), self._cache_label()
         entry, rejected = cache.lookup(CACHE_NAMESPACE, fields, label)
         if rejected:
             self.details["cache"] = f"rebuilt: {rejected}"
@@ -300,7 +309,7 @@ class TorchCompileBackend(Backend):
         saved = self._torch.compiler.save_cache_artifacts()
         if not saved or saved[1].empty():
             return  # nothing Inductor could cache (the compile was bypassed): no entry
-        label = str(self.context.source_key.get("model") or "")
+        label = self._cache_label()
         with cache.writing(CACHE_NAMESPACE, fields, label) as draft:
             (draft.folder / CACHE_FILE).write_bytes(saved[0])
             draft.meta["lowering"] = decisions

@@ -28,8 +28,7 @@ from torch import fx, nn
 
 from edgebench.backends.torch_compile.conv_lowering import set_layer, time_layer_s
 from edgebench.backends.torch_compile.int8_conv import ACTIVATIONS, Int8ConvFused, reference
-from edgebench.backends.torch_compile.low_precision import (QMAX, functional_convs_as_modules, quantize_tensor,
-                                                             storage_dtype, why_not)
+from edgebench.backends.torch_compile.low_precision import QMAX, functional_convs_as_modules, quantize_tensor, why_not
 
 #: what the fused path is called in a layer's row and the backend's details
 PATH = "triton-fused-conv"
@@ -223,9 +222,7 @@ def _scale(amax: float, kind: str) -> float:
 
 def _stored_random(shape, device, kind: str):
     """Random values in the kind's dtype, channels-last: what a timed layer reads."""
-    x = torch.randint(-127, 128, shape, device=device, dtype=torch.int8) if kind == "int8" else \
-        torch.randn(shape, device=device).mul_(64).to(storage_dtype(kind))
-    return x.contiguous(memory_format=torch.channels_last)
+    return quantize_tensor(torch.randn(shape, device=device) * 64, 1.0, kind).contiguous(memory_format=torch.channels_last)
 
 
 def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, out_dtype, kind: str,
