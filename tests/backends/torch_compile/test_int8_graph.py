@@ -242,6 +242,108 @@ def test_fused_layers_timed_at_an_earlier_build_are_chosen_again_without_timing(
     assert sum(type(m).__name__ == "Int8ConvFused" for m in gm.modules()) == 4
 
 
+def _tile_timer(slow=None):
+    """A time_layer_s stand-in: the float convolution 100 us; the fused kernel by its tile shape
+    (BLOCK_M x BLOCK_N, so the smallest wins), `slow` raising as Triton does for a tile with more
+    shared memory than the GPU has."""
+    def timer(fn, x, iters):
+        tile = getattr(getattr(fn, "func", None), "tile", None)
+        if tile is None:
+            return 100e-6
+        if tile == slow:
+            raise RuntimeError("out of resource: shared memory")
+        return tile[0] * tile[1] * 1e-9
+    return timer
+
+
+def test_each_fused_layer_runs_in_its_fastest_tile_shape_and_a_later_build_reuses_it(monkeypatch):
+    """Each fused layer's kernel is timed in every tile shape int8_conv.tiles offers for its
+    product and runs in the fastest; one that fails (here the fastest, as an out-of-resources
+    launch) is skipped and named; the plan's entries (float us, fused us, tile) choose the same
+    tiles at a later build without timing anything."""
+    from edgebench.backends.torch_compile import int8_graph
+    from edgebench.backends.torch_compile import low_precision as lp
+    from edgebench.backends.torch_compile.int8_conv import tiles
+
+    folded, _, _ = lp.fold_batchnorm(_net())
+    g = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(4, 3, 8, 8, generator=g),) for _ in range(2)]
+    # block 3's first convolution: 3x3, 32 -> 64 channels, stride 2: 4 x 4 x 4 output positions
+    offered = tiles(64, 64, 9 * 32, 32)
+    fastest, second = sorted(offered, key=lambda t: t[0] * t[1])[:2]
+    monkeypatch.setattr(int8_graph, "time_layer_s", _tile_timer(slow=list(fastest)))
+    gm, rows, why = int8_graph.fuse_convs(folded, batches, torch.float32, batches[0], "int8")
+    by = {r["layer"]: r for r in rows}
+    assert why == "" and len(offered) > 1 and by["3.conv1"]["tile"] == list(second)
+    assert by["3.conv1"]["low_us"] == round(second[0] * second[1] / 1000, 2) and str(list(fastest)) in by["3.conv1"]["tiles_failed"]
+    modules = dict(gm.named_modules())
+    assert modules["3.conv1"].tile == list(second) and all(modules[n].tile == by[n]["tile"] for n in by if n != "0")
+
+    def no_timing(*args):
+        raise AssertionError("a layer with known timings was timed again")
+
+    monkeypatch.setattr(int8_graph, "time_layer_s", no_timing)
+    known = {r["layer"]: [r["float_us"], r["low_us"], r["tile"]] for r in rows if "float_us" in r}
+    folded, _, _ = lp.fold_batchnorm(_net())
+    gm, again, why = int8_graph.fuse_convs(folded, batches, torch.float32, batches[0], "int8", json.loads(json.dumps(known)))
+    assert why == "" and [r.get("tile") for r in again] == [r.get("tile") for r in rows]
+    assert dict(gm.named_modules())["3.conv1"].tile == list(second)
+
+
+def test_a_layer_whose_kernel_fails_in_every_tile_shape_stays_float_and_says_so(monkeypatch):
+    from edgebench.backends.torch_compile import int8_graph
+    from edgebench.backends.torch_compile import low_precision as lp
+
+    def timer(fn, x, iters):
+        if hasattr(fn, "func"):
+            raise RuntimeError("out of resource: shared memory")
+        return 100e-6
+
+    monkeypatch.setattr(int8_graph, "time_layer_s", timer)
+    folded, _, _ = lp.fold_batchnorm(_net())
+    batches = [(torch.randn(4, 3, 8, 8),)]
+    gm, rows, why = int8_graph.fuse_convs(folded, batches, torch.float32, batches[0], "int8")
+    assert why == "" and all(r["choice"] == "fp16" for r in rows)
+    assert "failed here in every tile shape ([" in next(r for r in rows if r["layer"] == "3.conv1")["reason"]
+    assert not any(type(m).__name__ == "Int8ConvFused" for m in gm.modules())
+
+
+def test_the_tile_shapes_offered_suit_the_product():
+    """The heuristic's tile first; a batch's products get wide 8-warp tiles, batch 1's smaller
+    ones; BLOCK_K divides the input channels (one kernel tap a block) and no block is much wider
+    than the product."""
+    from edgebench.backends.torch_compile.int8_conv import tile, tiles
+
+    batch = tiles(128 * 56 * 56, 256, 64, 64)  # ResNet-50 layer1 1x1 expansion at batch 128
+    assert batch[0] == tile(128 * 56 * 56, 256, 64) and (128, 256, 64, 8, 3) in batch and len(batch) == 4
+    assert all(t[2] == 64 for t in batch)  # 64 input channels: no 128-deep block across two taps
+    narrow = tiles(128 * 56 * 56, 64, 576, 64)  # 3x3, 64 output channels
+    assert all(t[1] <= 64 for t in narrow)
+    one = tiles(49, 512, 9 * 512, 512)  # layer4's 3x3 at batch 1: 49 output positions
+    assert one[0] == tile(49, 512, 9 * 512) and (16, 32, 128, 4, 3) in one and all(t[0] <= 64 for t in one)
+    assert tiles(49, 512, 9 * 96, 96)[1][2] == 32  # 96 channels: 128 halved to 32
+
+
+def test_every_tile_shape_offered_for_resnet50_compiles_for_jetson_orin_within_its_shared_memory():
+    """Each tile shape tiles() offers for ResNet-50's layers at batch 128 and 1 builds for sm_87
+    (int8 tensor-core product) in at most Orin's 163 KiB of shared memory a block."""
+    import torchvision
+
+    from edgebench.backends.torch_compile.int8_conv import compile_for, tiles
+
+    shapes = set()
+    for m in torchvision.models.resnet50().modules():
+        if isinstance(m, nn.Conv2d) and m.in_channels % 8 == 0:
+            k = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+            for rows in (128 * 56 * 56, 128 * 7 * 7, 49, 3136):
+                shapes.update((t, m.in_channels % t[2] == 0) for t in tiles(rows, m.out_channels, k, m.in_channels))
+    assert len(shapes) >= 8
+    for shape, aligned in sorted(shapes):
+        kernel = built_for_nvidia(lambda: compile_for(87, geometry=(1, 1, 1, 1, 0, 0), cin=256 if aligned else 48,
+                                                      tile_shape=shape))
+        assert "s32.s8.s8.s32" in kernel.asm["ptx"] and kernel.metadata.shared <= 163 * 1024, (shape, kernel.metadata.shared)
+
+
 class _Untraceable(nn.Module):
     def __init__(self):
         super().__init__()
@@ -308,6 +410,7 @@ def test_the_fused_network_on_a_gpu_inside_torch_compile(kind, needs):
     example = batches[0]
     gm, rows, why = int8_graph.fuse_convs(folded, batches, torch.float16, example, kind)
     assert why == "" and all("float_us" in r for r in rows if r["layer"] != "0")
+    assert all(len(r["tile"]) == 5 for r in rows if r["choice"] == kind)  # each fused layer in its fastest tile
     with torch.no_grad():
         ref = net.cuda()(xs[0].cuda())
         eager = gm(example[0]).float()

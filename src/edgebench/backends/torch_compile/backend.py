@@ -216,12 +216,13 @@ class TorchCompileBackend(Backend):
         return cache, fields, (entry.meta["timings"] if entry is not None else None)
 
     def _store_plan(self, cache, fields: dict, known: dict | None, rows: list[dict]) -> None:
-        """The layers' timings into the cache (where they were timed now); details.low_precision_plan
-        says which."""
+        """The layers' timings (and a fused layer's tile shape) into the cache, where they were timed
+        now; details.low_precision_plan says which."""
         if known is not None:
             self.details["low_precision_plan"] = "cached: the layers' timings of an earlier build on this GPU, not timed again"
             return
-        timings = {r["layer"]: [r["float_us"], r["low_us"]] for r in rows if "float_us" in r}
+        timings = {r["layer"]: [r["float_us"], r["low_us"], *([r["tile"]] if "tile" in r else [])]
+                   for r in rows if "float_us" in r}
         with cache.writing(PLAN_NAMESPACE, fields, self._cache_label()) as draft:
             draft.meta["timings"] = timings
         self.details["low_precision_plan"] = f"timed: {len(timings)} layers, stored in the cache"

@@ -117,14 +117,45 @@ _INTERPRETED = (16, 32, 32, 4, 1)
 def tile(m: int, n: int, k: int) -> tuple[int, int, int, int, int]:
     """(BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) for an (m, n, k) product: big tiles where there
     are rows enough to keep every SM busy (a batch), small ones at batch 1, where a layer of 49 to
-    3,136 output positions would otherwise run on a handful of programs. One tile per shape, no
-    autotuning: every tile shape is another compile at load."""
+    3,136 output positions would otherwise run on a handful of programs. The first of tiles(), and
+    the kernel's tile where none was chosen by timing."""
     block_k = 128 if k % 128 == 0 and m < 4096 else 64
     if m >= 16384:
         return (128, 128, 64, 8, 4) if n >= 128 else (128, 64, 64, 4, 4)
     if m >= 4096:
         return 64, 128 if n >= 128 else 64, 64, 4, 4
     return 32, 64, block_k, 4, 3
+
+
+#: the other tile shapes timed for a layer, by its rows (output positions): a batch's products
+#: (wide tiles with 8 warps; few stages and 4 warps for a short reduction, where a program does
+#: one or two steps and more programs on an SM hide the memory latency), and batch 1's (smaller
+#: tiles: more programs for a layer of 49 to 3,136 positions). Each is another compile of the
+#: kernel per layer shape at the first build; the choice is cached with the plan.
+ALTERNATIVES = {16384: ((128, 256, 64, 8, 3), (256, 128, 64, 8, 3), (128, 128, 64, 4, 2)),
+                4096: ((128, 128, 64, 8, 3), (64, 64, 64, 4, 3), (128, 64, 64, 4, 2)),
+                0: ((16, 32, 128, 4, 3), (32, 32, 128, 4, 3), (64, 64, 64, 4, 3))}
+
+
+def tiles(m: int, n: int, k: int, cin: int) -> list[tuple[int, int, int, int, int]]:
+    """The tile shapes worth timing for an (m, n, k) product whose reduction runs over `cin`
+    input channels per kernel tap: tile()'s first, then ALTERNATIVES for m's size, each with its
+    BLOCK_K halved (not below 32) until it divides cin, so a block stays within one tap (the
+    kernel's vector loads), and none much wider than the product (BLOCK_N beyond n, BLOCK_M
+    beyond m: idle lanes)."""
+    first = tile(m, n, k)
+    found = [first]
+    rows = max(size for size in ALTERNATIVES if m >= size)
+    for bm, bn, bk, warps, stages in ALTERNATIVES[rows]:
+        while bk > 32 and cin % bk:
+            bk //= 2
+        if cin % bk and cin % first[2] == 0:
+            continue  # the kernel's general (gather) path where tile()'s keeps the vector loads
+        if bn > max(32, triton.next_power_of_2(n)) or bm > max(16, triton.next_power_of_2(m)):
+            continue
+        if (bm, bn, bk, warps, stages) not in found:
+            found.append((bm, bn, bk, warps, stages))
+    return found
 
 
 def _out_hw(h: int, w: int, geometry) -> tuple[int, int]:
@@ -150,14 +181,15 @@ def _out_dtype(w_dtype, y_q: bool, code: int):
 
 
 def int8_conv_impl(x, w, scale, bias, residual, geometry: list[int], flags: list[int], x_scale: float,
-                   r_scale: float, y_scale: float):
+                   r_scale: float, y_scale: float, tile_shape: list[int] | None = None):
     """x (N, C, H, W): stored in w's dtype (flags[0]) or FP16/BF16, any layout; w (Cout, KH*KW*Cin)
     int8 or float8_e4m3fn (which product the layer runs) in the window order; scale (Cout,)
     float32: x_scale times each channel's weight scale; bias (Cout,) float32 or None; residual
     (N, Cout, OH, OW) or None: stored in w's dtype (times r_scale) or float; geometry: kh, kw, sh,
     sw, ph, pw; flags: x stored, activation (0 none, 1 ReLU, 2 ReLU6), y stored, the float
-    output's dtype (FLOAT_OUT's index). Returns (N, Cout, OH, OW) channels-last: stored in w's
-    dtype (y / y_scale quantised) or float."""
+    output's dtype (FLOAT_OUT's index); tile_shape: (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) on
+    a GPU (empty or None: tile()'s). Returns (N, Cout, OH, OW) channels-last: stored in w's dtype
+    (y / y_scale quantised) or float."""
     x_q, relu, y_q, out_code = flags
     x = x.contiguous(memory_format=torch.channels_last)
     n, cin, h, wd = x.shape
@@ -169,7 +201,10 @@ def int8_conv_impl(x, w, scale, bias, residual, geometry: list[int], flags: list
     if residual is not None:
         residual = residual.contiguous(memory_format=torch.channels_last)
         res = 2 if residual.dtype in STORED else 1
-    block_m, block_n, block_k, warps, stages = tile(m, cout, k) if x.is_cuda else _INTERPRETED
+    if not x.is_cuda:
+        block_m, block_n, block_k, warps, stages = _INTERPRETED
+    else:
+        block_m, block_n, block_k, warps, stages = tile_shape or tile(m, cout, k)
     grid = (triton.cdiv(m, block_m), triton.cdiv(cout, block_n))
     sn, _, sh, sw = x.stride()
     kh, kw, sth, stw, ph, pw = geometry
@@ -186,12 +221,12 @@ def int8_conv_impl(x, w, scale, bias, residual, geometry: list[int], flags: list
                          tags=(torch.Tag.needs_fixed_stride_order,))
 def int8_conv(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
               residual: torch.Tensor | None, geometry: list[int], flags: list[int], x_scale: float,
-              r_scale: float, y_scale: float) -> torch.Tensor:
-    return int8_conv_impl(x, w, scale, bias, residual, geometry, flags, x_scale, r_scale, y_scale)
+              r_scale: float, y_scale: float, tile_shape: list[int]) -> torch.Tensor:
+    return int8_conv_impl(x, w, scale, bias, residual, geometry, flags, x_scale, r_scale, y_scale, tile_shape)
 
 
 @int8_conv.register_fake
-def _(x, w, scale, bias, residual, geometry, flags, x_scale, r_scale, y_scale):
+def _(x, w, scale, bias, residual, geometry, flags, x_scale, r_scale, y_scale, tile_shape):
     return _empty(x, w.shape[0], geometry, _out_dtype(w.dtype, flags[2], flags[3]))[1]
 
 
@@ -201,11 +236,13 @@ class Int8ConvFused(nn.Module):
     or "fp8" (e4m3, sm_89 and newer). `relu`: 0 none, 1 (True) ReLU, 2 ReLU6. Weights quantised
     per output channel (max |w| / QMAX); `x_scale`: the input's (stored in the kind's dtype with
     it where `x_int8`, or calibrated for quantising it on load); `y_scale`: the output's where it
-    is stored in the kind's dtype (None: float); `r_scale`: a stored residual's.
-    forward(x, residual=None)."""
+    is stored in the kind's dtype (None: float); `r_scale`: a stored residual's; `tile`: the
+    kernel's (BLOCK_M, BLOCK_N, BLOCK_K, warps, stages) on a GPU, chosen by timing tiles() (empty:
+    tile()'s, by the product's size). forward(x, residual=None)."""
 
     def __init__(self, conv: nn.Conv2d, x_scale: float, *, x_int8: bool = False, relu: int = 0,
-                 y_scale: float | None = None, r_scale: float = 1.0, out_dtype=torch.float16, kind: str = "int8"):
+                 y_scale: float | None = None, r_scale: float = 1.0, out_dtype=torch.float16, kind: str = "int8",
+                 tile: tuple[int, ...] = ()):
         super().__init__()
         weight, w_scale = per_channel(window_weight(conv), kind)  # (Cout, kh * kw * Cin)
         self.register_buffer("weight", weight)
@@ -217,16 +254,18 @@ class Int8ConvFused(nn.Module):
         self.x_scale, self.r_scale = float(self.in_scale), float(r_scale)
         self.y_scale = float(y_scale) if y_scale else 1.0
         self.flags = [int(x_int8), int(relu), int(y_scale is not None), FLOAT_OUT.index(out_dtype)]
+        self.tile = [int(v) for v in tile]
 
     def extra_repr(self) -> str:
         x_q, relu, y_q, _ = self.flags
         kind = "fp8" if self.weight.dtype == torch.float8_e4m3fn else "int8"
         return (f"{self.weight.shape[1]}->{self.weight.shape[0]}, {kind}, geometry={self.geometry}, "
-                f"in={kind if x_q else 'float'}, activation={ACTIVATIONS[relu] or 'none'}, out={kind if y_q else 'float'}")
+                f"in={kind if x_q else 'float'}, activation={ACTIVATIONS[relu] or 'none'}, out={kind if y_q else 'float'}"
+                + (f", tile={self.tile}" if self.tile else ""))
 
     def forward(self, x, residual=None):
         args = (x, self.weight, self.out_scale, self.bias, residual, self.geometry, self.flags, self.x_scale,
-                self.r_scale, self.y_scale)
+                self.r_scale, self.y_scale, self.tile)
         return int8_conv(*args) if x.is_cuda else int8_conv_impl(*args)  # the CPU: Triton's interpreter
 
 

@@ -7,9 +7,10 @@ On the model's torch.fx graph (BatchNorm already folded into the convolutions):
    its output alone feeds (a residual branch's, of the same shape) and a ReLU after that join it;
 2. calibration runs the float graph on the task's inputs and records the largest |value| of each
    group's input, output and residual branch (symmetric per-tensor scales, max / 127);
-3. with a benchmark batch (on CUDA), each group's fused kernel is timed on its real shapes against
-   the float convolution alone, and kept only where it is faster (the float time leaves out the
-   add and ReLU the fused kernel includes, so a kept layer is faster than its float form);
+3. with a benchmark batch (on CUDA), each group's fused kernel is timed on its real shapes in each
+   of its tile shapes (int8_conv.tiles), against the float convolution alone, and kept in its
+   fastest tile only where that is faster (the float time leaves out the add and ReLU the fused
+   kernel includes, so a kept layer is faster than its float form);
 4. a group's output is stored int8 where every reader is another group (as its input or as its
    residual), else in the float dtype; an input that comes in float is quantised while loaded;
 5. the group's nodes are replaced by one call of its Int8ConvFused module.
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
 from edgebench.backends.torch_compile.conv_lowering import set_layer, time_layer_s
-from edgebench.backends.torch_compile.int8_conv import ACTIVATIONS, Int8ConvFused, reference
+from edgebench.backends.torch_compile.int8_conv import ACTIVATIONS, Int8ConvFused, reference, tiles
 from edgebench.backends.torch_compile.low_precision import QMAX, functional_convs_as_modules, quantize_tensor, why_not
 
 #: what the fused path is called in a layer's row and the backend's details
@@ -156,7 +158,8 @@ def fuse_convs(module: nn.Module, calibration, out_dtype=torch.float16, example:
     fused path is not used). `calibration`: batches (tuples of tensors on the module's device, in
     out_dtype); `example`: a benchmark batch for the per-layer timing (CUDA), or None; `kind`:
     "int8", or "fp8" (e4m3: sm_89 and newer), the product and the stored activations' dtype;
-    `known`: layer name -> (float us, fused us) from an earlier build here: not timed again."""
+    `known`: layer name -> (float us, fused us or None where it failed, its tile) from an earlier
+    build here: not timed again."""
     gm, why = traced(module)
     if gm is None:
         return module, [], why
@@ -196,7 +199,7 @@ def fuse_convs(module: nn.Module, calibration, out_dtype=torch.float16, example:
         fused = Int8ConvFused(conv, _scale(calib.amax[g.x], kind), x_int8=g.x_int8, relu=g.act,
                               y_scale=_scale(calib.amax[g.tail], kind) if g.y_int8 else None,
                               r_scale=_scale(calib.amax[res_src.tail], kind) if r_int8 else 1.0,
-                              out_dtype=out_dtype, kind=kind).to(conv.weight.device)
+                              out_dtype=out_dtype, kind=kind, tile=rows[g.name].get("tile", ())).to(conv.weight.device)
         set_layer(gm, g.name, fused)
         rows[g.name].update(input=kind if g.x_int8 else "float", output=kind if g.y_int8 else "float",
                             **({"residual": kind if r_int8 else "float"} if g.residual is not None else {}))
@@ -228,8 +231,8 @@ def _stored_random(shape, device, kind: str):
 def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, out_dtype, kind: str,
            known: dict) -> list[Group]:
     """The groups whose fused kernel (the kind's dtype in and out, its residual too), timed on the
-    example's shapes (or as `known` says), beats the float convolution alone; the rows say both
-    times."""
+    example's shapes in each of its tile shapes (int8_conv.tiles), is faster in its best one than
+    the float convolution alone (or as `known` says); the rows say both times and that tile."""
     shapes = _record(gm, groups, [example]).shapes
     timings: dict = {}
     kept = []
@@ -238,24 +241,47 @@ def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, o
         (shape, channels_last), (out_shape, _) = shapes[g.x], shapes[g.conv]
         key = (repr(conv), shape, g.fused())
         if g.name in known:
-            timings[key] = tuple(known[g.name])
+            t_float, t_low, *tile = known[g.name]  # an entry without a tile: tile()'s
+            timings[key] = (t_float, t_low, list(tile[0]) if tile else [], "" if t_low is not None else "at an earlier build")
         elif key not in timings:
             x = torch.randn(shape, device=conv.weight.device, dtype=conv.weight.dtype)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            fused = Int8ConvFused(conv, 1 / 32, x_int8=True, relu=g.act, y_scale=1 / 32,
-                                  r_scale=1 / 32, out_dtype=out_dtype, kind=kind).to(conv.weight.device)
-            q = _stored_random(shape, x.device, kind)
-            r = None if g.residual is None else _stored_random(out_shape, x.device, kind)
-            timings[key] = (round(time_layer_s(conv, x, 20) * 1e6, 2), round(time_layer_s(lambda v: fused(v, r), q, 20) * 1e6, 2))
-        t_float, t_low = timings[key]
-        rows[g.name].update(float_us=t_float, low_us=t_low)
+            t_float = round(time_layer_s(conv, x, 20) * 1e6, 2)
+            timings[key] = (t_float, *_best_tile(conv, g, shape, out_shape, x.device, out_dtype, kind))
+        t_float, t_low, tile, failed = timings[key]
+        rows[g.name].update(float_us=t_float, low_us=t_low, tile=tile, **({"tiles_failed": failed} if failed else {}))
+        if t_low is None:
+            rows[g.name].update(choice="fp16", reason=f"the fused {kind} kernel failed here in every tile shape ({failed})")
+            continue
         if t_low >= t_float:
             rows[g.name].update(choice="fp16", reason=f"not faster here: fused {kind} {t_low:.1f} us against {t_float:.1f} us "
                                                       f"for the {str(out_dtype).split('.')[-1]} convolution alone")
             continue
         kept.append(g)
     return kept
+
+
+def _best_tile(conv: nn.Conv2d, g: Group, shape, out_shape, device, out_dtype, kind: str):
+    """(us, tile, "") of the fastest of the fused kernel's tile shapes for this layer on its
+    shapes, reading and writing the kind's dtype; a shape that fails (more shared memory than
+    this GPU has) is skipped and named in the third item; (None, [], why) where all fail."""
+    fused = Int8ConvFused(conv, 1 / 32, x_int8=True, relu=g.act, y_scale=1 / 32, r_scale=1 / 32,
+                          out_dtype=out_dtype, kind=kind).to(device)
+    q = _stored_random(shape, device, kind)
+    r = None if g.residual is None else _stored_random(out_shape, device, kind)
+    best, failed = None, []
+    rows = out_shape[0] * out_shape[2] * out_shape[3]  # output positions: the product's rows
+    for candidate in tiles(rows, conv.out_channels, fused.weight.shape[1], shape[1]):
+        fused.tile = list(candidate)
+        try:
+            t = round(time_layer_s(partial(fused, residual=r), q, 20) * 1e6, 2)
+        except Exception as exc:  # noqa: BLE001 - e.g. Triton's OutOfResources: that shape is not for this GPU
+            failed.append(f"{list(candidate)}: {type(exc).__name__}")
+            continue
+        if best is None or t < best[0]:
+            best = (t, list(candidate))
+    return (*(best or (None, [])), "; ".join(failed))
 
 
 def probe(device, kind: str = "int8") -> str:

@@ -360,7 +360,7 @@ def quantize(module: nn.Module, calibration, kind: str, rows: int, out_dtype=tor
             row["gpu_path"] = low.for_gpu(path).gpu_path or "torch"
         if name in shapes and isinstance(low, LowPrecisionConv):
             key = (repr(layer), shapes[name])
-            if name in (known or {}):
+            if len((known or {}).get(name, ())) == 2:  # a fused layer's entry (it names its tile) is not this path's
                 timings[key] = tuple(known[name])
             elif key not in timings:
                 timings[key] = _timings_us(layer, low, shapes[name])
