@@ -127,14 +127,17 @@ def tile(m: int, n: int, k: int) -> tuple[int, int, int, int, int]:
     return 32, 64, block_k, 4, 3
 
 
-#: the other tile shapes timed for a layer, by its rows (output positions): a batch's products
-#: (wide tiles with 8 warps; few stages and 4 warps for a short reduction, where a program does
-#: one or two steps and more programs on an SM hide the memory latency), and batch 1's (smaller
-#: tiles: more programs for a layer of 49 to 3,136 positions). Each is another compile of the
-#: kernel per layer shape at the first build; the choice is cached with the plan.
-ALTERNATIVES = {16384: ((128, 256, 64, 8, 3), (256, 128, 64, 8, 3), (128, 128, 64, 4, 2)),
-                4096: ((128, 128, 64, 8, 3), (64, 64, 64, 4, 3), (128, 64, 64, 4, 2)),
-                0: ((16, 32, 128, 4, 3), (32, 32, 128, 4, 3), (64, 64, 64, 4, 3))}
+#: the other tile shapes timed for a layer, by its rows (output positions). The epilogue holds a
+#: thread's accumulators, its columns' scales and biases and the residual at once, so a 64 x 128
+#: tile on 4 warps needs 166 registers a thread on sm_90, and 128 x 128 on 8 warps 176: one such
+#: program an SM (8 warps), against three of 64 x 128 (12 warps) and five of 64 x 64 (20), which
+#: hide more of the memory latency of a layer with a short reduction (a 1x1 from 64 channels is
+#: one step). Wider tiles (128 x 256, 256 x 128) spill registers and are not offered. Batch 1's
+#: layers (49 to 3,136 positions) get smaller tiles: more programs. Each is another compile of
+#: the kernel per layer shape at the first build; the choice is cached with the plan.
+ALTERNATIVES = {16384: ((64, 128, 64, 4, 3), (64, 64, 64, 4, 3), (64, 128, 128, 4, 3)),
+                4096: ((64, 64, 64, 4, 3), (32, 64, 128, 4, 3), (64, 128, 128, 4, 3)),
+                0: ((16, 32, 128, 4, 3), (32, 32, 128, 4, 3), (16, 64, 128, 4, 3))}
 
 
 def tiles(m: int, n: int, k: int, cin: int) -> list[tuple[int, int, int, int, int]]:
