@@ -11,7 +11,7 @@ VENV_FLAGS :=
 INSTALL := $(PY) -m pip install -q -e '.[test]'
 else
 VENV_FLAGS := --system-site-packages
-INSTALL := $(PY) -m pip install -q --no-deps -e . && $(PY) -m pip install -q onnx onnxscript onnxruntime numpy matplotlib jinja2 tqdm opencv-python-headless scikit-image torchmetrics pycocotools pytest
+INSTALL := $(PY) -m pip install -q --no-deps -e . && $(PY) -m pip install -q onnx onnxscript onnxruntime numpy matplotlib jinja2 tqdm opencv-python-headless scikit-image torchmetrics pycocotools pytest pytest-xdist
 endif
 
 .PHONY: install run test report clean
@@ -27,8 +27,11 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/edgebench run $(ARGS)
 
+# the tests in TEST_WORKERS processes (pytest-xdist), each taking whole files (their fixtures and
+# servers stay in one process); TEST_WORKERS=0 runs them in this one
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 report: install
 	$(VENV)/bin/edgebench report
