@@ -97,6 +97,9 @@ def test_shapes_the_products_refuse_stay_in_floating_point():
     assert lp.why_not(nn.Conv2d(64, 56, 1), "int8") == ""
     assert "output width 56 not a multiple of 16" in lp.why_not(nn.Conv2d(64, 56, 1), "fp8")
     assert "not a multiple of 8" in lp.why_not(nn.Conv2d(64, 60, 1), "int8")
+    # the fused kernel masks any width: only the torch products need the alignment
+    assert lp.why_not(nn.Conv2d(40, 24, 1), "fp8", aligned=False) == lp.why_not(nn.Conv2d(3, 60, 7), "int8", aligned=False) == ""
+    assert "too short" in lp.why_not(nn.Conv2d(3, 64, 3), "int8", aligned=False)
     assert "dilated" in lp.why_not(nn.Conv2d(64, 64, 3, dilation=2), "int8")
     assert "not a convolution" in lp.why_not(nn.Conv1d(64, 64, 3), "int8")
     with pytest.raises(ValueError, match="one of int8, fp8"):
