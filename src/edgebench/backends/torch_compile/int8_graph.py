@@ -3,8 +3,9 @@ add and ReLU after it becomes one int8_conv kernel, and the activations between 
 stay int8 (fp8). The text below says int8; `kind="fp8"` stores and multiplies in e4m3 instead.
 
 On the model's torch.fx graph (BatchNorm already folded into the convolutions):
-1. each plain Conv2d the INT8 product serves (low_precision.why_not) starts a group; the add
-   its output alone feeds (a residual branch's, of the same shape) and a ReLU after that join it;
+1. each plain Conv2d the fused kernel serves (low_precision.why_not: any width; not grouped, not a
+   reduction under 32) starts a group; the add its output alone feeds (a residual branch's, of the
+   same shape) and a ReLU after that join it;
 2. calibration runs the float graph on the task's inputs and records the largest |value| of each
    group's input, output and residual branch (symmetric per-tensor scales, max / 127);
 3. with a benchmark batch (on CUDA), each group's fused kernel is timed on its real shapes in each
@@ -106,7 +107,7 @@ def plan(gm: fx.GraphModule, kind: str = "int8") -> tuple[list[Group], list[dict
     for node in gm.graph.nodes:
         if node.op != "call_module" or not isinstance(modules.get(node.target), nn.Conv2d):
             continue
-        reason = why_not(modules[node.target], kind)
+        reason = why_not(modules[node.target], kind, aligned=False)  # the kernel masks any width
         if not reason and (calls[node.target] > 1 or len(node.args) != 1 or node.kwargs
                            or not isinstance(node.args[0], fx.Node)):
             reason = "the layer is called more than once or with more than its input"

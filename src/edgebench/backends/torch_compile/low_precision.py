@@ -244,9 +244,11 @@ def functional_convs_as_modules(gm, root: nn.Module) -> int:
     return len(done)
 
 
-def why_not(layer: nn.Module, kind: str) -> str:
-    """Why `layer` stays in floating point ("" where it can be quantised), from its shape alone."""
-    align = ALIGN[kind]
+def why_not(layer: nn.Module, kind: str, aligned: bool = True) -> str:
+    """Why `layer` stays in floating point ("" where it can be quantised), from its shape alone.
+    `aligned`: the product needs the reduction and output width multiples of ALIGN[kind] (torch's
+    `_int_mm` and `_scaled_mm`; the fused kernel of int8_conv.py masks any width and does not)."""
+    align = ALIGN[kind] if aligned else 1
     if isinstance(layer, (nn.Conv2d, nn.Linear)) and type(layer).forward not in (nn.Conv2d.forward, nn.Linear.forward):
         return f"{type(layer).__name__} has a forward of its own: its attributes do not say all it computes"
     if isinstance(layer, nn.Linear):
