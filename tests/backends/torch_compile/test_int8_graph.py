@@ -322,6 +322,7 @@ def test_the_tile_shapes_offered_suit_the_product():
     assert all(t[1] <= 32 for t in narrow[1:])
     one = tiles(49, 512, 9 * 512, 512)  # layer4's 3x3 at batch 1: 49 output positions
     assert one[0] == tile(49, 512, 9 * 512) and (16, 32, 128, 4, 3) in one and all(t[0] <= 64 for t in one)
+    assert (64, 64, 64, 4, 3) in one  # the smallest tile Hopper runs on its FP8 tensor cores
     assert tiles(49, 512, 9 * 96, 96)[1][2] == 32  # 96 channels: 128 halved to 32
 
 
@@ -343,7 +344,8 @@ def _resources(kernel) -> dict:
 
 def test_every_tile_shape_offered_for_resnet50_builds_for_orin_and_hopper_without_spilling():
     """Each tile shape tiles() offers for ResNet-50's layers at batch 128 and 1 builds for sm_87
-    (Orin) and sm_90 (H100) with the int8 tensor-core product, no register spilled to local
+    (Orin) and sm_90 (H100) with the int8 tensor-core product, and in FP8 for sm_89 (Ada: 99 KiB
+    of shared memory a block) and sm_90 (the e4m3 product from 64 rows), no register spilled to local
     memory (a spilling tile was offered once: 128 x 256 on 8 warps, 255 registers and 772 bytes
     spilled on sm_90), in at most the architecture's shared memory a block."""
     import torchvision
@@ -357,10 +359,15 @@ def test_every_tile_shape_offered_for_resnet50_builds_for_orin_and_hopper_withou
             for rows in (128 * 56 * 56, 128 * 7 * 7, 49, 3136):
                 shapes.update(tiles(rows, m.out_channels, k, m.in_channels))
     assert len(shapes) >= 8
-    for arch, shared, product in ((87, 163, "s32.s8.s8.s32"), (90, 227, "s32.s8.s8")):
+    for arch, kind, shared in ((87, "int8", 163), (90, "int8", 227), (89, "fp8", 99), (90, "fp8", 227)):
         for shape in sorted(shapes):
-            kernel = built_for_nvidia(lambda: compile_for(arch, geometry=(3, 3, 1, 1, 1, 1), cin=256, tile_shape=shape))
+            kernel = built_for_nvidia(lambda: compile_for(arch, geometry=(3, 3, 1, 1, 1, 1), cin=256, tile_shape=shape,
+                                                          kind=kind))
             used = _resources(kernel)
+            # Hopper's FP8 product is wgmma's, for 64 rows a warp group: Triton runs a smaller tile
+            # on FP16 tensor cores, the e4m3 values converted (exactly) as they are loaded
+            product = ("s8.s8" if kind == "int8" else "e4m3.e4m3" if arch == 89 or shape[0] >= 64
+                       else "cvt.rn.f16x2.e4m3x2")
             assert product in kernel.asm["ptx"] and kernel.metadata.shared <= shared * 1024, (arch, shape)
             assert used["LOCAL"] == 0 and used["STACK"] == 0, (arch, shape, used)
 
