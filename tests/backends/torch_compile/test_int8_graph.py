@@ -124,6 +124,38 @@ print(json.dumps({"why": why, "rows": rows, "linear": linear, "err": float((got 
 '''
 
 
+_TILES = r'''
+import json, sys
+import torch
+from torch import nn
+from edgebench.backends.torch_compile import int8_conv
+from edgebench.backends.torch_compile.int8_conv import Int8ConvFused, reference, tiles
+from edgebench.backends.torch_compile.low_precision import QMAX, quantize_tensor
+
+kind = sys.argv[1]
+torch.manual_seed(0)
+out = []
+# (cin, cout, kernel, stride, padding, size, the rows tiles() is asked for: batch 1's or a batch's)
+for cin, cout, k, s, p, hw, rows in ((96, 48, 3, 1, 1, 6, 49), (256, 64, 1, 1, 0, 7, 49), (256, 64, 1, 2, 0, 8, 20000),
+                                     (64, 40, 3, 2, 1, 9, 5000)):
+    conv = nn.Conv2d(cin, cout, k, stride=s, padding=p).eval().requires_grad_(False)
+    x = torch.randn(2, cin, hw, hw).relu() * 4
+    xs = float(x.abs().max()) / QMAX[kind]
+    xq = quantize_tensor(x, xs, kind)
+    r = torch.randn_like(conv(x))
+    rs = float(r.abs().max()) / QMAX[kind]
+    rq = quantize_tensor(r, rs, kind)
+    ref = reference(conv, xq.float() * xs, rq.float() * rs, 1)
+    ys = float(ref.abs().max()) / QMAX[kind]
+    for t in tiles(rows, cout, cin * k * k, cin):
+        int8_conv._INTERPRETED = t  # the interpreter runs the tile's blocks (not its warps or stages)
+        got = Int8ConvFused(conv, xs, x_int8=True, relu=1, y_scale=ys, r_scale=rs, kind=kind)(xq, rq).float() * ys
+        out.append({"layer": [cin, cout, k, s, hw], "tile": t, "err": float((got - ref).norm() / ref.norm()),
+                    "sum": float(got.double().sum())})
+print(json.dumps(out))
+'''
+
+
 def _net() -> nn.Module:
     """NET's model, built in this process."""
     namespace: dict = {}
@@ -306,6 +338,22 @@ def test_a_layer_whose_kernel_fails_in_every_tile_shape_stays_float_and_says_so(
     assert why == "" and all(r["choice"] == "fp16" for r in rows)
     assert "failed here in every tile shape ([" in next(r for r in rows if r["layer"] == "3.conv1")["reason"]
     assert not any(type(m).__name__ == "Int8ConvFused" for m in gm.modules())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the compiled kernel is tested instead")
+@pytest.mark.parametrize("kind, tolerance", [("int8", 0.03), ("fp8", 0.06)])
+def test_every_tile_shape_offered_computes_the_same_convolution(kind, tolerance):
+    """The kernel in each tile shape tiles() offers (its blocks: BLOCK_K 32 to 128 within a tap,
+    or the gather path where the channels are not a multiple) against the float convolution, with
+    a stored residual and ReLU: within the kind's error, and INT8, whose products are exact
+    integers, the same output in every tile."""
+    cases = _interpreted(_TILES, kind)
+    assert len({tuple(c["tile"]) for c in cases}) >= 6 and {c["tile"][2] for c in cases} >= {32, 64, 128}
+    for case in cases:
+        assert case["err"] < tolerance, case
+    if kind == "int8":
+        for layer in {tuple(c["layer"]) for c in cases}:
+            assert len({c["sum"] for c in cases if tuple(c["layer"]) == layer}) == 1, layer
 
 
 def test_the_tile_shapes_offered_suit_the_product():
