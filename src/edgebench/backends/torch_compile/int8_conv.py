@@ -129,15 +129,15 @@ def tile(m: int, n: int, k: int) -> tuple[int, int, int, int, int]:
 
 #: the other tile shapes timed for a layer, by its rows (output positions). The epilogue holds a
 #: thread's accumulators, its columns' scales and biases and the residual at once, so a 64 x 128
-#: tile on 4 warps needs 166 registers a thread on sm_90 (INT8, built here by Triton 3.8), and
-#: 128 x 128 on 8 warps 176: one such
-#: program an SM (8 warps), against three of 64 x 128 (12 warps) and five of 64 x 64 (20), which
-#: hide more of the memory latency of a layer with a short reduction (a 1x1 from 64 channels is
-#: one step). Wider tiles (128 x 256, 256 x 128) spill registers and are not offered. Batch 1's
-#: layers (49 to 3,136 positions) get smaller tiles: more programs; and one of 64 rows, the least
-#: for which Hopper runs FP8 on its FP8 tensor cores (wgmma): Triton runs a smaller FP8 tile on
-#: FP16 tensor cores, the e4m3 values converted as loaded. Each is another compile of
-#: the kernel per layer shape at the first build; the choice is cached with the plan.
+#: tile on 4 warps needs 166 registers a thread on sm_90 (INT8, built here by Triton 3.8) and
+#: 128 x 128 on 8 warps 176: one such program an SM (8 warps), against three of 64 x 128 (12
+#: warps) and five of 64 x 64 (20), which hide more of the memory latency of a layer with a short
+#: reduction (a 1x1 from 64 channels is one step). Wider tiles (128 x 256, 256 x 128) spill
+#: registers and are not offered. Batch 1's layers (49 to 3,136 positions) get smaller tiles: more
+#: programs; and one of 64 rows, the least for which Hopper runs FP8 on its FP8 tensor cores
+#: (wgmma): Triton runs a smaller FP8 tile on FP16 tensor cores, the e4m3 values converted as
+#: loaded. Each is another compile of the kernel per layer shape at the first build; the choice
+#: is cached with the plan.
 ALTERNATIVES = {16384: ((64, 128, 64, 4, 3), (64, 64, 64, 4, 3), (64, 128, 128, 4, 3)),
                 4096: ((64, 64, 64, 4, 3), (32, 64, 128, 4, 3), (64, 128, 128, 4, 3)),
                 0: ((16, 32, 128, 4, 3), (32, 32, 128, 4, 3), (64, 64, 64, 4, 3))}
