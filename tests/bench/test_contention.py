@@ -95,6 +95,7 @@ def test_a_busy_process_is_seen_and_flagged(busy_process):
     assert busy > CONTENDED_PCT and contention.contended(probe.other_pct())
 
 
+@pytest.mark.alone
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux /proc")
 def test_own_work_is_not_counted_as_other():
     import os
@@ -116,6 +117,7 @@ def test_own_work_is_not_counted_as_other():
     assert own.other_pct < quiet + CONTENDED_PCT or saturated
 
 
+@pytest.mark.alone
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux /proc")
 def test_without_the_busy_process_the_measure_drops():
     import os
