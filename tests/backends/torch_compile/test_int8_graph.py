@@ -308,6 +308,7 @@ def test_each_fused_layer_runs_in_its_fastest_tile_shape_and_a_later_build_reuse
     by = {r["layer"]: r for r in rows}
     assert why == "" and len(offered) > 1 and by["3.conv1"]["tile"] == list(second)
     assert by["3.conv1"]["low_us"] == round(second[0] * second[1] / 1000, 2) and str(list(fastest)) in by["3.conv1"]["tiles_failed"]
+    assert [t for t, _ in by["3.conv1"]["tiles_us"]] == [list(t) for t in offered if t != fastest]  # every tile that ran
     modules = dict(gm.named_modules())
     assert modules["3.conv1"].tile == list(second) and all(modules[n].tile == by[n]["tile"] for n in by if n != "0")
 

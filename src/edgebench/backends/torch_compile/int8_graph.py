@@ -233,7 +233,8 @@ def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, o
            known: dict) -> list[Group]:
     """The groups whose fused kernel (the kind's dtype in and out, its residual too), timed on the
     example's shapes in each of its tile shapes (int8_conv.tiles), is faster in its best one than
-    the float convolution alone (or as `known` says); the rows say both times and that tile."""
+    the float convolution alone (or as `known` says); the rows say both times and that tile (and,
+    where timed now, every tile's time: `tiles_us`)."""
     shapes = _record(gm, groups, [example]).shapes
     timings: dict = {}
     kept = []
@@ -243,15 +244,16 @@ def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, o
         key = (repr(conv), shape, g.fused())
         if g.name in known:
             t_float, t_low, *tile = known[g.name]  # an entry without a tile: tile()'s
-            timings[key] = (t_float, t_low, list(tile[0]) if tile else [], "" if t_low is not None else "at an earlier build")
+            timings[key] = (t_float, t_low, list(tile[0]) if tile else [], "" if t_low is not None else "at an earlier build", [])
         elif key not in timings:
             x = torch.randn(shape, device=conv.weight.device, dtype=conv.weight.dtype)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             t_float = round(time_layer_s(conv, x, 20) * 1e6, 2)
             timings[key] = (t_float, *_best_tile(conv, g, shape, out_shape, x.device, out_dtype, kind))
-        t_float, t_low, tile, failed = timings[key]
-        rows[g.name].update(float_us=t_float, low_us=t_low, tile=tile, **({"tiles_failed": failed} if failed else {}))
+        t_float, t_low, tile, failed, timed = timings[key]
+        rows[g.name].update(float_us=t_float, low_us=t_low, tile=tile, **({"tiles_us": timed} if len(timed) > 1 else {}),
+                            **({"tiles_failed": failed} if failed else {}))
         if t_low is None:
             rows[g.name].update(choice="fp16", reason=f"the fused {kind} kernel failed here in every tile shape ({failed})")
             continue
@@ -264,25 +266,24 @@ def _timed(gm, groups: list[Group], modules: dict, example: tuple, rows: dict, o
 
 
 def _best_tile(conv: nn.Conv2d, g: Group, shape, out_shape, device, out_dtype, kind: str):
-    """(us, tile, "") of the fastest of the fused kernel's tile shapes for this layer on its
-    shapes, reading and writing the kind's dtype; a shape that fails (more shared memory than
-    this GPU has) is skipped and named in the third item; (None, [], why) where all fail."""
+    """(us, tile, "", every tile's [tile, us]) of the fastest of the fused kernel's tile shapes for
+    this layer on its shapes, reading and writing the kind's dtype; a shape that fails (more shared
+    memory than this GPU has) is skipped and named in the third item; us None and tile [] where all
+    fail."""
     fused = Int8ConvFused(conv, 1 / 32, x_int8=True, relu=g.act, y_scale=1 / 32, r_scale=1 / 32,
                           out_dtype=out_dtype, kind=kind).to(device)
     q = _stored_random(shape, device, kind)
     r = None if g.residual is None else _stored_random(out_shape, device, kind)
-    best, failed = None, []
+    timed, failed = [], []
     rows = out_shape[0] * out_shape[2] * out_shape[3]  # output positions: the product's rows
     for candidate in tiles(rows, conv.out_channels, fused.weight.shape[1], shape[1]):
         fused.tile = list(candidate)
         try:
-            t = round(time_layer_s(partial(fused, residual=r), q, 20) * 1e6, 2)
+            timed.append([list(candidate), round(time_layer_s(partial(fused, residual=r), q, 20) * 1e6, 2)])
         except Exception as exc:  # noqa: BLE001 - e.g. Triton's OutOfResources: that shape is not for this GPU
             failed.append(f"{list(candidate)}: {type(exc).__name__}")
-            continue
-        if best is None or t < best[0]:
-            best = (t, list(candidate))
-    return (*(best or (None, [])), "; ".join(failed))
+    best = min(timed, key=lambda pair: pair[1]) if timed else ([], None)
+    return best[1], best[0], "; ".join(failed), timed
 
 
 def probe(device, kind: str = "int8") -> str:
