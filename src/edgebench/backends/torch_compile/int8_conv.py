@@ -129,7 +129,7 @@ def tile(m: int, n: int, k: int) -> tuple[int, int, int, int, int]:
 
 #: the other tile shapes timed for a layer, by its rows (output positions). The epilogue holds a
 #: thread's accumulators, its columns' scales and biases and the residual at once, so a 64 x 128
-#: tile on 4 warps needs 166 registers a thread on sm_90 (INT8, built here by Triton 3.8) and
+#: tile on 4 warps needs 166 registers a thread on sm_90 (INT8, built by Triton 3.8) and
 #: 128 x 128 on 8 warps 176: one such program an SM (8 warps), against three of 64 x 128 (12
 #: warps) and five of 64 x 64 (20), which hide more of the memory latency of a layer with a short
 #: reduction (a 1x1 from 64 channels is one step). Wider tiles (128 x 256, 256 x 128) spill
